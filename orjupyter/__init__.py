@@ -1,0 +1,46 @@
+"""orjupyter: OpenRouter's models, native to Jupyter.
+
+    %load_ext orjupyter
+
+    %%gpt4o -o review
+    What is wrong with this chart? {fig}
+
+Importing this package is cheap: the SDK, Pillow and ipywidgets load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._domain import Reply, Totals, Usage
+
+__all__ = ["Reply", "Totals", "Usage", "load_ipython_extension", "unload_ipython_extension", "usage"]
+__version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext orjupyter`: register `%%gpt4o` and its settings."""
+    from ._config import OrJupyter
+    from ._magic import register
+
+    settings = OrJupyter(parent=ipython)
+    ipython.configurables.append(settings)
+    register(ipython, settings)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from ._magic import unregister
+
+    unregister(ipython)
+
+
+def usage() -> Totals:
+    """This notebook's running totals: calls, tokens and cost (US dollars)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
+    if magics is None:
+        return Totals()
+    totals: Totals = magics.session.totals
+    return totals

@@ -1,0 +1,66 @@
+"""The one place an OpenRouter client is made. Everything else receives it."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from ._config import OrJupyter
+from ._request import attribution_headers
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    base_url: str
+    api_key: str
+    timeout: float
+    connect_timeout: float
+    max_retries: int
+    app_url: str
+    app_title: str
+
+    def __repr__(self) -> str:  # the key never appears in a repr
+        return f"ClientSpec(base_url={self.base_url!r}, api_key='<hidden>')"
+
+    @classmethod
+    def from_settings(cls, settings: OrJupyter) -> ClientSpec:
+        return cls(
+            base_url=settings.resolved_base_url(),
+            api_key=settings.resolved_key(),
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            max_retries=settings.max_retries,
+            app_url=settings.app_url,
+            app_title=settings.app_title,
+        )
+
+
+def make_client(spec: ClientSpec) -> Any:
+    """An `openai.AsyncOpenAI` pointed at OpenRouter, with app attribution headers."""
+    import openai
+
+    return openai.AsyncOpenAI(
+        base_url=spec.base_url,
+        api_key=spec.api_key,
+        timeout=openai.Timeout(spec.timeout, connect=spec.connect_timeout),
+        max_retries=spec.max_retries,
+        default_headers=attribution_headers(spec.app_url, spec.app_title),
+    )
+
+
+class ClientCache:
+    """Reuses a client (and its connections) per event loop and settings."""
+
+    def __init__(self) -> None:
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientSpec, Any]]
+        self._clients = weakref.WeakKeyDictionary()
+
+    def get(self, spec: ClientSpec) -> Any:
+        loop = asyncio.get_running_loop()
+        per_loop = self._clients.setdefault(loop, {})
+        client = per_loop.get(spec)
+        if client is None:
+            client = per_loop[spec] = make_client(spec)
+        return client

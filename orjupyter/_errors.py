@@ -1,0 +1,98 @@
+"""SDK exceptions → one line a person can act on. Never includes the API key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from IPython.core.error import UsageError
+
+
+OrJupyterError = UsageError
+"""Failures are raised as IPython's UsageError: IPython shows exactly that type as one line."""
+
+
+NO_KEY = (
+    "no OpenRouter API key: set OPENROUTER_API_KEY in the environment, or run `%gpt4o key` "
+    "to enter it for this session (nothing was sent)"
+)
+
+_HINTS: Mapping[int, str] = {
+    400: "check the model slug and the cell's options",
+    401: "check OPENROUTER_API_KEY (or run `%gpt4o key`)",
+    402: "add credits at https://openrouter.ai/settings/credits or lower --max-tokens",
+    403: "the request was refused by moderation; no credits were charged",
+    404: "check OPENROUTER_BASE_URL and the model slug",
+    408: "the provider timed out; re-run the cell",
+    413: "the request is too large; use fewer or smaller images, or less text",
+    429: "rate limited; wait a moment and re-run the cell",
+    502: "the model's provider failed; re-run, or pick another model with -m",
+    503: "no provider is available for this model right now; re-run later or use -m",
+}
+
+
+def _error_object(body: Any) -> Mapping[str, Any]:
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        return inner if isinstance(inner, Mapping) else {}
+    return {}
+
+
+def _openrouter_message(body: Any) -> str | None:
+    error = _error_object(body)
+    message = error.get("message")
+    if not isinstance(message, str) or not message:
+        return None
+    metadata = error.get("metadata")
+    if isinstance(metadata, Mapping):
+        reasons = metadata.get("reasons")
+        if isinstance(reasons, list) and reasons:
+            message += f" (reasons: {', '.join(map(str, reasons))})"
+        provider = metadata.get("provider_name")
+        if isinstance(provider, str) and provider:
+            message += f" (provider: {provider})"
+    return one_line(message)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def status_message(status: int, body: Any, retry_after: str | None = None) -> str:
+    """`HTTP 402 from OpenRouter: Insufficient credits… — add credits at …`."""
+    message = _openrouter_message(body)
+    if message is None:
+        kind = "an HTML error page" if isinstance(body, str) and "<" in body else "no message"
+        message = f"{kind}, not OpenRouter's JSON (a proxy or gateway in between failed?)"
+    hint = _HINTS.get(status) or ("re-run the cell later" if status >= 500 else "")
+    if status == 429 and retry_after:
+        hint = f"rate limited; retry after {retry_after} s"
+    return f"HTTP {status} from OpenRouter: {message}" + (f" — {hint}" if hint else "")
+
+
+def describe(exc: BaseException, *, base_url: str, timeout: float) -> str:
+    """Any failure of a call as one line."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        retry_after = exc.response.headers.get("retry-after")
+        return status_message(exc.status_code, exc.body, retry_after)
+    if isinstance(exc, openai.APITimeoutError):
+        return (
+            f"no data from {base_url} for {timeout:g} s (read timeout); "
+            "raise it with `%config OrJupyter.timeout = 1200` or re-run the cell"
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        why = f" ({one_line(str(cause), 120)})" if cause else ""
+        return (
+            f"cannot reach {base_url}{why}; check your network and OPENROUTER_BASE_URL"
+        )
+    if isinstance(exc, openai.APIError):
+        message = _openrouter_message(exc.body) or one_line(exc.message)
+        code = _error_object(exc.body).get("code")
+        label = f"error {code}" if code else "error"
+        return f"the stream broke off with {label}: {message} — re-run the cell"
+    return f"{type(exc).__name__}: {one_line(str(exc))}"

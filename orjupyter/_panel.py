@@ -1,0 +1,135 @@
+"""Views of a streaming answer: the ipywidgets panel, and plain text for terminals.
+
+A view only shows state. The panel freezes finished Markdown blocks into widgets of
+their own and re-renders only the growing tail, at most `updates_per_second` times a
+second, so the bytes sent to the browser grow linearly with the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import sys
+import time
+from typing import Any, Protocol, TextIO
+
+from ._call import Stopper
+from ._domain import Reply, Totals
+from ._report import final_bundle, metadata, progress_line, usage_line
+from ._stream import StreamState
+
+
+class View(Protocol):
+    def start(self, stopper: Stopper) -> None: ...
+    def on_text(self, state: StreamState) -> None: ...
+    def finish(self, reply: Reply, totals: Totals) -> None: ...
+
+
+class TextView:
+    """Plain text: the answer streams to stdout, then the usage line."""
+
+    def __init__(self, model: str, out: TextIO | None = None) -> None:
+        self.model = model
+        self.out = out or sys.stdout
+        self.printed = 0
+
+    def start(self, stopper: Stopper) -> None:
+        return None
+
+    def on_text(self, state: StreamState) -> None:
+        text = state.text
+        self.out.write(text[self.printed :])
+        self.out.flush()
+        self.printed = len(text)
+
+    def finish(self, reply: Reply, totals: Totals) -> None:
+        self.out.write(reply.text[self.printed :])
+        tail = f"\n[{reply.error}]" if reply.error else ""
+        self.out.write(f"{tail}\n\n[{usage_line(reply, totals)}]\n")
+        self.out.flush()
+
+
+class Panel:
+    """The live widget panel under a cell. Replaced by ordinary outputs when done."""
+
+    def __init__(self, model: str, updates_per_second: float = 20.0) -> None:
+        import ipywidgets as widgets
+
+        from ._render import BlockSplitter, style_tag
+
+        self.model = model
+        self.interval = 1.0 / max(updates_per_second, 0.1)
+        self.splitter = BlockSplitter()
+        self.last_flush = 0.0
+        self.pending: asyncio.TimerHandle | None = None
+        self.state: StreamState | None = None
+        self.started = time.perf_counter()
+        self.first_token: float | None = None
+        self.blocks = widgets.VBox([])
+        self.blocks.add_class("orj-answer")
+        self.tail = widgets.HTML("")
+        self.tail.add_class("orj-answer")
+        self.status = widgets.HTML(self._status_html(progress_line(model, 0, 0, None)))
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
+        )
+        footer = widgets.HBox([self.stop_button, self.status])
+        self.box = widgets.VBox([widgets.HTML(style_tag()), self.blocks, self.tail, footer])
+        self.box.add_class("orj-panel")
+        self.handle: Any = None
+
+    @staticmethod
+    def _status_html(text: str) -> str:
+        return f'<span class="orj-status">{html.escape(text)}</span>'
+
+    def start(self, stopper: Stopper) -> None:
+        from IPython.display import display
+
+        self.stop_button.on_click(lambda _button: self._stop(stopper))
+        self.handle = display(self.box, display_id=True)
+
+    def _stop(self, stopper: Stopper) -> None:
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping…"
+        stopper.stop()
+
+    def on_text(self, state: StreamState) -> None:
+        self.state = state
+        if self.first_token is None:
+            self.first_token = time.perf_counter() - self.started
+        now = time.monotonic()
+        if now - self.last_flush >= self.interval:
+            self._flush()
+        elif self.pending is None:
+            delay = self.interval - (now - self.last_flush)
+            self.pending = asyncio.get_running_loop().call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        import ipywidgets as widgets
+
+        from ._render import render_markdown
+
+        self.pending = None
+        self.last_flush = time.monotonic()
+        state = self.state
+        if state is None:
+            return
+        text = state.text
+        frozen = self.splitter.feed(text)
+        if frozen:
+            new = [widgets.HTML(render_markdown(block)) for block in frozen]
+            self.blocks.children = (*self.blocks.children, *new)
+        self.tail.value = render_markdown(self.splitter.tail)
+        line = progress_line(self.model, len(text), state.content_chunks, self.first_token)
+        self.status.value = self._status_html(line)
+
+    def finish(self, reply: Reply, totals: Totals) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+        if self.handle is not None:
+            self.handle.update(final_bundle(reply, totals), metadata=metadata(reply), raw=True)
+        for widget in (*self.blocks.children, self.blocks, self.tail, self.status):
+            widget.close()
+        self.stop_button.close()
+        self.box.close()

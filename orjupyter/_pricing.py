@@ -1,0 +1,105 @@
+"""Prices and cost estimates. Used only when OpenRouter's billed cost is missing.
+
+Pure: no network. `catalog_from_models` reads the JSON of `GET /api/v1/models`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from ._domain import DEFAULT_MODEL, ImagePart, Part, Price, TextPart, Usage
+
+OFFLINE_PRICES: Mapping[str, Price] = {
+    DEFAULT_MODEL: Price(prompt=Decimal("0.0000025"), completion=Decimal("0.00001")),
+}
+"""Built-in prices (USD per token), used when the model list cannot be fetched."""
+
+MESSAGE_OVERHEAD_TOKENS = 4
+"""Tokens a chat message costs beyond its content (role and separators)."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    price: Price | None
+    context_length: int | None = None
+    max_completion_tokens: int | None = None
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number >= 0 else None
+
+
+def model_info(entry: Mapping[str, object]) -> ModelInfo:
+    """One entry of `/models` → what we need of it."""
+    pricing = entry.get("pricing")
+    price = None
+    if isinstance(pricing, Mapping):
+        prompt, completion = _decimal(pricing.get("prompt")), _decimal(pricing.get("completion"))
+        if prompt is not None and completion is not None:
+            request = _decimal(pricing.get("request")) or Decimal(0)
+            price = Price(prompt=prompt, completion=completion, request=request)
+    top = entry.get("top_provider")
+    max_completion = top.get("max_completion_tokens") if isinstance(top, Mapping) else None
+    context = entry.get("context_length")
+    return ModelInfo(
+        id=str(entry.get("id", "")),
+        price=price,
+        context_length=context if isinstance(context, int) else None,
+        max_completion_tokens=max_completion if isinstance(max_completion, int) else None,
+    )
+
+
+def catalog_from_models(entries: Iterable[Mapping[str, object]]) -> dict[str, ModelInfo]:
+    infos = (model_info(entry) for entry in entries)
+    return {info.id: info for info in infos if info.id}
+
+
+def price_for(model: str, catalog: Mapping[str, ModelInfo] | None) -> Price | None:
+    info = catalog.get(model) if catalog else None
+    if info is not None and info.price is not None:
+        return info.price
+    return OFFLINE_PRICES.get(model)
+
+
+def text_tokens(text: str) -> int:
+    """Approximate tokens of text: one per four UTF-8 bytes (OpenAI's rule of thumb)."""
+    return math.ceil(len(text.encode("utf-8")) / 4)
+
+
+def prompt_tokens(messages: Sequence[Sequence[Part]]) -> int:
+    """Estimated prompt tokens of messages given as part lists."""
+    from ._images import image_tokens
+
+    total = 0
+    for parts in messages:
+        total += MESSAGE_OVERHEAD_TOKENS
+        for part in parts:
+            if isinstance(part, TextPart):
+                total += text_tokens(part.text)
+            elif isinstance(part, ImagePart):
+                total += image_tokens(part.width, part.height, part.detail)
+    return total
+
+
+def estimated_usage(
+    price: Price | None, prompt: int, completion: int, *, cached: int = 0
+) -> Usage:
+    """A usage record whose cost is computed from list prices (marked as an estimate)."""
+    cost = price.cost(prompt, completion) if price else Decimal(0)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost=cost,
+        cost_is_estimate=True,
+        cached_tokens=cached,
+    )

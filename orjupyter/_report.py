@@ -1,0 +1,74 @@
+"""What a person reads about a call: the status line and the persisted answer. Pure."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from ._call import tokens_per_second
+from ._domain import Reply, Totals, format_cost
+
+
+def progress_line(model: str, characters: int, chunks: int, ttft: float | None) -> str:
+    """While streaming: `openai/gpt-4o · streaming · 120 chunks · first token 0.42 s`."""
+    first = f" · first token {ttft:.2f} s" if ttft is not None else " · waiting for the first token"
+    return f"{model} · streaming · {chunks} chunks, {characters} characters{first}"
+
+
+def usage_line(reply: Reply, totals: Totals) -> str:
+    """After: model, tokens, this call's cost, the notebook's total, speed."""
+    usage = reply.usage
+    cost = format_cost(usage.cost, estimate=usage.cost_is_estimate)
+    if usage.cost_is_estimate:
+        cost += " (estimated)"
+    fields = [
+        reply.model,
+        f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens",
+        cost,
+        f"notebook total {format_cost(totals.cost, estimate=totals.estimated_calls > 0)}"
+        f" ({totals.calls} call{'s' if totals.calls != 1 else ''})",
+    ]
+    if reply.time_to_first_token is not None:
+        fields.append(f"first token {reply.time_to_first_token:.2f} s")
+    speed = tokens_per_second(reply)
+    if speed is not None:
+        fields.append(f"{speed:.0f} tokens/s")
+    if reply.outcome != "ok":
+        fields.insert(0, reply.outcome)
+    return " · ".join(fields)
+
+
+def metadata(reply: Reply) -> dict[str, Any]:
+    """Machine-readable facts stored beside the persisted answer (never the key)."""
+    return {
+        "orjupyter": {
+            "id": reply.id,
+            "model": reply.model,
+            "outcome": reply.outcome,
+            "prompt_tokens": reply.usage.prompt_tokens,
+            "completion_tokens": reply.usage.completion_tokens,
+            "cost": str(reply.usage.cost),
+            "cost_is_estimate": reply.usage.cost_is_estimate,
+        }
+    }
+
+
+def final_bundle(reply: Reply, totals: Totals) -> dict[str, str]:
+    """The answer as ordinary outputs: sanitised HTML first, Markdown and plain text after."""
+    from ._render import answer_html, style_tag
+
+    line = usage_line(reply, totals)
+    error = f"\n\n{reply.error}" if reply.error else ""
+    error_html = (
+        f'<div class="orj-error">{html.escape(reply.error)}</div>' if reply.error else ""
+    )
+    status_html = f'<div class="orj-status">{html.escape(line)}</div>'
+    return {
+        "text/html": style_tag() + answer_html(reply.text) + error_html + status_html,
+        "text/markdown": f"{reply.text}{error}\n\n*{_escape_markdown(line)}*",
+        "text/plain": f"{reply.text}{error}\n\n{line}",
+    }
+
+
+def _escape_markdown(text: str) -> str:
+    return "".join("\\" + ch if ch in "\\`*_[]<>#|~" else ch for ch in text)
