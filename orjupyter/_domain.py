@@ -6,7 +6,7 @@ Pure: no IPython, no ipywidgets, no network. Money is `Decimal`, never float.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 Detail = Literal["auto", "low", "high"]
@@ -115,13 +115,18 @@ class Totals:
 
 
 def format_cost(cost: Decimal, *, estimate: bool = False) -> str:
-    """US dollars the way a person reads them: `$0.000273`, `$1.27`."""
+    """US dollars the way a person reads them: `$0.0002725`, `$0.1235`, `$1.27`."""
     mark = "~" if estimate else ""
     if cost >= 1:
-        return f"{mark}${cost:.2f}"
-    if cost == 0:
-        return f"{mark}$0"
-    return f"{mark}${cost:.6f}".rstrip("0")
+        places = Decimal("0.01")
+    elif cost >= Decimal("0.01"):
+        places = Decimal("0.0001")
+    else:
+        places = Decimal("0.0000001")
+    text = f"{cost.quantize(places, rounding=ROUND_HALF_UP):f}"
+    if cost < 1 and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{mark}${text}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split
 
 from ._config import OrJupyter, SecretStr
 from ._domain import DETAILS, Detail, ImagePart, Reply
@@ -42,6 +43,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise ValueError
     return value
+
+
+def parse_options(magic: Any, line: str) -> Any:
+    """Parse a magic's line the POSIX way, so `--system "Be terse."` loses its quotes."""
+    try:
+        argv = arg_split(line, posix=True, strict=True)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the options ({exc}); check the quotes") from None
+    return magic.parser.parse_args(argv)
 
 
 @magics_class
@@ -107,7 +117,7 @@ class OrJupyterMagics(Magics):  # type: ignore[misc]  # IPython's Magics is unty
         print("Key set for this session.")
 
     async def ask(self, line: str, cell: str) -> Reply | None:
-        args = parse_argstring(self.gpt4o, line)
+        args = parse_options(self.gpt4o, line)
         if args.command:
             raise UsageError(
                 f"unexpected {' '.join(args.command)!r} after %%gpt4o: options start with "

@@ -1,0 +1,35 @@
+# The two commands a newcomer needs:
+#   make run    set up .venv and execute notebooks/quickstart.ipynb end to end
+#   make test   set up .venv with the test tools and run every test, lint and type check
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test setup setup-test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e . ipykernel nbclient nbformat nbconvert jupyterlab
+
+setup-test: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+
+run: setup
+	$(BIN)/python scripts/run_quickstart.py
+
+lint: setup-test
+	$(BIN)/ruff check orjupyter tests benchmarks scripts
+	$(BIN)/ruff format --check orjupyter tests benchmarks scripts
+	$(BIN)/mypy
+
+test: setup-test lint
+	$(BIN)/python -m pytest -q
+
+bench: setup-test
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .out build dist *.egg-info

@@ -1,0 +1,460 @@
+"""Notebook images → `ImagePart`s a vision model can use, and nothing more.
+
+Pure: PIL only, imported when first needed (numpy and matplotlib are touched only when
+the value comes from them); no IPython, no network.
+
+Size. No side above `VisionLimits.max_side` (2048) for any model. OpenAI's vision models
+then scale the shortest side down to 768 px and never see more, so for them the image is
+sent at that size; with `detail="low"` they see at most 512x512, so it is sent that way.
+Images are never upscaled. Large reductions box-reduce first (`Image.reduce`) while at
+least twice the target remains, then resample with LANCZOS, in bands on several cores.
+
+Format. Transparency that is actually used → PNG (RGBA or LA). Otherwise one cheap
+measurement on a ≤256x256 nearest-neighbour sample of the resized image (which adds no
+colours): if the 32 most common exact colours cover at least half of the pixels, the
+image is a graphic (screenshot, chart, line art, text: flat areas, sharp edges) and goes
+as PNG, lossless, unless that PNG is more than 2.5 times the size of the same image as
+JPEG (a photo on a flat background). Everything else is a photograph and goes as JPEG,
+quality 90, no chroma subsampling (small coloured text stays crisp), optimized tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import os
+import re
+import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from orjupyter._domain import DETAILS, Detail, ImagePart
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "GENERIC_VISION",
+    "OPENAI_VISION",
+    "ImageError",
+    "VisionLimits",
+    "image_tokens",
+    "limits_for",
+    "prepare_image",
+    "sent_size",
+    "to_image",
+]
+
+JPEG_QUALITY = 90
+_PNG_OVER_JPEG = 2.5  # a graphic whose PNG is larger than this x its JPEG goes as JPEG
+_GRAPHIC_COVERAGE = 0.5  # share of pixels the top colours cover in a graphic
+_TOP_COLOURS = 32
+_SAMPLE_SIDE = 256
+_REDUCING_GAP = 2.0  # box-reduce only while ≥ 2x the target remains (Pillow's advice)
+_PARALLEL_PIXELS = 2_000_000  # resample in bands on several cores above this
+_BAND_PIXELS = 1 << 20  # convert huge images in bands of about this many pixels
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+_SOURCE_SIZE = "orjupyter_source_size"  # info key: the file's size when decoded smaller
+_WORKING_MODES = {"1": "L", "I;16": "I", "I;16L": "I", "I;16B": "I", "I;16N": "I"}
+_WORKING_MODES |= {"RGBX": "RGB", "RGBa": "RGBA", "La": "LA", "PA": "RGBA", "HSV": "RGB"}
+_RESAMPLED_MODES = {"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F"}
+# EXIF orientation → PIL.Image.Transpose value that shows the image upright
+_TRANSPOSITIONS = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}
+
+
+class ImageError(ValueError):
+    """An image that cannot be sent, with a one-line message that says what to do."""
+
+
+@dataclass(frozen=True)
+class VisionLimits:
+    """The largest image a model makes use of."""
+
+    max_side: int = 2048  # no side above this, for every model
+    short_side: int | None = 768  # OpenAI rule; None for models that use more
+    low_detail_side: int = 512
+
+
+OPENAI_VISION = VisionLimits()
+GENERIC_VISION = VisionLimits(short_side=None)
+
+
+def limits_for(model: str) -> VisionLimits:
+    """OpenAI's models (`openai/…`) see at most 768 px on the short side; others more."""
+    return OPENAI_VISION if model.lower().startswith("openai/") else GENERIC_VISION
+
+
+def sent_size(
+    width: int, height: int, detail: Detail = "auto", limits: VisionLimits = OPENAI_VISION
+) -> tuple[int, int]:
+    """The size a `width`x`height` image is sent at: within the limits, never larger."""
+    if width < 1 or height < 1:
+        raise ImageError(f"image is empty ({width}x{height}); pass an image with pixels")
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, not {detail!r}")
+    scale = min(1.0, limits.max_side / max(width, height))
+    if limits.short_side is not None:
+        scale = min(scale, limits.short_side / min(width, height))
+    if detail == "low":
+        scale = min(scale, limits.low_detail_side / max(width, height))
+    if scale >= 1.0:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def image_tokens(width: int, height: int, detail: Detail = "auto") -> int:
+    """Input tokens GPT-4o bills for an image (OpenAI's rule; `auto` counts as `high`).
+
+    `low` → 85. Otherwise fit 2048x2048, scale the shortest side down to 768 and count
+    512-px tiles: 85 + 170 x tiles. 1024x1024 → 765; 2048x4096 → 1105.
+    """
+    if detail == "low":
+        return 85
+    w, h = sent_size(width, height, "high", OPENAI_VISION)
+    return 85 + 170 * math.ceil(w / 512) * math.ceil(h / 512)
+
+
+def prepare_image(
+    image: Image.Image, detail: Detail = "auto", limits: VisionLimits = OPENAI_VISION
+) -> ImagePart:
+    """Resize and encode `image` for a vision model (the rule is in the module docstring)."""
+    from PIL import Image
+
+    try:
+        image.load()
+        orientation = _orientation(image)
+        turned = orientation in (5, 6, 7, 8)  # EXIF says: show it rotated by 90°
+        width, height = (image.height, image.width) if turned else image.size
+        sent_w, sent_h = sent_size(width, height, detail, limits)
+        prepared = _finish_mode(_resize(image, (sent_h, sent_w) if turned else (sent_w, sent_h)))
+        if orientation != 1:
+            prepared = prepared.transpose(Image.Transpose(_TRANSPOSITIONS[orientation]))
+    except (OSError, SyntaxError, EOFError) as error:
+        raise ImageError(
+            f"image is corrupt or truncated: {_one_line(error)}; re-save it or pass a PIL image"
+        ) from error
+    except ValueError as error:  # a mode PIL cannot convert
+        if isinstance(error, ImageError):
+            raise
+        raise ImageError(
+            f"cannot prepare a {image.mode} image: {_one_line(error)}; convert it to RGB first"
+        ) from error
+    media_type, data = _encode(prepared)
+    source_w, source_h = _source_size(image)
+    return ImagePart(
+        data_url=f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}",
+        width=prepared.width,
+        height=prepared.height,
+        media_type=media_type,
+        detail=detail,
+        source_width=source_h if turned else source_w,
+        source_height=source_w if turned else source_h,
+    )
+
+
+def to_image(value: object) -> Image.Image | None:
+    """`value` as a PIL image, or None when it is not image-like (send it as text).
+
+    Accepts a PIL image; a matplotlib `Figure` or `Axes` (rendered to PNG at the figure's
+    dpi, tight bounding box); a numpy array HxW, HxWx3 or HxWx4; a `pathlib.Path` to an
+    image file; `bytes` that start with a PNG, JPEG, GIF or WebP signature. Array values:
+    uint8 as they are; booleans → 0/255; floats in [0, 1] x 255, other floats by their
+    actual range; other integers that fit 0..255 as they are, wider ones scaled from
+    min(0, lowest)..max(255, highest) to 0..255. Files and bytes keep PIL's
+    decompression-bomb limit (twice `PIL.Image.MAX_IMAGE_PIXELS`). Raises `ImageError`.
+    """
+    module = type(value).__module__
+    pil = sys.modules.get("PIL.Image")  # not imported yet: value cannot be a PIL image
+    if pil is not None and isinstance(value, pil.Image):
+        return value  # type: ignore[no-any-return]
+    if module.startswith("matplotlib"):
+        return _from_figure(value)
+    if module.startswith("numpy") and hasattr(value, "shape") and hasattr(value, "dtype"):
+        return _from_array(value)
+    if isinstance(value, PurePath):
+        return _from_path(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+        if webp or data.startswith(_SIGNATURES):
+            return _open(io.BytesIO(data), "image bytes")
+    return None
+
+
+# ---- resizing ----------------------------------------------------------------------
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`image` at `size` in a mode PIL resamples well; box-reduce, then LANCZOS."""
+    mode = _working_mode(image)
+    ratio = min(image.width / size[0], image.height / size[1])
+    factor = max(1, int(ratio / _REDUCING_GAP))
+    if mode != image.mode:
+        image = _convert_reduced(image, mode, factor)
+    elif factor > 1:
+        image = image.reduce(factor)
+    return image if image.size == size else _lanczos(image, size)
+
+
+def _working_mode(image: Image.Image) -> str:
+    if image.mode == "P":
+        return "RGBA" if image.has_transparency_data else "RGB"
+    if image.mode in _RESAMPLED_MODES:
+        return image.mode
+    return _WORKING_MODES.get(image.mode, "RGB")
+
+
+def _convert_reduced(image: Image.Image, mode: str, factor: int) -> Image.Image:
+    """`image.convert(mode).reduce(factor)` in bands, so no full-size copy is made."""
+    from PIL import Image
+
+    if factor == 1:
+        return image.convert(mode)
+    width, height = image.size
+    rows = factor * max(1, _BAND_PIXELS // (width * factor))
+    reduced = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(height, top + rows)))
+        reduced.paste(band.convert(mode).reduce(factor), (0, top // factor))
+    return reduced
+
+
+def _lanczos(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """LANCZOS resampling; large images in horizontal bands, one per core (bit-exact)."""
+    from PIL import Image
+
+    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(image.mode)
+    source = image.convert(premultiplied) if premultiplied else image
+    bands = min(_cores(), size[1]) if image.width * image.height >= _PARALLEL_PIXELS else 1
+    if bands == 1:
+        resized = source.resize(size, Image.Resampling.LANCZOS)
+    else:
+        cuts = [round(size[1] * i / bands) for i in range(bands + 1)]
+        step = source.height / size[1]
+
+        def band(i: int) -> Image.Image:
+            box = (0.0, cuts[i] * step, float(source.width), cuts[i + 1] * step)
+            height = cuts[i + 1] - cuts[i]
+            return source.resize((size[0], height), Image.Resampling.LANCZOS, box=box)
+
+        with ThreadPoolExecutor(bands) as pool:  # Pillow resamples without the GIL
+            parts = list(pool.map(band, range(bands)))
+        resized = Image.new(source.mode, size)
+        for top, part in zip(cuts, parts, strict=False):
+            resized.paste(part, (0, top))
+    return resized.convert(image.mode) if premultiplied else resized
+
+
+def _cores() -> int:
+    available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return min(4, len(available) if available else os.cpu_count() or 1)
+
+
+def _finish_mode(image: Image.Image) -> Image.Image:
+    """L, LA, RGB or RGBA; alpha only when some pixel is not opaque."""
+    if image.mode in ("I", "F"):
+        return _to_8bit(image)
+    if image.mode in ("RGBA", "LA"):
+        lowest, _ = _extrema(image.getchannel("A"))
+        return image.convert(image.mode[:-1]) if lowest >= 255 else image
+    return image if image.mode in ("L", "RGB") else image.convert("RGB")
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """32-bit integer or float grayscale → L, mapping the values' actual range.
+
+    Integers that fit 0..255 stay as they are; wider ones map min(0, lowest)..max(255,
+    highest) to 0..255 (so zero stays black). Floats in [0, 1] are x 255; other floats
+    map their lowest..highest.
+    """
+    lowest, highest = _extrema(image)
+    if image.mode == "F" and lowest >= 0 and highest <= 1:
+        lowest, highest = 0.0, 1.0
+    elif image.mode != "F":
+        lowest, highest = min(lowest, 0.0), max(highest, 255.0)
+    scale = 255 / (highest - lowest) if highest > lowest else 0.0
+    offset = 0.5 - lowest * scale  # + 0.5: the conversion truncates
+    return image.point(lambda value: value * scale + offset).convert("L")
+
+
+def _extrema(image: Image.Image) -> tuple[float, float]:
+    lowest, highest = image.getextrema()
+    assert isinstance(lowest, (int, float))
+    assert isinstance(highest, (int, float))
+    return float(lowest), float(highest)
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)  # EXIF Orientation
+    except Exception:  # malformed EXIF: show the pixels as they are stored
+        return 1
+    return value if isinstance(value, int) and value in _TRANSPOSITIONS else 1  # 1: upright
+
+
+def _source_size(image: Image.Image) -> tuple[int, int]:
+    """The file's size when `to_image` decoded a large JPEG at a reduced scale."""
+    size = image.info.get(_SOURCE_SIZE)
+    if isinstance(size, tuple) and len(size) == 2 and all(isinstance(n, int) for n in size):
+        width, height = size
+        same_shape = abs(width * image.height / height - image.width) <= 1 + width / image.width
+        if width >= image.width and height >= image.height and same_shape:
+            return width, height
+    return image.size
+
+
+# ---- encoding ----------------------------------------------------------------------
+
+
+def _encode(image: Image.Image) -> tuple[str, bytes]:
+    if image.mode in ("RGBA", "LA"):
+        return "image/png", _save(image, "PNG")
+    if _looks_like_graphic(image):
+        png, jpeg = _save(image, "PNG"), _save(image, "JPEG")
+        if len(png) <= _PNG_OVER_JPEG * len(jpeg):
+            return "image/png", png
+        return "image/jpeg", jpeg
+    return "image/jpeg", _save(image, "JPEG")
+
+
+def _looks_like_graphic(image: Image.Image) -> bool:
+    """Do a few exact colours cover most of the image (flat areas, sharp edges)?"""
+    from PIL import Image
+
+    sample = image
+    if image.width * image.height > _SAMPLE_SIDE * _SAMPLE_SIDE:
+        scale = _SAMPLE_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        sample = image.resize(size, Image.Resampling.NEAREST)
+    pixels = sample.width * sample.height
+    colours = sample.getcolors(maxcolors=pixels) or []
+    top = sorted((count for count, _ in colours), reverse=True)[:_TOP_COLOURS]
+    return sum(top) >= _GRAPHIC_COVERAGE * pixels
+
+
+def _save(image: Image.Image, format: str) -> bytes:
+    buffer = io.BytesIO()
+    if format == "JPEG":
+        image.save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=True)
+    else:
+        image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# ---- other values → PIL images -----------------------------------------------------
+
+
+def _open(file: io.BytesIO, what: str) -> Image.Image:
+    """Decode an image file, keeping PIL's decompression-bomb limit; reduce huge JPEGs."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # Between MAX_IMAGE_PIXELS and twice that PIL only warns; it is reduced at once.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(file)
+            size = image.size
+            if image.format == "JPEG":  # decode at 1/2, 1/4, 1/8 while ≥ 2 x 2048 remains
+                fit = min(1.0, 2 * GENERIC_VISION.max_side / max(size))
+                image.draft(None, (max(1, int(size[0] * fit)), max(1, int(size[1] * fit))))
+                if image.size != size:
+                    image.info[_SOURCE_SIZE] = size
+            image.load()
+    except Image.DecompressionBombError as error:
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = f"{int(found[1]):,} pixels" if found else "too many pixels"
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageError(
+            f"{what} is too large to open safely ({pixels}; the limit is {limit:,}); "
+            "downscale it first, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust it"
+        ) from error
+    except UnidentifiedImageError as error:
+        raise ImageError(
+            f"{what} is not an image PIL can read; pass a PNG, JPEG, GIF or WebP"
+        ) from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageError(
+            f"{what} is corrupt or truncated: {_one_line(error)}; re-save it or pass a PIL image"
+        ) from error
+    return image
+
+
+def _from_path(path: PurePath) -> Image.Image:
+    try:
+        data = open(path, "rb").read()  # noqa: SIM115 - closed at once by refcounting
+    except FileNotFoundError as error:
+        raise ImageError(
+            f"no image file at {path}; check the path (relative paths start at {os.getcwd()})"
+        ) from error
+    except IsADirectoryError as error:
+        raise ImageError(f"{path} is a directory; pass the path of an image file") from error
+    except OSError as error:
+        raise ImageError(f"cannot read {path}: {error.strerror}; check the file") from error
+    return _open(io.BytesIO(data), str(path))
+
+
+def _from_figure(value: Any) -> Image.Image | None:
+    module = type(value).__module__
+    if not module.startswith(("matplotlib.figure", "matplotlib.axes")):
+        return None
+    figure = value.figure.figure  # an Axes's (sub)figure's root figure; a Figure is its own
+    if not hasattr(figure, "savefig"):
+        return None
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi="figure", bbox_inches="tight")
+    buffer.seek(0)
+    return _open(buffer, "matplotlib figure")
+
+
+def _from_array(array: Any) -> Image.Image:
+    import numpy as np
+    from PIL import Image
+
+    shape = tuple(int(n) for n in array.shape)
+    if len(shape) == 3 and shape[2] == 1:
+        array, shape = array[:, :, 0], shape[:2]
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4))) or 0 in shape:
+        raise ImageError(
+            f"unsupported array shape {shape}; pass HxW (grayscale), HxWx3 (RGB) or HxWx4 (RGBA)"
+        )
+    kind = array.dtype.kind
+    if array.dtype == np.uint8:
+        data = array
+    elif kind == "b":
+        data = array.astype(np.uint8) * np.uint8(255)
+    elif kind == "f":
+        finite = array[np.isfinite(array)]
+        lowest, highest = (float(finite.min()), float(finite.max())) if finite.size else (0, 1)
+        if lowest >= 0 and highest <= 1:
+            lowest, highest = 0.0, 1.0
+        array = np.nan_to_num(array, nan=lowest, posinf=highest, neginf=lowest)
+        data = _scaled(np, array, lowest, highest)
+    elif kind in "iu":
+        lowest, highest = int(array.min()), int(array.max())
+        if lowest >= 0 and highest <= 255:
+            data = array.astype(np.uint8)
+        else:
+            data = _scaled(np, array, min(lowest, 0), max(highest, 255))
+    else:
+        raise ImageError(
+            f"unsupported array dtype {array.dtype}; pass integers, floats or booleans"
+        )
+    return Image.fromarray(np.ascontiguousarray(data))
+
+
+def _scaled(np: Any, array: Any, lowest: float, highest: float) -> Any:
+    """`lowest..highest` → uint8 0..255 (one float32 copy of an array the user has)."""
+    out = array.astype(np.float32)
+    out -= lowest
+    out *= 255 / (highest - lowest) if highest > lowest else 0.0
+    out += 0.5
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

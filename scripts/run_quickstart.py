@@ -1,0 +1,62 @@
+"""Execute notebooks/quickstart.ipynb end to end and say where it ran.
+
+With OPENROUTER_API_KEY set, calls go to OpenRouter (and are billed). Without it, the
+project's local OpenRouter-compatible server answers, for free.
+The executed notebook is written to .out/quickstart.ipynb and .out/quickstart.html.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+from orjupyter.fakerouter import FakeRouter
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
+OUT = ROOT / ".out"
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return notebook
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    router = None
+    if os.environ.get("OPENROUTER_API_KEY"):
+        where = os.environ.get("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
+        print(f"OPENROUTER_API_KEY is set: calls go to {where} and are billed.")
+    else:
+        router = FakeRouter(delay=0.01).start()
+        os.environ["OPENROUTER_BASE_URL"] = router.base_url
+        os.environ["OPENROUTER_API_KEY"] = "sk-or-local-quickstart"
+        print(f"No OPENROUTER_API_KEY: using the local OpenRouter-compatible server at "
+              f"{router.base_url} (free; its model describes what it received).")
+    try:
+        notebook = execute(NOTEBOOK)
+    finally:
+        if router is not None:
+            router.stop()
+    nbformat.write(notebook, OUT / "quickstart.ipynb")
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    (OUT / "quickstart.html").write_text(html, encoding="utf-8")
+    print(f"Executed {NOTEBOOK.relative_to(ROOT)} top to bottom.")
+    print(f"  saved: {(OUT / 'quickstart.ipynb').relative_to(ROOT)} and "
+          f"{(OUT / 'quickstart.html').relative_to(ROOT)}")
+    print("To open it in JupyterLab:  .venv/bin/jupyter lab notebooks/quickstart.ipynb")
+    print("  (without a key, first run: .venv/bin/python -m orjupyter.fakerouter &  and export "
+          "OPENROUTER_BASE_URL=http://127.0.0.1:8765/api/v1 OPENROUTER_API_KEY=sk-or-fake)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Shared fixtures: the project's local OpenRouter server and a real IPython shell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from orjupyter.fakerouter import FakeRouter
+
+TEST_KEY = "sk-or-v1-TESTKEY-0123456789abcdef-do-not-leak"
+
+
+def sent_images(content: list[dict]) -> list[tuple[int, int, str]]:
+    """(width, height, media type) of the images in a message's content, decoded."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    sizes = []
+    for part in content:
+        if part["type"] != "image_url":
+            continue
+        header, _, payload = part["image_url"]["url"].partition(",")
+        with Image.open(io.BytesIO(base64.b64decode(payload))) as image:
+            sizes.append((image.width, image.height, header[5:].split(";")[0]))
+    return sizes
+
+
+@pytest.fixture(scope="session")
+def router_server() -> Iterator[FakeRouter]:
+    with FakeRouter() as server:
+        yield server
+
+
+@pytest.fixture
+def router(router_server: FakeRouter, monkeypatch: pytest.MonkeyPatch) -> FakeRouter:
+    """A clean local OpenRouter, with the environment pointing at it."""
+    router_server.reset()
+    monkeypatch.setenv("OPENROUTER_BASE_URL", router_server.base_url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", TEST_KEY)
+    return router_server
+
+
+@pytest.fixture
+def shell(router: FakeRouter) -> Iterator[object]:
+    """A real InteractiveShell with orjupyter loaded (no kernel: the text view)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "orjupyter")
+    yield ip
+    ip.run_line_magic("unload_ext", "orjupyter")
+    ip.user_ns.pop("reply", None)

@@ -1,0 +1,188 @@
+"""`%%gpt4o` through a real IPython shell against the local OpenRouter server."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from PIL import Image
+
+import orjupyter
+from orjupyter._domain import DEFAULT_MODEL
+
+from conftest import TEST_KEY, sent_images
+
+
+def run(shell, source: str):
+    return shell.run_cell(source, store_history=True)
+
+
+def test_answer_streams_and_reply_matches_what_was_billed(shell, router, capsys):
+    shell.user_ns["topic"] = "sunsets"
+    result = run(shell, "%%gpt4o -o reply\nTell me about {topic}.")
+    assert result.success
+    reply = shell.user_ns["reply"]
+    assert reply.text.startswith("I received 1 part:")
+    billed = router.billed()[-1]
+    assert reply.usage.prompt_tokens == billed["prompt_tokens"]
+    assert reply.usage.completion_tokens == billed["completion_tokens"]
+    assert reply.usage.total_tokens == billed["total_tokens"]
+    assert reply.usage.cost == Decimal(str(billed["cost"]))
+    assert not reply.usage.cost_is_estimate
+    assert reply.model == DEFAULT_MODEL
+    assert reply.id.startswith("gen-")
+    out = capsys.readouterr().out
+    assert reply.text in out
+    assert f"{reply.usage.prompt_tokens} prompt + {reply.usage.completion_tokens} completion" in out
+    sent = router.requests[-1].body
+    assert sent["messages"][-1]["content"] == "Tell me about sunsets."
+    assert sent["stream"] is True
+    assert sent["usage"] == {"include": True}
+    assert sent["stream_options"] == {"include_usage": True}
+
+
+def test_images_arrive_in_place_and_bounded(shell, router):
+    shell.user_ns["fig"] = Image.new("RGB", (4000, 3000), "white")
+    shell.user_ns["photo"] = Image.new("RGBA", (300, 200), (255, 0, 0, 128))
+    assert run(shell, "%%gpt4o -o reply\nPlot {fig} and photo {photo}. Why?").success
+    content = router.requests[-1].body["messages"][-1]["content"]
+    assert [part["type"] for part in content] == [
+        "text", "image_url", "text", "image_url", "text",
+    ]
+    assert content[0]["text"] == "Plot "
+    answer = shell.user_ns["reply"].text
+    # the server measured the decoded images: 4000×3000 → fit 2048 → short side 768
+    assert "- image: 1024x768 image/" in answer
+    assert "- image: 300x200 image/png detail=auto" in answer
+
+
+def test_options_reach_the_request(shell, router):
+    source = (
+        '%%gpt4o -m openai/gpt-4o-mini --system "Be terse." --temperature 0.2 '
+        "--max-tokens 50 --detail low -o reply\nHi {img}"
+    )
+    shell.user_ns["img"] = Image.new("L", (1000, 1000), 128)
+    assert run(shell, source).success
+    body = router.requests[-1].body
+    assert body["model"] == "openai/gpt-4o-mini"
+    assert body["messages"][0] == {"role": "system", "content": "Be terse."}
+    assert body["temperature"] == 0.2
+    assert body["max_tokens"] == 50
+    image = body["messages"][-1]["content"][1]["image_url"]
+    assert image["detail"] == "low"
+    assert sent_images(body["messages"][-1]["content"]) == [(512, 512, "image/png")]
+    assert shell.user_ns["reply"].model == "openai/gpt-4o-mini"
+
+
+def test_attribution_headers_identify_orjupyter(shell, router):
+    assert run(shell, "%%gpt4o\nhello").success
+    headers = {k.lower(): v for k, v in router.requests[-1].headers.items()}
+    assert headers["x-title"] == "orjupyter"
+    assert headers["http-referer"].startswith("https://")
+    assert TEST_KEY not in str(headers)
+
+
+def test_running_total_sums_billed_costs(shell, router):
+    before = orjupyter.usage()
+    for word in ("one", "two"):
+        assert run(shell, f"%%gpt4o\nsay {word}").success
+    after = orjupyter.usage()
+    billed = router.billed()[-2:]
+    assert after.calls - before.calls == 2
+    assert after.cost - before.cost == sum(Decimal(str(b["cost"])) for b in billed)
+    assert after.prompt_tokens - before.prompt_tokens == sum(b["prompt_tokens"] for b in billed)
+
+
+def test_unknown_name_sends_nothing(shell, router, capsys):
+    result = run(shell, "%%gpt4o\nlook at {nowhere}")
+    assert not result.success
+    err = capsys.readouterr().err
+    assert "UsageError: {nowhere}: no variable named 'nowhere'" in err
+    assert "Traceback" not in err
+    assert router.requests == []
+
+
+def test_empty_cell_sends_nothing(shell, router, capsys):
+    assert not run(shell, "%%gpt4o\n   \n").success
+    assert "the cell is empty" in capsys.readouterr().err
+    assert router.requests == []
+
+
+def test_no_key_says_how_to_set_it(shell, router, monkeypatch, capsys):
+    monkeypatch.delenv("OPENROUTER_API_KEY")
+    assert not run(shell, "%%gpt4o\nhello").success
+    err = capsys.readouterr().err
+    assert "OPENROUTER_API_KEY" in err
+    assert "nothing was sent" in err
+    assert router.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "phrase"),
+    [
+        (402, "Insufficient credits"),
+        (429, "Rate limit exceeded"),
+        (400, "not a valid model"),
+    ],
+)
+def test_http_errors_are_one_line(shell, router, capsys, status, phrase, monkeypatch):
+    shell.run_line_magic("config", "OrJupyter.max_retries = 0")
+    source = f"%%gpt4o -o reply\n[[fake status={status}]]"
+    if status == 400:
+        source = "%%gpt4o -m nobody/nothing -o reply\nhello"
+    assert not run(shell, source).success
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"UsageError: HTTP {status} from OpenRouter:")
+    assert phrase in lines[0]
+    assert TEST_KEY not in err
+
+
+def test_mid_stream_error_keeps_the_partial_answer(shell, router, capsys):
+    assert not run(shell, "%%gpt4o -o reply\n[[fake words=20 midstream_error_after=5]]").success
+    reply = shell.user_ns["reply"]
+    assert reply.outcome == "error"
+    assert len(reply.text.split()) == 5
+    captured = capsys.readouterr()
+    assert reply.text in captured.out
+    assert "Provider returned error" in captured.err
+    assert orjupyter.usage().calls >= 1
+
+
+def test_missing_cost_is_estimated_from_prices(shell, router):
+    assert run(shell, "%%gpt4o -o reply\n[[fake no_cost]] hi").success
+    usage = shell.user_ns["reply"].usage
+    assert usage.cost_is_estimate
+    expected = Decimal("0.0000025") * usage.prompt_tokens + Decimal("0.00001") * (
+        usage.completion_tokens
+    )
+    assert usage.cost == expected
+
+
+def test_default_model_is_configurable(shell, router):
+    shell.run_line_magic("config", 'OrJupyter.default_model = "openai/gpt-4o-mini"')
+    try:
+        assert run(shell, "%%gpt4o\nhi").success
+        assert router.requests[-1].body["model"] == "openai/gpt-4o-mini"
+    finally:
+        shell.run_line_magic("config", f'OrJupyter.default_model = "{DEFAULT_MODEL}"')
+
+
+def test_bad_option_values_are_refused(shell, router, capsys):
+    for option in ("--temperature 7", "--max-tokens -1", "--detail huge"):
+        assert not run(shell, f"%%gpt4o {option}\nhi").success
+    assert router.requests == []
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_help_documents_every_option(shell, capsys):
+    shell.run_line_magic("gpt4o", "help")
+    out = capsys.readouterr().out
+    for option in ("--output", "--model", "--system", "--temperature", "--max-tokens", "--detail"):
+        assert option in out
+
+
+def test_classic_cell_magic_call_works_too(shell, router):
+    shell.run_cell_magic("gpt4o", "-o reply", "plain call")
+    assert shell.user_ns["reply"].text.startswith("I received 1 part:")

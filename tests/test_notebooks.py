@@ -1,0 +1,141 @@
+"""Notebooks executed in a real kernel (nbclient) against the local OpenRouter server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+from conftest import TEST_KEY, sent_images
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute(notebook: nbformat.NotebookNode, tmp_path: Path) -> nbformat.NotebookNode:
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(notebook, path)  # what a user would save
+    return nbformat.read(path, as_version=4)
+
+
+def answer_outputs(cell: nbformat.NotebookNode) -> list[dict]:
+    return [o for o in cell.outputs if "orjupyter" in o.get("metadata", {})]
+
+
+def make_notebook(*sources: str) -> nbformat.NotebookNode:
+    return new_notebook(
+        cells=[new_code_cell(source) for source in sources],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}},
+    )
+
+
+def test_images_answer_and_usage_in_a_real_kernel(router, tmp_path):
+    notebook = make_notebook(
+        "%load_ext orjupyter",
+        "from PIL import Image\n"
+        "fig = Image.new('RGB', (3000, 1500), 'white')\n"
+        "photo = Image.new('P', (640, 480))",
+        "%%gpt4o -o review\nHere is my plot {fig} and the photo it came from {photo}. "
+        "What is wrong?",
+        "%%gpt4o -o second\nAnd in one word?",
+        "import orjupyter, json\n"
+        "u = orjupyter.usage()\n"
+        "print(json.dumps({'calls': u.calls, 'cost': str(u.cost), 'prompt': u.prompt_tokens,"
+        " 'completion': u.completion_tokens, 'review_cost': str(review.usage.cost),"
+        " 'review_id': review.id, 'review_text': review.text}))",
+    )
+    done = execute(notebook, tmp_path)
+
+    # the images travelled in place, bounded to what GPT-4o sees
+    content = router.requests[0].body["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["text", "image_url", "text", "image_url", "text"]
+    assert [size[:2] for size in sent_images(content)] == [(1536, 768), (640, 480)]
+
+    # the saved notebook holds the final answer as ordinary outputs, with its usage line
+    [persisted] = answer_outputs(done.cells[2])
+    assert persisted["output_type"] == "display_data"
+    data = persisted["data"]
+    assert "application/vnd.jupyter.widget-view+json" not in data
+    assert "- image: 1536x768" in data["text/markdown"]
+    assert "<li>image: 1536x768" in data["text/html"]
+    assert "prompt +" in data["text/plain"] and "notebook total" in data["text/plain"]
+
+    # -o and orjupyter.usage() match what the server billed
+    facts = json.loads(done.cells[4].outputs[0]["text"])
+    billed = router.billed()
+    assert facts["calls"] == 2
+    assert Decimal(facts["cost"]) == sum(Decimal(str(b["cost"])) for b in billed)
+    assert facts["prompt"] == sum(b["prompt_tokens"] for b in billed)
+    assert facts["completion"] == sum(b["completion_tokens"] for b in billed)
+    assert Decimal(facts["review_cost"]) == Decimal(str(billed[0]["cost"]))
+    assert persisted["metadata"]["orjupyter"]["id"] == facts["review_id"]
+    assert facts["review_text"] in data["text/plain"]
+
+
+def test_the_key_never_reaches_the_saved_notebook(router, tmp_path):
+    notebook = make_notebook(
+        "%load_ext orjupyter",
+        "%%gpt4o\nhello",
+        "%config OrJupyter",
+        "%%gpt4o\n[[fake status=402]]",
+    )
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(notebook, path)
+    saved = path.read_text()
+    assert "Insufficient credits" in saved
+    assert TEST_KEY not in saved
+
+
+def test_quickstart_runs_top_to_bottom(router, tmp_path):
+    notebook = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
+    done = execute(notebook, tmp_path)
+    errors = [o for c in done.cells if c.cell_type == "code" for o in c.outputs
+              if o["output_type"] == "error"]
+    assert errors == []
+    answers = [o for c in done.cells if c.cell_type == "code" for o in answer_outputs(c)]
+    assert len(answers) == 3
+    assert len(router.requests) == 3
+
+
+def test_nbconvert_html_shows_the_answer_safely(router, tmp_path):
+    hostile = "<img src=x onerror=alert(1)> **bold**"
+    import base64
+    encoded = base64.b64encode(hostile.encode()).decode()
+    notebook = make_notebook("%load_ext orjupyter", f"%%gpt4o\n[[fake reply_b64={encoded}]]")
+    done = execute(notebook, tmp_path)
+    path = tmp_path / "answer.ipynb"
+    nbformat.write(done, path)
+    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(path)],
+                   check=True, capture_output=True)
+    html = (tmp_path / "answer.html").read_text()
+    assert "<strong>bold</strong>" in html
+    assert "onerror=alert" not in html.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+
+
+@pytest.mark.parametrize("widgets", [True, False])
+def test_headless_runs_keep_final_outputs(router, tmp_path, widgets):
+    notebook = make_notebook(
+        "%load_ext orjupyter",
+        f"%config OrJupyter.widgets = {widgets}",
+        "%%gpt4o -o r\n[[fake words=30]]",
+    )
+    done = execute(notebook, tmp_path)
+    cell = done.cells[2]
+    text = "".join(o.get("text", "") for o in cell.outputs) + "".join(
+        o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+    assert "lorem ipsum dolor" in text
+    assert "30 completion tokens" in text
