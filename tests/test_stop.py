@@ -1,0 +1,81 @@
+"""Stop: a click on the panel's Stop button ends a streaming answer in a real kernel.
+
+The click is sent the way the browser's widget manager sends it (a comm message on the
+shell channel) while the `%%gpt4o` cell is still running.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+
+@pytest.fixture
+def kernel(router):
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def run_quietly(client, code: str) -> None:
+    reply = client.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
+    assert reply["content"]["status"] == "ok", reply["content"]
+
+
+def find_stop_button(client, deadline: float) -> tuple[str, list[dict]]:
+    """Read iopub until the panel's Stop button has been opened."""
+    seen: list[dict] = []
+    while time.monotonic() < deadline:
+        msg = client.get_iopub_msg(timeout=5)
+        seen.append(msg)
+        if msg["msg_type"] != "comm_open":
+            continue
+        state = msg["content"]["data"].get("state", {})
+        if state.get("_model_name") == "ButtonModel" and state.get("description") == "Stop":
+            return msg["content"]["comm_id"], seen
+    raise AssertionError("the panel's Stop button never appeared")
+
+
+def test_stop_click_ends_a_streaming_answer(router, kernel):
+    run_quietly(kernel, "%load_ext orjupyter")
+    started = time.monotonic()
+    msg_id = kernel.execute("%%gpt4o -o reply\n[[fake words=400 delay=0.05]]")
+    comm_id, _ = find_stop_button(kernel, started + 30)
+    # let some text arrive, then click Stop as the browser would
+    time.sleep(1.0)
+    clicked = time.monotonic()
+    click = kernel.session.msg(
+        "comm_msg",
+        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
+    )
+    kernel.shell_channel.send(click)
+    reply = kernel.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.get_shell_msg(timeout=30)
+    ended = time.monotonic()
+    assert reply["content"]["status"] == "ok"
+    assert ended - clicked < 1.0, f"the answer ran on for {ended - clicked:.2f} s after Stop"
+    # the server saw the client go away: the user stops paying
+    time.sleep(0.3)
+    gone = [e for e in router.events if e["event"] == "client_disconnected"]
+    assert len(gone) == 1
+    assert 0 < gone[0]["after_chunks"] < 400
+    # the partial answer stays, marked stopped, with an estimated cost
+    outputs: list[dict] = []
+    check = kernel.execute_interactive(
+        "print(reply.outcome, len(reply.text.split()), reply.usage.cost_is_estimate,"
+        " reply.usage.cost > 0)",
+        timeout=30, output_hook=outputs.append,
+    )
+    assert check["content"]["status"] == "ok"
+    printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+    outcome, words, estimate, paid = printed.split()
+    assert outcome == "stopped"
+    assert 0 < int(words) < 400
+    assert (estimate, paid) == ("True", "True")
+
