@@ -14,7 +14,14 @@ from typing import Any
 
 from ._domain import Reply, Totals, Usage
 
-__all__ = ["Reply", "Totals", "Usage", "load_ipython_extension", "unload_ipython_extension", "usage"]
+__all__ = [
+    "Reply",
+    "Totals",
+    "Usage",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "usage",
+]
 __version__ = "0.1.0"
 
 

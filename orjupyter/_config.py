@@ -7,10 +7,9 @@
 from __future__ import annotations
 
 import os
-
 from typing import Any
 
-from traitlets import Bool, Float, Int, Unicode, default
+from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Configurable
 
 from ._domain import DEFAULT_MODEL
@@ -28,14 +27,14 @@ class SecretStr(str):
         return "'<hidden>'" if self else "''"
 
 
-class Secret(Unicode):  # type: ignore[misc]  # traitlets is untyped
+class Secret(Unicode[str, Any]):
     """A Unicode trait holding a `SecretStr`."""
 
     def validate(self, obj: Any, value: Any) -> SecretStr:
         return SecretStr(super().validate(obj, value))
 
 
-class OrJupyter(Configurable):  # type: ignore[misc]  # traitlets is untyped
+class OrJupyter(Configurable):
     """orjupyter's settings."""
 
     api_key = Secret(

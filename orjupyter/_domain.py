@@ -69,9 +69,7 @@ class Price:
     request: Decimal = Decimal(0)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
-        return (
-            self.prompt * prompt_tokens + self.completion * completion_tokens + self.request
-        )
+        return self.prompt * prompt_tokens + self.completion * completion_tokens + self.request
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-
 OrJupyterError = UsageError
 """Failures are raised as IPython's UsageError: IPython shows exactly that type as one line."""
 
@@ -87,9 +86,7 @@ def describe(exc: BaseException, *, base_url: str, timeout: float) -> str:
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
         why = f" ({one_line(str(cause), 120)})" if cause else ""
-        return (
-            f"cannot reach {base_url}{why}; check your network and OPENROUTER_BASE_URL"
-        )
+        return f"cannot reach {base_url}{why}; check your network and OPENROUTER_BASE_URL"
     if isinstance(exc, openai.APIError):
         message = _openrouter_message(exc.body) or one_line(exc.message)
         code = _error_object(exc.body).get("code")

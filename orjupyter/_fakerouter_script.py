@@ -21,9 +21,14 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import math
 import re
-from dataclasses import dataclass
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -560,3 +565,124 @@ def usage_wire(model: FakeModel, prompt: int, completion: int, *, with_cost: boo
         }
     usage["completion_tokens_details"] = {"reasoning_tokens": 0, "image_tokens": 0}
     return usage
+
+
+# --- wire shapes of one generation --------------------------------------------------
+
+
+def new_generation_id() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return f"gen-{int(time.time())}-{''.join(secrets.choice(alphabet) for _ in range(20))}"
+
+
+def dumps(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def error_body(err: RequestError) -> JSON:
+    error = {"code": err.status, "message": err.message, "metadata": err.metadata}
+    return {"error": error, "user_id": "user_fake"}
+
+
+def key_info(key: str, used: Decimal) -> JSON:
+    """`GET /key`'s data: a masked label, a $10 limit and what was charged so far."""
+    label = f"{key[:12]}...{key[-3:]}" if len(key) > 18 else "sk-or-...***"
+    spent = float(used)
+    return {
+        "label": label,
+        "limit": 10.0,
+        "limit_remaining": float(Decimal(10) - used),
+        "limit_reset": None,
+        "usage": spent,
+        "usage_daily": spent,
+        "usage_weekly": spent,
+        "usage_monthly": spent,
+        "byok_usage": 0,
+        "is_free_tier": False,
+        "is_provisioning_key": False,
+    }
+
+
+@dataclass
+class Generation:
+    """One scripted answer and the JSON objects that carry it."""
+
+    model: FakeModel
+    received: Received
+    directives: Directives
+    pieces: list[str]
+    finish_reason: str
+    stream: bool
+    fingerprint: str
+    id: str = field(default_factory=new_generation_id)
+    created: int = field(default_factory=lambda: int(time.time()))
+    started: float = field(default_factory=time.monotonic)
+    first_chunk: float | None = None
+
+    @property
+    def cost(self) -> Decimal:
+        prompt_cost, completion_cost = self.model.cost(
+            self.received.prompt_tokens, len(self.pieces)
+        )
+        return prompt_cost + completion_cost
+
+    def usage(self) -> JSON | None:
+        if self.directives.no_usage:
+            return None
+        prompt, completion = self.received.prompt_tokens, len(self.pieces)
+        return usage_wire(self.model, prompt, completion, with_cost=not self.directives.no_cost)
+
+    def envelope(self) -> JSON:
+        return {
+            "id": self.id,
+            "provider": self.model.provider_name,
+            "model": self.model.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+        }
+
+    def chunk(self, index: int) -> JSON:
+        """The content chunk for `pieces[index]`; the last one carries the finish reason."""
+        finish = self.finish_reason if index == len(self.pieces) - 1 else None
+        choice = {"index": 0, "delta": {"role": "assistant", "content": self.pieces[index]}}
+        choice |= {"finish_reason": finish, "native_finish_reason": finish, "logprobs": None}
+        return {**self.envelope(), "choices": [choice], "system_fingerprint": self.fingerprint}
+
+    def usage_chunk(self, usage: JSON) -> JSON:
+        return {**self.envelope(), "choices": [], "usage": usage}
+
+    def error_chunk(self) -> JSON:
+        error = {"code": 502, "message": "Provider returned error"}
+        error["metadata"] = {"error_type": "provider_unavailable"}
+        choice = {"index": 0, "delta": {"content": ""}, "finish_reason": "error"}
+        choice["native_finish_reason"] = "error"
+        return {**self.envelope(), "error": error, "choices": [choice]}
+
+    def completion(self, usage: JSON | None) -> JSON:
+        """The whole answer as one non-streamed `chat.completion`."""
+        message = {"role": "assistant", "content": "".join(self.pieces), "refusal": None}
+        choice = {"index": 0, "message": message, "logprobs": None}
+        choice |= {"finish_reason": self.finish_reason, "native_finish_reason": self.finish_reason}
+        body = {**self.envelope(), "object": "chat.completion", "choices": [choice]}
+        body["system_fingerprint"] = self.fingerprint
+        return body | ({"usage": usage} if usage is not None else {})
+
+    def record(self) -> JSON:
+        """What `GET /generation?id=` tells about this finished generation."""
+        now = time.monotonic()
+        prompt, completion = self.received.prompt_tokens, len(self.pieces)
+        return {
+            "id": self.id,
+            "total_cost": float(self.cost),
+            "tokens_prompt": prompt,
+            "tokens_completion": completion,
+            "native_tokens_prompt": prompt,
+            "native_tokens_completion": completion,
+            "provider_name": self.model.provider_name,
+            "model": self.model.id,
+            "streamed": self.stream,
+            "latency": round(((self.first_chunk or now) - self.started) * 1000),
+            "generation_time": round((now - self.started) * 1000),
+            "finish_reason": self.finish_reason,
+            "created_at": datetime.now(timezone.utc).isoformat(),
+        }

@@ -9,6 +9,7 @@ the same coroutine runs to completion on a private loop.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -18,7 +19,6 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.utils.process import arg_split
 
 from ._config import OrJupyter, SecretStr
 from ._domain import DETAILS, Detail, ImagePart, Reply
@@ -48,33 +48,36 @@ def _positive_int(text: str) -> int:
 def parse_options(magic: Any, line: str) -> Any:
     """Parse a magic's line the POSIX way, so `--system "Be terse."` loses its quotes."""
     try:
-        argv = arg_split(line, posix=True, strict=True)
+        argv = shlex.split(line, posix=True)
     except ValueError as exc:
         raise UsageError(f"cannot read the options ({exc}); check the quotes") from None
     return magic.parser.parse_args(argv)
 
 
 @magics_class
-class OrJupyterMagics(Magics):  # type: ignore[misc]  # IPython's Magics is untyped
+class OrJupyterMagics(Magics):
     """The `%%gpt4o` cell magic and `%gpt4o` commands."""
 
     def __init__(self, shell: Any, session: Session) -> None:
         super().__init__(shell)
         self.session = session
+        self.transformer: Callable[[list[str]], list[str]] | None = None
 
-    @magic_arguments()  # type: ignore[misc]
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        shell: Any = self.shell
+        namespace: dict[str, Any] = shell.user_ns
+        return namespace
+
+    @magic_arguments()
     @argument("-o", "--output", metavar="NAME", help="store the reply in this variable")
     @argument("-m", "--model", metavar="SLUG", help="OpenRouter model (default: GPT-4o)")
     @argument("--system", metavar="TEXT", help="system prompt")
-    @argument(
-        "--temperature", type=_temperature, metavar="T", help="sampling temperature, 0 to 2"
-    )
+    @argument("--temperature", type=_temperature, metavar="T", help="sampling temperature, 0 to 2")
     @argument("--max-tokens", type=_positive_int, metavar="N", help="longest answer, in tokens")
-    @argument(
-        "--detail", choices=DETAILS, default="auto", help="image detail: auto, low or high"
-    )
+    @argument("--detail", choices=DETAILS, default="auto", help="image detail: auto, low or high")
     @argument("command", nargs="*", help="line magic only: help | key | usage")
-    @line_cell_magic  # type: ignore[misc]
+    @line_cell_magic
     def gpt4o(self, line: str, cell: str | None = None) -> None:
         """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
 
@@ -86,14 +89,15 @@ class OrJupyterMagics(Magics):  # type: ignore[misc]  # IPython's Magics is unty
         never echoed or saved), `%gpt4o usage` (this notebook's running totals).
         """
         if cell is None:
-            return self._command(line)
-        return run_sync(self.ask(line, cell))
+            self._command(line)
+        else:
+            run_sync(self.ask(line, cell))
 
     def _command(self, line: str) -> None:
         words = line.split()
         if not words or words[0] == "help":
             print(self.gpt4o.__doc__)
-            print(self.gpt4o.parser.format_help())  # type: ignore[attr-defined]
+            print(self.gpt4o.parser.format_help())
             return
         if words[0] == "key":
             return self._read_key()
@@ -133,7 +137,7 @@ class OrJupyterMagics(Magics):  # type: ignore[misc]  # IPython's Magics is unty
         self.session.client_spec()  # no key: say so before anything is shown or sent
         reply = await self.session.ask(parts, options, self._view(options.model))
         if args.output:
-            self.shell.user_ns[args.output] = reply
+            self.user_ns[args.output] = reply
         if reply.outcome == "error":
             raise UsageError(reply.error or "the call failed")
         return None
@@ -141,7 +145,7 @@ class OrJupyterMagics(Magics):  # type: ignore[misc]  # IPython's Magics is unty
     def _parts(self, cell: str, detail: Detail, model: str) -> list[Any]:
         try:
             segments = parse_template(cell)
-            parts = build_parts(segments, self.shell.user_ns, _image_maker(model), detail)
+            parts = build_parts(segments, self.user_ns, _image_maker(model), detail)
         except PromptError as exc:
             raise UsageError(f"{exc} (nothing was sent)") from None
         if not parts:

@@ -91,9 +91,7 @@ def prompt_tokens(messages: Sequence[Sequence[Part]]) -> int:
     return total
 
 
-def estimated_usage(
-    price: Price | None, prompt: int, completion: int, *, cached: int = 0
-) -> Usage:
+def estimated_usage(price: Price | None, prompt: int, completion: int, *, cached: int = 0) -> Usage:
     """A usage record whose cost is computed from list prices (marked as an estimate)."""
     cost = price.cost(prompt, completion) if price else Decimal(0)
     return Usage(

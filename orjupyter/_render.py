@@ -24,8 +24,8 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from pygments import formatters, highlight, lexers, util  # type: ignore[import-untyped]
-from pygments.token import STANDARD_TYPES  # type: ignore[import-untyped]
+from pygments import formatters, highlight, lexers, util
+from pygments.token import STANDARD_TYPES
 
 MAX_HIGHLIGHT_CHARS: Final = 100_000
 """Longer code blocks are shown escaped but not highlighted, to bound the work."""
@@ -171,6 +171,7 @@ def answer_html(text: str) -> str:
 
 
 def style_tag() -> str:
+    """The answer stylesheet as a `<style>` element, emitted once beside the answers."""
     return f"<style>{ANSWER_CSS}</style>"
 
 

@@ -59,9 +59,7 @@ def final_bundle(reply: Reply, totals: Totals) -> dict[str, str]:
 
     line = usage_line(reply, totals)
     error = f"\n\n{reply.error}" if reply.error else ""
-    error_html = (
-        f'<div class="orj-error">{html.escape(reply.error)}</div>' if reply.error else ""
-    )
+    error_html = f'<div class="orj-error">{html.escape(reply.error)}</div>' if reply.error else ""
     status_html = f'<div class="orj-status">{html.escape(line)}</div>'
     return {
         "text/html": style_tag() + answer_html(reply.text) + error_html + status_html,

@@ -38,9 +38,7 @@ class Session:
             client=client,
             request=build_request(parts, options),
             on_text=view.on_text,
-            describe_error=lambda exc: describe(
-                exc, base_url=spec.base_url, timeout=spec.timeout
-            ),
+            describe_error=lambda exc: describe(exc, base_url=spec.base_url, timeout=spec.timeout),
         )
         view.start(call.stopper)
         result = await call.run()

@@ -4,7 +4,7 @@
 
 or in Python: ``with FakeRouter() as router: OpenAI(base_url=router.base_url, api_key="x")``.
 
-It speaks OpenRouter's wire format (see docs in `_fakerouter_script`): `POST
+It speaks OpenRouter's wire format: `POST
 /api/v1/chat/completions` (streamed SSE with keepalive comments, usage chunk with
 `choices: []` and `cost`, `[DONE]`; or plain JSON), `GET /api/v1/models`, `/api/v1/key`,
 `/api/v1/generation?id=…`. For inspection from another process: `GET /_fake/requests`,
@@ -31,12 +31,10 @@ import json
 import secrets
 import select
 import socket
-import string
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,16 +47,19 @@ from orjupyter._fakerouter_script import (
     MODELS,
     Directives,
     FakeModel,
+    Generation,
     Received,
     RequestError,
     analyse,
     answer_text,
     check_params,
+    dumps,
+    error_body,
+    key_info,
     parse_directives,
     split_pieces,
     status_error,
     summarize_body,
-    usage_wire,
 )
 
 __all__ = ["FakeRouter", "RecordedRequest", "main"]
@@ -84,22 +85,6 @@ class RecordedRequest:
         return {"path": self.path, "headers": self.headers, "body": body, "generation_id": gen_id}
 
 
-@dataclass
-class _Generation:
-    """One chat call being answered."""
-
-    id: str
-    model: FakeModel
-    received: Received
-    directives: Directives
-    pieces: list[str]
-    finish_reason: str
-    stream: bool
-    created: int = field(default_factory=lambda: int(time.time()))
-    started: float = field(default_factory=time.monotonic)
-    first_chunk: float | None = None
-
-
 class _ClientGone(Exception):
     """The client closed its end while we were answering."""
 
@@ -118,20 +103,6 @@ class _HtmlError(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
-
-
-def new_generation_id() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return f"gen-{int(time.time())}-{''.join(secrets.choice(alphabet) for _ in range(20))}"
-
-
-def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _error_body(err: RequestError) -> JSON:
-    error = {"code": err.status, "message": err.message, "metadata": err.metadata}
-    return {"error": error, "user_id": "user_fake"}
 
 
 class FakeRouter:
@@ -251,50 +222,19 @@ class FakeRouter:
             self._failures[directives.source] = seen + 1
         return seen < directives.fail_times
 
-    def _complete(self, gen: _Generation, usage: JSON | None) -> None:
+    def _complete(self, gen: Generation, usage: JSON | None) -> None:
         """Book a finished generation: charge it, remember it, record the usage sent."""
-        prompt, completion = gen.received.prompt_tokens, len(gen.pieces)
-        cost = sum(gen.model.cost(prompt, completion), Decimal(0))
-        now = time.monotonic()
-        record = {
-            "id": gen.id,
-            "total_cost": float(cost),
-            "tokens_prompt": prompt,
-            "tokens_completion": completion,
-            "native_tokens_prompt": prompt,
-            "native_tokens_completion": completion,
-            "provider_name": gen.model.provider_name,
-            "model": gen.model.id,
-            "streamed": gen.stream,
-            "latency": round(((gen.first_chunk or now) - gen.started) * 1000),
-            "generation_time": round((now - gen.started) * 1000),
-            "finish_reason": gen.finish_reason,
-            "created_at": datetime.now(timezone.utc).isoformat(),
-        }
         with self._lock:
-            self._charged += cost
-            self._generations[gen.id] = record
+            self._charged += gen.cost
+            self._generations[gen.id] = gen.record()
             if usage is not None:
                 self._billed.append(usage)
-        self._event("completed", gen.id, chunks=completion, finish_reason=gen.finish_reason)
+        chunks = len(gen.pieces)
+        self._event("completed", gen.id, chunks=chunks, finish_reason=gen.finish_reason)
 
     def _key_info(self, key: str) -> JSON:
         with self._lock:
-            used = float(self._charged)
-        label = f"{key[:12]}...{key[-3:]}" if len(key) > 18 else "sk-or-...***"
-        return {
-            "label": label,
-            "limit": 10.0,
-            "limit_remaining": 10.0 - used,
-            "limit_reset": None,
-            "usage": used,
-            "usage_daily": used,
-            "usage_weekly": used,
-            "usage_monthly": used,
-            "byok_usage": 0,
-            "is_free_tier": False,
-            "is_provisioning_key": False,
-        }
+            return key_info(key, self._charged)
 
     def _check_key(self, authorization: str) -> str:
         scheme, _, key = authorization.partition(" ")
@@ -401,10 +341,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _send_json(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
-        self._send_bytes(status, _dumps(obj), "application/json", headers)
+        self._send_bytes(status, dumps(obj), "application/json", headers)
 
     def _send_error(self, err: RequestError, headers: dict[str, str] | None = None) -> None:
-        self._send_json(err.status, _error_body(err), headers)
+        self._send_json(err.status, error_body(err), headers)
 
     def _send_html(self, status: int) -> None:
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
@@ -443,7 +383,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = RecordedRequest(self.path, self._masked_headers(), body, gen_id)
         self.router._record(request)
 
-    def _prepare(self, body: JSON, parsed: object) -> _Generation:
+    def _prepare(self, body: JSON, parsed: object) -> Generation:
         """Check the request and script its answer; raise RequestError to refuse it."""
         self._key()
         if not isinstance(parsed, dict):
@@ -460,7 +400,8 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(limit, int) and len(pieces) > limit:
             pieces, finish = pieces[:limit], "length"
         stream = body.get("stream") is True
-        return _Generation(new_generation_id(), model, received, directives, pieces, finish, stream)
+        fingerprint = self.router.fingerprint
+        return Generation(model, received, directives, pieces, finish, stream, fingerprint)
 
     def _scripted_failure(self, d: Directives, model: FakeModel, received: Received) -> None:
         if d.html_error is not None:
@@ -476,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Answer:
     """Writes one chat answer: an SSE stream or a JSON completion, with scripted faults."""
 
-    def __init__(self, handler: _Handler, gen: _Generation) -> None:
+    def __init__(self, handler: _Handler, gen: Generation) -> None:
         self.handler = handler
         self.router = handler.router
         self.gen = gen
@@ -538,32 +479,7 @@ class _Answer:
         self.last_write = time.monotonic()
 
     def _data(self, obj: object) -> bytes:
-        return b"data: " + _dumps(obj) + b"\n\n"
-
-    def _envelope(self) -> JSON:
-        gen = self.gen
-        return {
-            "id": gen.id,
-            "provider": gen.model.provider_name,
-            "model": gen.model.id,
-            "object": "chat.completion.chunk",
-            "created": gen.created,
-        }
-
-    def _chunk(self, piece: str, finish: str | None) -> JSON:
-        choice = {"index": 0, "delta": {"role": "assistant", "content": piece}}
-        choice |= {"finish_reason": finish, "native_finish_reason": finish, "logprobs": None}
-        return {
-            **self._envelope(),
-            "choices": [choice],
-            "system_fingerprint": self.router.fingerprint,
-        }
-
-    def _usage(self) -> JSON | None:
-        if self.d.no_usage:
-            return None
-        prompt, completion = self.gen.received.prompt_tokens, len(self.gen.pieces)
-        return usage_wire(self.gen.model, prompt, completion, with_cost=not self.d.no_cost)
+        return b"data: " + dumps(obj) + b"\n\n"
 
     # --- streaming --------------------------------------------------------------------
 
@@ -580,18 +496,16 @@ class _Answer:
         h.end_headers()
         self._write(KEEPALIVE)
         self._pause(self.d.first_delay, keepalive=True)
-        pieces = self.gen.pieces
-        for index, piece in enumerate(pieces):
+        for index in range(len(self.gen.pieces)):
             self._fault(index)
             self._pause(self.delay, keepalive=True)
-            last = index == len(pieces) - 1
-            self._write(self._data(self._chunk(piece, self.gen.finish_reason if last else None)))
+            self._write(self._data(self.gen.chunk(index)))
             self.gen.first_chunk = self.gen.first_chunk or time.monotonic()
             self.sent += 1
-        self._fault(len(pieces))
-        usage = self._usage()
+        self._fault(len(self.gen.pieces))
+        usage = self.gen.usage()
         self.router._complete(self.gen, usage)
-        tail = self._data({**self._envelope(), "choices": [], "usage": usage}) if usage else b""
+        tail = self._data(self.gen.usage_chunk(usage)) if usage else b""
         self._write(tail + b"data: [DONE]\n\n", end=True)
 
     def _fault(self, index: int) -> None:
@@ -615,11 +529,7 @@ class _Answer:
         raise _Ended
 
     def _fault_midstream_error(self) -> None:
-        error = {"code": 502, "message": "Provider returned error"}
-        error["metadata"] = {"error_type": "provider_unavailable"}
-        choice = {"index": 0, "delta": {"content": ""}, "finish_reason": "error"}
-        choice["native_finish_reason"] = "error"
-        self._write(self._data({**self._envelope(), "error": error, "choices": [choice]}), end=True)
+        self._write(self._data(self.gen.error_chunk()), end=True)
 
     def _fault_dropped(self) -> None:
         self.handler.close_connection = True
@@ -641,16 +551,9 @@ class _Answer:
         faults = (self.d.midstream_error_after, self.d.drop_after, self.d.stall_after)
         if any(f is not None for f in faults) or self.d.malformed_after is not None:
             self._respond_fault()
-        usage = self._usage()
+        usage = self.gen.usage()
         self.router._complete(self.gen, usage)
-        message = {"role": "assistant", "content": "".join(pieces), "refusal": None}
-        choice = {"index": 0, "message": message, "logprobs": None}
-        choice |= {"finish_reason": self.gen.finish_reason}
-        choice |= {"native_finish_reason": self.gen.finish_reason}
-        completion = {**self._envelope(), "object": "chat.completion", "choices": [choice]}
-        completion["system_fingerprint"] = self.router.fingerprint
-        if usage is not None:
-            completion["usage"] = usage
+        completion = self.gen.completion(usage)
         self.handler._send_json(200, completion, {"X-Generation-Id": self.gen.id})
 
     def _respond_fault(self) -> None:

@@ -24,8 +24,12 @@ OUT = ROOT / ".out"
 
 def execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     return notebook
 
 
@@ -39,8 +43,10 @@ def main() -> int:
         router = FakeRouter(delay=0.01).start()
         os.environ["OPENROUTER_BASE_URL"] = router.base_url
         os.environ["OPENROUTER_API_KEY"] = "sk-or-local-quickstart"
-        print(f"No OPENROUTER_API_KEY: using the local OpenRouter-compatible server at "
-              f"{router.base_url} (free; its model describes what it received).")
+        print(
+            f"No OPENROUTER_API_KEY: using the local OpenRouter-compatible server at "
+            f"{router.base_url} (free; its model describes what it received)."
+        )
     try:
         notebook = execute(NOTEBOOK)
     finally:
@@ -50,11 +56,15 @@ def main() -> int:
     html, _ = HTMLExporter().from_notebook_node(notebook)
     (OUT / "quickstart.html").write_text(html, encoding="utf-8")
     print(f"Executed {NOTEBOOK.relative_to(ROOT)} top to bottom.")
-    print(f"  saved: {(OUT / 'quickstart.ipynb').relative_to(ROOT)} and "
-          f"{(OUT / 'quickstart.html').relative_to(ROOT)}")
+    print(
+        f"  saved: {(OUT / 'quickstart.ipynb').relative_to(ROOT)} and "
+        f"{(OUT / 'quickstart.html').relative_to(ROOT)}"
+    )
     print("To open it in JupyterLab:  .venv/bin/jupyter lab notebooks/quickstart.ipynb")
-    print("  (without a key, first run: .venv/bin/python -m orjupyter.fakerouter &  and export "
-          "OPENROUTER_BASE_URL=http://127.0.0.1:8765/api/v1 OPENROUTER_API_KEY=sk-or-fake)")
+    print(
+        "  (without a key, first run: .venv/bin/python -m orjupyter.fakerouter &  and export "
+        "OPENROUTER_BASE_URL=http://127.0.0.1:8765/api/v1 OPENROUTER_API_KEY=sk-or-fake)"
+    )
     return 0
 
 

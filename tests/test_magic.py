@@ -5,12 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from conftest import TEST_KEY, sent_images
 from PIL import Image
 
 import orjupyter
 from orjupyter._domain import DEFAULT_MODEL
-
-from conftest import TEST_KEY, sent_images
 
 
 def run(shell, source: str):
@@ -47,7 +46,11 @@ def test_images_arrive_in_place_and_bounded(shell, router):
     assert run(shell, "%%gpt4o -o reply\nPlot {fig} and photo {photo}. Why?").success
     content = router.requests[-1].body["messages"][-1]["content"]
     assert [part["type"] for part in content] == [
-        "text", "image_url", "text", "image_url", "text",
+        "text",
+        "image_url",
+        "text",
+        "image_url",
+        "text",
     ]
     assert content[0]["text"] == "Plot "
     answer = shell.user_ns["reply"].text

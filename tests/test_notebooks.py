@@ -10,17 +10,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import TEST_KEY, sent_images
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
-
-from conftest import TEST_KEY, sent_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def execute(notebook: nbformat.NotebookNode, tmp_path: Path) -> nbformat.NotebookNode:
     NotebookClient(
-        notebook, timeout=120, kernel_name="python3",
+        notebook,
+        timeout=120,
+        kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
     path = tmp_path / "executed.ipynb"
@@ -35,8 +36,9 @@ def answer_outputs(cell: nbformat.NotebookNode) -> list[dict]:
 def make_notebook(*sources: str) -> nbformat.NotebookNode:
     return new_notebook(
         cells=[new_code_cell(source) for source in sources],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}},
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
     )
 
 
@@ -69,7 +71,8 @@ def test_images_answer_and_usage_in_a_real_kernel(router, tmp_path):
     assert "application/vnd.jupyter.widget-view+json" not in data
     assert "- image: 1536x768" in data["text/markdown"]
     assert "<li>image: 1536x768" in data["text/html"]
-    assert "prompt +" in data["text/plain"] and "notebook total" in data["text/plain"]
+    assert "prompt +" in data["text/plain"]
+    assert "notebook total" in data["text/plain"]
 
     # -o and orjupyter.usage() match what the server billed
     facts = json.loads(done.cells[4].outputs[0]["text"])
@@ -90,8 +93,13 @@ def test_the_key_never_reaches_the_saved_notebook(router, tmp_path):
         "%config OrJupyter",
         "%%gpt4o\n[[fake status=402]]",
     )
-    client = NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()
     path = tmp_path / "saved.ipynb"
     nbformat.write(notebook, path)
@@ -103,8 +111,13 @@ def test_the_key_never_reaches_the_saved_notebook(router, tmp_path):
 def test_quickstart_runs_top_to_bottom(router, tmp_path):
     notebook = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
     done = execute(notebook, tmp_path)
-    errors = [o for c in done.cells if c.cell_type == "code" for o in c.outputs
-              if o["output_type"] == "error"]
+    errors = [
+        o
+        for c in done.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o["output_type"] == "error"
+    ]
     assert errors == []
     answers = [o for c in done.cells if c.cell_type == "code" for o in answer_outputs(c)]
     assert len(answers) == 3
@@ -114,13 +127,17 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
 def test_nbconvert_html_shows_the_answer_safely(router, tmp_path):
     hostile = "<img src=x onerror=alert(1)> **bold**"
     import base64
+
     encoded = base64.b64encode(hostile.encode()).decode()
     notebook = make_notebook("%load_ext orjupyter", f"%%gpt4o\n[[fake reply_b64={encoded}]]")
     done = execute(notebook, tmp_path)
     path = tmp_path / "answer.ipynb"
     nbformat.write(done, path)
-    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "html", str(path)],
+        check=True,
+        capture_output=True,
+    )
     html = (tmp_path / "answer.html").read_text()
     assert "<strong>bold</strong>" in html
     assert "onerror=alert" not in html.replace("&lt;img src=x onerror=alert(1)&gt;", "")
@@ -136,6 +153,7 @@ def test_headless_runs_keep_final_outputs(router, tmp_path, widgets):
     done = execute(notebook, tmp_path)
     cell = done.cells[2]
     text = "".join(o.get("text", "") for o in cell.outputs) + "".join(
-        o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+        o.get("data", {}).get("text/plain", "") for o in cell.outputs
+    )
     assert "lorem ipsum dolor" in text
     assert "30 completion tokens" in text

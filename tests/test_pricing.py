@@ -11,8 +11,12 @@ GPT4O_ENTRY = {
     "id": DEFAULT_MODEL,
     "context_length": 128000,
     "top_provider": {"max_completion_tokens": 16384},
-    "pricing": {"prompt": "0.0000025", "completion": "0.00001", "image": "0.003613",
-                "request": "0"},
+    "pricing": {
+        "prompt": "0.0000025",
+        "completion": "0.00001",
+        "image": "0.003613",
+        "request": "0",
+    },
 }
 
 

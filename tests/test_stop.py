@@ -70,7 +70,8 @@ def test_stop_click_ends_a_streaming_answer(router, kernel):
     check = kernel.execute_interactive(
         "print(reply.outcome, len(reply.text.split()), reply.usage.cost_is_estimate,"
         " reply.usage.cost > 0)",
-        timeout=30, output_hook=outputs.append,
+        timeout=30,
+        output_hook=outputs.append,
     )
     assert check["content"]["status"] == "ok"
     printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
@@ -78,4 +79,3 @@ def test_stop_click_ends_a_streaming_answer(router, kernel):
     assert outcome == "stopped"
     assert 0 < int(words) < 400
     assert (estimate, paid) == ("True", "True")
-

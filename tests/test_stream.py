@@ -49,8 +49,9 @@ def test_chunks_accumulate_text_ids_and_billed_usage():
     state = StreamState()
     assert state.handle_chunk(chunk("A red")) == "A red"
     assert state.handle_chunk(chunk(" square.", "stop")) == " square."
-    usage_chunk = as_object({"id": "gen-1", "model": "openai/gpt-4o-2024-11-20", "choices": [],
-                             "usage": USAGE})
+    usage_chunk = as_object(
+        {"id": "gen-1", "model": "openai/gpt-4o-2024-11-20", "choices": [], "usage": USAGE}
+    )
     assert state.handle_chunk(usage_chunk) == ""
     assert state.text == "A red square."
     assert state.id == "gen-1764031697-vqvW0uz7ouT4gsp3FYqp"

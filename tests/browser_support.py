@@ -1,0 +1,325 @@
+"""Helpers for the browser tests: a private JupyterLab server and a notebook page driver.
+
+Everything JupyterLab writes (config, settings, workspaces, runtime files, kernels'
+IPython profile) goes under one temporary folder; news, update checks and the PyPI
+extension manager are off, so nothing pops up over the page or goes to the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+T = TypeVar("T")
+
+
+def normalise(text: str) -> str:
+    """Collapse runs of whitespace, as a reader sees them."""
+    return " ".join(text.split())
+
+
+def fake(reply: str, **options: object) -> str:
+    """A `[[fake …]]` directive making the local server answer exactly `reply`."""
+    encoded = base64.b64encode(reply.encode()).decode()
+    extra = "".join(f" {key}={value}" for key, value in options.items())
+    return f"[[fake reply_b64={encoded}{extra}]]"
+
+
+def wait_for(
+    check: Callable[[], T], timeout: float, what: str, interval: float = 0.05
+) -> T:
+    """Call `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class JupyterLab:
+    """`jupyter lab` on 127.0.0.1 in a subprocess, with its state in `base`."""
+
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        self.base = base
+        self.root = base / "notebooks"
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.extra_env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = base / "jupyterlab.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?token={self.token}"
+
+    def _environment(self) -> dict[str, str]:
+        dirs = {
+            "JUPYTER_CONFIG_DIR": "config",
+            "JUPYTER_DATA_DIR": "data",
+            "JUPYTER_RUNTIME_DIR": "runtime",
+            "JUPYTERLAB_SETTINGS_DIR": "settings",
+            "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
+            "IPYTHONDIR": "ipython",
+        }
+        env = dict(os.environ)
+        for name, folder in dirs.items():
+            path = self.base / folder
+            path.mkdir(parents=True, exist_ok=True)
+            env[name] = str(path)
+        env["JUPYTER_PLATFORM_DIRS"] = "1"
+        env.pop("JUPYTER_PATH", None)
+        env.pop("JUPYTER_CONFIG_PATH", None)
+        env.update(self.extra_env)
+        return env
+
+    def _write_settings(self) -> None:
+        notification = self.base / "settings/@jupyterlab/apputils-extension"
+        notification.mkdir(parents=True, exist_ok=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
+        )
+        config = {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_lsp": False, "jupyter_server_terminals": False},
+                "terminals_enabled": False,
+            },
+            "LabApp": {
+                "news_url": None,
+                "check_for_updates_class": "jupyterlab.handlers.announcements."
+                "NeverCheckForUpdate",
+                "extension_manager": "readonly",
+            }
+        }
+        (self.base / "config/jupyter_server_config.json").write_text(json.dumps(config))
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        env = self._environment()
+        self._write_settings()
+        command = [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={self.port}",
+            "--port-retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--ServerApp.open_browser=False",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")  # containers often run tests as root
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+        def ready() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited early:\n{self.log()}")
+            try:
+                self.api("GET", "/api/status")
+            except (urllib.error.URLError, ConnectionError):
+                return False
+            return True
+
+        wait_for(ready, timeout, "JupyterLab to answer", interval=0.2)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def api(self, method: str, path: str, body: object = None) -> Any:
+        """Call the server's REST API with the token; the JSON answer, or None."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def kernels(self) -> list[dict[str, Any]]:
+        return list(self.api("GET", "/api/kernels"))
+
+    def shutdown_kernels(self) -> None:
+        for session in self.api("GET", "/api/sessions"):
+            self.api("DELETE", f"/api/sessions/{session['id']}")
+        for kernel in self.kernels():
+            self.api("DELETE", f"/api/kernels/{kernel['id']}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            self.shutdown_kernels()
+            self.api("POST", "/api/shutdown")
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def write_notebook(self, name: str, *sources: str) -> str:
+        """A fresh notebook in the server's root with one code cell per source."""
+        notebook = new_notebook(
+            cells=[new_code_cell(source) for source in sources],
+            metadata={
+                "kernelspec": {
+                    "name": "python3",
+                    "display_name": "Python 3 (ipykernel)",
+                    "language": "python",
+                },
+                "language_info": {"name": "python"},
+            },
+        )
+        nbformat.write(notebook, self.root / name)
+        return name
+
+    def read_notebook(self, name: str) -> nbformat.NotebookNode:
+        return nbformat.read(self.root / name, as_version=4)
+
+
+# --- the page -----------------------------------------------------------------------
+
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+_PROMPT_NUMBER = re.compile(r"\[\s*(\d+)\s*\]")
+
+# JavaScript run in the page. `cell` is the `.jp-Cell` element.
+JS_PANEL_TEXT = """cell => Array.from(cell.querySelectorAll('.orj-panel .orj-answer'))
+    .filter(el => !el.parentElement.closest('.orj-panel .orj-answer'))
+    .map(el => el.innerText).join('\\n')"""
+JS_FINAL = """cell => {
+    if (cell.querySelector('.orj-panel')) return null;
+    const area = cell.querySelector('.jp-OutputArea');
+    const status = area && area.querySelector('div.orj-status');
+    if (!status) return null;
+    const answer = area.querySelector('div.orj-answer');
+    const error = area.querySelector('div.orj-error');
+    return {answer: answer ? answer.innerText : '', answerHtml: answer ? answer.innerHTML : '',
+            status: status.innerText, error: error ? error.innerText : null};
+}"""
+
+
+class NotebookPage:
+    """One JupyterLab page showing one notebook, driven like a person would."""
+
+    def __init__(self, page: Any, lab: JupyterLab, name: str) -> None:
+        self.page = page
+        self.lab = lab
+        self.name = name
+
+    def open(self, timeout: float = 60.0) -> NotebookPage:
+        self.page.goto(self.lab.notebook_url(self.name))
+        self.page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=timeout * 1000)
+        self.wait_idle(timeout)
+        return self
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait for the notebook toolbar's kernel indicator to say the kernel is idle."""
+        self.page.wait_for_selector(
+            f'{PANEL} .jp-Notebook-ExecutionIndicator[data-status="idle"]',
+            timeout=timeout * 1000,
+        )
+
+    def cell(self, index: int) -> Any:
+        return self.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index)
+
+    def prompt_number(self, index: int) -> int | None:
+        text = self.cell(index).locator(".jp-InputPrompt").first.inner_text()
+        match = _PROMPT_NUMBER.search(text)
+        return int(match.group(1)) if match else None
+
+    def run(self, index: int) -> None:
+        """Click into the cell's editor and press Shift+Enter."""
+        self.cell(index).locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Shift+Enter")
+
+    def run_and_wait(self, index: int, timeout: float = 60.0) -> None:
+        before = self.prompt_number(index)
+        self.run(index)
+
+        def done() -> bool:
+            number = self.prompt_number(index)
+            return number is not None and number != before
+
+        wait_for(done, timeout, f"cell {index} to finish")
+
+    def panel_text(self, index: int) -> str:
+        return str(self.cell(index).evaluate(JS_PANEL_TEXT))
+
+    def final(self, index: int) -> dict[str, Any] | None:
+        """The finished answer's parts, or None while the live panel is still there."""
+        result: dict[str, Any] | None = self.cell(index).evaluate(JS_FINAL)
+        return result
+
+    def wait_final(self, index: int, timeout: float = 60.0) -> dict[str, Any]:
+        return wait_for(lambda: self.final(index), timeout, f"the answer in cell {index}")
+
+    def wait_panel(self, index: int, timeout: float = 60.0) -> None:
+        self.cell(index).locator(".orj-panel").wait_for(timeout=timeout * 1000)
+
+    def save(self) -> None:
+        """Ctrl+S, then wait until JupyterLab says the document is clean."""
+        self.page.keyboard.press("Control+s")
+        self.page.wait_for_function(
+            """() => {
+                const tab = document.querySelector('.lm-DockPanel-tabBar .lm-mod-current');
+                return tab && !tab.classList.contains('jp-mod-dirty');
+            }""",
+            timeout=20_000,
+        )
