@@ -35,6 +35,8 @@ class Stopper:
             task.cancel()
 
     def stop(self) -> None:
+        if self.requested:
+            return
         self.requested = True
         if self._task is None or self._loop is None or self._task.done():
             return
@@ -97,6 +99,10 @@ class StreamedCall:
         finally:
             if stream is not None:
                 await _close_quietly(stream)
+                # Dropping the stream lets the SDK's inner async generators be finalised
+                # now, on this loop, rather than at interpreter exit.
+                stream = None
+                await asyncio.sleep(0)
             result.duration = time.perf_counter() - started
         return result
 

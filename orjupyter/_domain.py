@@ -146,8 +146,15 @@ class Reply:
     def __str__(self) -> str:
         return self.text
 
-    def _repr_markdown_(self) -> str:
-        return self.text
+    def _repr_mimebundle_(self, **kwargs: object) -> dict[str, str]:
+        """Shown as sanitised HTML first: the text is model output, so it is untrusted."""
+        from ._render import answer_html, style_tag
+
+        return {
+            "text/html": style_tag() + answer_html(self.text),
+            "text/markdown": self.text,
+            "text/plain": self.text,
+        }
 
     def __repr__(self) -> str:
         preview = self.text if len(self.text) <= 60 else self.text[:57] + "..."

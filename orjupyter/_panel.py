@@ -129,7 +129,11 @@ class Panel:
             self.pending = None
         if self.handle is not None:
             self.handle.update(final_bundle(reply, totals), metadata=metadata(reply), raw=True)
-        for widget in (*self.blocks.children, self.blocks, self.tail, self.status):
-            widget.close()
-        self.stop_button.close()
-        self.box.close()
+        _close_tree(self.box)
+
+
+def _close_tree(widget: Any) -> None:
+    """Close a widget and its descendants, so their comms do not linger in the kernel."""
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()

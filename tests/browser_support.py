@@ -239,6 +239,14 @@ class JupyterLab:
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 _PROMPT_NUMBER = re.compile(r"\[\s*(\d+)\s*\]")
 
+JS_KERNEL_IDLE = """() => {
+    const items = document.querySelectorAll('#jp-main-statusbar .jp-StatusBar-TextItem');
+    const idle = Array.from(items).some(item => /^(?!No Kernel).+ \\| Idle$/.test(item.innerText));
+    const indicator = document.querySelector(
+        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+    return idle && indicator && indicator.getAttribute('data-status') === 'idle';
+}"""
+
 # JavaScript run in the page. `cell` is the `.jp-Cell` element.
 JS_PANEL_TEXT = """cell => Array.from(cell.querySelectorAll('.orj-panel .orj-answer'))
     .filter(el => !el.parentElement.closest('.orj-panel .orj-answer'))
@@ -270,11 +278,12 @@ class NotebookPage:
         return self
 
     def wait_idle(self, timeout: float = 60.0) -> None:
-        """Wait for the notebook toolbar's kernel indicator to say the kernel is idle."""
-        self.page.wait_for_selector(
-            f'{PANEL} .jp-Notebook-ExecutionIndicator[data-status="idle"]',
-            timeout=timeout * 1000,
-        )
+        """Wait for the status bar to show a kernel (not "No Kernel") that is idle.
+
+        The toolbar's execution indicator says "idle" before any kernel is attached,
+        so it cannot tell that the kernel is ready.
+        """
+        self.page.wait_for_function(JS_KERNEL_IDLE, timeout=timeout * 1000)
 
     def cell(self, index: int) -> Any:
         return self.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index)

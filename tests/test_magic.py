@@ -189,3 +189,18 @@ def test_help_documents_every_option(shell, capsys):
 def test_classic_cell_magic_call_works_too(shell, router):
     shell.run_cell_magic("gpt4o", "-o reply", "plain call")
     assert shell.user_ns["reply"].text.startswith("I received 1 part:")
+
+
+def test_question_mark_help_does_not_call(shell, router, capsys):
+    shell.run_cell("%%gpt4o?\n")
+    assert router.requests == []
+
+
+def test_a_displayed_reply_is_sanitised(shell, router):
+    import base64
+
+    hostile = base64.b64encode(b"<img src=x onerror=alert(1)> **ok**").decode()
+    assert run(shell, f"%%gpt4o -o reply\n[[fake reply_b64={hostile}]]").success
+    bundle = shell.user_ns["reply"]._repr_mimebundle_()
+    assert "<strong>ok</strong>" in bundle["text/html"]
+    assert "<img" not in bundle["text/html"]

@@ -79,3 +79,35 @@ def test_stop_click_ends_a_streaming_answer(router, kernel):
     assert outcome == "stopped"
     assert 0 < int(words) < 400
     assert (estimate, paid) == ("True", "True")
+
+
+def test_kernel_interrupt_stops_gracefully(router):
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        run_quietly(client, "%load_ext orjupyter")
+        msg_id = client.execute("%%gpt4o -o reply\n[[fake words=400 delay=0.05]]")
+        time.sleep(1.5)
+        manager.interrupt_kernel()  # the toolbar's ■, or I,I
+        interrupted = time.monotonic()
+        reply = client.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = client.get_shell_msg(timeout=30)
+        assert time.monotonic() - interrupted < 1.0
+        assert reply["content"]["status"] == "ok"
+        outputs: list[dict] = []
+        client.execute_interactive(
+            "print(reply.outcome, len(reply.text.split()))",
+            timeout=30,
+            output_hook=outputs.append,
+        )
+        printed = "".join(m["content"].get("text", "") for m in outputs)
+        outcome, words = printed.split()
+        assert outcome == "stopped"
+        assert 0 < int(words) < 400
+        time.sleep(0.3)
+        assert [e["event"] for e in router.events].count("client_disconnected") == 1
+        # the kernel keeps working: the next call succeeds
+        run_quietly(client, "%%gpt4o -o again\nhello")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
