@@ -15,7 +15,11 @@ setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e . ipykernel nbclient nbformat nbconvert jupyterlab
 
 setup-test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,browser]"
+	@# Browser tests drive Debian's chromium (never a downloaded browser); root installs it.
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+		echo "note: /usr/bin/chromium is missing, so the browser tests will be skipped"; }
 
 run: setup
 	$(BIN)/python scripts/run_quickstart.py
