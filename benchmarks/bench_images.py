@@ -3,9 +3,10 @@
     /work/venv/bin/python benchmarks/bench_images.py [--runs 5] [--no-memory]
 
 For 1, 12 and 48 MP photo-like images and a 12 MP chart: the median time over `--runs`
-runs of `prepare_image` (PIL image → data URL, OpenAI limits) and of the naive baseline
-(the full-size image as PNG, base64-encoded), the bytes of each data URL, and the
-ratios. Then, in a fresh process, the peak memory `prepare_image` adds on a 100 MP photo.
+runs of `prepare_image` (PIL image → data URL, with OpenAI's and the generic limits) and
+of the naive baseline (the full-size image as PNG, base64-encoded), the bytes of each
+data URL, and the ratios. Then, each in a fresh process, the time and the peak memory
+`prepare_image` adds on a 100 MP photo and a 100 MP paletted image.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from orjupyter._images import OPENAI_VISION, prepare_image
+from orjupyter._images import GENERIC_VISION, OPENAI_VISION, prepare_image
 
 T = TypeVar("T")
 
@@ -94,59 +95,78 @@ def median_time(action: Callable[[], T], runs: int) -> tuple[float, T]:
 
 def table(runs: int) -> None:
     cases = [
-        ("photo 1 MP", lambda: photo(1155, 866)),
-        ("photo 12 MP", lambda: photo(4000, 3000)),
-        ("photo 48 MP", lambda: photo(8000, 6000)),
-        ("chart 12 MP", lambda: chart(4000, 3000)),
+        ("photo 1 MP", (1155, 866), photo),
+        ("photo 12 MP", (4000, 3000), photo),
+        ("photo 48 MP", (8000, 6000), photo),
+        ("chart 12 MP", (4000, 3000), chart),
     ]
-    print(f"median of {runs} runs; prepare_image with OpenAI limits; naive = full PNG base64")
+    print(f"median of {runs} runs; naive = the full-size image as PNG, base64")
     header = (
-        f"{'image':<12} {'source':>10} {'sent':>9} {'fmt':>4} {'prepare':>9} {'URL bytes':>10}"
-        f" {'naive':>9} {'naive bytes':>12} {'bytes ÷':>8} {'time ÷':>7}"
+        f"{'image':<12} {'limits':<7} {'source':>10} {'sent':>9} {'fmt':>4} {'prepare':>9}"
+        f" {'URL bytes':>10} {'naive':>9} {'naive bytes':>12} {'bytes ÷':>8} {'time ÷':>7}"
     )
     print(header)
     print("-" * len(header))
-    for name, make in cases:
-        image = make()
-        ours_s, part = median_time(lambda image=image: prepare_image(image), runs)
+    for name, size, make in cases:
+        image = make(*size)
         naive_s, url = median_time(lambda image=image: naive(image), runs)
-        fmt = part.media_type.split("/")[1]
-        print(
-            f"{name:<12} {image.width:>5}x{image.height:<4} {part.width:>4}x{part.height:<4}"
-            f" {fmt:>4} {ours_s * 1000:>6.0f} ms {len(part.data_url):>10,}"
-            f" {naive_s * 1000:>6.0f} ms {len(url):>12,}"
-            f" {len(url) / len(part.data_url):>7.0f}x {naive_s / ours_s:>6.0f}x"
-        )
+        for label, limits in (("openai", OPENAI_VISION), ("generic", GENERIC_VISION)):
+            ours_s, part = median_time(
+                lambda image=image, limits=limits: prepare_image(image, limits=limits), runs
+            )
+            print(
+                f"{name:<12} {label:<7} {image.width:>5}x{image.height:<4}"
+                f" {part.width:>4}x{part.height:<4} {part.media_type.split('/')[1]:>4}"
+                f" {ours_s * 1000:>6.0f} ms {len(part.data_url):>10,}"
+                f" {naive_s * 1000:>6.0f} ms {len(url):>12,}"
+                f" {len(url) / len(part.data_url):>7.0f}x {naive_s / ours_s:>6.0f}x"
+            )
 
 
-def memory() -> None:
-    """Peak memory prepare_image adds on a 100 MP photo (run in a fresh process)."""
-    image = photo(11548, 8660)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def memory(kind: str) -> None:
+    """Peak memory prepare_image adds on a 100 MP image (run in a fresh process)."""
+    size = (11548, 8660)
+    if kind == "photo":  # built without a large peak: a smaller photo, enlarged
+        image = photo(size[0] // 4, size[1] // 4).resize(size, Image.Resampling.BICUBIC)
+    else:  # paletted: converted to RGB in bands while reducing
+        image = Image.linear_gradient("L").convert("P").resize(size)  # P: nearest
+        image.putpalette([v for i in range(256) for v in (i, 255 - i, (3 * i) % 256)])
+    rss_before = _status_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the RSS now
     start = time.perf_counter()
     part = prepare_image(image, limits=OPENAI_VISION)
     took = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    added_mib = max(0, _status_kib("VmHWM") - rss_before) >> 10
+    pixels = len(image.mode) * image.width * image.height
     print(
-        f"100 MP photo ({image.width}x{image.height}, {image.width * image.height * 3 >> 20} MiB"
-        f" of pixels) → {part.width}x{part.height} {part.media_type} in {took * 1000:.0f} ms;"
-        f" peak memory added: {(after - before) >> 10} MiB"
+        f"100 MP {image.mode:<3} ({image.width}x{image.height}, {pixels >> 20} MiB of pixels)"
+        f" → {part.width}x{part.height} {part.media_type} in {took * 1000:.0f} ms;"
+        f" peak memory above the image: {added_mib} MiB"
     )
+
+
+def _status_kib(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (Linux), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-memory", action="store_true")
-    parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-only", choices=["photo", "paletted"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_only:
-        memory()
+        memory(args.memory_only)
         return
     table(args.runs)
     if not args.no_memory:
         print()
-        subprocess.run([sys.executable, __file__, "--memory-only"], check=True)
+        for kind in ("photo", "paletted"):
+            subprocess.run([sys.executable, __file__, "--memory-only", kind], check=True)
 
 
 if __name__ == "__main__":

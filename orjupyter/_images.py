@@ -172,9 +172,9 @@ def _as_image_error(image: Image.Image) -> Iterator[None]:
         raise ImageError(
             f"image is corrupt or truncated: {_one_line(error)}; re-save it or pass a PIL image"
         ) from error
-    except ValueError as error:  # a mode PIL cannot convert
+    except ValueError as error:  # a mode PIL cannot convert, a closed image
         raise ImageError(
-            f"cannot prepare a {image.mode} image: {_one_line(error)}; convert it to RGB first"
+            f"cannot prepare this {image.mode} image: {_one_line(error)}; pass image.convert('RGB')"
         ) from error
 
 
@@ -195,8 +195,9 @@ def to_image(value: object) -> Image.Image | None:
         return value  # type: ignore[no-any-return]
     if module.startswith("matplotlib"):
         return _from_figure(value)
-    if module.startswith("numpy") and hasattr(value, "shape") and hasattr(value, "dtype"):
-        return _from_array(value)
+    if module.startswith("numpy") and hasattr(value, "dtype"):
+        # Scalars and 1-D arrays are numbers, not pictures: they go as text.
+        return _from_array(value) if len(getattr(value, "shape", ())) >= 2 else None
     if isinstance(value, PurePath):
         return _from_path(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -436,8 +437,10 @@ def _from_array(array: Any) -> Image.Image:
     if len(shape) == 3 and shape[2] == 1:
         array, shape = array[:, :, 0], shape[:2]
     if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4))) or 0 in shape:
+        hint = " (channels first? use array.transpose(1, 2, 0))" if shape[0] in (3, 4) else ""
         raise ImageError(
-            f"unsupported array shape {shape}; pass HxW (grayscale), HxWx3 (RGB) or HxWx4 (RGBA)"
+            f"unsupported array shape {shape}; pass HxW (grayscale), HxWx3 (RGB) "
+            f"or HxWx4 (RGBA){hint}"
         )
     kind = array.dtype.kind
     if array.dtype == np.uint8:

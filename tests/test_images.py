@@ -318,6 +318,12 @@ def test_a_photo_on_a_flat_background_goes_as_jpeg():
     assert prepare_image(image).media_type == "image/jpeg"
 
 
+def test_a_graphic_whose_png_is_far_larger_than_its_jpeg_goes_as_jpeg(monkeypatch):
+    monkeypatch.setattr(_images, "_looks_like_graphic", lambda image: True)
+    assert prepare_image(photo(800, 600)).media_type == "image/jpeg"
+    assert prepare_image(chart(800, 600)).media_type == "image/png"
+
+
 def test_jpeg_keeps_full_colour_resolution():
     data = base64.b64decode(prepare_image(photo(1600, 1200)).data_url.partition(",")[2])
     assert Image.open(io.BytesIO(data)).layers == 3
@@ -368,7 +374,20 @@ def test_a_pil_image_is_itself():
     assert to_image(image) is image
 
 
-@pytest.mark.parametrize("value", ["a string", 42, None, b"plain bytes", [1, 2], {"a": 1}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a string",
+        42,
+        None,
+        b"plain bytes",
+        [1, 2],
+        {"a": 1},
+        np.float64(3.5),
+        np.int64(7),
+        np.arange(5),
+    ],
+)
 def test_values_that_are_not_images_give_none(value):
     assert to_image(value) is None
 
@@ -432,11 +451,23 @@ def test_array_values_use_their_range():
 
 
 @pytest.mark.parametrize(
-    "array", [np.zeros((4, 6, 2), np.uint8), np.zeros(10, np.uint8), np.zeros((2, 3, 4, 5))]
+    "array", [np.zeros((4, 6, 2), np.uint8), np.zeros((0, 6)), np.zeros((2, 3, 4, 5))]
 )
 def test_arrays_of_other_shapes_are_refused(array):
-    with pytest.raises(ImageError, match=r"unsupported array shape .*; pass HxW"):
+    with pytest.raises(ImageError, match=r"^unsupported array shape .*; pass HxW"):
         to_image(array)
+
+
+def test_a_channels_first_array_gets_a_hint():
+    with pytest.raises(ImageError, match=r"channels first\? use array.transpose\(1, 2, 0\)"):
+        to_image(np.zeros((3, 40, 60), np.uint8))
+
+
+def test_a_closed_image_gives_an_image_error():
+    image = gradient(50, 40)
+    image.close()
+    with pytest.raises(ImageError, match="cannot prepare this RGB image"):
+        prepare_image(image)
 
 
 def test_complex_arrays_are_refused():

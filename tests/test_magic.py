@@ -204,3 +204,13 @@ def test_a_displayed_reply_is_sanitised(shell, router):
     bundle = shell.user_ns["reply"]._repr_mimebundle_()
     assert "<strong>ok</strong>" in bundle["text/html"]
     assert "<img" not in bundle["text/html"]
+
+
+def test_a_refused_call_costs_nothing_but_is_counted(shell, router):
+    shell.run_line_magic("config", "OrJupyter.max_retries = 0")
+    before = orjupyter.usage()
+    assert not run(shell, "%%gpt4o -o reply\n[[fake status=402]]").success
+    after = orjupyter.usage()
+    assert after.calls == before.calls + 1
+    assert after.cost == before.cost
+    assert shell.user_ns["reply"].outcome == "error"
