@@ -45,7 +45,7 @@ def make_client(spec: ClientSpec) -> Any:
         base_url=spec.base_url,
         api_key=spec.api_key,
         timeout=openai.Timeout(spec.timeout, connect=spec.connect_timeout),
-        max_retries=spec.max_retries,
+        max_retries=0,  # orjupyter retries itself, so the status line can say so
         default_headers=attribution_headers(spec.app_url, spec.app_title),
     )
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email.utils
+import random
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,25 +74,85 @@ def status_message(status: int, body: Any, retry_after: str | None = None) -> st
     return f"HTTP {status} from OpenRouter: {message}" + (f" — {hint}" if hint else "")
 
 
-def describe(exc: BaseException, *, base_url: str, timeout: float) -> str:
-    """Any failure of a call as one line."""
+def describe(exc: BaseException, received: int | None, *, base_url: str, timeout: float) -> str:
+    """Any failure of a call as one line. `received`: characters that had arrived, or None
+    when the stream never opened."""
+    import json
+
     import openai
+
+    from ._call import IdleTimeout
 
     if isinstance(exc, openai.APIStatusError):
         retry_after = exc.response.headers.get("retry-after")
         return status_message(exc.status_code, exc.body, retry_after)
+    if isinstance(exc, IdleTimeout):
+        return (
+            f"no data from {base_url} for {exc.seconds:g} s (read timeout) after "
+            f"{received or 0:,} characters; re-run the cell, or allow longer with "
+            "`%config OrJupyter.timeout = 1200`"
+        )
     if isinstance(exc, openai.APITimeoutError):
         return (
-            f"no data from {base_url} for {timeout:g} s (read timeout); "
-            "raise it with `%config OrJupyter.timeout = 1200` or re-run the cell"
+            f"no data from {base_url} for {timeout:g} s (read timeout); re-run the cell, "
+            "or allow longer with `%config OrJupyter.timeout = 1200`"
         )
     if isinstance(exc, openai.APIConnectionError):
+        if received is not None:
+            return f"the connection dropped after {received:,} characters; re-run the cell"
         cause = exc.__cause__ or exc.__context__
         why = f" ({one_line(str(cause), 120)})" if cause else ""
         return f"cannot reach {base_url}{why}; check your network and OPENROUTER_BASE_URL"
+    if isinstance(exc, json.JSONDecodeError):
+        return (
+            f"the server sent a malformed chunk (not JSON) after {received or 0:,} "
+            "characters; re-run the cell"
+        )
     if isinstance(exc, openai.APIError):
         message = _openrouter_message(exc.body) or one_line(exc.message)
         code = _error_object(exc.body).get("code")
         label = f"error {code}" if code else "error"
-        return f"the stream broke off with {label}: {message} — re-run the cell"
+        return f"the stream broke off with {label}: {message}; re-run the cell"
     return f"{type(exc).__name__}: {one_line(str(exc))}"
+
+
+RETRIED_STATUSES = frozenset({408, 409, 429})
+MAX_RETRY_AFTER = 60.0
+
+
+def retry_delay(exc: BaseException, attempt: int, max_retries: int) -> float | None:
+    """Seconds to wait before retrying a request that failed before streaming, or None.
+
+    Retried: 408, 409, 429, 5xx and connection failures, with exponential backoff
+    (0.5 s × 2ⁿ, at most 8 s, with jitter) or the server's `Retry-After` (up to 60 s).
+    Never retried: 400, 401, 402, 403, 404, 413, 422 — they would fail again.
+    """
+    import openai
+
+    if attempt >= max_retries:
+        return None
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status not in RETRIED_STATUSES and status < 500:
+            return None
+        after = _retry_after(exc.response.headers.get("retry-after"))
+        if after is not None:
+            return after
+    elif not isinstance(exc, openai.APIConnectionError):
+        return None
+    backoff: float = min(0.5 * 2.0**attempt, 8.0)
+    return backoff * (1 - 0.25 * random.random())
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

@@ -22,7 +22,12 @@ from ._stream import StreamState
 class View(Protocol):
     def start(self, stopper: Stopper) -> None: ...
     def on_text(self, state: StreamState) -> None: ...
+    def on_retry(self, attempt: int, delay: float, why: str) -> None: ...
     def finish(self, reply: Reply, totals: Totals) -> None: ...
+
+
+def retry_line(attempt: int, delay: float, why: str) -> str:
+    return f"retrying in {delay:.1f} s (attempt {attempt}) after: {why}"
 
 
 class TextView:
@@ -41,6 +46,10 @@ class TextView:
         self.out.write(text[self.printed :])
         self.out.flush()
         self.printed = len(text)
+
+    def on_retry(self, attempt: int, delay: float, why: str) -> None:
+        self.out.write(f"[{retry_line(attempt, delay, why)}]\n")
+        self.out.flush()
 
     def finish(self, reply: Reply, totals: Totals) -> None:
         self.out.write(reply.text[self.printed :])
@@ -103,6 +112,9 @@ class Panel:
         elif self.pending is None:
             delay = self.interval - (now - self.last_flush)
             self.pending = asyncio.get_running_loop().call_later(delay, self._flush)
+
+    def on_retry(self, attempt: int, delay: float, why: str) -> None:
+        self.status.value = self._status_html(f"{self.model} · {retry_line(attempt, delay, why)}")
 
     def _flush(self) -> None:
         import ipywidgets as widgets

@@ -12,10 +12,6 @@ from decimal import Decimal, InvalidOperation
 
 from ._domain import DEFAULT_MODEL, ImagePart, Part, Price, TextPart, Usage
 
-OFFLINE_PRICES: Mapping[str, Price] = {
-    DEFAULT_MODEL: Price(prompt=Decimal("0.0000025"), completion=Decimal("0.00001")),
-}
-"""Built-in prices (USD per token), used when the model list cannot be fetched."""
 
 MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens a chat message costs beyond its content (role and separators)."""
@@ -27,6 +23,17 @@ class ModelInfo:
     price: Price | None
     context_length: int | None = None
     max_completion_tokens: int | None = None
+
+
+OFFLINE_MODELS: Mapping[str, ModelInfo] = {
+    DEFAULT_MODEL: ModelInfo(
+        id=DEFAULT_MODEL,
+        price=Price(prompt=Decimal("0.0000025"), completion=Decimal("0.00001")),
+        context_length=128_000,
+        max_completion_tokens=16_384,
+    ),
+}
+"""Built in, so the default model needs no model list: prices in USD per token."""
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -64,11 +71,18 @@ def catalog_from_models(entries: Iterable[Mapping[str, object]]) -> dict[str, Mo
     return {info.id: info for info in infos if info.id}
 
 
+def info_for(model: str, catalog: Mapping[str, ModelInfo] | None) -> ModelInfo | None:
+    """What is known of a model: the fetched list first, the built-in table second."""
+    fetched = catalog.get(model) if catalog else None
+    return fetched or OFFLINE_MODELS.get(model)
+
+
 def price_for(model: str, catalog: Mapping[str, ModelInfo] | None) -> Price | None:
-    info = catalog.get(model) if catalog else None
-    if info is not None and info.price is not None:
-        return info.price
-    return OFFLINE_PRICES.get(model)
+    fetched = catalog.get(model) if catalog else None
+    if fetched is not None and fetched.price is not None:
+        return fetched.price
+    offline = OFFLINE_MODELS.get(model)
+    return offline.price if offline else None
 
 
 def text_tokens(text: str) -> int:

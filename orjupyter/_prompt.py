@@ -7,6 +7,7 @@ The template syntax is Python's format-string syntax (parsed by `string.Formatte
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -85,12 +86,23 @@ def resolve(placeholder: Placeholder, namespace: Mapping[str, object]) -> object
     return value
 
 
+_DEFAULT_REPR = re.compile(r"^<[^<>]* at 0x[0-9a-fA-F]+>$")
+"""`<Foo object at 0x7f…>`: Python's repr of a value that has no text of its own."""
+
+
 def _as_text(placeholder: Placeholder, value: object) -> str:
     converted = _FORMATTER.convert_field(value, placeholder.conversion)
     try:
-        return format(converted, placeholder.format_spec)
+        text = format(converted, placeholder.format_spec)
     except (TypeError, ValueError) as exc:
         raise PromptError(f"{placeholder.source}: {exc}") from None
+    if _DEFAULT_REPR.match(text):
+        kind = type(value).__name__
+        raise PromptError(
+            f"{placeholder.source} is a {kind} with no text form (it would be sent as "
+            f"{text}); pass an image, a string, or one of its attributes"
+        )
+    return text
 
 
 def build_parts(

@@ -10,9 +10,17 @@ from ._call import CallResult, StreamedCall, to_reply
 from ._client import ClientCache, ClientSpec
 from ._config import OrJupyter
 from ._domain import Part, Reply, TextPart, Totals, Usage
-from ._errors import NO_KEY, OrJupyterError, describe
+from ._errors import NO_KEY, OrJupyterError, describe, retry_delay
 from ._panel import View
-from ._pricing import ModelInfo, catalog_from_models, estimated_usage, price_for, prompt_tokens
+from ._pricing import (
+    OFFLINE_MODELS,
+    ModelInfo,
+    catalog_from_models,
+    estimated_usage,
+    info_for,
+    price_for,
+    prompt_tokens,
+)
 from ._request import CallOptions, build_request
 from ._stream import StreamState
 
@@ -34,11 +42,17 @@ class Session:
         """Send one prompt, stream it into the view, account for it."""
         spec = self.client_spec()
         client = self.clients.get(spec)
+        await self.check(parts, options, client)
         call = StreamedCall(
             client=client,
             request=build_request(parts, options),
             on_text=view.on_text,
-            describe_error=lambda exc: describe(exc, base_url=spec.base_url, timeout=spec.timeout),
+            describe_error=lambda exc, received: describe(
+                exc, received, base_url=spec.base_url, timeout=spec.timeout
+            ),
+            retry_delay=lambda exc, attempt: retry_delay(exc, attempt, spec.max_retries),
+            on_retry=view.on_retry,
+            idle_timeout=spec.timeout,
         )
         view.start(call.stopper)
         result = await call.run()
@@ -46,6 +60,29 @@ class Session:
         self.totals = self.totals.add(reply.usage)
         view.finish(reply, self.totals)
         return reply
+
+    async def check(self, parts: Sequence[Part], options: CallOptions, client: Any) -> None:
+        """Refuse, before sending, a model OpenRouter does not list or a prompt too long."""
+        if options.model not in OFFLINE_MODELS:
+            await self._load_catalog(client)
+        info = info_for(options.model, self.catalog)
+        if info is None:
+            if self.catalog:  # the list was fetched and the model is not on it
+                raise OrJupyterError(
+                    f"{options.model!r} is not a valid model ID on OpenRouter; check the "
+                    "slug at https://openrouter.ai/models (nothing was sent)"
+                )
+            return
+        estimate = prompt_tokens([*self._system_parts(options), list(parts)])
+        if info.context_length and estimate > info.context_length:
+            raise OrJupyterError(
+                f"the prompt is about {estimate:,} tokens, more than {options.model}'s "
+                f"context window of {info.context_length:,}; shorten it (nothing was sent)"
+            )
+
+    @staticmethod
+    def _system_parts(options: CallOptions) -> list[list[Part]]:
+        return [[TextPart(options.system)]] if options.system else []
 
     async def _reply(
         self, result: CallResult, options: CallOptions, parts: Sequence[Part], client: Any
@@ -58,8 +95,7 @@ class Session:
             return to_reply(result, options.model, lambda _state: Usage())
         await self._load_catalog(client)
         price = price_for(state.model or options.model, self.catalog)
-        system = [[_text(options.system)]] if options.system else []
-        estimate_prompt = prompt_tokens([*system, list(parts)])
+        estimate_prompt = prompt_tokens([*self._system_parts(options), list(parts)])
 
         def estimate(s: StreamState) -> Usage:
             prompt = s.usage.prompt_tokens if s.usage else estimate_prompt
@@ -78,10 +114,6 @@ class Session:
         except Exception:  # prices are a courtesy; the offline table still applies
             entries = []
         self.catalog = catalog_from_models(entries)
-
-
-def _text(text: str | None) -> Part:
-    return TextPart(text or "")
 
 
 def _unreachable(state: StreamState) -> Usage:

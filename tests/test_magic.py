@@ -125,14 +125,12 @@ def test_no_key_says_how_to_set_it(shell, router, monkeypatch, capsys):
     [
         (402, "Insufficient credits"),
         (429, "Rate limit exceeded"),
-        (400, "not a valid model"),
+        (400, "maximum context length"),
     ],
 )
 def test_http_errors_are_one_line(shell, router, capsys, status, phrase, monkeypatch):
     shell.run_line_magic("config", "OrJupyter.max_retries = 0")
     source = f"%%gpt4o -o reply\n[[fake status={status}]]"
-    if status == 400:
-        source = "%%gpt4o -m nobody/nothing -o reply\nhello"
     assert not run(shell, source).success
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -214,3 +212,21 @@ def test_a_refused_call_costs_nothing_but_is_counted(shell, router):
     assert after.calls == before.calls + 1
     assert after.cost == before.cost
     assert shell.user_ns["reply"].outcome == "error"
+
+
+def test_unknown_model_is_refused_before_sending(shell, router, capsys):
+    assert not run(shell, "%%gpt4o -m nobody/nothing\nhello").success
+    assert "'nobody/nothing' is not a valid model ID" in capsys.readouterr().err
+    assert [r.path for r in router.requests if r.path.endswith("/chat/completions")] == []
+
+
+def test_retries_before_the_first_token_say_so(shell, router, capsys):
+    shell.run_line_magic("config", "OrJupyter.max_retries = 2")
+    try:
+        source = "%%gpt4o -o reply\n[[fake status=503 fail_times=2 retry_after=0.05]]"
+        assert run(shell, source).success
+    finally:
+        shell.run_line_magic("config", "OrJupyter.max_retries = 0")
+    out = capsys.readouterr().out
+    assert out.count("[retrying in") == 2
+    assert len(router.requests) == 3
