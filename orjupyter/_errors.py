@@ -6,7 +6,8 @@ import email.utils
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -77,43 +78,80 @@ def status_message(status: int, body: Any, retry_after: str | None = None) -> st
 def describe(exc: BaseException, received: int | None, *, base_url: str, timeout: float) -> str:
     """Any failure of a call as one line. `received`: characters that had arrived, or None
     when the stream never opened."""
+    context = _Context(received, base_url, timeout)
+    for kind, explain in _explainers():
+        if isinstance(exc, kind):
+            return explain(exc, context)
+    return f"{type(exc).__name__}: {one_line(str(exc))}"
+
+
+@dataclass(frozen=True)
+class _Context:
+    received: int | None
+    base_url: str
+    timeout: float
+
+
+def _status(exc: Any, _context: _Context) -> str:
+    return status_message(exc.status_code, exc.body, exc.response.headers.get("retry-after"))
+
+
+def _idle(exc: Any, context: _Context) -> str:
+    return (
+        f"no data from {context.base_url} for {exc.seconds:g} s (read timeout) after "
+        f"{context.received or 0:,} characters; re-run the cell, or allow longer with "
+        "`%config OrJupyter.timeout = 1200`"
+    )
+
+
+def _timeout(_exc: Any, context: _Context) -> str:
+    return (
+        f"no data from {context.base_url} for {context.timeout:g} s (read timeout); re-run "
+        "the cell, or allow longer with `%config OrJupyter.timeout = 1200`"
+    )
+
+
+def _connection(exc: Any, context: _Context) -> str:
+    if context.received is not None:
+        return f"the connection dropped after {context.received:,} characters; re-run the cell"
+    cause = exc.__cause__ or exc.__context__
+    why = f" ({one_line(str(cause), 120)})" if cause else ""
+    return f"cannot reach {context.base_url}{why}; check your network and OPENROUTER_BASE_URL"
+
+
+def _malformed(_exc: Any, context: _Context) -> str:
+    return (
+        f"the server sent a malformed chunk (not JSON) after {context.received or 0:,} "
+        "characters; re-run the cell"
+    )
+
+
+def _broken_stream(exc: Any, _context: _Context) -> str:
+    message = _openrouter_message(exc.body) or one_line(exc.message)
+    code = _error_object(exc.body).get("code")
+    label = f"error {code}" if code else "error"
+    return f"the stream broke off with {label}: {message}; re-run the cell"
+
+
+Explainer = Callable[[Any, _Context], str]
+
+
+def _explainers() -> list[tuple[type[BaseException], Explainer]]:
+    """Most specific first: the SDK's timeout is a connection error, both are API errors."""
     import json
 
     import openai
 
     from ._call import IdleTimeout
 
-    if isinstance(exc, openai.APIStatusError):
-        retry_after = exc.response.headers.get("retry-after")
-        return status_message(exc.status_code, exc.body, retry_after)
-    if isinstance(exc, IdleTimeout):
-        return (
-            f"no data from {base_url} for {exc.seconds:g} s (read timeout) after "
-            f"{received or 0:,} characters; re-run the cell, or allow longer with "
-            "`%config OrJupyter.timeout = 1200`"
-        )
-    if isinstance(exc, openai.APITimeoutError):
-        return (
-            f"no data from {base_url} for {timeout:g} s (read timeout); re-run the cell, "
-            "or allow longer with `%config OrJupyter.timeout = 1200`"
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        if received is not None:
-            return f"the connection dropped after {received:,} characters; re-run the cell"
-        cause = exc.__cause__ or exc.__context__
-        why = f" ({one_line(str(cause), 120)})" if cause else ""
-        return f"cannot reach {base_url}{why}; check your network and OPENROUTER_BASE_URL"
-    if isinstance(exc, json.JSONDecodeError):
-        return (
-            f"the server sent a malformed chunk (not JSON) after {received or 0:,} "
-            "characters; re-run the cell"
-        )
-    if isinstance(exc, openai.APIError):
-        message = _openrouter_message(exc.body) or one_line(exc.message)
-        code = _error_object(exc.body).get("code")
-        label = f"error {code}" if code else "error"
-        return f"the stream broke off with {label}: {message}; re-run the cell"
-    return f"{type(exc).__name__}: {one_line(str(exc))}"
+    return [
+        (openai.APIStatusError, _status),
+        (IdleTimeout, _idle),
+        (openai.APITimeoutError, _timeout),
+        (openai.APIConnectionError, _connection),
+        (json.JSONDecodeError, _malformed),
+        (openai.APIError, _broken_stream),
+    ]
 
 
 RETRIED_STATUSES = frozenset({408, 409, 429})

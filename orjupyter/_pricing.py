@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 
 from ._domain import DEFAULT_MODEL, ImagePart, Part, Price, TextPart, Usage
 
-
 MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens a chat message costs beyond its content (role and separators)."""
 
