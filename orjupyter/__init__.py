@@ -42,12 +42,13 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 
 def usage() -> Totals:
-    """This notebook's running totals: calls, tokens and cost (US dollars)."""
+    """This notebook's running totals (calls, tokens, US dollars), from the ledger: they
+    survive kernel restarts."""
     from IPython import get_ipython
 
     shell = get_ipython()
     magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
     if magics is None:
         return Totals()
-    totals: Totals = magics.session.totals
+    totals: Totals = magics.session.totals(magics.notebook().key)
     return totals

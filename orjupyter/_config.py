@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Dict, Float, Int, Unicode
 from traitlets.config import Configurable
 
 from ._domain import DEFAULT_MODEL
@@ -64,6 +64,28 @@ class OrJupyter(Configurable):
     updates_per_second = Float(
         20.0, help="Most panel refreshes per second while an answer streams."
     ).tag(config=True)
+    max_history_turns = Int(
+        10, help="Most earlier turns of a --thread sent as history (also trimmed to fit)."
+    ).tag(config=True)
+    aliases = Dict(
+        value_trait=Unicode(),
+        help='Extra cell magics for other models, e.g. {"mini": "openai/gpt-4o-mini"}.',
+    ).tag(config=True)
+    cache = Bool(True, help="Answer identical requests from the local cache at $0.").tag(
+        config=True
+    )
+    cache_dir = Unicode(
+        "", help="Cache folder. Default: $ORJUPYTER_CACHE_DIR, else the user cache dir."
+    ).tag(config=True)
+    replay = Bool(
+        False, help="Every call must come from the cache (also: ORJUPYTER_REPLAY=1)."
+    ).tag(config=True)
+    ledger_path = Unicode(
+        "", help="Ledger file. Default: $ORJUPYTER_LEDGER, else Jupyter's data dir."
+    ).tag(config=True)
+    store_prompts = Bool(
+        False, help="Also keep prompts and answers in the ledger (off: only numbers)."
+    ).tag(config=True)
     widgets = Bool(
         True, help="Show the live ipywidgets panel in kernels (False: plain text output)."
     ).tag(config=True)
@@ -71,6 +93,10 @@ class OrJupyter(Configurable):
     def resolved_key(self) -> str:
         """The key to use now: this setting, else $OPENROUTER_API_KEY (read at call time)."""
         return str(self.api_key).strip() or os.environ.get("OPENROUTER_API_KEY", "").strip()
+
+    def replaying(self) -> bool:
+        flag = os.environ.get("ORJUPYTER_REPLAY", "").strip().lower()
+        return bool(self.replay) or flag in {"1", "true", "yes", "on"}
 
     def resolved_base_url(self) -> str:
         base = self.base_url.strip() or os.environ.get("OPENROUTER_BASE_URL", "").strip()

@@ -141,6 +141,8 @@ class Reply:
     time_to_first_token: float | None = None
     duration: float = 0.0
     provider: str | None = None
+    cached: bool = False
+    history_turns: int = 0
     extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:

@@ -9,6 +9,8 @@ the same coroutine runs to completion on a private loop.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shlex
 import sys
 import threading
@@ -22,13 +24,23 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ._config import OrJupyter, SecretStr
 from ._domain import DETAILS, Detail, ImagePart, Reply
+from ._formats import (
+    FORMATS,
+    Format,
+    FormatError,
+    extract_code,
+    parse_json,
+    response_format,
+    system_prompt,
+)
+from ._notebook_id import NotebookId, notebook_identity
 from ._panel import Panel, TextView, View
 from ._prompt import PromptError, build_parts, parse_template
 from ._request import CallOptions
-from ._session import Session
+from ._session import Question, Session
 
 MAGIC_NAME = "gpt4o"
-SUBCOMMANDS = ("help", "key", "usage")
+SUBCOMMANDS = ("help", "key", "usage", "reset", "alias", "models", "credits", "budget")
 
 
 def _temperature(text: str) -> float:
@@ -54,14 +66,29 @@ def parse_options(magic: Any, line: str) -> Any:
     return magic.parser.parse_args(argv)
 
 
+def _fallbacks(text: str) -> tuple[str, ...]:
+    slugs = tuple(slug.strip() for slug in text.split(",") if slug.strip())
+    if not slugs:
+        raise ValueError
+    return slugs
+
+
+def _provider(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError
+    return value
+
+
 @magics_class
 class OrJupyterMagics(Magics):
-    """The `%%gpt4o` cell magic and `%gpt4o` commands."""
+    """The `%%gpt4o` cell magic, its aliases, and the `%gpt4o` commands."""
 
     def __init__(self, shell: Any, session: Session) -> None:
         super().__init__(shell)
         self.session = session
         self.transformer: Callable[[list[str]], list[str]] | None = None
+        self.aliases: dict[str, str] = {}
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -76,42 +103,56 @@ class OrJupyterMagics(Magics):
     @argument("--temperature", type=_temperature, metavar="T", help="sampling temperature, 0 to 2")
     @argument("--max-tokens", type=_positive_int, metavar="N", help="longest answer, in tokens")
     @argument("--detail", choices=DETAILS, default="auto", help="image detail: auto, low or high")
-    @argument("command", nargs="*", help="line magic only: help | key | usage")
+    @argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        default="markdown",
+        help="markdown (default), text, code (answer goes into a new cell below), "
+        "json (-o stores the parsed value) or html",
+    )
+    @argument("--thread", metavar="NAME", help="start or continue a named conversation")
+    @argument("--new", action="store_true", help="start the --thread afresh")
+    @argument("--no-cache", action="store_true", help="call the model even if cached")
+    @argument("--dry-run", action="store_true", help="show what would be sent and its cost")
+    @argument("--models", type=_fallbacks, metavar="A,B", help="OpenRouter fallback models")
+    @argument("--provider", type=_provider, metavar="JSON", help="OpenRouter provider preferences")
+    @argument("command", nargs="*", help="line magic: a question, or a command (see below)")
     @line_cell_magic
     def gpt4o(self, line: str, cell: str | None = None) -> None:
         """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
 
-        In the cell, `{name}` puts a notebook variable in place: a PIL image travels as
-        an image, anything else as text; `{{` and `}}` are literal braces. The answer
+        In the cell, `{name}` puts a notebook variable in place: an image (PIL image,
+        matplotlib figure, array, image file path or bytes) travels as an image,
+        anything else as text; `{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a
+        failed cell) and `{_}` work; `{{` and `}}` are literal braces. The answer
         streams into a panel with its token usage and cost, and stays in the notebook.
 
-        Line commands: `%gpt4o help`, `%gpt4o key` (enter the API key for this session,
-        never echoed or saved), `%gpt4o usage` (this notebook's running totals).
+        Line magic: `%gpt4o QUESTION` asks a one-line question. Commands:
+        `%gpt4o help`, `%gpt4o key` (enter the API key for this session, never echoed
+        or saved), `%gpt4o usage` (this notebook's running totals), `%gpt4o reset
+        [THREAD]`, `%gpt4o alias NAME SLUG` (a new `%%NAME` magic for another model).
         """
-        if cell is None:
+        if cell is not None:
+            run_sync(self.ask(line, cell))
+        elif _is_command(line):
             self._command(line)
         else:
-            run_sync(self.ask(line, cell))
+            run_sync(self.ask(*_split_question(line)))
 
     def _command(self, line: str) -> None:
         words = line.split()
-        if not words or words[0] == "help":
-            print(self.gpt4o.__doc__)
-            print(self.gpt4o.parser.format_help())
-            return
-        if words[0] == "key":
-            return self._read_key()
-        if words[0] == "usage":
-            from . import usage
+        name = words[0] if words else "help"
+        handler = getattr(self, f"_cmd_{name}", None)
+        if handler is None:
+            raise UsageError(f"unknown command {name!r}: see %gpt4o help")
+        handler(words[1:])
 
-            print(usage())
-            return
-        raise UsageError(
-            f"unknown command {words[0]!r}: use %gpt4o help, %gpt4o key or %gpt4o usage; "
-            "to ask a question, use the cell magic %%gpt4o"
-        )
+    def _cmd_help(self, _words: list[str]) -> None:
+        print(self.gpt4o.__doc__)
+        print(self.gpt4o.parser.format_help())
 
-    def _read_key(self) -> None:
+    def _cmd_key(self, _words: list[str]) -> None:
         import getpass
 
         key = getpass.getpass("OpenRouter API key (not echoed, not saved): ").strip()
@@ -120,27 +161,96 @@ class OrJupyterMagics(Magics):
         self.session.settings.api_key = SecretStr(key)
         print("Key set for this session.")
 
-    async def ask(self, line: str, cell: str) -> Reply | None:
+    def _cmd_usage(self, _words: list[str]) -> None:
+        from . import usage
+
+        print(usage())
+
+    def _cmd_reset(self, words: list[str]) -> None:
+        self.session.threads.reset(words[0] if words else None)
+        print(f"Thread {words[0]!r} reset." if words else "All threads reset.")
+
+    def _cmd_alias(self, words: list[str]) -> None:
+        if len(words) != 2:
+            raise UsageError(
+                "usage: %gpt4o alias NAME SLUG, e.g. %gpt4o alias mini openai/gpt-4o-mini"
+            )
+        self.add_alias(*words)
+        print(f"%%{words[0]} now asks {words[1]}.")
+
+    def add_alias(self, name: str, model: str) -> None:
+        """Register `%%name` (and `%name`) for another model."""
+        if not name.isidentifier():
+            raise UsageError(f"{name!r} cannot be a magic name: use letters, digits and _")
+
+        def magic(line: str, cell: str | None = None) -> None:
+            if cell is None and not _is_command(line):
+                line, cell = _split_question(line)
+            if cell is None:
+                self._command(line)
+            else:
+                run_sync(self.ask(line, cell, default_model=model))
+
+        magic.__doc__ = f"Ask {model} (an alias of %%gpt4o; same options)."
+        shell: Any = self.shell
+        shell.register_magic_function(magic, magic_kind="line_cell", magic_name=name)
+        self.aliases[name] = model
+
+    async def ask(self, line: str, cell: str, default_model: str | None = None) -> None:
         args = parse_options(self.gpt4o, line)
         if args.command:
             raise UsageError(
-                f"unexpected {' '.join(args.command)!r} after %%gpt4o: options start with "
-                "- or --; see %gpt4o help"
+                f"unexpected {' '.join(args.command)!r}: options start with - or --; "
+                "see %gpt4o help"
             )
+        fmt: Format = args.format
+        model = args.model or default_model or self.session.settings.default_model
         options = CallOptions(
-            model=args.model or self.session.settings.default_model,
-            system=args.system,
+            model=model,
+            system=system_prompt(args.system, fmt),
             temperature=args.temperature,
             max_tokens=args.max_tokens,
+            response_format=response_format(fmt),
+            fallback_models=args.models or (),
+            provider=args.provider,
         )
-        parts = self._parts(cell, args.detail, options.model)
-        self.session.client_spec()  # no key: say so before anything is shown or sent
-        reply = await self.session.ask(parts, options, self._view(options.model))
-        if args.output:
-            self.user_ns[args.output] = reply
+        question = Question(
+            parts=self._parts(cell, args.detail, model),
+            options=options,
+            fmt=fmt,
+            thread=args.thread,
+            new_thread=args.new,
+            use_cache=not args.no_cache,
+            cell=self._cell_label(),
+            notebook=self.notebook().key,
+        )
+        if args.dry_run:
+            await self.session.dry_run(question)
+            return
+        reply = await self.session.ask(question, self._view(model))
+        self._deliver(reply, fmt, args.output)
+
+    def _deliver(self, reply: Reply, fmt: Format, output: str | None) -> None:
+        """Store the reply, hand code to a new cell, and fail the cell if the call failed."""
+        if output:
+            self.user_ns[output] = reply
         if reply.outcome == "error":
             raise UsageError(reply.error or "the call failed")
-        return None
+        if fmt == "code" and reply.outcome == "ok":
+            shell: Any = self.shell
+            shell.set_next_input(extract_code(reply.text), replace=False)
+        if fmt == "json" and output:
+            try:
+                self.user_ns[output] = parse_json(reply.text)
+            except FormatError as exc:
+                raise UsageError(str(exc)) from None
+
+    def notebook(self) -> NotebookId:
+        return notebook_identity(self.user_ns, os.environ, Path.cwd())
+
+    def _cell_label(self) -> str:
+        count = getattr(self.shell, "execution_count", None)
+        return f"[{count}]" if count is not None else "[?]"
 
     def _parts(self, cell: str, detail: Detail, model: str) -> list[Any]:
         try:
@@ -157,6 +267,41 @@ class OrJupyterMagics(Magics):
         if settings.widgets and getattr(self.shell, "kernel", None) is not None:
             return Panel(model, settings.updates_per_second)
         return TextView(model)
+
+
+def _is_command(line: str) -> bool:
+    words = line.split()
+    return not words or words[0] in SUBCOMMANDS
+
+
+def _split_question(line: str) -> tuple[str, str]:
+    """`%gpt4o -m x what is {y}?` → ("-m x", "what is {y}?"): options first, then words."""
+    if not line.lstrip().startswith("-"):
+        return "", line
+    tokens = line.split()
+    takes_value = {
+        "-o",
+        "--output",
+        "-m",
+        "--model",
+        "--system",
+        "--temperature",
+        "--max-tokens",
+        "--detail",
+        "-f",
+        "--format",
+        "--thread",
+        "--models",
+        "--provider",
+    }
+    index = 0
+    while index < len(tokens) and tokens[index].startswith("-"):
+        index += 2 if tokens[index] in takes_value else 1
+    if index >= len(tokens):
+        raise UsageError("the question is empty: %gpt4o [options] QUESTION")
+    options = " ".join(tokens[:index])
+    question = line[line.index(tokens[index], len(options)) :]
+    return options, question
 
 
 _TEXT_TYPES = (str, int, float, complex, bool, type(None), list, tuple, dict, set)
@@ -210,20 +355,19 @@ def run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
 
 
 def awaiting_transformer(magics: OrJupyterMagics) -> Callable[[list[str]], list[str]]:
-    """Rewrite `%%gpt4o …` cells into a top-level await of the same call."""
-    prefix = f"%%{MAGIC_NAME}"
+    """Rewrite `%%gpt4o …` (and alias) cells into a top-level await of the same call."""
 
     def transform(lines: list[str]) -> list[str]:
-        if not lines or not lines[0].startswith(prefix):
+        if not lines or not lines[0].startswith("%%"):
             return lines
         first = lines[0].rstrip("\r\n")
-        rest = first[len(prefix) :]
-        if (rest and not rest[0].isspace()) or first.rstrip().endswith("?"):
-            return lines  # another magic (%%gpt4o_x) or help (%%gpt4o?)
+        name, _, line = first[2:].partition(" ")
+        if name not in (MAGIC_NAME, *magics.aliases) or first.rstrip().endswith("?"):
+            return lines  # another magic, or help (%%gpt4o?)
         if not getattr(magics.shell, "autoawait", False):
             return lines
-        line, cell = rest.strip(), "".join(lines[1:])
-        call = f"__import__('orjupyter._magic').{_ENTRY}({line!r}, {cell!r})"
+        cell = "".join(lines[1:])
+        call = f"__import__('orjupyter._magic').{_ENTRY}({name!r}, {line.strip()!r}, {cell!r})"
         return [f"await {call}\n"]
 
     return transform
@@ -232,19 +376,17 @@ def awaiting_transformer(magics: OrJupyterMagics) -> Callable[[list[str]], list[
 _ENTRY = "_magic.run_cell"
 
 
-async def run_cell(line: str, cell: str) -> None:
+async def run_cell(name: str, line: str, cell: str) -> None:
     """What a transformed `%%gpt4o` cell awaits."""
     from IPython import get_ipython
 
     shell = get_ipython()
-    magics = shell.magics_manager.registry.get("OrJupyterMagics")
+    magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
     if magics is None:
         raise UsageError("orjupyter is not loaded: run %load_ext orjupyter")
     expanded = shell.var_expand(line, depth=1)
     try:
-        await magics.ask(expanded, cell)
-    except UsageError:
-        raise
+        await magics.ask(expanded, cell, default_model=magics.aliases.get(name))
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)
 
@@ -252,9 +394,13 @@ async def run_cell(line: str, cell: str) -> None:
 def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     magics = OrJupyterMagics(shell, Session(settings))
     shell.register_magics(magics)
+    for name, model in settings.aliases.items():
+        magics.add_alias(name, model)
     transformer = awaiting_transformer(magics)
     shell.input_transformers_cleanup.append(transformer)
     magics.transformer = transformer
+    shell.events.register("post_run_cell", magics.session.errors.remember)
+    shell.user_ns.setdefault("Err", magics.session.errors.tracebacks)
     return magics
 
 
@@ -262,8 +408,9 @@ def unregister(shell: Any) -> None:
     magics = shell.magics_manager.registry.pop("OrJupyterMagics", None)
     if magics is None:
         return
-    transformer = getattr(magics, "transformer", None)
-    if transformer in shell.input_transformers_cleanup:
-        shell.input_transformers_cleanup.remove(transformer)
-    for kind in ("line", "cell"):
-        shell.magics_manager.magics[kind].pop(MAGIC_NAME, None)
+    if magics.transformer in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(magics.transformer)
+    shell.events.unregister("post_run_cell", magics.session.errors.remember)
+    for name in (MAGIC_NAME, *magics.aliases):
+        for kind in ("line", "cell"):
+            shell.magics_manager.magics[kind].pop(name, None)

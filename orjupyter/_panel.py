@@ -15,6 +15,7 @@ from typing import Any, Protocol, TextIO
 
 from ._call import Stopper
 from ._domain import Reply, Totals
+from ._formats import Format
 from ._report import final_bundle, metadata, progress_line, usage_line
 from ._stream import StreamState
 
@@ -23,7 +24,7 @@ class View(Protocol):
     def start(self, stopper: Stopper) -> None: ...
     def on_text(self, state: StreamState) -> None: ...
     def on_retry(self, attempt: int, delay: float, why: str) -> None: ...
-    def finish(self, reply: Reply, totals: Totals) -> None: ...
+    def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None: ...
 
 
 def retry_line(attempt: int, delay: float, why: str) -> str:
@@ -51,7 +52,7 @@ class TextView:
         self.out.write(f"[{retry_line(attempt, delay, why)}]\n")
         self.out.flush()
 
-    def finish(self, reply: Reply, totals: Totals) -> None:
+    def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         self.out.write(reply.text[self.printed :])
         tail = f"\n[{reply.error}]" if reply.error else ""
         self.out.write(f"{tail}\n\n[{usage_line(reply, totals)}]\n")
@@ -62,9 +63,7 @@ class Panel:
     """The live widget panel under a cell. Replaced by ordinary outputs when done."""
 
     def __init__(self, model: str, updates_per_second: float = 20.0) -> None:
-        import ipywidgets as widgets
-
-        from ._render import BlockSplitter, style_tag
+        from ._render import BlockSplitter
 
         self.model = model
         self.interval = 1.0 / max(updates_per_second, 0.1)
@@ -74,17 +73,6 @@ class Panel:
         self.state: StreamState | None = None
         self.started = time.perf_counter()
         self.first_token: float | None = None
-        self.blocks = widgets.VBox([])
-        self.blocks.add_class("orj-answer")
-        self.tail = widgets.HTML("")
-        self.tail.add_class("orj-answer")
-        self.status = widgets.HTML(self._status_html(progress_line(model, 0, 0, None)))
-        self.stop_button = widgets.Button(
-            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
-        )
-        footer = widgets.HBox([self.stop_button, self.status])
-        self.box = widgets.VBox([widgets.HTML(style_tag()), self.blocks, self.tail, footer])
-        self.box.add_class("orj-panel")
         self.handle: Any = None
 
     @staticmethod
@@ -92,9 +80,25 @@ class Panel:
         return f'<span class="orj-status">{html.escape(text)}</span>'
 
     def start(self, stopper: Stopper) -> None:
+        """Build the widgets and show them (a cached answer never gets this far)."""
+        import ipywidgets as widgets
         from IPython.display import display
 
+        from ._render import style_tag
+
+        self.blocks = widgets.VBox([])
+        self.blocks.add_class("orj-answer")
+        self.tail = widgets.HTML("")
+        self.tail.add_class("orj-answer")
+        self.status = widgets.HTML(self._status_html(progress_line(self.model, 0, 0, None)))
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
+        )
         self.stop_button.on_click(lambda _button: self._stop(stopper))
+        footer = widgets.HBox([self.stop_button, self.status])
+        self.box = widgets.VBox([widgets.HTML(style_tag()), self.blocks, self.tail, footer])
+        self.box.add_class("orj-panel")
+        self.started = time.perf_counter()
         self.handle = display(self.box, display_id=True)
 
     def _stop(self, stopper: Stopper) -> None:
@@ -135,12 +139,17 @@ class Panel:
         line = progress_line(self.model, len(text), state.content_chunks, self.first_token)
         self.status.value = self._status_html(line)
 
-    def finish(self, reply: Reply, totals: Totals) -> None:
+    def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if self.pending is not None:
             self.pending.cancel()
             self.pending = None
-        if self.handle is not None:
-            self.handle.update(final_bundle(reply, totals), metadata=metadata(reply), raw=True)
+        bundle = final_bundle(reply, totals, fmt)
+        if self.handle is None:
+            from IPython.display import display
+
+            display(bundle, metadata=metadata(reply), raw=True)
+            return
+        self.handle.update(bundle, metadata=metadata(reply), raw=True)
         _close_tree(self.box)
 
 

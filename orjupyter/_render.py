@@ -165,6 +165,11 @@ def render_markdown(text: str) -> str:
     return _cleaner().clean(_parser().render(text))
 
 
+def sanitize_html(fragment: str) -> str:
+    """Untrusted HTML (an answer asked for as HTML) → the same safe subset Markdown gets."""
+    return _cleaner().clean(fragment)
+
+
 def answer_html(text: str) -> str:
     """The answer as HTML in its `.orj-answer` container (CSS comes from `style_tag()`)."""
     return f'<div class="orj-answer">{render_markdown(text)}</div>'

@@ -7,6 +7,7 @@ from typing import Any
 
 from ._call import tokens_per_second
 from ._domain import Reply, Totals, format_cost
+from ._formats import Format
 
 
 def progress_line(model: str, characters: int, chunks: int, ttft: float | None) -> str:
@@ -28,11 +29,16 @@ def usage_line(reply: Reply, totals: Totals) -> str:
         f"notebook total {format_cost(totals.cost, estimate=totals.estimated_calls > 0)}"
         f" ({totals.calls} call{'s' if totals.calls != 1 else ''})",
     ]
-    if reply.time_to_first_token is not None:
+    if reply.time_to_first_token is not None and not reply.cached:
         fields.append(f"first token {reply.time_to_first_token:.2f} s")
     speed = tokens_per_second(reply)
     if speed is not None:
         fields.append(f"{speed:.0f} tokens/s")
+    if reply.history_turns:
+        turns = reply.history_turns
+        fields.append(f"{turns} earlier turn{'s' if turns != 1 else ''} included")
+    if reply.cached:
+        fields.insert(0, "cached")
     if reply.outcome != "ok":
         fields.insert(0, reply.outcome)
     return " · ".join(fields)
@@ -53,16 +59,17 @@ def metadata(reply: Reply) -> dict[str, Any]:
     }
 
 
-def final_bundle(reply: Reply, totals: Totals) -> dict[str, str]:
+def final_bundle(reply: Reply, totals: Totals, fmt: Format = "markdown") -> dict[str, str]:
     """The answer as ordinary outputs: sanitised HTML first, Markdown and plain text after."""
-    from ._render import answer_html, style_tag
+    from ._formats import answer_html
+    from ._render import style_tag
 
     line = usage_line(reply, totals)
     error = f"\n\n{reply.error}" if reply.error else ""
     error_html = f'<div class="orj-error">{html.escape(reply.error)}</div>' if reply.error else ""
     status_html = f'<div class="orj-status">{html.escape(line)}</div>'
     return {
-        "text/html": style_tag() + answer_html(reply.text) + error_html + status_html,
+        "text/html": style_tag() + answer_html(fmt, reply.text) + error_html + status_html,
         "text/markdown": f"{reply.text}{error}\n\n*{_escape_markdown(line)}*",
         "text/plain": f"{reply.text}{error}\n\n{line}",
     }

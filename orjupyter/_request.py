@@ -46,6 +46,9 @@ class CallOptions:
     system: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    response_format: dict[str, str] | None = None
+    fallback_models: tuple[str, ...] = ()
+    provider: dict[str, Any] | None = None
 
 
 def content_of(part: Part) -> Content:
@@ -65,27 +68,40 @@ def user_message(parts: Sequence[Part]) -> Message:
     return {"role": "user", "content": [content_of(part) for part in parts]}
 
 
-def build_messages(parts: Sequence[Part], system: str | None = None) -> list[Message]:
+def build_messages(
+    parts: Sequence[Part], system: str | None = None, history: Sequence[Message] = ()
+) -> list[Message]:
+    """System prompt, earlier turns (oldest first), then this cell's question."""
     messages: list[Message] = []
     if system:
         messages.append({"role": "system", "content": system})
+    messages.extend(history)
     messages.append(user_message(parts))
     return messages
 
 
-def build_request(parts: Sequence[Part], options: CallOptions) -> dict[str, Any]:
+def build_request(
+    parts: Sequence[Part], options: CallOptions, history: Sequence[Message] = ()
+) -> dict[str, Any]:
     """Keyword arguments for `client.chat.completions.create`, streaming with usage."""
+    extra: dict[str, Any] = {"usage": {"include": True}}
+    if options.fallback_models:
+        extra["models"] = list(options.fallback_models)
+    if options.provider:
+        extra["provider"] = options.provider
     request: dict[str, Any] = {
         "model": options.model,
-        "messages": build_messages(parts, options.system),
+        "messages": build_messages(parts, options.system, history),
         "stream": True,
         "stream_options": {"include_usage": True},
-        "extra_body": {"usage": {"include": True}},
+        "extra_body": extra,
     }
-    if options.temperature is not None:
-        request["temperature"] = options.temperature
-    if options.max_tokens is not None:
-        request["max_tokens"] = options.max_tokens
+    optional = {
+        "temperature": options.temperature,
+        "max_tokens": options.max_tokens,
+        "response_format": options.response_format,
+    }
+    request.update({name: value for name, value in optional.items() if value is not None})
     return request
 
 

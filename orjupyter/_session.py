@@ -1,16 +1,21 @@
-"""What one notebook's kernel remembers: settings, clients, the model list, running totals."""
+"""What one kernel remembers and does for a question: history, cache, budget, the call,
+and the ledger entry. The magic parses; the views show; this module decides."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from ._call import CallResult, StreamedCall, to_reply
 from ._client import ClientCache, ClientSpec
 from ._config import OrJupyter
-from ._domain import Part, Reply, TextPart, Totals, Usage
+from ._domain import Part, Reply, TextPart, Totals, Usage, format_cost
+from ._errlog import ErrorLog
 from ._errors import NO_KEY, OrJupyterError, describe, retry_delay
+from ._formats import Format
 from ._panel import View
 from ._pricing import (
     OFFLINE_MODELS,
@@ -21,16 +26,45 @@ from ._pricing import (
     price_for,
     prompt_tokens,
 )
+from ._records import Records
 from ._request import CallOptions, build_request
 from ._stream import StreamState
+from ._thread import Threads, Turn, history_budget, history_messages, trim_history
+
+DEFAULT_MAX_COMPLETION = 16_384
+
+
+@dataclass(frozen=True)
+class Question:
+    """One cell's question, parsed: what to send and how to treat it."""
+
+    parts: Sequence[Part]
+    options: CallOptions
+    fmt: Format = "markdown"
+    thread: str | None = None
+    new_thread: bool = False
+    use_cache: bool = True
+    cell: str = "[?]"
+    notebook: str = "(unknown notebook)"
 
 
 @dataclass
 class Session:
     settings: OrJupyter
     clients: ClientCache = field(default_factory=ClientCache)
-    totals: Totals = field(default_factory=Totals)
     catalog: dict[str, ModelInfo] | None = None
+    threads: Threads = field(default_factory=Threads)
+    errors: ErrorLog = field(default_factory=ErrorLog)
+    records: Records | None = None
+
+    def __post_init__(self) -> None:
+        if self.records is None:
+            self.records = Records(self.settings)
+
+    @property
+    def book(self) -> Records:
+        assert self.records is not None
+        return self.records
 
     def client_spec(self) -> ClientSpec:
         spec = ClientSpec.from_settings(self.settings)
@@ -38,14 +72,40 @@ class Session:
             raise OrJupyterError(NO_KEY)
         return spec
 
-    async def ask(self, parts: Sequence[Part], options: CallOptions, view: View) -> Reply:
-        """Send one prompt, stream it into the view, account for it."""
+    def totals(self, notebook: str) -> Totals:
+        return self.book.totals(notebook)
+
+    def _history(self, question: Question) -> list[Turn]:
+        if question.thread is None:
+            return []
+        if question.new_thread:
+            self.threads.reset(question.thread)
+        info = info_for(question.options.model, self.catalog)
+        budget = history_budget(
+            info.context_length if info else None,
+            prompt_tokens([*self._system_parts(question.options), list(question.parts)]),
+            question.options.max_tokens or 0,
+        )
+        turns = self.threads.history(question.thread)
+        return trim_history(turns, max_turns=self.settings.max_history_turns, budget_tokens=budget)
+
+    def _request(self, question: Question, turns: Sequence[Turn]) -> dict[str, Any]:
+        return build_request(question.parts, question.options, history_messages(turns))
+
+    async def ask(self, question: Question, view: View) -> Reply:
+        """Answer from the cache, or send, stream into the view and account for it."""
+        turns = self._history(question)
+        request = self._request(question, turns)
+        cached = self.book.cached(request, question) if question.use_cache else None
+        if cached is not None:
+            return self._finish(question, replace(cached, history_turns=len(turns)), view)
         spec = self.client_spec()
         client = self.clients.get(spec)
-        await self.check(parts, options, client)
+        await self.check(question.parts, question.options, client)
+        reservation = self.book.reserve(question, self._worst_case(question))
         call = StreamedCall(
             client=client,
-            request=build_request(parts, options),
+            request=request,
             on_text=view.on_text,
             describe_error=lambda exc, received: describe(
                 exc, received, base_url=spec.base_url, timeout=spec.timeout
@@ -55,11 +115,63 @@ class Session:
             idle_timeout=spec.timeout,
         )
         view.start(call.stopper)
-        result = await call.run()
-        reply = await self._reply(result, options, parts, client)
-        self.totals = self.totals.add(reply.usage)
-        view.finish(reply, self.totals)
+        try:
+            result = await call.run()
+            reply = await self._reply(result, question.options, question.parts, client)
+        except BaseException:
+            self.book.release(reservation)
+            raise
+        reply = replace(reply, history_turns=len(turns))
+        if reply.outcome == "ok":
+            self.book.remember(request, reply)
+        return self._finish(question, reply, view, reservation)
+
+    def _finish(
+        self, question: Question, reply: Reply, view: View, reservation: Any = None
+    ) -> Reply:
+        self.book.record(question, reply, reservation)
+        if question.thread and reply.outcome == "ok":
+            self.threads.append(question.thread, Turn.from_parts(question.parts, reply.text))
+        totals = self.book.totals(question.notebook)
+        view.finish(reply, totals, question.fmt)
+        warning = self.book.budget_warning(question.notebook)
+        if warning:
+            print(warning, file=sys.stderr)
         return reply
+
+    def _worst_case(self, question: Question) -> Decimal:
+        """The most this call can cost: its estimated prompt plus the longest answer."""
+        options = question.options
+        price = price_for(options.model, self.catalog)
+        if price is None:
+            return Decimal(0)
+        info = info_for(options.model, self.catalog)
+        longest = options.max_tokens or (
+            info.max_completion_tokens if info and info.max_completion_tokens else None
+        )
+        estimate = prompt_tokens([*self._system_parts(options), list(question.parts)])
+        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION)
+
+    async def dry_run(self, question: Question) -> str:
+        """What would be sent and what it could cost; sends nothing."""
+        from ._dryrun import describe_request
+
+        turns = self._history(question)
+        request = self._request(question, turns)
+        cached = self.book.peek(request) if question.use_cache else None
+        options = question.options
+        estimate = prompt_tokens([*self._system_parts(options), list(question.parts)])
+        price = price_for(options.model, self.catalog)
+        text = describe_request(
+            request,
+            prompt_estimate=estimate,
+            cheapest=price.cost(estimate, 1) if price else None,
+            worst=self._worst_case(question) if price else None,
+            cached=cached is not None,
+            format_cost=format_cost,
+        )
+        print(text)
+        return text
 
     async def check(self, parts: Sequence[Part], options: CallOptions, client: Any) -> None:
         """Refuse, before sending, a model OpenRouter does not list or a prompt too long."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,11 +36,17 @@ def router_server() -> Iterator[FakeRouter]:
 
 
 @pytest.fixture
-def router(router_server: FakeRouter, monkeypatch: pytest.MonkeyPatch) -> FakeRouter:
+def router(
+    router_server: FakeRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> FakeRouter:
     """A clean local OpenRouter, with the environment pointing at it."""
     router_server.reset()
     monkeypatch.setenv("OPENROUTER_BASE_URL", router_server.base_url)
     monkeypatch.setenv("OPENROUTER_API_KEY", TEST_KEY)
+    # each test gets its own ledger and cache, also in kernels it starts
+    monkeypatch.setenv("ORJUPYTER_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("ORJUPYTER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ORJUPYTER_REPLAY", raising=False)
     return router_server
 
 

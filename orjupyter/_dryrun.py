@@ -1,0 +1,67 @@
+"""`--dry-run`: exactly what would be sent, images summarised, with a cost range. Pure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+PREVIEW = 200
+
+
+def _part_line(part: Mapping[str, Any]) -> str:
+    if part.get("type") == "image_url":
+        image = part.get("image_url", {})
+        url = str(image.get("url", ""))
+        header, _, payload = url.partition(",")
+        size = len(payload) * 3 // 4
+        kind = header[5:].split(";")[0] if header.startswith("data:") else url[:80]
+        return f"    image: {kind}, {size / 1024:.0f} KiB, detail={image.get('detail', 'auto')}"
+    text = str(part.get("text", ""))
+    shown = text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
+    return f"    text ({len(text):,} characters): {json.dumps(shown, ensure_ascii=False)}"
+
+
+def _message_lines(message: Mapping[str, Any]) -> list[str]:
+    content = message.get("content")
+    lines = [f"  {message.get('role')}:"]
+    if isinstance(content, str):
+        lines.append(_part_line({"type": "text", "text": content}))
+    else:
+        lines.extend(_part_line(part) for part in content or [])
+    return lines
+
+
+def describe_request(
+    request: Mapping[str, Any],
+    *,
+    prompt_estimate: int,
+    cheapest: Decimal | None,
+    worst: Decimal | None,
+    cached: bool,
+    format_cost: Callable[[Decimal], str],
+) -> str:
+    """A readable summary; never contains base64 image data or the key."""
+    lines = [f"Dry run: nothing was sent. Model {request.get('model')}."]
+    for message in request.get("messages", []):
+        lines.extend(_message_lines(message))
+    settings = {
+        name: request[name]
+        for name in ("temperature", "max_tokens", "response_format")
+        if name in request
+    }
+    extra = {k: v for k, v in request.get("extra_body", {}).items() if k != "usage"}
+    if settings or extra:
+        lines.append(f"  parameters: {json.dumps({**settings, **extra})}")
+    lines.append(f"Estimated prompt: about {prompt_estimate:,} tokens.")
+    if cached:
+        lines.append("Cached: re-running this cell would answer from the cache for $0.")
+    elif cheapest is not None and worst is not None:
+        lines.append(
+            f"Estimated cost: {format_cost(cheapest)} (one-token answer) "
+            f"to {format_cost(worst)} (longest answer)."
+        )
+    else:
+        lines.append("Estimated cost: unknown (no price for this model).")
+    return "\n".join(lines)

@@ -1,0 +1,101 @@
+"""Which notebook is this kernel running? The key the ledger groups calls and budgets by.
+
+Pure: the caller passes the kernel's namespace, environment and working directory.
+
+Sources, in order (the first that names a notebook wins):
+
+1. ``__vsc_ipynb_file__`` in the namespace: VS Code's absolute path of the notebook.
+2. ``PAPERMILL_INPUT_PATH`` in the namespace: papermill's input notebook. Papermill does
+   not set it by itself: it is injected as a parameter by ``papermill --inject-input-path``
+   (or ``--inject-paths``), or by ``execute_notebook(..., parameters={"PAPERMILL_INPUT_PATH":
+   path})``. It is also honoured in the environment. A relative path is taken relative to the
+   kernel's working directory (papermill's own directory unless ``--cwd`` moved the kernel).
+   It comes before jupyter-server's variable because a notebook run by papermill from inside
+   a JupyterLab kernel inherits that kernel's ``JPY_SESSION_NAME``.
+3. ``JPY_SESSION_NAME`` in the environment: jupyter-server starts a notebook's kernel with it
+   set to the notebook's path (absolute in jupyter-server 2; relative to the server's root
+   in older servers).
+4. ``__session__`` in the namespace: ipykernel's copy of ``JPY_SESSION_NAME``.
+5. Otherwise (plain ``jupyter console``, nbclient/nbconvert and papermill without injected
+   paths, other frontends): ``unsaved:<working directory>``, labelled "(notebook path
+   unknown)", so such kernels share one history per directory.
+
+Renaming. The key is the notebook's path, so a renamed or moved notebook starts a new
+history and the old one stays under the old path. The kernel does not learn of a rename
+either: jupyter-server set ``JPY_SESSION_NAME`` when the kernel started, so calls keep going
+to the old path until the kernel restarts (VS Code updates ``__vsc_ipynb_file__``). Nothing is
+lost, but the history is split until you merge it: ``%gpt4o usage --rename OLD_PATH`` moves
+OLD_PATH's calls and budget to the current notebook (`Ledger.rename_notebook`); ``%gpt4o
+usage --all`` lists every key to pick OLD_PATH from. A copy of a notebook is a new notebook.
+(A stable id in the notebook's metadata would survive renames, but a kernel cannot read the
+notebook document, so the path is the best key available.)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Literal
+
+Source = Literal["vscode", "papermill", "jupyter-server", "ipykernel", "fallback"]
+UNKNOWN_LABEL = "(notebook path unknown)"
+
+
+@dataclass(frozen=True)
+class NotebookId:
+    """`key`: what the ledger stores; `label`: what a person reads; `source`: who told us."""
+
+    key: str
+    label: str
+    source: Source
+
+
+def notebook_identity(
+    namespace: Mapping[str, object], environ: Mapping[str, str], cwd: Path
+) -> NotebookId:
+    """This kernel's notebook, from the first source that names it (see the module doc)."""
+    candidates: list[tuple[Source, object]] = [
+        ("vscode", namespace.get("__vsc_ipynb_file__")),
+        ("papermill", namespace.get("PAPERMILL_INPUT_PATH")),
+        ("papermill", environ.get("PAPERMILL_INPUT_PATH")),
+        ("jupyter-server", environ.get("JPY_SESSION_NAME")),
+        ("ipykernel", namespace.get("__session__")),
+    ]
+    for source, value in candidates:
+        if isinstance(value, (str, PurePath)) and str(value).strip() not in ("", "-"):
+            key = _absolute(str(value).strip(), cwd, relative_to_root=source != "papermill")
+            return NotebookId(key=key, label=_label(key, environ), source=source)
+    return NotebookId(key=f"unsaved:{_normal(cwd)}", label=UNKNOWN_LABEL, source="fallback")
+
+
+def _absolute(path: str, cwd: Path, *, relative_to_root: bool) -> str:
+    """An absolute, normalised path (URLs such as ``s3://…`` are kept as they are).
+
+    A relative session path from an older jupyter-server is relative to the server's root,
+    while the kernel runs in the notebook's directory: ``sub/a.ipynb`` with the kernel in
+    ``/root/sub`` is ``/root/sub/a.ipynb``, not ``/root/sub/sub/a.ipynb``.
+    """
+    if "://" in path:
+        return path
+    path = path.removeprefix("RTC:")  # jupyter-collaboration's drive prefix
+    given = Path(path)
+    if given.is_absolute():
+        return _normal(given)
+    parent = given.parent.parts
+    if relative_to_root and parent and cwd.parts[-len(parent) :] == parent:
+        return _normal(cwd / given.name)
+    return _normal(cwd / given)
+
+
+def _normal(path: Path) -> str:
+    return os.path.normpath(path)
+
+
+def _label(key: str, environ: Mapping[str, str]) -> str:
+    """The path with the home directory shown as ``~``."""
+    home = environ.get("HOME", "").rstrip("/\\")
+    if home and (key == home or key.startswith(home + os.sep)):
+        return "~" + key[len(home) :]
+    return key
