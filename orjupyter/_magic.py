@@ -249,8 +249,9 @@ class OrJupyterMagics(Magics):
         return notebook_identity(self.user_ns, os.environ, Path.cwd())
 
     def _cell_label(self) -> str:
+        """`[n]` as the frontend shows it (IPython counts the running cell already)."""
         count = getattr(self.shell, "execution_count", None)
-        return f"[{count}]" if count is not None else "[?]"
+        return f"[{count - 1}]" if isinstance(count, int) and count > 1 else "[?]"
 
     def _parts(self, cell: str, detail: Detail, model: str) -> list[Any]:
         try:
@@ -400,7 +401,7 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     shell.input_transformers_cleanup.append(transformer)
     magics.transformer = transformer
     shell.events.register("post_run_cell", magics.session.errors.remember)
-    shell.user_ns.setdefault("Err", magics.session.errors.tracebacks)
+    shell.user_ns["Err"] = magics.session.errors.tracebacks
     return magics
 
 
@@ -411,6 +412,8 @@ def unregister(shell: Any) -> None:
     if magics.transformer in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(magics.transformer)
     shell.events.unregister("post_run_cell", magics.session.errors.remember)
+    if shell.user_ns.get("Err") is magics.session.errors.tracebacks:
+        del shell.user_ns["Err"]
     for name in (MAGIC_NAME, *magics.aliases):
         for kind in ("line", "cell"):
             shell.magics_manager.magics[kind].pop(name, None)
