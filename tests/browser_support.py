@@ -36,6 +36,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
+PROBE_SOURCE = (
+    "from IPython.display import HTML\n"
+    "HTML('<span class=\"orj-probe\">typesetting barrier: $x^2$</span>')"
+)
+"""A cell whose output MathJax typesets: see `NotebookPage.wait_typeset`."""
+
 T = TypeVar("T")
 
 
@@ -51,9 +57,7 @@ def fake(reply: str, **options: object) -> str:
     return f"[[fake reply_b64={encoded}{extra}]]"
 
 
-def wait_for(
-    check: Callable[[], T], timeout: float, what: str, interval: float = 0.05
-) -> T:
+def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
     """Call `check` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -88,7 +92,9 @@ class JupyterLab:
         return f"http://127.0.0.1:{self.port}"
 
     def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+        """The notebook in a workspace of its own, so no other test's tabs are restored."""
+        workspace = Path(name).stem
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
 
     def _environment(self) -> dict[str, str]:
         dirs = {
@@ -123,10 +129,9 @@ class JupyterLab:
             },
             "LabApp": {
                 "news_url": None,
-                "check_for_updates_class": "jupyterlab.handlers.announcements."
-                "NeverCheckForUpdate",
+                "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate",
                 "extension_manager": "readonly",
-            }
+            },
         }
         (self.base / "config/jupyter_server_config.json").write_text(json.dumps(config))
 
@@ -190,10 +195,16 @@ class JupyterLab:
         return list(self.api("GET", "/api/kernels"))
 
     def shutdown_kernels(self) -> None:
-        for session in self.api("GET", "/api/sessions"):
-            self.api("DELETE", f"/api/sessions/{session['id']}")
-        for kernel in self.kernels():
-            self.api("DELETE", f"/api/kernels/{kernel['id']}")
+        """End every session and kernel (one already gone is fine)."""
+        paths = [f"/api/sessions/{s['id']}" for s in self.api("GET", "/api/sessions")]
+        paths += [f"/api/kernels/{k['id']}" for k in self.kernels()]
+        for path in paths:
+            try:
+                self.api("DELETE", path)
+            except urllib.error.HTTPError as err:
+                if err.code != 404:
+                    raise
+                err.close()
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -248,9 +259,14 @@ JS_KERNEL_IDLE = """() => {
 }"""
 
 # JavaScript run in the page. `cell` is the `.jp-Cell` element.
-JS_PANEL_TEXT = """cell => Array.from(cell.querySelectorAll('.orj-panel .orj-answer'))
-    .filter(el => !el.parentElement.closest('.orj-panel .orj-answer'))
-    .map(el => el.innerText).join('\\n')"""
+JS_PANEL_TEXT = """cell => new Promise(resolve => requestAnimationFrame(() => resolve(
+    Array.from(cell.querySelectorAll('.orj-panel .orj-answer'))
+        .filter(el => !el.parentElement.closest('.orj-panel .orj-answer'))
+        .map(el => el.innerText).join('\\n'))))"""
+"""The live panel's answer as painted: read in an animation frame, so two widget
+messages handled back to back (a block frozen, then the tail trimmed) are seen as the
+user sees them, not half-applied."""
+
 JS_FINAL = """cell => {
     if (cell.querySelector('.orj-panel')) return null;
     const area = cell.querySelector('.jp-OutputArea');
@@ -258,9 +274,36 @@ JS_FINAL = """cell => {
     if (!status) return null;
     const answer = area.querySelector('div.orj-answer');
     const error = area.querySelector('div.orj-error');
-    return {answer: answer ? answer.innerText : '', answerHtml: answer ? answer.innerHTML : '',
+    return {answer: answer ? answer.innerText : '', html: answer ? answer.innerHTML : '',
             status: status.innerText, error: error ? error.innerText : null};
 }"""
+
+JS_HAZARDS = """cell => {
+    const area = cell.querySelector('.jp-OutputArea');
+    const found = [];
+    if (typeof window.__pwned !== 'undefined') found.push('window.__pwned=' + window.__pwned);
+    for (const el of area.querySelectorAll('img, script, iframe, object, embed, frame'))
+        found.push('<' + el.tagName.toLowerCase() + '> in the output');
+    const rendered = area.querySelectorAll(
+        '.orj-panel .orj-answer .widget-html-content *, .jp-RenderedHTML .orj-answer *');
+    for (const el of rendered)
+        for (const attr of el.attributes)
+            if (/^(on|style$|srcdoc$)/i.test(attr.name))
+                found.push(attr.name + ' on <' + el.tagName.toLowerCase() + '>');
+    for (const el of document.querySelectorAll('[href], [src], [action], [formaction]')) {
+        for (const name of ['href', 'src', 'action', 'formaction']) {
+            const value = (el.getAttribute(name) || '').replace(/[\\s\\x00-\\x1f]/g, '');
+            if (/^javascript:/i.test(value)) found.push(name + '=' + value);
+        }
+    }
+    for (const el of area.querySelectorAll('*')) {
+        const position = getComputedStyle(el).position;
+        if (position === 'fixed' || position === 'sticky')
+            found.push(position + ' <' + el.tagName.toLowerCase() + '>');
+    }
+    return found;
+}"""
+"""Everything in a cell's output that a hostile answer could use, as a list of findings."""
 
 
 class NotebookPage:
@@ -297,6 +340,29 @@ class NotebookPage:
         """Click into the cell's editor and press Shift+Enter."""
         self.cell(index).locator(".jp-InputArea-editor").click()
         self.page.keyboard.press("Shift+Enter")
+
+    def run_from_toolbar(self, index: int) -> None:
+        """Click into the cell, then on the toolbar's run button."""
+        self.cell(index).locator(".jp-InputArea-editor").click()
+        self.page.locator(
+            f'{PANEL} .jp-NotebookPanel-toolbar [data-command="notebook:run-cell-and-select-next"]'
+        ).click()
+
+    def wait_typeset(self, probe: int, timeout: float = 30.0) -> None:
+        """Wait until JupyterLab's MathJax has typeset every output rendered so far.
+
+        Cell `probe` must hold `PROBE_SOURCE` and come after the cells of interest; its
+        output (from running it now, or as saved) is typeset after theirs, since the
+        typesetter handles outputs in the order they were rendered.
+        """
+        self.cell(probe).locator(".orj-probe mjx-container").wait_for(timeout=timeout * 1000)
+
+    def replace_source(self, index: int, source: str) -> None:
+        """Select the cell's text in its editor and type `source` over it."""
+        self.cell(index).locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Control+a")
+        self.page.keyboard.insert_text(source)
+        self.page.keyboard.press("Escape")
 
     def run_and_wait(self, index: int, timeout: float = 60.0) -> None:
         before = self.prompt_number(index)

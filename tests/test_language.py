@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import sent_images
 from PIL import Image
 
 import orjupyter
-from conftest import sent_images
 
 
 def run(shell, source: str):
