@@ -113,13 +113,18 @@ class Records:
             self._cache = ResponseCache(folder or default_cache_dir())
         return self._cache
 
+    def key(self, request: dict[str, Any]) -> str:
+        """The request's cache key, tied to the endpoint: answers recorded from one server
+        (a local test server, say) are never served for another."""
+        from ._cache import request_key
+
+        return request_key({**request, "endpoint": self.settings.resolved_base_url()})
+
     def peek(self, request: dict[str, Any]) -> Reply | None:
         """The cached answer to this exact request, if any (no replay-mode error)."""
         if not self.settings.cache:
             return None
-        from ._cache import request_key
-
-        answer = self.cache.get(request_key(request))
+        answer = self.cache.get(self.key(request))
         return replace(answer.to_reply(), cached=True) if answer else None
 
     def cached(self, request: dict[str, Any], question: Question) -> Reply | None:
@@ -134,10 +139,10 @@ class Records:
     def remember(self, request: dict[str, Any], reply: Reply) -> None:
         if not self.settings.cache:
             return
-        from ._cache import CachedAnswer, request_key
+        from ._cache import CachedAnswer
 
         try:
-            self.cache.put(request_key(request), CachedAnswer.from_reply(reply), request=request)
+            self.cache.put(self.key(request), CachedAnswer.from_reply(reply), request=request)
         except (OSError, ValueError) as exc:
             print(f"orjupyter: answer not cached ({exc})", file=sys.stderr)
 

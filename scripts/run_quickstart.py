@@ -43,6 +43,9 @@ def main() -> int:
         router = FakeRouter(delay=0.01).start()
         os.environ["OPENROUTER_BASE_URL"] = router.base_url
         os.environ["OPENROUTER_API_KEY"] = "sk-or-local-quickstart"
+        # the local server's answers and made-up costs stay out of your real ledger and cache
+        os.environ["ORJUPYTER_LEDGER"] = str(OUT / "ledger.sqlite")
+        os.environ["ORJUPYTER_CACHE_DIR"] = str(OUT / "cache")
         print(
             f"No OPENROUTER_API_KEY: using the local OpenRouter-compatible server at "
             f"{router.base_url} (free; its model describes what it received)."

@@ -213,3 +213,10 @@ def test_dry_run_shows_what_would_be_sent_and_sends_nothing(shell, router, capsy
     assert "base64" not in out
     assert len(out) < 2000
     assert chat_requests(router) == []
+
+
+def test_answers_are_not_shared_between_endpoints(shell, router, monkeypatch):
+    assert run(shell, "%%gpt4o\nsame question").success
+    monkeypatch.setenv("OPENROUTER_BASE_URL", router.base_url.replace("127.0.0.1", "localhost"))
+    assert run(shell, "%%gpt4o\nsame question").success
+    assert len(chat_requests(router)) == 2
