@@ -17,8 +17,8 @@ from decimal import Decimal, InvalidOperation
 from html import escape
 from typing import Any
 
-from ._domain import Totals, format_cost
-from ._ledger import CallRecord
+from ._domain import Totals
+from ._ledger import CallRecord, dollars
 
 Bundle = dict[str, str]
 ModelCost = tuple[str, int, Decimal]
@@ -51,11 +51,12 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[i
         return f"<{tag}{align}>{_e(text)}</{tag}>"
 
     head = "".join(cell("th", i, text) for i, text in enumerate(headers))
+    thead = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
     body = "".join(
         "<tr>" + "".join(cell("td", i, text) for i, text in enumerate(row)) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
@@ -68,7 +69,8 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: 
         )
         return "  ".join(cells).rstrip()
 
-    return "\n".join([line(headers), line(["-" * width for width in widths]), *map(line, rows)])
+    head = [line(headers), line(["-" * width for width in widths])] if any(headers) else []
+    return "\n".join([*head, *map(line, rows)])
 
 
 def _bundle(title: str, summary: str, sections: Sequence[tuple[str, str, str]]) -> Bundle:
@@ -95,12 +97,12 @@ def totals_line(totals: Totals, budget: Decimal | None = None) -> str:
         f"{_tokens(totals.prompt_tokens)} prompt + "
         f"{_tokens(totals.completion_tokens)} completion tokens"
     )
-    cost = format_cost(totals.cost)
+    cost = dollars(totals.cost)
     if totals.estimated_calls:
         cost += f" ({totals.estimated_calls:,} estimated)"
     if budget is not None:
         share = f" ({int(totals.cost * 100 / budget)}%)" if budget > 0 else ""
-        cost += f" of a {format_cost(budget)} budget{share}"
+        cost += f" of a {dollars(budget)} budget{share}"
     return f"{calls} · {tokens} · {cost}"
 
 
@@ -122,7 +124,7 @@ def _call_row(call: CallRecord) -> list[str]:
         call.model,
         prompt,
         _tokens(usage.completion_tokens),
-        format_cost(usage.cost, estimate=usage.cost_is_estimate),
+        ("~" if usage.cost_is_estimate else "") + dollars(usage.cost),
         _outcome(call),
         "✓" if call.from_cache else "",
     ]
@@ -146,10 +148,10 @@ def usage_dashboard(
         return _bundle(title, totals_line(totals, budget) + " · no calls recorded yet", [])
     baseline = max(totals.cost - sum((call.usage.cost for call in calls), Decimal(0)), Decimal(0))
     svg = spend_svg(calls, baseline=baseline, budget=budget)
-    plot_text = f"spent {format_cost(baseline)} → {format_cost(_cumulative(calls, baseline)[-1])}"
+    plot_text = f"spent {dollars(baseline)} → {dollars(_cumulative(calls, baseline)[-1])}"
     model_headers = ["model", "calls", "cost", "share"]
     model_rows = [
-        [model, f"{count:,}", format_cost(cost), _share(cost, totals.cost)]
+        [model, f"{count:,}", dollars(cost), _share(cost, totals.cost)]
         for model, count, cost in by_model
     ]
     shown = list(calls)[-max_rows:] if max_rows > 0 else []
@@ -180,9 +182,9 @@ def notebooks_dashboard(
     """`(notebook, calls, cost)` rows (`Ledger.notebooks()`) as one table with a total."""
     total_calls = sum(count for _, count, _ in rows)
     total_cost = sum((cost for _, _, cost in rows), Decimal(0))
-    summary = f"{len(rows):,} notebooks · {total_calls:,} calls · {format_cost(total_cost)}"
+    summary = f"{len(rows):,} notebooks · {total_calls:,} calls · {dollars(total_cost)}"
     headers = ["notebook", "calls", "cost", "share"]
-    table = [[nb, f"{n:,}", format_cost(cost), _share(cost, total_cost)] for nb, n, cost in rows]
+    table = [[nb, f"{n:,}", dollars(cost), _share(cost, total_cost)] for nb, n, cost in rows]
     section = ("", _table(headers, table, {1, 2, 3}), _text_table(headers, table, {1, 2, 3}))
     return _bundle(title, summary, [section])
 
@@ -236,12 +238,12 @@ def spend_svg(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" font-family="sans-serif" font-size="11">',
-        f"<title>{_e(f'Cumulative spend: {format_cost(spent[-1])}')}</title>",
+        f"<title>{_e(f'Cumulative spend: {dollars(spent[-1])}')}</title>",
         f'<line x1="{left}" y1="{base_y}" x2="{width - right}" y2="{base_y}" stroke="#999"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base_y}" stroke="#999"/>',
         f'<text x="{left - 4}" y="{base_y}" text-anchor="end" fill="currentColor">$0</text>',
         f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" fill="currentColor">'
-        f"{_e(format_cost(top_value))}</text>",
+        f"{_e(dollars(top_value))}</text>",
         f'<text x="{left}" y="{height - 6}" fill="currentColor">{_e(first)}</text>',
         f'<text x="{width - right}" y="{height - 6}" text-anchor="end" fill="currentColor">'
         f"{_e(last)}</text>",
@@ -249,7 +251,7 @@ def spend_svg(
     if budget is not None and budget > 0:
         parts.append(
             f'<line x1="{left}" y1="{y(budget)}" x2="{width - right}" y2="{y(budget)}" '
-            f'stroke="#d62728" stroke-dasharray="4 3"><title>{_e(f"budget {format_cost(budget)}")}'
+            f'stroke="#d62728" stroke-dasharray="4 3"><title>{_e(f"budget {dollars(budget)}")}'
             "</title></line>"
         )
     parts.append(f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
@@ -306,20 +308,24 @@ def calls_csv(calls: Sequence[CallRecord]) -> str:
 # --- OpenRouter's model list and key ------------------------------------------------------
 
 
-def _money(value: object) -> Decimal | None:
+def _decimal(value: object) -> Decimal | None:
+    """A JSON number or numeric string as a finite Decimal; None if absent or not a number."""
+    if value is None or isinstance(value, bool):
+        return None
     try:
-        return Decimal(str(value)) if value is not None and value != "" else None
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    return number if number.is_finite() else None
 
 
 def _per_million(value: object) -> str:
-    price = _money(value)
+    price = _decimal(value)
     if price is None:
         return "—"
     if price < 0:  # OpenRouter's routers (e.g. openrouter/auto) publish -1: it depends
         return "varies"
-    return "free" if price == 0 else format_cost(price * 1_000_000)
+    return "free" if price == 0 else dollars(price * 1_000_000)
 
 
 def age_text(fetched_at: datetime, now: datetime | None = None) -> str:
@@ -339,7 +345,7 @@ def _model_row(entry: Mapping[str, Any]) -> list[str]:
     if not isinstance(inputs, list):
         inputs = str(architecture.get("modality", "")).partition("->")[0].split("+")
     pricing = entry.get("pricing") or {}
-    image = _money(pricing.get("image"))
+    image = _decimal(pricing.get("image"))
     context = entry.get("context_length")
     return [
         str(entry.get("id", "")),
@@ -348,7 +354,7 @@ def _model_row(entry: Mapping[str, Any]) -> list[str]:
         ", ".join(str(kind) for kind in inputs if kind),
         _per_million(pricing.get("prompt")),
         _per_million(pricing.get("completion")),
-        format_cost(image) if image and image > 0 else "—",
+        dollars(image) if image and image > 0 else "—",
     ]
 
 
@@ -385,28 +391,28 @@ def credits_view(key_data: Mapping[str, Any]) -> Bundle:
     """`GET /api/v1/key` (its whole JSON or its `data`): usage, limit and what remains."""
     data = key_data.get("data", key_data)
     data = data if isinstance(data, Mapping) else {}
-    usage, limit = _money(data.get("usage")), _money(data.get("limit"))
-    remaining = _money(data.get("limit_remaining"))
+    usage, limit = _decimal(data.get("usage")), _decimal(data.get("limit"))
+    remaining = _decimal(data.get("limit_remaining"))
     if remaining is None and limit is not None and usage is not None:
         remaining = limit - usage
 
-    def dollars(value: Decimal | None, missing: str = "—") -> str:
-        return missing if value is None else format_cost(value)
+    def money(value: Decimal | None, missing: str = "—") -> str:
+        return missing if value is None else dollars(value)
 
     rows = [
         ["key", str(data.get("label") or "—")],
-        ["used", dollars(usage)],
-        ["limit", dollars(limit, "no limit")],
-        ["remaining", dollars(remaining, "no limit" if limit is None else "—")],
-        ["used today", dollars(_money(data.get("usage_daily")))],
-        ["used this week", dollars(_money(data.get("usage_weekly")))],
-        ["used this month", dollars(_money(data.get("usage_monthly")))],
+        ["used", money(usage)],
+        ["limit", money(limit, "no limit")],
+        ["remaining", money(remaining, "no limit" if limit is None else "—")],
+        ["used today", money(_decimal(data.get("usage_daily")))],
+        ["used this week", money(_decimal(data.get("usage_weekly")))],
+        ["used this month", money(_decimal(data.get("usage_monthly")))],
         ["free tier", "yes" if data.get("is_free_tier") else "no"],
     ]
     if data.get("limit_reset"):
         rows.insert(4, ["limit resets", str(data["limit_reset"])])
-    summary = f"{dollars(usage)} used, " + (
-        f"{dollars(remaining)} of {dollars(limit)} left" if limit is not None else "no limit"
+    summary = f"{money(usage)} used, " + (
+        f"{money(remaining)} of {money(limit)} left" if limit is not None else "no limit"
     )
     headers = ["", ""]
     section = ("", _table(headers, rows, {1}), _text_table(headers, rows, {1}))

@@ -10,6 +10,7 @@ committed state. Prompts and answers are stored only when the caller passes them
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -30,6 +31,7 @@ RESERVATION_TTL = 3600.0
 WARN_AT = Decimal("0.8")
 _OUTCOMES = ("ok", "error", "stopped")
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_KEY = re.compile(r"sk-or-[A-Za-z0-9_-]{6,}")
 
 _SCHEMA = (
     """CREATE TABLE calls (
@@ -190,6 +192,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _host() -> str:
+    """This machine, and on Linux its PID namespace: containers sharing a hostname differ."""
+    try:
+        namespace = f":{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        namespace = ""
+    return socket.gethostname() + namespace
+
+
 def _where(notebook: str | None) -> tuple[str, tuple[str, ...]]:
     return ("WHERE notebook = ?", (notebook,)) if notebook is not None else ("", ())
 
@@ -228,8 +239,11 @@ class Ledger:
                 time.sleep(0.05)
 
     def _migrate(self) -> None:
+        """Create the schema once; an existing ledger opens without taking the write lock."""
+        if self._version() == SCHEMA_VERSION:
+            return
         with self._write():
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            version = self._version()
             if version > SCHEMA_VERSION:
                 raise LedgerError(
                     f"{self.path} was written by a newer orjupyter (schema {version}); "
@@ -238,6 +252,9 @@ class Ledger:
             if version == 0:
                 for statement in _SCHEMA:
                     self._conn.execute(statement)
+
+    def _version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -271,7 +288,8 @@ class Ledger:
             usage.prompt_tokens, usage.completion_tokens,
             usage.cached_tokens, usage.reasoning_tokens,
             format(usage.cost, "f"), int(usage.cost_is_estimate), int(record.from_cache),
-            record.outcome, record.error, record.time_to_first_token, record.duration,
+            record.outcome, record.error and _KEY.sub("sk-or-…", record.error),
+            record.time_to_first_token, record.duration,
             record.prompt, record.answer,
         )  # fmt: skip
         with self._write() as conn:
@@ -333,6 +351,8 @@ class Ledger:
         Atomic across threads and processes: spent + calls in flight + this call must fit.
         Release the reservation when the call's record is written or it failed before sending.
         """
+        if not (worst_case.is_finite() and worst_case >= 0):
+            raise ValueError(f"a worst-case cost is a non-negative number, not {worst_case}")
         if self.budget(notebook) is None:
             return Reservation(None, notebook, worst_case)
         with self._write() as conn:
@@ -354,17 +374,16 @@ class Ledger:
             cursor = conn.execute(
                 "INSERT INTO reservations (notebook, amount, host, pid, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (notebook, format(worst_case, "f"), socket.gethostname(), os.getpid(), time.time()),
+                (notebook, format(worst_case, "f"), _host(), os.getpid(), time.time()),
             )
             return Reservation(cursor.lastrowid, notebook, worst_case)
 
     def _expire(self, conn: sqlite3.Connection) -> None:
-        """Forget reservations older than the TTL, or held by dead processes on this host."""
+        """Forget reservations older than the TTL, or held by processes gone from this host."""
         conn.execute(
             "DELETE FROM reservations WHERE created_at < ?", (time.time() - self.reservation_ttl,)
         )
-        host = socket.gethostname()
-        rows = conn.execute("SELECT id, pid FROM reservations WHERE host = ?", (host,))
+        rows = conn.execute("SELECT id, pid FROM reservations WHERE host = ?", (_host(),))
         dead = [(id_,) for id_, pid in rows.fetchall() if not _pid_alive(pid)]
         conn.executemany("DELETE FROM reservations WHERE id = ?", dead)
 
