@@ -150,10 +150,10 @@ class Reply:
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict[str, str]:
         """Shown as sanitised HTML first: the text is model output, so it is untrusted."""
-        from ._render import answer_html, style_tag
+        from ._render import answer_html, output_html
 
         return {
-            "text/html": style_tag() + answer_html(self.text),
+            "text/html": output_html(answer_html(self.text)),
             "text/markdown": self.text,
             "text/plain": self.text,
         }

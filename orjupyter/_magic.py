@@ -161,10 +161,28 @@ class OrJupyterMagics(Magics):
         self.session.settings.api_key = SecretStr(key)
         print("Key set for this session.")
 
-    def _cmd_usage(self, _words: list[str]) -> None:
-        from . import usage
+    def _cmd_usage(self, words: list[str]) -> None:
+        """`%gpt4o usage [--all] [--csv FILE] [--frame NAME] [--rename OLD]`."""
+        from . import _account
 
-        print(usage())
+        _account.usage(self, words)
+
+    def _cmd_budget(self, words: list[str]) -> None:
+        """`%gpt4o budget [AMOUNT | off]`."""
+        from . import _account
+
+        _account.budget(self, words)
+
+    def _cmd_models(self, words: list[str]) -> None:
+        """`%gpt4o models [FILTER]`."""
+        from . import _account
+
+        run_sync(_account.models(self, words))
+
+    def _cmd_credits(self, _words: list[str]) -> None:
+        from . import _account
+
+        run_sync(_account.credits(self))
 
     def _cmd_reset(self, words: list[str]) -> None:
         self.session.threads.reset(words[0] if words else None)

@@ -86,17 +86,17 @@ class Panel:
 
         from ._render import style_tag
 
-        self.blocks = widgets.VBox([])
+        self.tail = _answer_widget("")
+        self.blocks = widgets.VBox([self.tail])
         self.blocks.add_class("orj-answer")
-        self.tail = widgets.HTML("")
-        self.tail.add_class("orj-answer")
+        self.blocks.add_class("jp-RenderedHTMLCommon")
         self.status = widgets.HTML(self._status_html(progress_line(self.model, 0, 0, None)))
         self.stop_button = widgets.Button(
             description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
         )
         self.stop_button.on_click(lambda _button: self._stop(stopper))
         footer = widgets.HBox([self.stop_button, self.status])
-        self.box = widgets.VBox([widgets.HTML(style_tag()), self.blocks, self.tail, footer])
+        self.box = widgets.VBox([widgets.HTML(style_tag()), self.blocks, footer])
         self.box.add_class("orj-panel")
         self.started = time.perf_counter()
         self.handle = display(self.box, display_id=True)
@@ -121,8 +121,6 @@ class Panel:
         self.status.value = self._status_html(f"{self.model} · {retry_line(attempt, delay, why)}")
 
     def _flush(self) -> None:
-        import ipywidgets as widgets
-
         from ._render import render_markdown
 
         self.pending = None
@@ -132,10 +130,15 @@ class Panel:
             return
         text = state.text
         frozen = self.splitter.feed(text)
+        tail_html = render_markdown(self.splitter.tail)
         if frozen:
-            new = [widgets.HTML(render_markdown(block)) for block in frozen]
-            self.blocks.children = (*self.blocks.children, *new)
-        self.tail.value = render_markdown(self.splitter.tail)
+            # new blocks and a new tail appear in one update: no moment shows a block twice
+            new = [_answer_widget(render_markdown(block)) for block in frozen]
+            old_tail, self.tail = self.tail, _answer_widget(tail_html)
+            self.blocks.children = (*self.blocks.children[:-1], *new, self.tail)
+            old_tail.close()
+        elif self.tail.value != tail_html:
+            self.tail.value = tail_html
         line = progress_line(self.model, len(text), state.content_chunks, self.first_token)
         self.status.value = self._status_html(line)
 
@@ -151,6 +154,12 @@ class Panel:
             return
         self.handle.update(bundle, metadata=metadata(reply), raw=True)
         _close_tree(self.box)
+
+
+def _answer_widget(html_text: str) -> Any:
+    import ipywidgets as widgets
+
+    return widgets.HTML(html_text)
 
 
 def _close_tree(widget: Any) -> None:

@@ -170,6 +170,16 @@ def sanitize_html(fragment: str) -> str:
     return _cleaner().clean(fragment)
 
 
+OUTPUT_CLASSES = "orj-output jp-RenderedHTMLCommon tex2jax_ignore mathjax_ignore"
+"""The final output's wrapper: JupyterLab's text styles, and no MathJax (a `$` in an answer
+or a cost is money, not mathematics)."""
+
+
+def output_html(*fragments: str) -> str:
+    """Our own safe fragments, wrapped once for the final output."""
+    return f'{style_tag()}<div class="{OUTPUT_CLASSES}">{"".join(fragments)}</div>'
+
+
 def answer_html(text: str) -> str:
     """The answer as HTML in its `.orj-answer` container (CSS comes from `style_tag()`)."""
     return f'<div class="orj-answer">{render_markdown(text)}</div>'
@@ -222,6 +232,13 @@ color:var(--orj-muted)}}
 {_TOKENS}(.err,.gd,.gr,.gt){{color:var(--orj-err)}}
 {_TOKENS}(.gh,.gu,.gs){{font-weight:bold}}
 {_TOKENS}(.ge){{font-style:italic}}
+.orj-output{{{_LIGHT}}}
+[data-jp-theme-light="false"] .orj-output{{{_DARK}}}
+.orj-status{{color:var(--orj-muted,#57606a);font-size:0.85em;margin-top:0.6em;font-family:var(--jp-ui-font-family,sans-serif)}}
+.orj-error{{color:var(--orj-err,#cf222e);margin-top:0.5em}}
+.orj-panel .widget-html-content{{line-height:normal}}
+.orj-panel .widget-html,.orj-panel .widget-vbox{{margin:0}}
+.orj-panel .widget-button{{width:auto;padding:0 0.8em}}
 """
 """Scoped under `.orj-answer`; light by default, dark by the OS or a dark JupyterLab theme."""
 

@@ -62,14 +62,14 @@ def metadata(reply: Reply) -> dict[str, Any]:
 def final_bundle(reply: Reply, totals: Totals, fmt: Format = "markdown") -> dict[str, str]:
     """The answer as ordinary outputs: sanitised HTML first, Markdown and plain text after."""
     from ._formats import answer_html
-    from ._render import style_tag
+    from ._render import output_html
 
     line = usage_line(reply, totals)
     error = f"\n\n{reply.error}" if reply.error else ""
     error_html = f'<div class="orj-error">{html.escape(reply.error)}</div>' if reply.error else ""
     status_html = f'<div class="orj-status">{html.escape(line)}</div>'
     return {
-        "text/html": style_tag() + answer_html(fmt, reply.text) + error_html + status_html,
+        "text/html": output_html(answer_html(fmt, reply.text), error_html, status_html),
         "text/markdown": f"{reply.text}{error}\n\n*{_escape_markdown(line)}*",
         "text/plain": f"{reply.text}{error}\n\n{line}",
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,8 @@ class Session:
     threads: Threads = field(default_factory=Threads)
     errors: ErrorLog = field(default_factory=ErrorLog)
     records: Records | None = None
+    model_entries: list[dict[str, Any]] | None = None
+    models_fetched_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.records is None:
@@ -221,11 +224,23 @@ class Session:
         if self.catalog is not None:
             return
         try:
-            page = await client.models.list()
-            entries = [model.model_dump() for model in page.data]
+            await self.models(client, refresh=True)
         except Exception:  # prices are a courtesy; the offline table still applies
-            entries = []
-        self.catalog = catalog_from_models(entries)
+            self.catalog = {}
+
+    async def models(self, client: Any, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """OpenRouter's model list (`GET /models`), fetched once and kept with its time."""
+        if refresh or self.model_entries is None:
+            page = await client.models.list()
+            self.model_entries = [model.model_dump() for model in page.data]
+            self.models_fetched_at = datetime.now(timezone.utc)
+            self.catalog = catalog_from_models(self.model_entries)
+        return self.model_entries
+
+    async def credits(self, client: Any) -> dict[str, Any]:
+        """The key's usage, limit and remaining credit (`GET /key`)."""
+        body: dict[str, Any] = await client.get("/key", cast_to=object)
+        return body
 
 
 def _unreachable(state: StreamState) -> Usage:

@@ -1,8 +1,9 @@
 """Helpers for the browser tests: a private JupyterLab server and a notebook page driver.
 
-Everything JupyterLab writes (config, settings, workspaces, runtime files, kernels'
-IPython profile) goes under one temporary folder; news, update checks and the PyPI
-extension manager are off, so nothing pops up over the page or goes to the network.
+Everything JupyterLab and its kernels write (config, settings, workspaces, runtime
+files, IPython profile, orjupyter's cache and ledger) goes under one temporary folder;
+news, update checks and the PyPI extension manager are off, so nothing pops up over the
+page or goes to the network.
 """
 
 from __future__ import annotations
@@ -104,12 +105,14 @@ class JupyterLab:
             "JUPYTERLAB_SETTINGS_DIR": "settings",
             "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
             "IPYTHONDIR": "ipython",
+            "ORJUPYTER_CACHE_DIR": "orjupyter-cache",  # every test's first call is a real one
         }
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORJUPYTER_")}
         for name, folder in dirs.items():
             path = self.base / folder
             path.mkdir(parents=True, exist_ok=True)
             env[name] = str(path)
+        env["ORJUPYTER_LEDGER"] = str(self.base / "orjupyter-ledger.sqlite")
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         env.pop("JUPYTER_PATH", None)
         env.pop("JUPYTER_CONFIG_PATH", None)

@@ -31,6 +31,8 @@ def test_loading_the_extension_imports_nothing_heavy():
 def test_the_pure_core_imports_neither_ipython_nor_widgets_nor_the_sdk():
     loaded = modules_after(
         "import orjupyter._prompt, orjupyter._stream, orjupyter._pricing, orjupyter._request\n"
-        "import orjupyter._domain, orjupyter._render, orjupyter._images, orjupyter._call"
+        "import orjupyter._domain, orjupyter._render, orjupyter._images, orjupyter._call\n"
+        "import orjupyter._cache, orjupyter._thread, orjupyter._ledger, orjupyter._formats\n"
+        "import orjupyter._dashboard, orjupyter._notebook_id, orjupyter._dryrun"
     )
     assert [name for name in ("IPython", "ipywidgets", "openai") if name in loaded] == []

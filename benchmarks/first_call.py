@@ -1,0 +1,135 @@
+"""First-call overhead: time to first token of the first `%%gpt4o` call after
+`%load_ext orjupyter`, against the raw openai SDK in the same situation.
+
+Each repetition is a fresh process: IPython imported, an InteractiveShell made (and, for
+orjupyter, the extension loaded, untimed). Then one cell is run with `shell.run_cell` and
+the clock stops at the first answer text written to stdout. orjupyter's cell is
+`%%gpt4o --no-cache`; the baseline's cell imports openai, makes an AsyncOpenAI client and
+prints the stream's chunks as they come: what a person would write without orjupyter.
+Both pay for importing the SDK and opening the first connection; both talk to the local
+server with no artificial delay. The two alternate, after an untimed pair that warms the
+disk cache.
+
+The same in a real ipykernel (a fresh kernel each time, `%load_ext orjupyter` run
+before, untimed): from sending the execute_request to the first iopub message that carries
+answer text (the panel's first update; the baseline's first printed chunk).
+"""
+
+from __future__ import annotations
+
+from _common import MODEL, FakeServer, Row, child, log, median, ms, sandbox, signed_ms
+from _kernel import KernelSession
+
+TARGET_EXTRA = 0.050
+PROMPT = "Say hello. [[fake words=20]]"
+
+FIRST_CALL = """
+import io, json, os, sys, time
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+mode, model, prompt = sys.argv[1:4]
+
+class Probe(io.StringIO):
+    first = None
+    def write(self, text):
+        if self.first is None and text.strip():
+            self.first = time.perf_counter()
+        return super().write(text)
+
+if mode == "orjupyter":
+    shell.run_line_magic("load_ext", "orjupyter")
+    cell = "%%gpt4o --no-cache\\n" + prompt
+else:
+    cell = f'''
+import openai
+client = openai.AsyncOpenAI(
+    base_url=os.environ["OPENROUTER_BASE_URL"], api_key=os.environ["OPENROUTER_API_KEY"]
+)
+stream = await client.chat.completions.create(
+    model={model!r}, messages=[{{"role": "user", "content": {prompt!r}}}], stream=True
+)
+async for chunk in stream:
+    if chunk.choices and chunk.choices[0].delta.content:
+        print(chunk.choices[0].delta.content, end="", flush=True)
+'''
+shell.user_ns["os"] = os
+probe = Probe()
+sys.stdout = probe
+start = time.perf_counter()
+result = shell.run_cell(cell)
+end = time.perf_counter()
+sys.stdout = sys.__stdout__
+ok = result.success and probe.first is not None and "lorem" in probe.getvalue()
+print(json.dumps({"ttft": (probe.first or end) - start, "total": end - start, "ok": ok,
+                  "output": probe.getvalue()[-300:]}))
+"""
+
+
+def first_token(env: dict[str, str], mode: str) -> float:
+    result = child(FIRST_CALL, mode, MODEL, PROMPT, env=env)
+    if not result["ok"]:
+        raise RuntimeError(f"first call ({mode}) failed: {result['output']!r}")
+    return float(result["ttft"])  # type: ignore[arg-type]
+
+
+KERNEL_SDK_CELL = """
+import os, openai
+client = openai.AsyncOpenAI(
+    base_url=os.environ["OPENROUTER_BASE_URL"], api_key=os.environ["OPENROUTER_API_KEY"]
+)
+stream = await client.chat.completions.create(
+    model={model!r}, messages=[{{"role": "user", "content": {prompt!r}}}], stream=True
+)
+async for chunk in stream:
+    if chunk.choices and chunk.choices[0].delta.content:
+        print(chunk.choices[0].delta.content, end="", flush=True)
+"""
+
+
+def kernel_first_token(env: dict[str, str], mode: str) -> float:
+    with KernelSession(env) as kernel:
+        if mode == "orjupyter":
+            kernel.run("%load_ext orjupyter")
+            run = kernel.run(f"%%gpt4o --no-cache\n{PROMPT}")
+        else:
+            run = kernel.run(KERNEL_SDK_CELL.format(model=MODEL, prompt=PROMPT))
+    first = run.first(b"lorem")
+    if first is None:
+        raise RuntimeError(f"no answer text on iopub ({mode})")
+    return first
+
+
+def row(label: str, ours: list[float], theirs: list[float], note: str) -> Row:
+    mine, other = median(ours), median(theirs)
+    extra = mine - other
+    return Row(
+        f"First-call time to first token ({label})",
+        ms(mine),
+        f"{ms(other)} (raw openai SDK)",
+        signed_ms(extra),
+        f"<= +{ms(TARGET_EXTRA)}",
+        extra <= TARGET_EXTRA,
+        f"median of {len(ours)}; range {ms(min(ours))}-{ms(max(ours))}, "
+        f"baseline {ms(min(theirs))}-{ms(max(theirs))}; {note}",
+    )
+
+
+def measure(runs: int, kernel_runs: int, server: FakeServer) -> list[Row]:
+    log(f"first call: {runs} fresh processes each, then {kernel_runs} fresh kernels each")
+    rows = []
+    for label, probe, count, note in (
+        ("InteractiveShell", first_token, runs, "fresh process each"),
+        ("kernel + panel", kernel_first_token, kernel_runs, "fresh kernel each"),
+    ):
+        ours: list[float] = []
+        theirs: list[float] = []
+        for repetition in range(count + 1):
+            with sandbox(server.url) as env:  # a fresh cache and ledger: a real first call
+                mine = probe(env, "orjupyter")
+            with sandbox(server.url) as env:
+                other = probe(env, "sdk")
+            if repetition:  # the first pair warms the disk cache
+                ours.append(mine)
+                theirs.append(other)
+        rows.append(row(label, ours, theirs, note))
+    return rows
