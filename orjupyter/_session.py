@@ -163,7 +163,7 @@ class Session:
         request = self._request(question, turns)
         cached = self.book.peek(request) if question.use_cache else None
         options = question.options
-        estimate = prompt_tokens([*self._system_parts(options), list(question.parts)])
+        estimate = prompt_tokens([*self._system_parts(options), list(question.parts)], exact=True)
         price = price_for(options.model, self.catalog)
         text = describe_request(
             request,
@@ -188,7 +188,10 @@ class Session:
                     "slug at https://openrouter.ai/models (nothing was sent)"
                 )
             return
-        estimate = prompt_tokens([*self._system_parts(options), list(parts)])
+        messages = [*self._system_parts(options), list(parts)]
+        estimate = prompt_tokens(messages)
+        if info.context_length and estimate > info.context_length * 0.8:
+            estimate = prompt_tokens(messages, exact=True)  # near the limit: count precisely
         if info.context_length and estimate > info.context_length:
             raise OrJupyterError(
                 f"the prompt is about {estimate:,} tokens, more than {options.model}'s "

@@ -68,3 +68,16 @@ def test_costs_read_like_money():
     assert format_cost(Decimal("1.5")) == "$1.50"
     assert format_cost(Decimal("0.01"), estimate=True) == "~$0.01"
     assert format_cost(Decimal(0)) == "$0"
+
+
+def test_exact_counts_use_gpt4o_tokenizer_when_installed():
+    import pytest
+
+    from orjupyter._pricing import has_tokenizer
+
+    if not has_tokenizer():
+        pytest.skip("bpe-openai (the optional offline tokenizer) is not installed")
+    # "hello world" is two tokens in o200k_base; the byte rule says three
+    assert text_tokens("hello world", exact=True) == 2
+    assert text_tokens("hello world") == 3
+    assert text_tokens("<|endoftext|>", exact=True) > 1  # special tokens count as text
