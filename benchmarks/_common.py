@@ -149,5 +149,3 @@ def child(
         raise RuntimeError(f"child process failed ({done.returncode}): {' | '.join(tail)}")
     result: dict[str, object] = json.loads(lines[-1])
     return result
-
-

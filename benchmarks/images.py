@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from _common import MODEL, Row, log, median, ms, size
 from bench_images import naive, photo
 
-from _common import MODEL, Row, log, median, ms, size
 from orjupyter._images import limits_for, prepare_image
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from pathlib import Path
 from _common import HERE, Row, child, log, median, ms
 
 BASELINE_VENV = HERE / ".venv-baseline"
-BASELINE_REQUIREMENT = "jupyter-ai-magics==2.31.7"  # the newest release when written
+BASELINE_REQUIREMENT = REQ = "jupyter-ai-magics==2.31.7"  # the newest release when written
 TARGET_SECONDS = 0.1
 
 LOAD = """
@@ -42,8 +42,7 @@ def baseline_python() -> tuple[Path | None, str]:
         if not python.exists():
             subprocess.run([sys.executable, "-m", "venv", BASELINE_VENV], check=True)
         subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-            + [BASELINE_REQUIREMENT],
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", REQ],
             check=True,
             timeout=900,
         )

@@ -112,7 +112,7 @@ def answer_peak(mode: str) -> dict[str, int]:
 
 def measure(runs: int, image_runs: int) -> list[Row]:
     rows = []
-    for what, probe, count, note in (
+    for what, probe, count, how in (
         ("48 MP image", image_peak, image_runs, "peak RSS above the image"),
         ("20,000-chunk answer", answer_peak, runs, "tracemalloc peak, no kernel"),
     ):
@@ -124,6 +124,7 @@ def measure(runs: int, image_runs: int) -> list[Row]:
         data = ours[0]["data"]
         multiple = mine / data
         baseline = "naive PNG+base64" if what.endswith("image") else "bare list + join"
+        note = f"median of {count}; {how}"
         if "streaming" in ours[0]:
             during = median([r["streaming"] for r in ours])
             note += f"; {during / data:.2f}x data while streaming, before the final output"
@@ -135,7 +136,7 @@ def measure(runs: int, image_runs: int) -> list[Row]:
                 f"{multiple:.2f}x data",
                 f"< {TARGET_MULTIPLE:.0f}x data",
                 multiple < TARGET_MULTIPLE,
-                f"median of {count}; {note}",
+                note,
             )
         )
     return rows

@@ -69,7 +69,10 @@ def table(rows: list[Row]) -> str:
         for row in rows
     ]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = [" | ".join(text.ljust(width) for text, width in zip(line, widths)) for line in cells]
+    lines = [
+        " | ".join(text.ljust(width) for text, width in zip(line, widths, strict=True))
+        for line in cells
+    ]
     lines.insert(1, "-+-".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in lines)
 
