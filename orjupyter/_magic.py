@@ -115,6 +115,12 @@ class OrJupyterMagics(Magics):
     @argument("--new", action="store_true", help="start the --thread afresh")
     @argument("--no-cache", action="store_true", help="call the model even if cached")
     @argument("--dry-run", action="store_true", help="show what would be sent and its cost")
+    @argument(
+        "--bg",
+        action="store_true",
+        help="answer in the background: the cell returns at once; -o NAME holds a pending "
+        "reply (NAME.wait() waits)",
+    )
     @argument("--models", type=_fallbacks, metavar="A,B", help="OpenRouter fallback models")
     @argument("--provider", type=_provider, metavar="JSON", help="OpenRouter provider preferences")
     @argument("command", nargs="*", help="line magic: a question, or a command (see below)")
@@ -245,8 +251,38 @@ class OrJupyterMagics(Magics):
         if args.dry_run:
             await self.session.dry_run(question)
             return
+        if args.bg:
+            self._in_background(question, args.output)
+            return
         reply = await self.session.ask(question, self._view(model))
         self._deliver(reply, fmt, args.output)
+
+    def _in_background(self, question: Question, output: str | None) -> None:
+        from ._background import PendingReply
+
+        if question.fmt == "code":
+            raise UsageError("--bg cannot put code in a new cell; drop --bg or -f code")
+        if not self.session.settings.replaying():
+            self.session.client_spec()  # no key: say so now, in this cell
+        view = self._view(question.options.model)
+        if isinstance(view, Panel):
+            view.show()  # in this cell, now: the answer arrives after the cell has ended
+
+        async def answer() -> Reply:
+            try:
+                reply = await self.session.ask(question, view)
+            finally:
+                if isinstance(view, Panel):
+                    self.session.background.finished(view.republish)
+            if output and isinstance(self.user_ns.get(output), PendingReply):
+                self._deliver(reply, question.fmt, output)
+            elif reply.outcome == "error":
+                raise UsageError(reply.error or "the call failed")
+            return reply
+
+        future = self.session.background.submit(answer())
+        if output:
+            self.user_ns[output] = PendingReply(future, output, self.session.background.flush)
 
     def _deliver(self, reply: Reply, fmt: Format, output: str | None) -> None:
         """Store the reply, hand code to a new cell, and fail the cell if the call failed."""
@@ -419,6 +455,7 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     shell.input_transformers_cleanup.append(transformer)
     magics.transformer = transformer
     shell.events.register("post_run_cell", magics.session.errors.remember)
+    shell.events.register("pre_run_cell", magics.session.background.on_cell)
     shell.user_ns["Err"] = magics.session.errors.tracebacks
     return magics
 
@@ -430,6 +467,7 @@ def unregister(shell: Any) -> None:
     if magics.transformer in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(magics.transformer)
     shell.events.unregister("post_run_cell", magics.session.errors.remember)
+    shell.events.unregister("pre_run_cell", magics.session.background.on_cell)
     if shell.user_ns.get("Err") is magics.session.errors.tracebacks:
         del shell.user_ns["Err"]
     for name in (MAGIC_NAME, *magics.aliases):

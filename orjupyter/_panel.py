@@ -74,13 +74,24 @@ class Panel:
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self.handle: Any = None
+        self.stopper: Stopper | None = None
+        self.stop_requested = False
+        self.final: tuple[dict[str, str], dict[str, Any]] | None = None
 
     @staticmethod
     def _status_html(text: str) -> str:
         return f'<span class="orj-status">{html.escape(text)}</span>'
 
     def start(self, stopper: Stopper) -> None:
-        """Build the widgets and show them (a cached answer never gets this far)."""
+        """Show the panel (unless `show` did already) and connect its Stop button."""
+        if self.handle is None:
+            self.show()
+        self.stopper = stopper
+        if self.stop_requested:
+            stopper.stop()
+
+    def show(self) -> None:
+        """Build the widgets and display them (a cached answer never needs them)."""
         import ipywidgets as widgets
         from IPython.display import display
 
@@ -94,17 +105,19 @@ class Panel:
         self.stop_button = widgets.Button(
             description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
         )
-        self.stop_button.on_click(lambda _button: self._stop(stopper))
+        self.stop_button.on_click(lambda _button: self._stop())
         footer = widgets.HBox([self.stop_button, self.status])
         self.box = widgets.VBox([widgets.HTML(style_tag()), self.blocks, footer])
         self.box.add_class("orj-panel")
         self.started = time.perf_counter()
         self.handle = display(self.box, display_id=True)
 
-    def _stop(self, stopper: Stopper) -> None:
+    def _stop(self) -> None:
         self.stop_button.disabled = True
         self.stop_button.description = "Stopping…"
-        stopper.stop()
+        self.stop_requested = True
+        if self.stopper is not None:
+            self.stopper.stop()
 
     def on_text(self, state: StreamState) -> None:
         self.state = state
@@ -147,6 +160,7 @@ class Panel:
             self.pending.cancel()
             self.pending = None
         bundle = final_bundle(reply, totals, fmt)
+        self.final = (bundle, metadata(reply))
         if self.handle is None:
             from IPython.display import display
 
@@ -154,6 +168,12 @@ class Panel:
             return
         self.handle.update(bundle, metadata=metadata(reply), raw=True)
         _close_tree(self.box)
+
+    def republish(self) -> None:
+        """Send the final output again (see `BackgroundLoop.flush`)."""
+        if self.handle is not None and self.final is not None:
+            bundle, meta = self.final
+            self.handle.update(bundle, metadata=meta, raw=True)
 
 
 def _answer_widget(html_text: str) -> Any:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import cache
-from typing import Any
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
 
 from ._domain import DEFAULT_MODEL, ImagePart, Part, Price, TextPart, Usage
 

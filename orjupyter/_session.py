@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from ._background import BackgroundLoop
 from ._call import CallResult, StreamedCall, to_reply
 from ._client import ClientCache, ClientSpec
 from ._config import OrJupyter
@@ -57,6 +58,7 @@ class Session:
     threads: Threads = field(default_factory=Threads)
     errors: ErrorLog = field(default_factory=ErrorLog)
     records: Records | None = None
+    background: BackgroundLoop = field(default_factory=BackgroundLoop)
     model_entries: list[dict[str, Any]] | None = None
     models_fetched_at: datetime | None = None
 
