@@ -22,7 +22,6 @@ T = TypeVar("T")
 CASES = (("1 MP", (1155, 866)), ("12 MP", (4000, 3000)), ("48 MP", (8000, 6000)))
 TARGET_SECONDS = 0.150
 TARGET_FRACTION = 0.1
-NAIVE_SLOW_RUNS = 3  # the naive 48 MP PNG takes ~10 s a run
 
 
 def timed(action: Callable[[], T]) -> tuple[float, T]:
@@ -31,12 +30,13 @@ def timed(action: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - start, result
 
 
-def measure(runs: int) -> list[Row]:
+def measure(runs: int, slow_runs: int) -> list[Row]:
+    """`slow_runs`: repetitions of the naive 48 MP baseline, which takes ~10 s a run."""
     limits = limits_for(MODEL)
     rows = []
     for name, (width, height) in CASES:
         image = photo(width, height)
-        naive_runs = min(runs, NAIVE_SLOW_RUNS) if width * height > 20e6 else runs
+        naive_runs = min(runs, slow_runs) if width * height > 20e6 else runs
         log(f"images: {name} photo, {runs} runs ({naive_runs} of the naive baseline)")
         ours: list[float] = []
         theirs: list[float] = []

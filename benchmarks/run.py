@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import time
 import traceback
@@ -40,8 +41,10 @@ COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 def repetitions(quick: bool) -> dict[str, int]:
     """How many times each figure is measured (medians over these)."""
     if quick:
-        return dict(load=3, shell=3, kernel=2, stream=2, image=3, image_mem=1, answer=2, hit=10)
-    return dict(load=7, shell=5, kernel=5, stream=5, image=5, image_mem=3, answer=5, hit=20)
+        return dict(
+            load=3, shell=3, kernel=2, stream=2, image=3, slow=1, image_mem=1, answer=2, hit=10
+        )
+    return dict(load=7, shell=5, kernel=5, stream=5, image=5, slow=3, image_mem=3, answer=5, hit=20)
 
 
 def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], list[Row]]]:
@@ -50,7 +53,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "first_call": lambda: first_call.measure(runs["shell"], runs["kernel"], server),
         "streaming": lambda: streaming.measure(runs["stream"], server),
         "traffic": lambda: traffic.measure(runs["stream"], server),
-        "images": lambda: images.measure(runs["image"]),
+        "images": lambda: images.measure(runs["image"], runs["slow"]),
         "memory": lambda: memory.measure(runs["answer"], runs["image_mem"]),
         "cache_hit": lambda: cache_hit.measure(runs["hit"], server),
     }
@@ -81,6 +84,27 @@ def notes(rows: list[Row]) -> str:
     return "\n".join(f"- {row.figure}: {row.note}" for row in rows if row.note)
 
 
+def revision() -> str:
+    """The commit measured, and whether the package had uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", "orjupyter"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    return f"orjupyter at {head}" + (" with uncommitted changes" if dirty else "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (~1.5 min)")
@@ -108,7 +132,7 @@ def main() -> int:
     load_after = os.getloadavg()[0]
     elapsed = time.perf_counter() - started
     print(
-        f"orjupyter benchmarks{' (--quick)' if args.quick else ''}: Python "
+        f"orjupyter benchmarks{' (--quick)' if args.quick else ''}, {revision()}: Python "
         f"{platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
         f"load average {load_before:.1f} before, {load_after:.1f} after; {elapsed:.0f} s"
     )

@@ -12,11 +12,14 @@ reads the iopub messages of these same runs.
 
 from __future__ import annotations
 
+import base64
 import functools
 from dataclasses import dataclass, field
 
 from _common import MODEL, FakeServer, Row, log, median, ms, sandbox
 from _kernel import CellRun, KernelSession
+
+from orjupyter._fakerouter_script import lorem
 
 SIZES = (20_000, 40_000)
 TARGET_RATIO = 1.10
@@ -51,6 +54,34 @@ def magic_cell(chunks: int) -> str:
     return f"%%gpt4o --no-cache -o _bench_reply\n{prompt(chunks)}"
 
 
+def paragraphs(length: int) -> str:
+    """Markdown as answers usually come: headings, paragraphs of ~80 words, lists, code.
+
+    The local server's `chunks=N` answer is a single paragraph of lorem ipsum; this text
+    (as long, with blank lines between blocks) tells how much of the traffic is due to
+    that. Sent through `reply_b64=`, cut into the same number of chunks."""
+    words = lorem(length // 4).split()  # more than enough: cut to `length` below
+    blocks: list[str] = []
+    for k, start in enumerate(range(0, len(words), 80)):
+        paragraph = " ".join(words[start : start + 80])
+        if k % 6 == 0:
+            blocks.append(f"## Section {k // 6 + 1}")
+        if k % 6 == 3:
+            blocks.append("\n".join(f"- {paragraph[i : i + 70]}" for i in range(0, 280, 70)))
+        elif k % 6 == 5:
+            blocks.append(f"```python\nprint({paragraph[:60]!r})\n```")
+        else:
+            blocks.append(paragraph)
+    return "\n\n".join(blocks)[:length]
+
+
+def paragraphs_cell(length: int, chunks: int) -> str:
+    encoded = base64.b64encode(paragraphs(length).encode()).decode().rstrip("=")
+    return (
+        f"%%gpt4o --no-cache -o _bench_reply\nAnswer. [[fake chunks={chunks} reply_b64={encoded}]]"
+    )
+
+
 def bare_cell(chunks: int) -> str:
     return BARE.format(model=MODEL, prompt=prompt(chunks))
 
@@ -62,6 +93,8 @@ class StreamingRuns:
     bare: dict[int, list[CellRun]] = field(default_factory=dict)
     answer_bytes: dict[int, int] = field(default_factory=dict)
     """UTF-8 size of the final answer the magic stored."""
+    paragraphs: list[CellRun] = field(default_factory=list)
+    """The magic on a Markdown answer in paragraphs, as long, as many chunks."""
 
     def seconds(self, kind: str, chunks: int) -> float:
         runs = self.magic if kind == "magic" else self.bare
@@ -98,6 +131,11 @@ def collect(url: str, runs: int) -> StreamingRuns:
                 result.answer_bytes[chunks] = int(magic.expression("size"))
                 result.magic.setdefault(chunks, []).append(magic)
                 result.bare.setdefault(chunks, []).append(bare)
+            small = SIZES[0]
+            run = kernel.run(paragraphs_cell(result.answer_bytes[small], small), magic_checks)
+            if int(run.expression("chunks")) != small or run.expression("outcome") != "'ok'":
+                raise RuntimeError(f"the Markdown answer went wrong: {run.reply}")
+            result.paragraphs.append(run)
     return result
 
 

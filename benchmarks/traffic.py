@@ -27,12 +27,17 @@ TARGET_BYTES = 3.0
 class Traffic:
     messages: int
     types: Counter[str]
+    type_bytes: Counter[str]
     updates: int
+    flushes: int
+    """Updates of the status line: one per panel refresh."""
     streaming_seconds: float
     busiest_second: int
     wire_bytes: int
     payload_bytes: int
     update_bytes: int
+    final_bytes: int
+    """The update_display_data that replaces the panel with the answer."""
 
     @property
     def rate(self) -> float:
@@ -41,27 +46,35 @@ class Traffic:
 
 def traffic(run: CellRun) -> Traffic:
     types: Counter[str] = Counter()
+    type_bytes: Counter[str] = Counter()
     opened: set[str] = set()
+    status: set[str] = set()
+    flushes = 0
     update_times: list[float] = []
-    update_bytes = 0
+    update_bytes = final_bytes = 0
     shown = replaced = None
     for message in run.messages:
         kind = message.msg_type
         if kind == "comm_open":
             opened.add(message.content["comm_id"])
+            if "orj-status" in str(message.content.get("data", {}).get("state", {})):
+                status.add(message.content["comm_id"])
         method = ""
         if kind == "comm_msg":
             method = str(message.content.get("data", {}).get("method", ""))
             kind = f"comm_msg/{method}"
         types[kind] += 1
+        type_bytes[kind] += message.wire_bytes
         when = message.sent.timestamp() if message.sent else message.received
         if method == "update" and message.content["comm_id"] in opened:
             update_times.append(when)
             update_bytes += message.wire_bytes
+            flushes += message.content["comm_id"] in status
         elif kind == "display_data" and shown is None:
             shown = when
         elif kind == "update_display_data":
             replaced = when
+            final_bytes += message.wire_bytes
     window = (replaced - shown) if shown is not None and replaced is not None else 0.0
     busiest, first = 0, 0
     for last, moment in enumerate(update_times):
@@ -71,12 +84,23 @@ def traffic(run: CellRun) -> Traffic:
     return Traffic(
         messages=len(run.messages),
         types=types,
+        type_bytes=type_bytes,
         updates=len(update_times),
+        flushes=flushes,
         streaming_seconds=window,
         busiest_second=busiest,
         wire_bytes=run.wire_bytes,
         payload_bytes=run.payload_bytes,
         update_bytes=update_bytes,
+        final_bytes=final_bytes,
+    )
+
+
+def kinds(traffic: Traffic) -> str:
+    """Messages and bytes by type, biggest first."""
+    return ", ".join(
+        f"{kind} {traffic.types[kind]} ({size(total)})"
+        for kind, total in traffic.type_bytes.most_common()
     )
 
 
@@ -92,6 +116,7 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
     small, large = SIZES
     each = [traffic(run) for run in data.magic[small]]
     rate = median([t.rate for t in each])
+    refreshes = median([t.flushes / t.streaming_seconds for t in each if t.streaming_seconds])
     busiest = median([t.busiest_second for t in each])
     typical = median_traffic(data.magic[small])
     bigger = median_traffic(data.magic[large])
@@ -99,7 +124,7 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
     bytes_ratio = typical.wire_bytes / answer
     growth = bigger.wire_bytes / typical.wire_bytes
     answer_growth = data.answer_bytes[large] / answer
-    kinds = ", ".join(f"{kind} {count}" for kind, count in typical.types.most_common())
+    markdown = median_traffic(data.paragraphs)
     return [
         Row(
             f"Panel updates per second ({small:,} chunks)",
@@ -108,8 +133,9 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
             f"busiest 1 s: {busiest:.0f}",
             f"<= {TARGET_UPDATES:.0f}/s",
             rate <= TARGET_UPDATES,
-            f"median of {runs}; {typical.updates} widget updates in "
-            f"{typical.streaming_seconds:.2f} s of streaming (median-bytes run)",
+            f"median of {runs}; {refreshes:.0f} refreshes/s (status-line updates); "
+            f"median-bytes run: {typical.updates} widget updates, {typical.flushes} refreshes "
+            f"in {typical.streaming_seconds:.2f} s of streaming",
         ),
         Row(
             f"iopub bytes, {small:,}-chunk answer",
@@ -119,8 +145,8 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
             f"<= {TARGET_BYTES:.0f}x answer",
             bytes_ratio <= TARGET_BYTES,
             f"run with the median bytes of {runs}; content+metadata+buffers "
-            f"{size(typical.payload_bytes)}; widget updates {size(typical.update_bytes)}; "
-            f"{kinds}",
+            f"{size(typical.payload_bytes)}; widget updates {size(typical.update_bytes)}, "
+            f"final answer output {size(typical.final_bytes)}; {kinds(typical)}",
         ),
         Row(
             f"iopub bytes, {large:,} vs {small:,} chunks",
@@ -131,5 +157,16 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
             growth <= TARGET_GROWTH,
             f"median-bytes runs of {runs}; {bigger.updates} widget updates at "
             f"{bigger.rate:.0f}/s for {large:,}",
+        ),
+        Row(
+            f"(diagnostic) iopub bytes, {small:,} chunks of paragraphed Markdown",
+            f"{size(markdown.wire_bytes)} in {markdown.messages} msgs",
+            f"{size(answer)} (the answer)",
+            f"{markdown.wire_bytes / answer:.1f}x answer",
+            "-",
+            None,
+            f"median-bytes run of {runs}; as long as the lorem answer, with headings, "
+            f"lists, code and blank lines; {markdown.rate:.0f} widget updates/s; "
+            f"{kinds(markdown)}",
         ),
     ]
