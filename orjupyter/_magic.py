@@ -1,20 +1,9 @@
-"""`%%gpt4o`: thin glue between IPython and the session. Parses, hands off, shows.
-
-Cells run by awaiting: an input transformer turns a `%%gpt4o` cell into a top-level
-`await`, so IPython runs it on the kernel's event loop, and a Stop click (a comm message)
-reaches the kernel while the answer streams. Called the classic way (`run_cell_magic`),
-the same coroutine runs to completion on a private loop.
-"""
+"""`%%gpt4o`: thin glue between IPython and the session. Parses, hands off, shows."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import shlex
-import sys
-import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +12,8 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ._config import OrJupyter, SecretStr
-from ._domain import DETAILS, Detail, ImagePart, Reply
+from ._domain import DETAILS, Detail, Reply
+from ._execution import MAGIC_NAME, awaiting_transformer, run_sync
 from ._formats import (
     FORMATS,
     Format,
@@ -34,50 +24,20 @@ from ._formats import (
     system_prompt,
 )
 from ._notebook_id import NotebookId, notebook_identity
+from ._options import (
+    fallbacks,
+    is_command,
+    parse_options,
+    positive_int,
+    provider,
+    split_question,
+    temperature,
+)
 from ._panel import Panel, TextView, View
 from ._prompt import PromptError, build_parts, parse_template
 from ._request import CallOptions
 from ._session import Question, Session
-
-MAGIC_NAME = "gpt4o"
-SUBCOMMANDS = ("help", "key", "usage", "reset", "alias", "models", "credits", "budget")
-
-
-def _temperature(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 2.0:
-        raise ValueError
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError
-    return value
-
-
-def parse_options(magic: Any, line: str) -> Any:
-    """Parse a magic's line the POSIX way, so `--system "Be terse."` loses its quotes."""
-    try:
-        argv = shlex.split(line, posix=True)
-    except ValueError as exc:
-        raise UsageError(f"cannot read the options ({exc}); check the quotes") from None
-    return magic.parser.parse_args(argv)
-
-
-def _fallbacks(text: str) -> tuple[str, ...]:
-    slugs = tuple(slug.strip() for slug in text.split(",") if slug.strip())
-    if not slugs:
-        raise ValueError
-    return slugs
-
-
-def _provider(text: str) -> dict[str, Any]:
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError
-    return value
+from ._values import image_maker
 
 
 @magics_class
@@ -100,8 +60,8 @@ class OrJupyterMagics(Magics):
     @argument("-o", "--output", metavar="NAME", help="store the reply in this variable")
     @argument("-m", "--model", metavar="SLUG", help="OpenRouter model (default: GPT-4o)")
     @argument("--system", metavar="TEXT", help="system prompt")
-    @argument("--temperature", type=_temperature, metavar="T", help="sampling temperature, 0 to 2")
-    @argument("--max-tokens", type=_positive_int, metavar="N", help="longest answer, in tokens")
+    @argument("--temperature", type=temperature, metavar="T", help="sampling temperature, 0 to 2")
+    @argument("--max-tokens", type=positive_int, metavar="N", help="longest answer, in tokens")
     @argument("--detail", choices=DETAILS, default="auto", help="image detail: auto, low or high")
     @argument(
         "-f",
@@ -121,8 +81,8 @@ class OrJupyterMagics(Magics):
         help="answer in the background: the cell returns at once; -o NAME holds a pending "
         "reply (NAME.wait() waits)",
     )
-    @argument("--models", type=_fallbacks, metavar="A,B", help="OpenRouter fallback models")
-    @argument("--provider", type=_provider, metavar="JSON", help="OpenRouter provider preferences")
+    @argument("--models", type=fallbacks, metavar="A,B", help="OpenRouter fallback models")
+    @argument("--provider", type=provider, metavar="JSON", help="OpenRouter provider preferences")
     @argument("command", nargs="*", help="line magic: a question, or a command (see below)")
     @line_cell_magic
     def gpt4o(self, line: str, cell: str | None = None) -> None:
@@ -141,10 +101,10 @@ class OrJupyterMagics(Magics):
         """
         if cell is not None:
             run_sync(self.ask(line, cell))
-        elif _is_command(line):
+        elif is_command(line):
             self._command(line)
         else:
-            run_sync(self.ask(*_split_question(line)))
+            run_sync(self.ask(*split_question(line)))
 
     def _command(self, line: str) -> None:
         words = line.split()
@@ -208,8 +168,8 @@ class OrJupyterMagics(Magics):
             raise UsageError(f"{name!r} cannot be a magic name: use letters, digits and _")
 
         def magic(line: str, cell: str | None = None) -> None:
-            if cell is None and not _is_command(line):
-                line, cell = _split_question(line)
+            if cell is None and not is_command(line):
+                line, cell = split_question(line)
             if cell is None:
                 self._command(line)
             else:
@@ -310,7 +270,7 @@ class OrJupyterMagics(Magics):
     def _parts(self, cell: str, detail: Detail, model: str) -> list[Any]:
         try:
             segments = parse_template(cell)
-            parts = build_parts(segments, self.user_ns, _image_maker(model), detail)
+            parts = build_parts(segments, self.user_ns, image_maker(model), detail)
         except PromptError as exc:
             raise UsageError(f"{exc} (nothing was sent)") from None
         if not parts:
@@ -322,128 +282,6 @@ class OrJupyterMagics(Magics):
         if settings.widgets and getattr(self.shell, "kernel", None) is not None:
             return Panel(model, settings.updates_per_second)
         return TextView(model)
-
-
-def _is_command(line: str) -> bool:
-    words = line.split()
-    return not words or words[0] in SUBCOMMANDS
-
-
-def _split_question(line: str) -> tuple[str, str]:
-    """`%gpt4o -m x what is {y}?` → ("-m x", "what is {y}?"): options first, then words."""
-    if not line.lstrip().startswith("-"):
-        return "", line
-    tokens = line.split()
-    takes_value = {
-        "-o",
-        "--output",
-        "-m",
-        "--model",
-        "--system",
-        "--temperature",
-        "--max-tokens",
-        "--detail",
-        "-f",
-        "--format",
-        "--thread",
-        "--models",
-        "--provider",
-    }
-    index = 0
-    while index < len(tokens) and tokens[index].startswith("-"):
-        index += 2 if tokens[index] in takes_value else 1
-    if index >= len(tokens):
-        raise UsageError("the question is empty: %gpt4o [options] QUESTION")
-    options = " ".join(tokens[:index])
-    question = line[line.index(tokens[index], len(options)) :]
-    return options, question
-
-
-_TEXT_TYPES = (str, int, float, complex, bool, type(None), list, tuple, dict, set)
-_IMAGE_MODULES = ("PIL.", "matplotlib.", "numpy")
-
-
-def _could_be_image(value: object) -> bool:
-    """Cheap pre-check so plain values never import Pillow."""
-    if isinstance(value, _TEXT_TYPES):
-        return False
-    if isinstance(value, (bytes, bytearray, Path)):
-        return True
-    return type(value).__module__.startswith(_IMAGE_MODULES)
-
-
-def _image_maker(model: str) -> Callable[[object, Detail], ImagePart | None]:
-    def make(value: object, detail: Detail) -> ImagePart | None:
-        if not _could_be_image(value):
-            return None
-        from ._images import ImageError, limits_for, prepare_image, to_image
-
-        try:
-            image = to_image(value)
-            return None if image is None else prepare_image(image, detail, limits_for(model))
-        except ImageError as exc:
-            raise PromptError(str(exc)) from None
-
-    return make
-
-
-def run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine from synchronous code, whether or not a loop is running here."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # handed back to the caller's thread below
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, name="orjupyter-call", daemon=True)
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
-def awaiting_transformer(magics: OrJupyterMagics) -> Callable[[list[str]], list[str]]:
-    """Rewrite `%%gpt4o …` (and alias) cells into a top-level await of the same call."""
-
-    def transform(lines: list[str]) -> list[str]:
-        if not lines or not lines[0].startswith("%%"):
-            return lines
-        first = lines[0].rstrip("\r\n")
-        name, _, line = first[2:].partition(" ")
-        if name not in (MAGIC_NAME, *magics.aliases) or first.rstrip().endswith("?"):
-            return lines  # another magic, or help (%%gpt4o?)
-        if not getattr(magics.shell, "autoawait", False):
-            return lines
-        cell = "".join(lines[1:])
-        call = f"__import__('orjupyter._magic').{_ENTRY}({name!r}, {line.strip()!r}, {cell!r})"
-        return [f"await {call}\n"]
-
-    return transform
-
-
-_ENTRY = "_magic.run_cell"
-
-
-async def run_cell(name: str, line: str, cell: str) -> None:
-    """What a transformed `%%gpt4o` cell awaits."""
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
-    if magics is None:
-        raise UsageError("orjupyter is not loaded: run %load_ext orjupyter")
-    expanded = shell.var_expand(line, depth=1)
-    try:
-        await magics.ask(expanded, cell, default_model=magics.aliases.get(name))
-    except KeyboardInterrupt:
-        print("Stopped.", file=sys.stderr)
 
 
 def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:

@@ -1,0 +1,78 @@
+"""How a `%%gpt4o` cell runs: awaited on the kernel's loop, or to completion when called
+the classic way. An input transformer turns the cell into a top-level `await`, so IPython
+runs it on the kernel's event loop and a Stop click (a comm message) reaches the kernel
+while the answer streams."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+if TYPE_CHECKING:
+    from ._magic import OrJupyterMagics
+
+MAGIC_NAME = "gpt4o"
+
+
+def run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine from synchronous code, whether or not a loop is running here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed back to the caller's thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="orjupyter-call", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def awaiting_transformer(magics: OrJupyterMagics) -> Callable[[list[str]], list[str]]:
+    """Rewrite `%%gpt4o …` (and alias) cells into a top-level await of the same call."""
+
+    def transform(lines: list[str]) -> list[str]:
+        if not lines or not lines[0].startswith("%%"):
+            return lines
+        first = lines[0].rstrip("\r\n")
+        name, _, line = first[2:].partition(" ")
+        if name not in (MAGIC_NAME, *magics.aliases) or first.rstrip().endswith("?"):
+            return lines  # another magic, or help (%%gpt4o?)
+        if not getattr(magics.shell, "autoawait", False):
+            return lines
+        cell = "".join(lines[1:])
+        call = f"__import__('orjupyter._execution').{_ENTRY}({name!r}, {line.strip()!r}, {cell!r})"
+        return [f"await {call}\n"]
+
+    return transform
+
+
+_ENTRY = "_execution.run_cell"
+
+
+async def run_cell(name: str, line: str, cell: str) -> None:
+    """What a transformed `%%gpt4o` cell awaits."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
+    if magics is None:
+        raise UsageError("orjupyter is not loaded: run %load_ext orjupyter")
+    expanded = shell.var_expand(line, depth=1)
+    try:
+        await magics.ask(expanded, cell, default_model=magics.aliases.get(name))
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
