@@ -33,6 +33,23 @@ def load_ipython_extension(ipython: Any) -> None:
     settings = OrJupyter(parent=ipython)
     ipython.configurables.append(settings)
     register(ipython, settings)
+    if getattr(ipython, "kernel", None) is not None:
+        _warm_up()
+
+
+def _warm_up() -> None:
+    """Import what the first call needs in the background, while the person types."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in ("openai", "ipywidgets", "orjupyter._render", "orjupyter._session"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # the call itself will report a broken install
+                return
+
+    threading.Thread(target=load, name="orjupyter-warm-up", daemon=True).start()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

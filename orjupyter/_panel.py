@@ -59,16 +59,23 @@ class TextView:
         self.out.flush()
 
 
+LONG_TAIL = 2000
+"""Characters of one streaming paragraph re-rendered at most, before its start is frozen."""
+STATUS_INTERVAL = 0.5
+"""Seconds between refreshes of the status line while streaming."""
+
+
 class Panel:
     """The live widget panel under a cell. Replaced by ordinary outputs when done."""
 
-    def __init__(self, model: str, updates_per_second: float = 20.0) -> None:
+    def __init__(self, model: str, updates_per_second: float = 12.0) -> None:
         from ._render import BlockSplitter
 
         self.model = model
         self.interval = 1.0 / max(updates_per_second, 0.1)
         self.splitter = BlockSplitter()
         self.last_flush = 0.0
+        self.last_status = 0.0
         self.pending: asyncio.TimerHandle | None = None
         self.state: StreamState | None = None
         self.started = time.perf_counter()
@@ -97,7 +104,11 @@ class Panel:
 
         from ._render import style_tag
 
-        self.tail = _answer_widget("")
+        # one layout and one style for every answer widget: a block costs one comm, not three
+        from ipywidgets.widgets.widget_string import HTMLStyle
+
+        self.layout, self.html_style = widgets.Layout(), HTMLStyle()
+        self.tail = self._answer_widget("")
         self.blocks = widgets.VBox([self.tail])
         self.blocks.add_class("orj-answer")
         self.blocks.add_class("jp-RenderedHTMLCommon")
@@ -119,14 +130,21 @@ class Panel:
         if self.stopper is not None:
             self.stopper.stop()
 
+    def _answer_widget(self, html_text: str) -> Any:
+        import ipywidgets as widgets
+
+        return widgets.HTML(html_text, layout=self.layout, style=self.html_style)
+
     def on_text(self, state: StreamState) -> None:
         self.state = state
         if self.first_token is None:
             self.first_token = time.perf_counter() - self.started
+        if self.pending is not None:
+            return  # a refresh is already due
         now = time.monotonic()
         if now - self.last_flush >= self.interval:
             self._flush()
-        elif self.pending is None:
+        else:
             delay = self.interval - (now - self.last_flush)
             self.pending = asyncio.get_running_loop().call_later(delay, self._flush)
 
@@ -142,18 +160,23 @@ class Panel:
         if state is None:
             return
         text = state.text
-        frozen = self.splitter.feed(text)
+        new = [self._answer_widget(render_markdown(b)) for b in self.splitter.feed(text)]
+        piece = self.splitter.cut_paragraph(LONG_TAIL)
+        if piece is not None:
+            new.append(self._answer_widget(render_markdown(piece)))
+            new[-1].add_class("orj-cut")
         tail_html = render_markdown(self.splitter.tail)
-        if frozen:
+        if new:
             # new blocks and a new tail appear in one update: no moment shows a block twice
-            new = [_answer_widget(render_markdown(block)) for block in frozen]
-            old_tail, self.tail = self.tail, _answer_widget(tail_html)
+            old_tail, self.tail = self.tail, self._answer_widget(tail_html)
             self.blocks.children = (*self.blocks.children[:-1], *new, self.tail)
             old_tail.close()
         elif self.tail.value != tail_html:
             self.tail.value = tail_html
-        line = progress_line(self.model, len(text), state.content_chunks, self.first_token)
-        self.status.value = self._status_html(line)
+        if self.last_flush - self.last_status >= STATUS_INTERVAL:
+            self.last_status = self.last_flush
+            line = progress_line(self.model, len(text), state.content_chunks, self.first_token)
+            self.status.value = self._status_html(line)
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if self.pending is not None:
@@ -176,14 +199,13 @@ class Panel:
             self.handle.update(bundle, metadata=meta, raw=True)
 
 
-def _answer_widget(html_text: str) -> Any:
-    import ipywidgets as widgets
-
-    return widgets.HTML(html_text)
-
-
 def _close_tree(widget: Any) -> None:
-    """Close a widget and its descendants, so their comms do not linger in the kernel."""
+    """Close a widget, its descendants and their layout and style models, so no comm
+    lingers in the kernel or the browser."""
     for child in getattr(widget, "children", ()):
         _close_tree(child)
+    for part in ("layout", "style"):
+        model = getattr(widget, part, None)
+        if model is not None and getattr(model, "comm", None) is not None:
+            model.close()
     widget.close()

@@ -239,6 +239,8 @@ color:var(--orj-muted)}}
 .orj-panel .widget-html-content{{line-height:normal}}
 .orj-panel .widget-html,.orj-panel .widget-vbox{{margin:0}}
 .orj-panel .widget-button{{width:auto;padding:0 0.8em}}
+.orj-panel .orj-cut .widget-html-content>p:last-child{{margin-bottom:0}}
+.orj-panel .orj-cut+.widget-html .widget-html-content>p:first-child{{margin-top:0}}
 """
 """Scoped under `.orj-answer`; light by default, dark by the OS or a dark JupyterLab theme."""
 
@@ -277,6 +279,24 @@ class BlockSplitter:
         self._frozen += start
         return blocks
 
+    def cut_paragraph(self, limit: int) -> str | None:
+        """While one long paragraph streams, hand out its start up to a sentence end, so
+        re-rendering the tail stays bounded. The piece is a paragraph of its own while the
+        answer streams; the final output, rendered whole, shows one paragraph again.
+
+        Only a plain paragraph is cut, only after `. `, `! ` or `? `, and only where no
+        inline markup (code, emphasis, link) is open in the piece.
+        """
+        tail = self.tail
+        if len(tail) <= limit or not _one_paragraph(tail):
+            return None
+        for match in reversed(list(_SENTENCE_END.finditer(tail, 0, len(tail) - 1))):
+            piece = tail[: match.end()]
+            if _inline_closed(piece):
+                self._frozen += len(piece)
+                return piece
+        return None
+
     @property
     def tail(self) -> str:
         """The source not yet handed out as blocks."""
@@ -286,6 +306,28 @@ class BlockSplitter:
     def frozen_length(self) -> int:
         """Characters of the text already handed out as blocks."""
         return self._frozen
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]?[ \t]+")
+
+
+def _one_paragraph(text: str) -> bool:
+    tokens = _block_parser().parse(text)
+    return bool(tokens) and tokens[0].type == "paragraph_open" and tokens[-1].level == 0 and (
+        sum(token.level == 0 and token.nesting == 1 for token in tokens) == 1
+    )
+
+
+def _inline_closed(piece: str) -> bool:
+    """No code span, emphasis or link left open (counted conservatively)."""
+    return (
+        piece.count("`") % 2 == 0
+        and piece.count("*") % 2 == 0
+        and piece.count("~~") % 2 == 0
+        and piece.count("[") == piece.count("]")
+        and piece.count("(") == piece.count(")")
+        and len(re.findall(r"(?<!\w)_|_(?!\w)", piece)) % 2 == 0
+    )
 
 
 def _complete_block_ends(tail: str) -> list[int]:

@@ -51,14 +51,10 @@ class StreamState:
 
     def handle_chunk(self, chunk: Any) -> str:
         """Take one chunk; return the text it added ('' for none)."""
-        if not self.id:
+        if not self.id:  # the envelope repeats on every chunk: read it once
             self.id = getattr(chunk, "id", None) or ""
-        model = getattr(chunk, "model", None)
-        if model:
-            self.model = model
-        provider = getattr(chunk, "provider", None)
-        if provider:
-            self.provider = provider
+            self.model = getattr(chunk, "model", None) or self.model
+            self.provider = getattr(chunk, "provider", None) or self.provider
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = read_usage(usage)

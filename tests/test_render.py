@@ -543,3 +543,29 @@ def test_a_document_fed_one_character_at_a_time(text):
 @given(st.data(), st.text(alphabet="#-*+>`~|=:[]()!_1. \t\r\n\x00a", max_size=120) | st.text())
 def test_any_text_in_any_chunks_is_kept_whole(data, text):
     feed_all(data.draw(growing_prefixes(text)))
+
+
+def test_a_long_paragraph_is_cut_at_sentence_ends_while_streaming():
+    sentence = "This sentence has *some* words in it. "
+    text = sentence * 200
+    splitter = BlockSplitter()
+    pieces: list[str] = []
+    for end in range(0, len(text) + 1, 97):
+        pieces += splitter.feed(text[:end])
+        piece = splitter.cut_paragraph(2000)
+        if piece:
+            pieces.append(piece)
+        assert len(splitter.tail) <= 2000 + 97 + len(sentence)
+    assert "".join(pieces) + splitter.tail == text[: (len(text) // 97) * 97]
+    assert all(p.endswith(". ") and p.count("*") % 2 == 0 for p in pieces)
+
+
+def test_only_plain_paragraphs_with_closed_markup_are_cut():
+    for text in (
+        "```\n" + "code line. " * 400,  # an open fence
+        "- item " + "words here. " * 400,  # a list item
+        "Start `" + "in code. " * 400,  # an open code span
+    ):
+        splitter = BlockSplitter()
+        splitter.feed(text)
+        assert splitter.cut_paragraph(2000) is None
