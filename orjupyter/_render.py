@@ -284,17 +284,18 @@ class BlockSplitter:
         re-rendering the tail stays bounded. The piece is a paragraph of its own while the
         answer streams; the final output, rendered whole, shows one paragraph again.
 
-        Only a plain paragraph is cut, only after `. `, `! ` or `? `, and only where no
-        inline markup (code, emphasis, link) is open in the piece.
+        Only a plain paragraph is cut: after `. `, `! ` or `? ` where it can, else between
+        words, and only where no inline markup (code, emphasis, link) is open in the piece.
         """
         tail = self.tail
         if len(tail) <= limit or not _one_paragraph(tail):
             return None
-        for match in reversed(list(_SENTENCE_END.finditer(tail, 0, len(tail) - 1))):
-            piece = tail[: match.end()]
-            if _inline_closed(piece):
-                self._frozen += len(piece)
-                return piece
+        for boundary in (_SENTENCE_END, _SPACE):  # a sentence end if there is one
+            for match in reversed(list(boundary.finditer(tail, 0, len(tail) - 1))):
+                piece = tail[: match.end()]
+                if _inline_closed(piece):
+                    self._frozen += len(piece)
+                    return piece
         return None
 
     @property
@@ -309,6 +310,7 @@ class BlockSplitter:
 
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]?[ \t]+")
+_SPACE = re.compile(r"[ \t]+")
 
 
 def _one_paragraph(text: str) -> bool:

@@ -564,8 +564,20 @@ def test_only_plain_paragraphs_with_closed_markup_are_cut():
     for text in (
         "```\n" + "code line. " * 400,  # an open fence
         "- item " + "words here. " * 400,  # a list item
-        "Start `" + "in code. " * 400,  # an open code span
     ):
         splitter = BlockSplitter()
         splitter.feed(text)
         assert splitter.cut_paragraph(2000) is None
+    splitter = BlockSplitter()
+    splitter.feed("Start `" + "in code. " * 400)  # an open code span: cut only before it
+    assert splitter.cut_paragraph(2000) == "Start "
+    assert splitter.cut_paragraph(2000) is None
+
+
+def test_a_paragraph_without_sentence_ends_is_cut_between_words():
+    splitter = BlockSplitter()
+    splitter.feed("lorem ipsum " * 500)
+    piece = splitter.cut_paragraph(2000)
+    assert piece is not None
+    assert piece.endswith(" ")
+    assert len(splitter.tail) < 20
