@@ -62,7 +62,7 @@ class OrJupyter(Configurable):
         config=True
     )
     updates_per_second = Float(
-        12.0, help="Most panel refreshes per second while an answer streams."
+        10.0, help="Most panel refreshes per second while an answer streams."
     ).tag(config=True)
     max_history_turns = Int(
         10, help="Most earlier turns of a --thread sent as history (also trimmed to fit)."

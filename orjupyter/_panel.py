@@ -68,7 +68,7 @@ STATUS_INTERVAL = 0.5
 class Panel:
     """The live widget panel under a cell. Replaced by ordinary outputs when done."""
 
-    def __init__(self, model: str, updates_per_second: float = 12.0) -> None:
+    def __init__(self, model: str, updates_per_second: float = 10.0) -> None:
         from ._render import BlockSplitter
 
         self.model = model
@@ -160,16 +160,17 @@ class Panel:
         if state is None:
             return
         text = state.text
-        new = [self._answer_widget(render_markdown(b)) for b in self.splitter.feed(text)]
+        # blocks finished since the last refresh render together: one widget per refresh
+        finished = "".join(self.splitter.feed(text))
         piece = self.splitter.cut_paragraph(LONG_TAIL)
-        if piece is not None:
-            new.append(self._answer_widget(render_markdown(piece)))
-            new[-1].add_class("orj-cut")
         tail_html = render_markdown(self.splitter.tail)
-        if new:
-            # new blocks and a new tail appear in one update: no moment shows a block twice
+        if finished or piece:
+            frozen = self._answer_widget(render_markdown(finished + (piece or "")))
+            if piece:
+                frozen.add_class("orj-cut")
+            # the frozen part and a new tail appear in one update: nothing shows twice
             old_tail, self.tail = self.tail, self._answer_widget(tail_html)
-            self.blocks.children = (*self.blocks.children[:-1], *new, self.tail)
+            self.blocks.children = (*self.blocks.children[:-1], frozen, self.tail)
             old_tail.close()
         elif self.tail.value != tail_html:
             self.tail.value = tail_html
