@@ -53,8 +53,8 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
         before = server.requests()
         result = child(CACHE, str(runs), PROMPT, env=env)
         sent = server.requests() - before
-    hits: list[float] = result["hits"]  # type: ignore[assignment]
-    calls: list[float] = result["calls"]  # type: ignore[assignment]
+    hits: list[float] = result["hits"]
+    calls: list[float] = result["calls"]
     if not result["all_cached"] or sent != runs + 1:
         raise RuntimeError(f"cache hits were not all from the cache ({sent} requests sent)")
     mine, other = median(hits), median(calls)

@@ -69,7 +69,7 @@ def first_token(env: dict[str, str], mode: str) -> float:
     result = child(FIRST_CALL, mode, MODEL, PROMPT, env=env)
     if not result["ok"]:
         raise RuntimeError(f"first call ({mode}) failed: {result['output']!r}")
-    return float(result["ttft"])  # type: ignore[arg-type]
+    return float(result["ttft"])
 
 
 KERNEL_SDK_CELL = """

@@ -46,8 +46,10 @@ def baseline_python() -> tuple[Path | None, str]:
             check=True,
             timeout=900,
         )
+    except subprocess.CalledProcessError as exc:
+        return None, f"pip install {REQ} failed with exit status {exc.returncode}"
     except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"cannot install {BASELINE_REQUIREMENT}: {exc}"
+        return None, f"cannot install {REQ}: {type(exc).__name__}: {exc}"
     if subprocess.run([python, "-c", probe], check=False).returncode != 0:
         return None, f"{BASELINE_REQUIREMENT} installed but not importable"
     return python, ""
@@ -57,7 +59,7 @@ def load_seconds(python: Path | str, name: str, magic: str) -> float:
     result = child(LOAD, name, magic, python=str(python))
     if not result["loaded"]:
         raise RuntimeError(f"%load_ext {name} did not register %%{magic}")
-    return float(result["seconds"])  # type: ignore[arg-type]
+    return float(result["seconds"])
 
 
 def measure(runs: int) -> list[Row]:

@@ -103,11 +103,11 @@ print(json.dumps({"peak": peak, "data": len(text.encode()), "streaming": streami
 
 
 def image_peak(mode: str) -> dict[str, int]:
-    return child(IMAGE, mode, str(HERE), MODEL)  # type: ignore[return-value]
+    return child(IMAGE, mode, str(HERE), MODEL)
 
 
 def answer_peak(mode: str) -> dict[str, int]:
-    return child(ANSWER, mode, MODEL, "20000", str(FLUSH_EVERY))  # type: ignore[return-value]
+    return child(ANSWER, mode, MODEL, "20000", str(FLUSH_EVERY))
 
 
 def measure(runs: int, image_runs: int) -> list[Row]:

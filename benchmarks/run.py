@@ -42,7 +42,7 @@ def repetitions(quick: bool) -> dict[str, int]:
     """How many times each figure is measured (medians over these)."""
     if quick:
         return dict(
-            load=3, shell=3, kernel=2, stream=2, image=3, slow=1, image_mem=1, answer=2, hit=10
+            load=3, shell=3, kernel=2, stream=2, image=3, slow=1, image_mem=1, answer=1, hit=10
         )
     return dict(load=7, shell=5, kernel=5, stream=5, image=5, slow=3, image_mem=3, answer=5, hit=20)
 
@@ -123,8 +123,10 @@ def main() -> int:
         log(f"local server at {server.url}")
         steps = plan(runs, server)
         for name in chosen:
+            begun = time.perf_counter()
             try:
                 rows += steps[name]()
+                log(f"  ({name}: {time.perf_counter() - begun:.0f} s)")
             except Exception as exc:
                 failed = True
                 traceback.print_exc()

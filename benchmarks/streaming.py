@@ -7,7 +7,8 @@ cell is `%%gpt4o --no-cache`; the bare loop's cell awaits the same request on th
 kernel's event loop with an `openai.AsyncOpenAI` client made beforehand (the magic reuses
 its client too) and joins the content. Each cell's time is execute_request to
 execute_reply. The same runs, repeated with 40,000 chunks, show how time grows; traffic.py
-reads the iopub messages of these same runs.
+reads the iopub messages of these same runs. Each repetition also runs the magic once on
+an answer as long but in Markdown paragraphs (a diagnostic for traffic.py, untimed here).
 """
 
 from __future__ import annotations

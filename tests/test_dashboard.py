@@ -209,7 +209,7 @@ def test_frame_without_pandas_says_what_to_do(monkeypatch):
 
 def test_frame_is_built_from_rows_and_columns(monkeypatch):
     fake = types.ModuleType("pandas")
-    fake.DataFrame = lambda rows, columns: (rows, columns)  # type: ignore[attr-defined]
+    fake.DataFrame = lambda rows, columns: (rows, columns)
     monkeypatch.setitem(sys.modules, "pandas", fake)
     rows, columns = calls_frame(CALLS)
     assert columns == list(COLUMNS)

@@ -60,7 +60,7 @@ def stream(client: openai.OpenAI, messages: list[dict[str, Any]], **kw: Any) -> 
     return list(
         client.chat.completions.create(
             model=kw.pop("model", MODEL),
-            messages=messages,  # type: ignore[arg-type]
+            messages=messages,
             stream=True,
             stream_options={"include_usage": True},
             extra_body={"usage": {"include": True}},

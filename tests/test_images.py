@@ -176,7 +176,7 @@ def test_sent_size_rejects_bad_input():
     with pytest.raises(ImageError, match="empty"):
         sent_size(0, 10)
     with pytest.raises(ValueError, match="detail"):
-        sent_size(10, 10, "medium")  # type: ignore[arg-type]
+        sent_size(10, 10, "medium")
 
 
 def test_limits_for():

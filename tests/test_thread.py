@@ -84,7 +84,10 @@ def test_trimming_by_turns_keeps_the_newest():
 def test_trimming_by_tokens_drops_oldest_first_and_never_splits_a_turn():
     turns = [sized(100, "old"), sized(30, "middle"), sized(50, "new")]
     assert [t.tokens for t in turns] == [100, 30, 50]
-    names = lambda kept: [t.user["content"] for t in kept]  # noqa: E731
+
+    def names(kept):
+        return [t.user["content"] for t in kept]
+
     assert names(trim_history(turns, max_turns=10, budget_tokens=180)) == ["old", "middle", "new"]
     assert names(trim_history(turns, max_turns=10, budget_tokens=179)) == ["middle", "new"]
     assert names(trim_history(turns, max_turns=10, budget_tokens=80)) == ["middle", "new"]
