@@ -102,10 +102,10 @@ class Panel:
         import ipywidgets as widgets
         from IPython.display import display
 
-        from ._render import style_tag
-
         # one layout and one style for every answer widget: a block costs one comm, not three
         from ipywidgets.widgets.widget_string import HTMLStyle
+
+        from ._render import style_tag
 
         self.layout, self.html_style = widgets.Layout(), HTMLStyle()
         self.tail = self._answer_widget("")

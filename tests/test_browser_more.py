@@ -1,0 +1,603 @@
+"""More of `%%gpt4o` in a browser: the kernel interrupt, `--bg`, and Jupyter Notebook 7.
+
+Like `test_browser.py`: one JupyterLab server (and, for the last test, one Jupyter
+Notebook 7 server) whose kernels talk to a local fake OpenRouter, one Chromium, and a
+fresh notebook per test, driven by clicks and key presses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PANEL,
+    PROBE_SOURCE,
+    JupyterLab,
+    NotebookPage,
+    fake,
+    normalise,
+    wait_for,
+)
+from conftest import TEST_KEY
+
+from orjupyter._domain import format_cost
+from orjupyter._fakerouter_script import lorem
+from orjupyter.fakerouter import FakeRouter
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}"),
+]
+
+VIEWPORT = {"width": 1280, "height": 1000}
+
+
+def slow(question: str) -> str:
+    """A prompt answered with 400 words, one every 50 ms: 20 s unless stopped.
+
+    Each test asks its own `question`, so no test is answered from another's cache.
+    """
+    return f"{question}\n[[fake words=400 delay=0.05]]"
+
+
+STOP_WITHIN = 1.0
+"""Seconds from the click (or key press) to the final output."""
+
+OpenNotebook = Callable[..., NotebookPage]
+
+
+# --- Jupyter Notebook 7 -------------------------------------------------------------
+
+
+class JupyterNotebook(JupyterLab):
+    """`jupyter notebook` (Notebook 7) with the same isolation as `JupyterLab`."""
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/notebooks/{name}?token={self.token}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        env = self._environment()
+        self._write_settings()
+        self.log_path = self.base / "notebook.log"
+        command = [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "notebook",
+            "--no-browser",
+            f"--port={self.port}",
+            "--port-retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--ServerApp.open_browser=False",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")  # containers often run tests as root
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+        def ready() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"jupyter notebook exited early:\n{self.log()}")
+            try:
+                self.api("GET", "/api/status")
+            except (urllib.error.URLError, ConnectionError):
+                return False
+            return True
+
+        wait_for(ready, timeout, "Jupyter Notebook to answer", interval=0.2)
+
+
+JS_NB7_KERNEL_IDLE = """() => {
+    const name = document.querySelector(
+        '.jp-NotebookPanel-toolbar .jp-KernelName .jp-ToolbarButtonComponent-label');
+    const indicator = document.querySelector(
+        '.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator');
+    return !!name && name.innerText.trim() !== '' && name.innerText.trim() !== 'No Kernel'
+        && !!indicator && indicator.getAttribute('data-status') === 'idle';
+}"""
+
+
+class Notebook7Page(NotebookPage):
+    """The same driver on Notebook 7's page: no status bar, no dock panel tabs."""
+
+    def open(self, timeout: float = 60.0) -> Notebook7Page:
+        self.page.goto(self.lab.notebook_url(self.name))
+        self.page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=timeout * 1000)
+        self.wait_idle(timeout)
+        return self
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """A kernel is named in the toolbar, connected (the server says so) and idle.
+
+        The toolbar's indicator reads "idle" before a kernel is attached, then
+        "connecting", then "idle" again; the server's view of the connection settles it.
+        """
+
+        def connected() -> bool:
+            sessions = self.lab.api("GET", "/api/sessions")
+            kernels = [s["kernel"] for s in sessions if s.get("path") == self.name]
+            return any(
+                k.get("connections", 0) >= 1 and k["execution_state"] == "idle" for k in kernels
+            )
+
+        wait_for(connected, timeout, "the kernel to be connected", interval=0.1)
+        self.page.wait_for_function(JS_NB7_KERNEL_IDLE, timeout=timeout * 1000)
+
+    def save(self) -> None:
+        """Ctrl+S; the caller waits for the file to hold what it expects."""
+        self.page.keyboard.press("Control+s")
+
+
+# --- fixtures -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab_router() -> Iterator[FakeRouter]:
+    router = FakeRouter(delay=0.0).start()
+    try:
+        yield router
+    finally:
+        router.stop()
+
+
+def _server_env(router: FakeRouter) -> dict[str, str]:
+    return {"OPENROUTER_BASE_URL": router.base_url, "OPENROUTER_API_KEY": TEST_KEY}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, lab_router: FakeRouter) -> Iterator[JupyterLab]:
+    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab"), _server_env(lab_router))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def notebook7(
+    tmp_path_factory: pytest.TempPathFactory, lab_router: FakeRouter
+) -> Iterator[JupyterNotebook]:
+    server = JupyterNotebook(tmp_path_factory.mktemp("notebook7"), _server_env(lab_router))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def router(lab_router: FakeRouter) -> FakeRouter:
+    lab_router.reset()
+    return lab_router
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.set_default_timeout(30_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def _opener(
+    server: JupyterLab,
+    context: Any,
+    name: str,
+    page_class: type[NotebookPage],
+    known_errors: tuple[str, ...] = (),
+) -> Iterator[OpenNotebook]:
+    pages: list[tuple[Any, list[str]]] = []
+
+    def open_(*sources: str) -> NotebookPage:
+        if sources:
+            server.write_notebook(name, *sources)
+        page = context.new_page()
+        errors: list[str] = []
+
+        def on_error(error: Any) -> None:
+            if str(error) not in known_errors:
+                errors.append(f"{error}\n{error.stack}")
+
+        page.on("pageerror", on_error)
+        pages.append((page, errors))
+        return page_class(page, server, name).open()
+
+    try:
+        yield open_
+    finally:
+        server.shutdown_kernels()
+        for page, errors in pages:
+            if not page.is_closed():
+                page.close()
+            assert not errors, f"uncaught errors in the page: {errors}"
+
+
+NOTEBOOK7_LOAD_ERROR = "Cannot read properties of undefined (reading 'schema')"
+"""Notebook 7.6's page throws this while loading (its keyboard-shortcut settings handler,
+in notebook_core.js), with or without orjupyter: a plain `1 + 1` notebook does too."""
+
+
+@pytest.fixture
+def open_notebook(
+    lab: JupyterLab, context: Any, router: FakeRouter, request: pytest.FixtureRequest
+) -> Iterator[OpenNotebook]:
+    """Write this test's notebook and open it in JupyterLab."""
+    yield from _opener(lab, context, f"{request.node.name}.ipynb", NotebookPage)
+
+
+@pytest.fixture
+def open_notebook7(
+    notebook7: JupyterNotebook, context: Any, router: FakeRouter, request: pytest.FixtureRequest
+) -> Iterator[OpenNotebook]:
+    """Write this test's notebook and open it in Jupyter Notebook 7."""
+    yield from _opener(
+        notebook7,
+        context,
+        f"{request.node.name}.ipynb",
+        Notebook7Page,
+        known_errors=(NOTEBOOK7_LOAD_ERROR,),
+    )
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def loaded(open_notebook: OpenNotebook, *cells: str) -> NotebookPage:
+    """A notebook whose first cell (`%load_ext orjupyter`) has been run."""
+    notebook = open_notebook("%load_ext orjupyter", *cells)
+    notebook.run_and_wait(0)
+    return notebook
+
+
+def gpt4o(prompt: str, options: str = "") -> str:
+    return f"%%gpt4o {options}".rstrip() + f"\n{prompt}"
+
+
+def panel_shown(notebook: NotebookPage, index: int, timeout: float = 30.0) -> None:
+    """Wait for the live panel under cell `index`; say what the cell shows if it never comes."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        notebook.wait_panel(index, timeout)
+    except PlaywrightTimeout:
+        raise AssertionError(
+            f"no live panel in cell {index} after {timeout} s; prompt "
+            f"{notebook.prompt_number(index)}, output {output_text(notebook, index)!r}"
+        ) from None
+
+
+def words_shown(notebook: NotebookPage, index: int, at_least: int = 6) -> str:
+    """Wait for the live panel to show some words; the text shown."""
+    panel_shown(notebook, index)
+    return wait_for(
+        lambda: (text := normalise(notebook.panel_text(index))).count(" ") >= at_least - 1 and text,
+        20,
+        f"some words in cell {index}'s panel",
+    )
+
+
+def wait_stopped(notebook: NotebookPage, index: int, since: float) -> dict[str, Any]:
+    """The final output of a stopped answer, which must come within `STOP_WITHIN` s."""
+    final = wait_for(lambda: notebook.final(index), 5, "the stopped answer", interval=0.02)
+    elapsed = time.monotonic() - since
+    assert elapsed < STOP_WITHIN, f"the final output appeared {elapsed:.2f} s after stopping"
+    assert final["status"].startswith("stopped · "), final["status"]
+    assert final["error"] is None, final["error"]
+    return final
+
+
+def check_partial(final: dict[str, Any], shown: str) -> None:
+    """The words shown before stopping are still there, and no more than were sent."""
+    text = normalise(final["answer"])
+    assert text.startswith(shown), "the text shown before stopping was lost"
+    assert lorem(400).startswith(text), f"unexpected text: {text[:80]!r}…"
+    assert len(shown.split()) <= len(text.split()) < 400
+
+
+def check_disconnected(router: FakeRouter) -> None:
+    """The server saw exactly one client go away mid-stream, and did not finish that answer.
+
+    Called again at the end of a test, when a second disconnection would have shown.
+    """
+    gone = wait_for(
+        lambda: [e for e in router.events if e["event"] == "client_disconnected"],
+        5,
+        "the server to see the client go",
+    )
+    assert len(gone) == 1, gone
+    assert 0 < int(gone[0]["after_chunks"]) < 400
+    completed = [e for e in router.events if e["event"] == "completed"]
+    assert not [e for e in completed if e["id"] == gone[0]["id"]]
+
+
+def error_outputs(notebook: NotebookPage, index: int) -> list[str]:
+    """Tracebacks and stderr text in the cell's output, as shown."""
+    return list(
+        notebook.cell(index)
+        .locator(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], '
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
+        )
+        .all_inner_texts()
+    )
+
+
+def output_text(notebook: NotebookPage, index: int) -> str:
+    return "\n".join(notebook.cell(index).locator(".jp-OutputArea-output").all_inner_texts())
+
+
+def check_next_answer(notebook: NotebookPage, index: int, router: FakeRouter, reply: str) -> None:
+    """Cell `index` (a `%%gpt4o` cell asking for `reply`) runs and answers normally."""
+    notebook.run(index)
+    final = notebook.wait_final(index, timeout=20)
+    assert normalise(final["answer"]) == normalise(reply)
+    assert final["error"] is None
+    assert not final["status"].startswith(("stopped", "error", "cached")), final["status"]
+    wait_for(
+        lambda: [e for e in router.events if e["event"] == "completed"],
+        5,
+        "the next answer to be completed",
+    )
+
+
+# --- the kernel interrupt -----------------------------------------------------------
+
+
+def test_toolbar_interrupt_stops_the_answer(
+    open_notebook: OpenNotebook, router: FakeRouter
+) -> None:
+    after = "Answered after the toolbar interrupt."
+    notebook = loaded(
+        open_notebook, gpt4o(slow("Toolbar interrupt?")), gpt4o(fake(after, chunks=4))
+    )
+    notebook.run(1)
+    shown = words_shown(notebook, 1)
+
+    button = notebook.page.locator(
+        f'{PANEL} .jp-NotebookPanel-toolbar jp-button[title="Interrupt the kernel"]'
+    )
+    clicked = time.monotonic()
+    button.click()
+    final = wait_stopped(notebook, 1, clicked)
+
+    check_partial(final, shown)
+    assert error_outputs(notebook, 1) == [], "the interrupt left an error in the cell"
+    check_disconnected(router)
+    check_next_answer(notebook, 2, router, after)
+    check_disconnected(router)
+
+
+def test_i_i_interrupts_the_answer(open_notebook: OpenNotebook, router: FakeRouter) -> None:
+    after = "Answered after I, I."
+    notebook = loaded(open_notebook, gpt4o(slow("I, I?")), gpt4o(fake(after, chunks=4)))
+    notebook.run(1)
+    shown = words_shown(notebook, 1)
+
+    keyboard = notebook.page.keyboard
+    keyboard.press("Escape")  # command mode
+    keyboard.press("i")
+    pressed = time.monotonic()
+    keyboard.press("i")
+    final = wait_stopped(notebook, 1, pressed)
+
+    check_partial(final, shown)
+    assert error_outputs(notebook, 1) == [], "the interrupt left an error in the cell"
+    check_disconnected(router)
+    check_next_answer(notebook, 2, router, after)
+    check_disconnected(router)
+
+
+# --- --bg ---------------------------------------------------------------------------
+
+
+def panel_grows(notebook: NotebookPage, index: int, than: str, what: str) -> str:
+    """Wait for the live panel's text to grow beyond `than`, with no final output yet."""
+
+    def grown() -> str:
+        assert notebook.final(index) is None, f"the answer finished before {what}"
+        text = normalise(notebook.panel_text(index))
+        return text if len(text) > len(than) and text.startswith(than) else ""
+
+    return wait_for(grown, 5, f"cell {index}'s panel to keep growing {what}")
+
+
+def test_bg_cell_returns_while_the_answer_streams_and_stop_works(
+    open_notebook: OpenNotebook, router: FakeRouter
+) -> None:
+    notebook = loaded(
+        open_notebook,
+        gpt4o(slow("In the background?"), "--bg -o r"),
+        "6 * 7",
+        "r.wait().outcome",
+    )
+    notebook.run(1)
+    panel_shown(notebook, 1)
+    wait_for(lambda: notebook.prompt_number(1), 10, "cell A's prompt number (the cell ended)")
+    assert notebook.final(1) is None, "the answer finished before cell A returned"
+    text = panel_grows(notebook, 1, normalise(notebook.panel_text(1)), "after cell A ended")
+
+    notebook.run(2)
+    wait_for(lambda: "42" in output_text(notebook, 2), 10, "cell B's 42")
+    assert notebook.prompt_number(2) is not None
+    text = panel_grows(notebook, 1, normalise(notebook.panel_text(1)), "after cell B ran")
+
+    stop = notebook.cell(1).locator(".orj-panel button", has_text="Stop")
+    clicked = time.monotonic()
+    stop.click()
+    final = wait_stopped(notebook, 1, clicked)
+    check_partial(final, text)
+    check_disconnected(router)
+
+    notebook.run(3)
+    wait_for(lambda: notebook.prompt_number(3), 10, "cell C to finish")
+    check_disconnected(router)
+    shown = output_text(notebook, 3)
+    assert "'stopped'" in shown, f"cell C `r.wait().outcome` shows: {shown!r}"
+
+
+BG_ANSWER = (
+    "A background answer, in two paragraphs.\n\n"
+    + " ".join(f"word{k}" for k in range(60))
+    + "\n\nThe last line of the background answer."
+)
+
+
+def test_bg_final_answer_replaces_the_panel_and_is_saved(
+    open_notebook: OpenNotebook, lab: JupyterLab
+) -> None:
+    notebook = loaded(open_notebook, gpt4o(fake(BG_ANSWER, chunks=30, delay=0.05), "--bg -o r"))
+    notebook.run(1)
+    panel_shown(notebook, 1)
+    wait_for(lambda: notebook.prompt_number(1), 10, "cell A's prompt number (the cell ended)")
+    final = notebook.wait_final(1, timeout=20)
+    assert notebook.cell(1).locator(".orj-panel").count() == 0, "the panel is still there"
+    assert normalise(final["answer"]) == normalise(BG_ANSWER)
+    assert final["error"] is None
+    assert "notebook total" in final["status"], final["status"]
+    assert not final["status"].startswith(("stopped", "error")), final["status"]
+
+    notebook.save()
+
+    def saved_output() -> dict[str, Any] | None:
+        outputs = lab.read_notebook(notebook.name).cells[1].outputs
+        done = [o for o in outputs if "orjupyter" in o.get("metadata", {})]
+        return done[0] if len(outputs) == 1 and done else None
+
+    output = wait_for(saved_output, 10, "cell A's final answer in the saved file")
+    assert output["output_type"] == "display_data"
+    assert "application/vnd.jupyter.widget-view+json" not in output["data"]
+    saved_html = output["data"]["text/html"]
+    assert "The last line of the background answer." in saved_html
+    assert "word59" in saved_html
+    assert "notebook total" in saved_html
+
+
+# --- Jupyter Notebook 7 -------------------------------------------------------------
+
+NB7_ANSWER = "\n\n".join(
+    " ".join(f"{word}{p}" for word in ("one", "two", "three", "four", "five", "six") * 3)
+    for p in range(4)
+)
+
+
+def test_notebook7_streams_stops_and_keeps_the_answers(
+    open_notebook7: OpenNotebook, notebook7: JupyterNotebook, router: FakeRouter
+) -> None:
+    notebook = loaded(
+        open_notebook7,
+        gpt4o(fake(NB7_ANSWER, chunks=40, delay=0.05)),
+        gpt4o(slow("Notebook 7?")),
+        PROBE_SOURCE,
+    )
+
+    # streams: growing renderings, then the final answer as sent
+    notebook.run(1)
+    panel_shown(notebook, 1)
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while (final := notebook.final(1)) is None:
+        assert time.monotonic() < deadline, "the answer never finished"
+        text = normalise(notebook.panel_text(1))
+        if text and (not seen or text != seen[-1]):
+            seen.append(text)
+        time.sleep(0.1)
+    went_back = [(a, b) for a, b in itertools.pairwise(seen) if not b.startswith(a)]
+    assert not went_back, f"the panel's text went back: {went_back[:3]}"
+    assert len(seen) >= 3, f"only {len(seen)} renderings seen while streaming: {seen}"
+    assert normalise(final["answer"]) == normalise(NB7_ANSWER)
+    assert final["error"] is None
+    [usage] = wait_for(router.billed, 5, "the bill")
+    cost = Decimal(str(usage["cost"]))
+    assert f" · {format_cost(cost)} · " in final["status"], (
+        f"the billed cost {format_cost(cost)} is not in {final['status']!r}"
+    )
+
+    # Stop
+    notebook.run(2)
+    shown = words_shown(notebook, 2)
+    stop = notebook.cell(2).locator(".orj-panel button", has_text="Stop")
+    clicked = time.monotonic()
+    stop.click()
+    stopped = wait_stopped(notebook, 2, clicked)
+    check_partial(stopped, shown)
+    check_disconnected(router)
+
+    # save, shut the kernel down, reopen
+    notebook.run(3)
+    notebook.wait_typeset(3)
+    before = [notebook.wait_final(1), notebook.wait_final(2)]
+    notebook.save()
+
+    def saved() -> bool:
+        cells = notebook7.read_notebook(notebook.name).cells
+        answers = [o for cell in cells[1:3] for o in cell.outputs]
+        return (
+            len(answers) == 2
+            and all("orjupyter" in o.get("metadata", {}) for o in answers)
+            and bool(cells[3].outputs)
+        )
+
+    wait_for(saved, 10, "the answers in the saved file")
+    saved_cells = notebook7.read_notebook(notebook.name).cells
+    usage_lines = []
+    for cell in saved_cells[1:3]:
+        [output] = cell.outputs
+        assert output["output_type"] == "display_data"
+        assert "application/vnd.jupyter.widget-view+json" not in output["data"]
+        usage_lines.append(output["data"]["text/plain"].splitlines()[-1])
+
+    notebook7.shutdown_kernels()
+    wait_for(lambda: not notebook7.kernels(), 10, "the kernel to shut down")
+    notebook.page.close()
+
+    reopened = open_notebook7()
+    reopened.wait_typeset(3)
+    after = [reopened.final(1), reopened.final(2)]
+    for old, new, line in zip(before, after, usage_lines, strict=True):
+        assert new is not None, "an answer is missing after reopening"
+        assert normalise(new["answer"]) == normalise(old["answer"])
+        assert new["status"] == old["status"] == line
+    assert after[0] is not None
+    assert f" · {format_cost(cost)} · " in after[0]["status"]
+    assert after[1] is not None
+    assert after[1]["status"].startswith("stopped · ")
+    body = reopened.page.locator("body").inner_text()
+    assert "Error displaying widget" not in body
+    check_disconnected(router)
