@@ -315,8 +315,11 @@ _SPACE = re.compile(r"[ \t]+")
 
 def _one_paragraph(text: str) -> bool:
     tokens = _block_parser().parse(text)
-    return bool(tokens) and tokens[0].type == "paragraph_open" and tokens[-1].level == 0 and (
-        sum(token.level == 0 and token.nesting == 1 for token in tokens) == 1
+    return (
+        bool(tokens)
+        and tokens[0].type == "paragraph_open"
+        and tokens[-1].level == 0
+        and (sum(token.level == 0 and token.nesting == 1 for token in tokens) == 1)
     )
 
 
