@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from collections.abc import Generator
+from typing import Any, Literal
 
 Detail = Literal["auto", "low", "high"]
 DETAILS: tuple[Detail, ...] = ("auto", "low", "high")
@@ -147,6 +148,20 @@ class Reply:
 
     def __str__(self) -> str:
         return self.text
+
+    def done(self) -> bool:
+        """Always True: a `--bg` cell's pending reply becomes this once complete, and both
+        answer `done()`, `wait()` and `await` alike."""
+        return True
+
+    def wait(self, timeout: float | None = None) -> Reply:
+        return self
+
+    def __await__(self) -> Generator[Any, None, Reply]:
+        return self._itself().__await__()
+
+    async def _itself(self) -> Reply:
+        return self
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict[str, str]:
         """Shown as sanitised HTML first: the text is model output, so it is untrusted."""

@@ -120,3 +120,12 @@ def test_bg_failures_surface_when_waited_for(router, kernel):
     assert reply["status"] == "error"
     assert reply["ename"] == "UsageError"
     assert "Insufficient credits" in reply["evalue"]
+
+
+def test_a_finished_reply_answers_the_waiting_api_too(shell, router):
+    assert shell.run_cell("%%gpt4o -o r\nhello").success
+    reply = shell.user_ns["r"]
+    assert reply.done()
+    assert reply.wait() is reply
+    assert shell.run_cell("import asyncio\nsame = await r").success
+    assert shell.user_ns["same"] is reply
