@@ -5,9 +5,9 @@ Pure: no IPython, no ipywidgets, no network. Money is `Decimal`, never float.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from collections.abc import Generator
 from typing import Any, Literal
 
 Detail = Literal["auto", "low", "high"]
