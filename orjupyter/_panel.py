@@ -121,7 +121,11 @@ class Panel:
         self.box = widgets.VBox([widgets.HTML(style_tag()), self.blocks, footer])
         self.box.add_class("orj-panel")
         self.started = time.perf_counter()
-        self.handle = display(self.box, display_id=True)
+        bundle = {
+            **self.box._repr_mimebundle_(),
+            "text/plain": f"{self.model}: the answer is streaming (the panel needs widgets)…",
+        }
+        self.handle = display(bundle, raw=True, display_id=True)
 
     def _stop(self) -> None:
         self.stop_button.disabled = True
