@@ -214,7 +214,7 @@ class OrJupyterMagics(Magics):
         if args.bg:
             self._in_background(question, args.output)
             return
-        reply = await self.session.ask(question, self._view(model))
+        reply = await self.session.ask(question, self._view(model, question))
         self._deliver(reply, fmt, args.output)
 
     def _in_background(self, question: Question, output: str | None) -> None:
@@ -224,7 +224,7 @@ class OrJupyterMagics(Magics):
             raise UsageError("--bg cannot put code in a new cell; drop --bg or -f code")
         if not self.session.settings.replaying():
             self.session.client_spec()  # no key: say so now, in this cell
-        view = self._view(question.options.model)
+        view = self._view(question.options.model, question)
         if isinstance(view, Panel):
             view.show()  # in this cell, now: the answer arrives after the cell has ended
 
@@ -277,11 +277,19 @@ class OrJupyterMagics(Magics):
             raise UsageError("the cell is empty: write your question below %%gpt4o")
         return parts
 
-    def _view(self, model: str) -> View:
+    def _view(self, model: str, question: Question | None = None) -> View:
         settings = self.session.settings
-        if settings.widgets and getattr(self.shell, "kernel", None) is not None:
+        if not settings.widgets or getattr(self.shell, "kernel", None) is None:
+            return TextView(model)
+        if question is None:
             return Panel(model, settings.updates_per_second)
-        return TextView(model)
+        from functools import partial
+
+        from ._actions import Conversation
+
+        make_panel = partial(Panel, model, settings.updates_per_second)
+        conversation = Conversation(self.session, question, make_panel)
+        return make_panel(on_done=conversation.done, after_show=conversation.show)
 
 
 def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:

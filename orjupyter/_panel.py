@@ -11,12 +11,13 @@ import asyncio
 import html
 import sys
 import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TextIO
 
 from ._call import Stopper
 from ._domain import Reply, Totals
 from ._formats import Format
-from ._report import final_bundle, metadata, progress_line, usage_line
+from ._report import Exchange, metadata, progress_line, transcript_bundle, usage_line
 from ._stream import StreamState
 
 
@@ -68,9 +69,27 @@ STATUS_INTERVAL = 0.5
 class Panel:
     """The live widget panel under a cell. Replaced by ordinary outputs when done."""
 
-    def __init__(self, model: str, updates_per_second: float = 10.0) -> None:
+    def __init__(
+        self,
+        model: str,
+        updates_per_second: float = 10.0,
+        *,
+        handle: Any = None,
+        earlier: Sequence[Exchange] = (),
+        question: str | None = None,
+        on_done: Callable[[Panel], None] | None = None,
+        after_show: Callable[[], None] | None = None,
+    ) -> None:
+        """`handle`: an output to stream into instead of a new one (a follow-up replaces the
+        cell's answer with a panel that shows the `earlier` exchanges above `question`);
+        `on_done` runs once the final output is shown."""
         from ._render import BlockSplitter
 
+        self.reuse = handle
+        self.earlier = list(earlier)
+        self.question = question
+        self.on_done = on_done
+        self.after_show = after_show
         self.model = model
         self.interval = 1.0 / max(updates_per_second, 0.1)
         self.splitter = BlockSplitter()
@@ -118,14 +137,28 @@ class Panel:
         )
         self.stop_button.on_click(lambda _button: self._stop())
         footer = widgets.HBox([self.stop_button, self.status])
-        self.box = widgets.VBox([widgets.HTML(style_tag()), self.blocks, footer])
+        above = [widgets.HTML(style_tag())]
+        if self.earlier or self.question:
+            from ._report import transcript_html
+
+            above.append(widgets.HTML(transcript_html(self.earlier, self.question)))
+        self.box = widgets.VBox([*above, self.blocks, footer])
         self.box.add_class("orj-panel")
         self.started = time.perf_counter()
         bundle = {
             **self.box._repr_mimebundle_(),
             "text/plain": f"{self.model}: the answer is streaming (the panel needs widgets)…",
         }
-        self.handle = display(bundle, raw=True, display_id=True)
+        if self.reuse is not None:
+            self.handle = self.reuse
+            self.handle.update(bundle, raw=True)
+        else:
+            self.handle = display(bundle, raw=True, display_id=True)
+            self._shown()
+
+    def _shown(self) -> None:
+        if self.after_show is not None:
+            self.after_show()
 
     def _stop(self) -> None:
         self.stop_button.disabled = True
@@ -187,15 +220,19 @@ class Panel:
         if self.pending is not None:
             self.pending.cancel()
             self.pending = None
-        bundle = final_bundle(reply, totals, fmt)
+        self.exchanges = [*self.earlier, Exchange(self.question, reply)]
+        bundle = transcript_bundle(self.exchanges, totals, fmt)
         self.final = (bundle, metadata(reply))
-        if self.handle is None:
+        if self.handle is None:  # answered from the cache: no panel was needed
             from IPython.display import display
 
-            display(bundle, metadata=metadata(reply), raw=True)
-            return
-        self.handle.update(bundle, metadata=metadata(reply), raw=True)
-        _close_tree(self.box)
+            self.handle = display(bundle, metadata=metadata(reply), raw=True, display_id=True)
+            self._shown()
+        else:
+            self.handle.update(bundle, metadata=metadata(reply), raw=True)
+            _close_tree(self.box)
+        if self.on_done is not None:
+            self.on_done(self)
 
     def republish(self) -> None:
         """Send the final output again (see `BackgroundLoop.flush`)."""

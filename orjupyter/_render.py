@@ -239,6 +239,10 @@ color:var(--orj-muted)}}
 .orj-panel .widget-html-content{{line-height:normal}}
 .orj-panel .widget-html,.orj-panel .widget-vbox{{margin:0}}
 .orj-panel .widget-button{{width:auto;padding:0 0.8em}}
+.orj-question{{margin:0.9em 0 0.4em;padding:0.2em 0.7em;white-space:pre-wrap;\
+border-left:3px solid var(--orj-border,#d0d7de);color:var(--orj-muted,#57606a)}}
+.orj-actions .widget-text{{flex:1 1 auto;width:auto}}
+.jp-OutputArea:has(.orj-output) .jp-OutputArea-output.jupyter-widgets:not(:has(*)){{display:none}}
 .orj-panel .orj-cut .widget-html-content>p:last-child{{margin-bottom:0}}
 .orj-panel .orj-cut+.widget-html .widget-html-content>p:first-child{{margin-top:0}}
 """

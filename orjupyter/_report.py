@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ._call import tokens_per_second
@@ -59,19 +61,61 @@ def metadata(reply: Reply) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One question (None: the cell itself) and its reply, as a transcript shows them."""
+
+    question: str | None
+    reply: Reply
+
+
+def transcript_html(exchanges: Sequence[Exchange], question: str | None) -> str:
+    """Earlier exchanges and the question being answered, above a streaming follow-up."""
+    from ._formats import answer_html
+
+    parts: list[str] = []
+    for exchange in exchanges:
+        if exchange.question is not None:
+            parts.append(f'<div class="orj-question">{html.escape(exchange.question)}</div>')
+        parts.append(answer_html("markdown", exchange.reply.text))
+    if question is not None:
+        parts.append(f'<div class="orj-question">{html.escape(question)}</div>')
+    return "".join(parts)
+
+
 def final_bundle(reply: Reply, totals: Totals, fmt: Format = "markdown") -> dict[str, str]:
     """The answer as ordinary outputs: sanitised HTML first, Markdown and plain text after."""
+    return transcript_bundle([Exchange(None, reply)], totals, fmt)
+
+
+def transcript_bundle(
+    exchanges: Sequence[Exchange], totals: Totals, fmt: Format = "markdown"
+) -> dict[str, str]:
+    """A cell's answer and its follow-ups, each with its usage line."""
     from ._formats import answer_html
     from ._render import output_html
 
-    line = usage_line(reply, totals)
-    error = f"\n\n{reply.error}" if reply.error else ""
-    error_html = f'<div class="orj-error">{html.escape(reply.error)}</div>' if reply.error else ""
-    status_html = f'<div class="orj-status">{html.escape(line)}</div>'
+    html_parts: list[str] = []
+    markdown: list[str] = []
+    plain: list[str] = []
+    for exchange in exchanges:
+        reply = exchange.reply
+        line = usage_line(reply, totals)
+        error = f"\n\n{reply.error}" if reply.error else ""
+        if exchange.question is not None:
+            html_parts.append(f'<div class="orj-question">{html.escape(exchange.question)}</div>')
+            markdown.append(f"> {_escape_markdown(exchange.question)}")
+            plain.append(f"> {exchange.question}")
+        html_parts.append(answer_html(fmt, reply.text))
+        if reply.error:
+            html_parts.append(f'<div class="orj-error">{html.escape(reply.error)}</div>')
+        html_parts.append(f'<div class="orj-status">{html.escape(line)}</div>')
+        markdown.append(f"{reply.text}{error}\n\n*{_escape_markdown(line)}*")
+        plain.append(f"{reply.text}{error}\n\n{line}")
     return {
-        "text/html": output_html(answer_html(fmt, reply.text), error_html, status_html),
-        "text/markdown": f"{reply.text}{error}\n\n*{_escape_markdown(line)}*",
-        "text/plain": f"{reply.text}{error}\n\n{line}",
+        "text/html": output_html(*html_parts),
+        "text/markdown": "\n\n".join(markdown),
+        "text/plain": "\n\n".join(plain),
     }
 
 

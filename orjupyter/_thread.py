@@ -67,6 +67,13 @@ class Threads:
         with self._lock:
             self._turns.setdefault(name, []).append(turn)
 
+    def drop_last(self, name: str) -> None:
+        """Forget a conversation's last turn (its answer is being regenerated)."""
+        with self._lock:
+            turns = self._turns.get(name)
+            if turns:
+                turns.pop()
+
     def reset(self, name: str | None = None) -> None:
         """Forget one thread, or every thread when `name` is None."""
         with self._lock:

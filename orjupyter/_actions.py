@@ -1,0 +1,168 @@
+"""What a finished answer offers: a follow-up box, Regenerate, Copy and Insert as cell.
+
+The bar is its own output under the answer, shown by the cell (so it lands there) and
+revealed when the answer is complete. Its buttons run in the background loop, and their
+answers replace the cell's answer output through its display id, so the saved notebook
+keeps the whole conversation as ordinary outputs. When the notebook is reopened without
+a kernel, the answer's stylesheet hides the bar's dead widget placeholder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ._domain import TextPart
+from ._formats import extract_code
+from ._report import Exchange
+
+if TYPE_CHECKING:
+    from ._panel import Panel
+    from ._session import Question, Session
+
+PanelFactory = Callable[..., "Panel"]
+
+_INSERT_CELL_JS = """
+(function (code) {
+  const cell = element.closest('.jp-Cell');
+  const notebook = cell && cell.closest('.jp-Notebook');
+  if (!notebook) return;
+  const count = () => notebook.querySelectorAll(':scope > .jp-Cell').length;
+  const before = count();
+  cell.querySelector('.jp-InputPrompt').dispatchEvent(
+    new MouseEvent('mousedown', {bubbles: true, cancelable: true}));
+  notebook.focus();
+  for (const key of ['Escape', 'b']) {
+    notebook.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true, cancelable: true}));
+  }
+  const fill = (tries) => {
+    const active = notebook.querySelector(':scope > .jp-Cell.jp-mod-active');
+    const editor = active && active.querySelector('.cm-content');
+    if (count() === before + 1 && editor && editor.cmView) {
+      const view = editor.cmView.view;
+      view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: code}});
+    } else if (tries > 0) {
+      setTimeout(() => fill(tries - 1), 50);
+    }
+  };
+  fill(40);
+})(%s);
+"""
+
+_COPY_JS = "navigator.clipboard.writeText(%s);"
+
+
+class Conversation:
+    """One cell's answer and its follow-ups, with the action bar that extends them."""
+
+    def __init__(self, session: Session, question: Question, make_panel: PanelFactory) -> None:
+        import ipywidgets as widgets
+
+        self.session, self.question, self.make_panel = session, question, make_panel
+        self.exchanges: list[Exchange] = []
+        self.handle: Any = None
+        self.thread = question.thread or f"cell {question.cell} #{id(self):x}"
+        self.follow_up = widgets.Text(placeholder="Ask a follow-up…", continuous_update=False)
+        self.follow_up.observe(lambda _change: self.ask_follow_up(), names="value")
+        buttons = [
+            self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
+            self._button("Regenerate", "Ask the last question again", self.regenerate),
+            self._button("Copy", "Copy the last answer's Markdown", self.copy),
+            self._button("Insert as cell", "Put the last answer's code in a new cell", self.insert),
+        ]
+        self.js = widgets.Output(layout=widgets.Layout(display="none"))
+        self.bar = widgets.VBox([widgets.HBox([self.follow_up, *buttons]), self.js])
+        self.bar.add_class("orj-actions")
+        self.bar.layout.display = "none"
+
+    @staticmethod
+    def _button(label: str, tooltip: str, action: Callable[[], None]) -> Any:
+        import ipywidgets as widgets
+
+        button = widgets.Button(description=label, tooltip=tooltip)
+        button.on_click(lambda _button: action())
+        return button
+
+    def show(self) -> None:
+        """Display the (hidden) bar under the answer; call in the cell, after the panel."""
+        from IPython.display import display
+
+        display({**self.bar._repr_mimebundle_(), "text/plain": ""}, raw=True)
+
+    def done(self, panel: Panel) -> None:
+        """A panel finished: remember the transcript and offer the actions."""
+        self.handle = panel.handle
+        self.exchanges = list(getattr(panel, "exchanges", self.exchanges))
+        self.bar.layout.display = "flex"
+
+    def _busy(self) -> bool:
+        return self.handle is None or self.bar.layout.display == "none"
+
+    def ask_follow_up(self) -> None:
+        text = self.follow_up.value.strip()
+        if not text or self._busy():
+            return
+        self.follow_up.value = ""
+        self._seed_thread()
+        question = replace(
+            self.question, parts=[TextPart(text)], thread=self.thread, new_thread=False
+        )
+        self._run(question, self.exchanges, text)
+
+    def regenerate(self) -> None:
+        if self._busy() or not self.exchanges:
+            return
+        last = self.exchanges[-1]
+        if last.question is None:
+            question = replace(self.question, use_cache=False)
+        else:
+            question = replace(
+                self.question,
+                parts=[TextPart(last.question)],
+                thread=self.thread,
+                use_cache=False,
+            )
+            self.session.threads.drop_last(self.thread)
+        self._run(question, self.exchanges[:-1], last.question)
+
+    def _seed_thread(self) -> None:
+        """A cell without --thread starts its conversation with its own question."""
+        from ._thread import Turn
+
+        if self.question.thread or self.session.threads.history(self.thread):
+            return
+        first = self.exchanges[0].reply.text if self.exchanges else ""
+        self.session.threads.append(self.thread, Turn.from_parts(self.question.parts, first))
+
+    def _run(self, question: Question, earlier: Sequence[Exchange], text: str | None) -> None:
+        self.bar.layout.display = "none"
+        panel = self.make_panel(
+            handle=self.handle, earlier=earlier, question=text, on_done=self.done
+        )
+        panel.show()
+
+        async def answer() -> None:
+            try:
+                await self.session.ask(question, panel)
+            finally:
+                self.bar.layout.display = "flex"
+
+        self.session.background.submit(answer())
+
+    def _run_js(self, script: str) -> None:
+        from IPython.display import Javascript, display
+
+        self.js.clear_output()
+        with self.js:
+            display(Javascript(script))
+
+    def copy(self) -> None:
+        if self.exchanges:
+            self._run_js(_COPY_JS % json.dumps(self.exchanges[-1].reply.text))
+
+    def insert(self) -> None:
+        if self.exchanges:
+            code = extract_code(self.exchanges[-1].reply.text)
+            self._run_js(_INSERT_CELL_JS % json.dumps(code))

@@ -1,0 +1,92 @@
+"""The finished answer's actions, driven as the browser drives them (comm messages)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+
+@pytest.fixture
+def kernel(router):
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def chat_requests(router) -> list:
+    return [r for r in router.requests if r.path.endswith("/chat/completions")]
+
+
+class Iopub:
+    """Everything the kernel publishes, read as it arrives."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.widgets: dict[str, dict] = {}
+        self.updates: list[dict] = []
+
+    def pump(self, until, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not until():
+            assert time.monotonic() < deadline, "timed out"
+            try:
+                msg = self.client.get_iopub_msg(timeout=0.5)
+            except Exception:
+                continue
+            content = msg["content"]
+            if msg["msg_type"] == "comm_open":
+                self.widgets[content["comm_id"]] = content["data"].get("state", {})
+            elif msg["msg_type"] == "update_display_data":
+                self.updates.append(content)
+
+    def find(self, model: str, **state) -> str | None:
+        for comm_id, known in self.widgets.items():
+            if known.get("_model_name") == model and all(
+                known.get(k) == v for k, v in state.items()
+            ):
+                return comm_id
+        return None
+
+
+def send(client, comm_id: str, data: dict) -> None:
+    client.shell_channel.send(client.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+
+
+def test_follow_up_and_regenerate_continue_the_cell(router, kernel):
+    kernel.execute_interactive("%load_ext orjupyter", timeout=60)
+    iopub = Iopub(kernel)
+    kernel.execute("%%gpt4o -o first\nWhat is a p-value?")
+    iopub.pump(lambda: iopub.find("TextModel", placeholder="Ask a follow-up…") and iopub.updates)
+    box = iopub.find("TextModel", placeholder="Ask a follow-up…")
+
+    # type a follow-up and press Enter: the frontend sends the new value
+    send(
+        kernel,
+        box,
+        {"method": "update", "state": {"value": "And in one sentence?"}, "buffer_paths": []},
+    )
+    iopub.pump(lambda: len(chat_requests(router)) == 2 and len(iopub.updates) >= 3)
+    messages = chat_requests(router)[-1].body["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[0]["content"] == "What is a p-value?"
+    assert messages[-1]["content"] == "And in one sentence?"
+    final = iopub.updates[-1]["data"]
+    assert final["text/plain"].count("I received 1 part") == 2  # both answers
+    assert "And in one sentence?" in final["text/html"]
+    assert iopub.updates[-1]["transient"] == iopub.updates[0]["transient"]  # same output
+
+    # regenerate the follow-up: asked again, uncached, replacing the last answer
+    regenerate = iopub.find("ButtonModel", description="Regenerate")
+    before = len(iopub.updates)
+    send(kernel, regenerate, {"method": "custom", "content": {"event": "click"}})
+    iopub.pump(lambda: len(chat_requests(router)) == 3 and len(iopub.updates) >= before + 2)
+    again = chat_requests(router)[-1].body["messages"]
+    assert [m["role"] for m in again] == ["user", "assistant", "user"]
+    final = iopub.updates[-1]["data"]
+    assert final["text/plain"].count("I received 1 part") == 2
+    assert final["text/html"].count("And in one sentence?") == 1
