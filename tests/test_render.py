@@ -333,7 +333,7 @@ def test_the_stylesheet_is_scoped_and_fetches_nothing():
     for selector in selectors(css):  # only orjupyter's own elements are ever styled
         assert any(
             f".orj-{scope}" in selector
-            for scope in ("answer", "output", "panel", "status", "error")
+            for scope in ("answer", "output", "panel", "status", "error", "question", "actions")
         ), selector
 
 
