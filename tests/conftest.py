@@ -60,3 +60,16 @@ def shell(router: FakeRouter) -> Iterator[object]:
     yield ip
     ip.run_line_magic("unload_ext", "orjupyter")
     ip.user_ns.pop("reply", None)
+
+
+@pytest.fixture
+def kernel(router: FakeRouter) -> Iterator[object]:
+    """A real ipykernel (its environment points at the local server), and a client."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -4,19 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from jupyter_client.manager import start_new_kernel
-
-
-@pytest.fixture
-def kernel(router):
-    manager, client = start_new_kernel(kernel_name="python3")
-    try:
-        yield client
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-
 
 def chat_requests(router) -> list:
     return [r for r in router.requests if r.path.endswith("/chat/completions")]

@@ -6,20 +6,8 @@ import json
 import time
 
 import nbformat
-import pytest
-from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
-
-
-@pytest.fixture
-def kernel(router):
-    manager, client = start_new_kernel(kernel_name="python3")
-    try:
-        yield client
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
 
 
 def execute(client, code: str) -> tuple[dict, str]:
