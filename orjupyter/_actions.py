@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ._domain import TextPart
+from ._domain import Reply, TextPart, Usage
 from ._formats import extract_code
 from ._report import Exchange
 
@@ -63,6 +63,7 @@ class Conversation:
         self.session, self.question, self.make_panel = session, question, make_panel
         self.exchanges: list[Exchange] = []
         self.handle: Any = None
+        self.busy = True  # until the cell's own answer is complete
         self.thread = question.thread or f"cell {question.cell} #{id(self):x}"
         self.follow_up = widgets.Text(placeholder="Ask a follow-up…", continuous_update=False)
         self.follow_up.observe(lambda _change: self.ask_follow_up(), names="value")
@@ -95,10 +96,11 @@ class Conversation:
         """A panel finished: remember the transcript and offer the actions."""
         self.handle = panel.handle
         self.exchanges = list(getattr(panel, "exchanges", self.exchanges))
+        self.busy = False
         self.bar.layout.display = "flex"
 
     def _busy(self) -> bool:
-        return self.handle is None or self.bar.layout.display == "none"
+        return self.handle is None or self.busy
 
     def ask_follow_up(self) -> None:
         text = self.follow_up.value.strip()
@@ -137,6 +139,7 @@ class Conversation:
         self.session.threads.append(self.thread, Turn.from_parts(self.question.parts, first))
 
     def _run(self, question: Question, earlier: Sequence[Exchange], text: str | None) -> None:
+        self.busy = True
         self.bar.layout.display = "none"
         panel = self.make_panel(
             handle=self.handle, earlier=earlier, question=text, on_done=self.done
@@ -146,7 +149,18 @@ class Conversation:
         async def answer() -> None:
             try:
                 await self.session.ask(question, panel)
+            except Exception as exc:  # refused before sending (budget, no key): say so in place
+                failed = Reply(
+                    text="",
+                    model=question.options.model,
+                    id="",
+                    usage=Usage(),
+                    outcome="error",
+                    error=str(exc),
+                )
+                panel.finish(failed, self.session.totals(question.notebook), question.fmt)
             finally:
+                self.busy = False
                 self.bar.layout.display = "flex"
 
         self.session.background.submit(answer())

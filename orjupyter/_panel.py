@@ -228,11 +228,13 @@ class Panel:
 
             self.handle = display(bundle, metadata=metadata(reply), raw=True, display_id=True)
             self._shown()
-        else:
-            self.handle.update(bundle, metadata=metadata(reply), raw=True)
-            _close_tree(self.box)
-        if self.on_done is not None:
+            if self.on_done is not None:
+                self.on_done(self)
+            return
+        if self.on_done is not None:  # ready for the next action before it can be seen
             self.on_done(self)
+        self.handle.update(bundle, metadata=metadata(reply), raw=True)
+        _close_tree(self.box)
 
     def republish(self) -> None:
         """Send the final output again (see `BackgroundLoop.flush`)."""

@@ -77,3 +77,22 @@ def test_follow_up_and_regenerate_continue_the_cell(router, kernel):
     final = iopub.updates[-1]["data"]
     assert final["text/plain"].count("I received 1 part") == 2
     assert final["text/html"].count("And in one sentence?") == 1
+
+
+def test_a_refused_follow_up_says_why_in_place(router, kernel):
+    kernel.execute_interactive("%load_ext orjupyter", timeout=60)
+    iopub = Iopub(kernel)
+    kernel.execute("%%gpt4o --max-tokens 20\nA short question")
+    iopub.pump(lambda: iopub.find("TextModel", placeholder="Ask a follow-up…") and iopub.updates)
+    kernel.execute_interactive("%gpt4o budget 0.0001", timeout=30)
+    box = iopub.find("TextModel", placeholder="Ask a follow-up…")
+    send(
+        kernel,
+        box,
+        {"method": "update", "state": {"value": "Tell me everything"}, "buffer_paths": []},
+    )
+    iopub.pump(lambda: any("refused" in u["data"]["text/plain"] for u in iopub.updates))
+    final = iopub.updates[-1]["data"]["text/plain"]
+    assert final.count("I received 1 part") == 1  # the first answer is still there
+    assert "budget" in final
+    assert len(chat_requests(router)) == 1
