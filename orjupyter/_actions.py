@@ -1,4 +1,4 @@
-"""What a finished answer offers: a follow-up box, Regenerate, Copy and Insert as cell.
+"""What a finished answer offers: a follow-up box, Regenerate, Copy and Copy code.
 
 The bar is its own output under the answer, shown by the cell (so it lands there) and
 revealed when the answer is complete. Its buttons run in the background loop, and their
@@ -24,33 +24,6 @@ if TYPE_CHECKING:
 
 PanelFactory = Callable[..., "Panel"]
 
-_INSERT_CELL_JS = """
-(function (code) {
-  const cell = element.closest('.jp-Cell');
-  const notebook = cell && cell.closest('.jp-Notebook');
-  if (!notebook) return;
-  const count = () => notebook.querySelectorAll(':scope > .jp-Cell').length;
-  const before = count();
-  cell.querySelector('.jp-InputPrompt').dispatchEvent(
-    new MouseEvent('mousedown', {bubbles: true, cancelable: true}));
-  notebook.focus();
-  for (const key of ['Escape', 'b']) {
-    notebook.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true, cancelable: true}));
-  }
-  const fill = (tries) => {
-    const active = notebook.querySelector(':scope > .jp-Cell.jp-mod-active');
-    const editor = active && active.querySelector('.cm-content');
-    if (count() === before + 1 && editor && editor.cmView) {
-      const view = editor.cmView.view;
-      view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: code}});
-    } else if (tries > 0) {
-      setTimeout(() => fill(tries - 1), 50);
-    }
-  };
-  fill(40);
-})(%s);
-"""
-
 _COPY_JS = "navigator.clipboard.writeText(%s);"
 
 
@@ -71,7 +44,7 @@ class Conversation:
             self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
             self._button("Regenerate", "Ask the last question again", self.regenerate),
             self._button("Copy", "Copy the last answer's Markdown", self.copy),
-            self._button("Insert as cell", "Put the last answer's code in a new cell", self.insert),
+            self._button("Copy code", "Copy the last answer's code block", self.copy_code),
         ]
         self.js = widgets.Output(layout=widgets.Layout(display="none"))
         self.bar = widgets.VBox([widgets.HBox([self.follow_up, *buttons]), self.js])
@@ -176,7 +149,7 @@ class Conversation:
         if self.exchanges:
             self._run_js(_COPY_JS % json.dumps(self.exchanges[-1].reply.text))
 
-    def insert(self) -> None:
+    def copy_code(self) -> None:
         if self.exchanges:
             code = extract_code(self.exchanges[-1].reply.text)
-            self._run_js(_INSERT_CELL_JS % json.dumps(code))
+            self._run_js(_COPY_JS % json.dumps(code))

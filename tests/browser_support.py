@@ -272,7 +272,7 @@ user sees them, not half-applied."""
 
 JS_FINAL = """cell => {
     if (cell.querySelector('.orj-panel')) return null;
-    const area = cell.querySelector('.jp-OutputArea');
+    const area = cell.querySelector('.jp-Cell-outputArea');
     const status = area && area.querySelector('div.orj-status');
     if (!status) return null;
     const answer = area.querySelector('div.orj-answer');
@@ -282,7 +282,7 @@ JS_FINAL = """cell => {
 }"""
 
 JS_HAZARDS = """cell => {
-    const area = cell.querySelector('.jp-OutputArea');
+    const area = cell.querySelector('.jp-Cell-outputArea');
     const found = [];
     if (typeof window.__pwned !== 'undefined') found.push('window.__pwned=' + window.__pwned);
     for (const el of area.querySelectorAll('img, script, iframe, object, embed, frame'))
@@ -306,7 +306,51 @@ JS_HAZARDS = """cell => {
     }
     return found;
 }"""
-"""Everything in a cell's output that a hostile answer could use, as a list of findings."""
+"""Everything in a cell's output (the answer and the action bar under it) that a hostile
+answer could use, as a list of findings."""
+
+JS_TRANSCRIPT = """cell => {
+    const area = cell.querySelector('.jp-Cell-outputArea');
+    if (!area || area.querySelector('.orj-panel')) return null;
+    const output = area.querySelector('.orj-output');
+    if (!output) return null;
+    const kinds = ['question', 'answer', 'error', 'status'];
+    return Array.from(output.children).flatMap(el => {
+        const kind = kinds.find(k => el.classList.contains('orj-' + k));
+        return kind ? [[kind, el.innerText]] : [];
+    });
+}"""
+"""The final output's blocks in order, as [kind, text] (kind: question, answer, error or
+status), or None while there is no final output (or a live panel replaces it)."""
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+DEAD_WIDGET = "Error displaying widget"
+
+
+def saved_outputs(cell: Any) -> tuple[list[Any], list[Any]]:
+    """A saved cell's answer outputs (those with orjupyter's metadata) and the others."""
+    answers = [o for o in cell.outputs if "orjupyter" in o.get("metadata", {})]
+    return answers, [o for o in cell.outputs if "orjupyter" not in o.get("metadata", {})]
+
+
+def check_saved_answer(cell: Any) -> Any:
+    """The saved cell holds its answer as one ordinary display_data (HTML with the usage
+    line, Markdown, plain text), first; anything else is the action bar's widget view,
+    which shows nothing as text. Returns the answer output."""
+    answers, others = saved_outputs(cell)
+    assert len(answers) == 1, f"expected one saved answer, got {cell.outputs}"
+    [answer] = answers
+    assert cell.outputs[0] is answer, "the answer is not the cell's first output"
+    assert answer["output_type"] == "display_data"
+    assert WIDGET_VIEW not in answer["data"], "the saved answer is a widget"
+    assert {"text/html", "text/markdown", "text/plain"} <= set(answer["data"])
+    assert 'class="orj-status"' in answer["data"]["text/html"]
+    assert len(others) <= 1, f"more than the action bar under the answer: {others}"
+    for other in others:
+        assert other["output_type"] == "display_data", other
+        assert set(other["data"]) <= {WIDGET_VIEW, "text/plain"}, other
+        assert not other["data"].get("text/plain", "").strip(), other
+    return answer
 
 
 class NotebookPage:
@@ -387,6 +431,34 @@ class NotebookPage:
 
     def wait_final(self, index: int, timeout: float = 60.0) -> dict[str, Any]:
         return wait_for(lambda: self.final(index), timeout, f"the answer in cell {index}")
+
+    def output_area(self, index: int) -> Any:
+        """The cell's own output area (a widget's Output nests another `.jp-OutputArea`)."""
+        return self.cell(index).locator(".jp-Cell-outputArea")
+
+    def transcript(self, index: int) -> list[tuple[str, str]] | None:
+        """The final output's blocks, as `JS_TRANSCRIPT` reads them."""
+        blocks = self.cell(index).evaluate(JS_TRANSCRIPT)
+        return None if blocks is None else [(kind, text) for kind, text in blocks]
+
+    def check_no_dead_widgets(self, index: int, views: int, timeout: float = 20.0) -> None:
+        """Reopened without a kernel, the cell's `views` saved widget views (the action
+        bar) have no model: once JupyterLab has given up on them ("Loading widget..."
+        turns into a placeholder saying "Error displaying widget"), nothing in the cell's
+        output says so, neither as text a reader sees nor as a visible placeholder."""
+        area = self.output_area(index)
+        placeholders = area.locator(".jp-OutputArea-output", has_text=DEAD_WIDGET)
+        wait_for(
+            lambda: placeholders.count() == views,
+            timeout,
+            f"{views} dead widget placeholder(s) in cell {index}",
+            interval=0.2,
+        )
+        shown = area.inner_text()  # innerText skips hidden elements
+        for phrase in (DEAD_WIDGET, "Model not found", "Loading widget"):
+            assert phrase.lower() not in shown.lower(), f"cell {index} shows: {shown!r}"
+        for k in range(views):
+            assert not placeholders.nth(k).is_visible(), f"cell {index}: a visible placeholder"
 
     def wait_panel(self, index: int, timeout: float = 60.0) -> None:
         self.cell(index).locator(".orj-panel").wait_for(timeout=timeout * 1000)

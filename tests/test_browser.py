@@ -23,8 +23,10 @@ from browser_support import (
     PROBE_SOURCE,
     JupyterLab,
     NotebookPage,
+    check_saved_answer,
     fake,
     normalise,
+    saved_outputs,
     wait_for,
 )
 from conftest import TEST_KEY
@@ -262,16 +264,14 @@ def test_answers_persist_after_save_and_reopen(
 
     def saved_answers() -> bool:
         cells = lab.read_notebook(notebook.name).cells
-        outputs = [o for cell in cells[1:3] for o in cell.outputs]
-        return len(outputs) == 2 and all("orjupyter" in o.get("metadata", {}) for o in outputs)
+        return all(len(saved_outputs(cell)[0]) == 1 for cell in cells[1:3])
 
     wait_for(saved_answers, 10, "the answers in the saved file")
-    usage_lines = []
+    usage_lines, views = [], []
     for cell in lab.read_notebook(notebook.name).cells[1:3]:
-        [output] = cell.outputs
-        assert output["output_type"] == "display_data"
-        assert "application/vnd.jupyter.widget-view+json" not in output["data"]
+        output = check_saved_answer(cell)  # and, at most, the action bar's widget view
         usage_lines.append(output["data"]["text/plain"].splitlines()[-1])
+        views.append(len(cell.outputs) - 1)
 
     lab.shutdown_kernels()
     wait_for(lambda: not lab.kernels(), 10, "the kernel to shut down")
@@ -287,6 +287,8 @@ def test_answers_persist_after_save_and_reopen(
         assert "prompt +" in line
         assert new["status"] == line, "the usage line does not read as saved"
     assert reopened.cell(1).locator(".jp-RenderedHTML .orj-answer strong").inner_text() == "one"
+    for index, count in zip((1, 2), views, strict=True):
+        reopened.check_no_dead_widgets(index, count)
     body = reopened.page.locator("body").inner_text()
     assert "Error displaying widget" not in body
     assert "Model not found" not in body
@@ -365,7 +367,8 @@ def test_hostile_answer_is_inert(open_notebook: OpenNotebook) -> None:
         time.sleep(0.1)
     assert checks >= 5, "the answer finished before it could be checked while streaming"
 
-    output = notebook.cell(1).locator(".jp-OutputArea")
+    notebook.cell(1).locator(".orj-actions").wait_for(state="visible")  # covered too
+    output = notebook.output_area(1)  # the answer and the action bar under it
     output.hover()  # where an onmouseover would fire
     notebook.page.mouse.move(5, 5)
     assert hazards(notebook, 1) == [], "after the answer finished"
@@ -378,7 +381,7 @@ def test_hostile_answer_is_inert(open_notebook: OpenNotebook) -> None:
     reopened = open_notebook()
     reopened.page.on("request", lambda request: requests.append(request.url))
     reopened.wait_final(1, timeout=10)
-    reopened.cell(1).locator(".jp-OutputArea").hover()
+    reopened.output_area(1).hover()
     assert hazards(reopened, 1) == [], "after save and reopen"
     assert reopened.cell(1).locator(".jp-RenderedHTML .orj-answer strong").inner_text() == "bold"
     assert not [url for url in requests if _is_tracker(url)]

@@ -26,8 +26,10 @@ from browser_support import (
     PROBE_SOURCE,
     JupyterLab,
     NotebookPage,
+    check_saved_answer,
     fake,
     normalise,
+    saved_outputs,
     wait_for,
 )
 from conftest import TEST_KEY
@@ -503,14 +505,12 @@ def test_bg_final_answer_replaces_the_panel_and_is_saved(
 
     notebook.save()
 
-    def saved_output() -> dict[str, Any]:
-        outputs = lab.read_notebook(notebook.name).cells[1].outputs
-        done = [o for o in outputs if "orjupyter" in o.get("metadata", {})]
-        return dict(done[0]) if len(outputs) == 1 and done else {}
+    def saved_cell() -> Any:
+        cell = lab.read_notebook(notebook.name).cells[1]
+        return cell if saved_outputs(cell)[0] else None
 
-    output = wait_for(saved_output, 10, "cell A's final answer in the saved file")
-    assert output["output_type"] == "display_data"
-    assert "application/vnd.jupyter.widget-view+json" not in output["data"]
+    # the answer, as an ordinary display_data, and at most the action bar's widget view
+    output = check_saved_answer(wait_for(saved_cell, 10, "cell A's final answer in the saved file"))
     saved_html = output["data"]["text/html"]
     assert "The last line of the background answer." in saved_html
     assert "word59" in saved_html
@@ -575,21 +575,16 @@ def test_notebook7_streams_stops_and_keeps_the_answers(
 
     def saved() -> bool:
         cells = notebook7.read_notebook(notebook.name).cells
-        answers = [o for cell in cells[1:3] for o in cell.outputs]
-        return (
-            len(answers) == 2
-            and all("orjupyter" in o.get("metadata", {}) for o in answers)
-            and bool(cells[3].outputs)
-        )
+        answers = all(len(saved_outputs(cell)[0]) == 1 for cell in cells[1:3])
+        return answers and bool(cells[3].outputs)
 
     wait_for(saved, 10, "the answers in the saved file")
     saved_cells = notebook7.read_notebook(notebook.name).cells
-    usage_lines = []
+    usage_lines, views = [], []
     for cell in saved_cells[1:3]:
-        [output] = cell.outputs
-        assert output["output_type"] == "display_data"
-        assert "application/vnd.jupyter.widget-view+json" not in output["data"]
+        output = check_saved_answer(cell)  # and, at most, the action bar's widget view
         usage_lines.append(output["data"]["text/plain"].splitlines()[-1])
+        views.append(len(cell.outputs) - 1)
 
     notebook7.shutdown_kernels()
     wait_for(lambda: not notebook7.kernels(), 10, "the kernel to shut down")
@@ -604,6 +599,8 @@ def test_notebook7_streams_stops_and_keeps_the_answers(
         assert new["status"] == old["status"] == line
     assert f" · {format_cost(cost)} · " in after[0]["status"]
     assert after[1]["status"].startswith("stopped · ")
+    for index, count in zip((1, 2), views, strict=True):
+        reopened.check_no_dead_widgets(index, count)
     body = reopened.page.locator("body").inner_text()
     assert "Error displaying widget" not in body
     check_disconnected(router)
