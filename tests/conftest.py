@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,55 @@ def kernel(router: FakeRouter) -> Iterator[object]:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+# --- browser tests: one JupyterLab and one Chromium per module, started only when used ---
+
+
+@pytest.fixture(scope="module")
+def lab_router() -> Iterator[FakeRouter]:
+    """The local OpenRouter that the browser tests' kernels call."""
+    with FakeRouter(delay=0.0) as server:
+        yield server
+
+
+def lab_env(router: FakeRouter) -> dict[str, str]:
+    return {"OPENROUTER_BASE_URL": router.base_url, "OPENROUTER_API_KEY": TEST_KEY}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, lab_router: FakeRouter) -> Iterator[object]:
+    from browser_support import JupyterLab
+
+    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab"), lab_env(lab_router))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by playwright (never a downloaded browser)."""
+    from browser_support import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[object]:
+    """A fresh browser context (clipboard allowed, for the Copy buttons)."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    ctx.set_default_timeout(30_000)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"])
+    try:
+        yield ctx
+    finally:
+        ctx.close()

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pytest
 from browser_support import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     JS_HAZARDS,
     PROBE_SOURCE,
     JupyterLab,
@@ -29,7 +28,6 @@ from browser_support import (
     saved_outputs,
     wait_for,
 )
-from conftest import TEST_KEY
 
 from orjupyter._domain import format_cost
 from orjupyter._fakerouter_script import lorem
@@ -50,54 +48,11 @@ OpenNotebook = Callable[..., NotebookPage]
 # --- fixtures -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def lab_router() -> Iterator[FakeRouter]:
-    """The fake OpenRouter the JupyterLab kernels call (its own, not conftest's)."""
-    router = FakeRouter(delay=0.0).start()
-    try:
-        yield router
-    finally:
-        router.stop()
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, lab_router: FakeRouter) -> Iterator[JupyterLab]:
-    env = {"OPENROUTER_BASE_URL": lab_router.base_url, "OPENROUTER_API_KEY": TEST_KEY}
-    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab"), env)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture
 def router(lab_router: FakeRouter) -> FakeRouter:
-    """The module's fake OpenRouter, with this test's records only."""
+    """The kernels' local OpenRouter, holding this test's records only."""
     lab_router.reset()
     return lab_router
-
-
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
-    ctx = browser.new_context(viewport=VIEWPORT)
-    ctx.set_default_timeout(30_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 @pytest.fixture

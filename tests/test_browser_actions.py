@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from browser_support import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     PANEL,
     JupyterLab,
     NotebookPage,
@@ -27,7 +26,6 @@ from browser_support import (
     saved_outputs,
     wait_for,
 )
-from conftest import TEST_KEY
 
 from orjupyter.fakerouter import FakeRouter
 
@@ -44,53 +42,11 @@ OpenNotebook = Callable[..., NotebookPage]
 # --- fixtures (as in test_browser.py) -----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def lab_router() -> Iterator[FakeRouter]:
-    router = FakeRouter(delay=0.0).start()
-    try:
-        yield router
-    finally:
-        router.stop()
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, lab_router: FakeRouter) -> Iterator[JupyterLab]:
-    env = {"OPENROUTER_BASE_URL": lab_router.base_url, "OPENROUTER_API_KEY": TEST_KEY}
-    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab"), env)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture
 def router(lab_router: FakeRouter) -> FakeRouter:
+    """The kernels' local OpenRouter, holding this test's records only."""
     lab_router.reset()
     return lab_router
-
-
-@pytest.fixture
-def context(browser: Any, lab: JupyterLab) -> Iterator[Any]:
-    ctx = browser.new_context(viewport=VIEWPORT)
-    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
-    ctx.set_default_timeout(30_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 @pytest.fixture

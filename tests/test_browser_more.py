@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from browser_support import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     PANEL,
     PROBE_SOURCE,
     JupyterLab,
@@ -32,7 +31,7 @@ from browser_support import (
     saved_outputs,
     wait_for,
 )
-from conftest import TEST_KEY
+from conftest import lab_env
 
 from orjupyter._domain import format_cost
 from orjupyter._fakerouter_script import lorem
@@ -156,66 +155,15 @@ class Notebook7Page(NotebookPage):
 
 
 @pytest.fixture(scope="module")
-def lab_router() -> Iterator[FakeRouter]:
-    router = FakeRouter(delay=0.0).start()
-    try:
-        yield router
-    finally:
-        router.stop()
-
-
-def _server_env(router: FakeRouter) -> dict[str, str]:
-    return {"OPENROUTER_BASE_URL": router.base_url, "OPENROUTER_API_KEY": TEST_KEY}
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, lab_router: FakeRouter) -> Iterator[JupyterLab]:
-    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab"), _server_env(lab_router))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def notebook7(
     tmp_path_factory: pytest.TempPathFactory, lab_router: FakeRouter
 ) -> Iterator[JupyterNotebook]:
-    server = JupyterNotebook(tmp_path_factory.mktemp("notebook7"), _server_env(lab_router))
+    server = JupyterNotebook(tmp_path_factory.mktemp("notebook7"), lab_env(lab_router))
     try:
         server.start()
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def router(lab_router: FakeRouter) -> FakeRouter:
-    lab_router.reset()
-    return lab_router
-
-
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
-    ctx = browser.new_context(viewport=VIEWPORT)
-    ctx.set_default_timeout(30_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def _opener(
@@ -254,6 +202,13 @@ def _opener(
 NOTEBOOK7_LOAD_ERROR = "Cannot read properties of undefined (reading 'schema')"
 """Notebook 7.6's page throws this while loading (its keyboard-shortcut settings handler,
 in notebook_core.js), with or without orjupyter: a plain `1 + 1` notebook does too."""
+
+
+@pytest.fixture
+def router(lab_router: FakeRouter) -> FakeRouter:
+    """The kernels' local OpenRouter, holding this test's records only."""
+    lab_router.reset()
+    return lab_router
 
 
 @pytest.fixture
