@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from orjupyter._domain import DETAILS, Detail, ImagePart
 
@@ -192,7 +192,7 @@ def to_image(value: object) -> Image.Image | None:
     module = type(value).__module__
     pil = sys.modules.get("PIL.Image")  # not imported yet: value cannot be a PIL image
     if pil is not None and isinstance(value, pil.Image):
-        return value  # type: ignore[no-any-return]
+        return cast("Image.Image", value)
     if module.startswith("matplotlib"):
         return _from_figure(value)
     if module.startswith("numpy") and hasattr(value, "dtype"):
