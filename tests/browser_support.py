@@ -79,6 +79,9 @@ def free_port() -> int:
 class JupyterLab:
     """`jupyter lab` on 127.0.0.1 in a subprocess, with its state in `base`."""
 
+    APP = "lab"
+    """The `jupyter` subcommand that serves it."""
+
     def __init__(self, base: Path, env: dict[str, str]) -> None:
         self.base = base
         self.root = base / "notebooks"
@@ -86,7 +89,7 @@ class JupyterLab:
         self.token = secrets.token_hex(16)
         self.extra_env = env
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = base / "jupyterlab.log"
+        self.log_path = base / f"jupyter-{self.APP}.log"
 
     @property
     def url(self) -> str:
@@ -146,7 +149,7 @@ class JupyterLab:
             sys.executable,
             "-m",
             "jupyter",
-            "lab",
+            self.APP,
             "--no-browser",
             f"--port={self.port}",
             "--port-retries=0",
@@ -169,14 +172,14 @@ class JupyterLab:
 
         def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited early:\n{self.log()}")
+                raise RuntimeError(f"jupyter {self.APP} exited early:\n{self.log()}")
             try:
                 self.api("GET", "/api/status")
             except (urllib.error.URLError, ConnectionError):
                 return False
             return True
 
-        wait_for(ready, timeout, "JupyterLab to answer", interval=0.2)
+        wait_for(ready, timeout, f"jupyter {self.APP} to answer", interval=0.2)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -79,6 +79,18 @@ def kernel(router: FakeRouter) -> Iterator[object]:
 # --- browser tests: one JupyterLab and one Chromium per module, started only when used ---
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests drive Debian's Chromium; without it they are skipped, saying why."""
+    from browser_support import CHROMIUM
+
+    if Path(CHROMIUM).exists():
+        return
+    skip = pytest.mark.skip(reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="module")
 def lab_router() -> Iterator[FakeRouter]:
     """The local OpenRouter that the browser tests' kernels call."""
@@ -126,3 +138,34 @@ def context(browser: Any) -> Iterator[object]:
         yield ctx
     finally:
         ctx.close()
+
+
+@pytest.fixture
+def open_notebook(
+    lab: Any, context: Any, lab_router: FakeRouter, request: pytest.FixtureRequest
+) -> Iterator[object]:
+    """Write this test's notebook (one code cell per source) and open it in a new page;
+    afterwards, fail on any uncaught error the page raised."""
+    from browser_support import NotebookPage
+
+    lab_router.reset()
+    name = f"{request.node.name}.ipynb"
+    pages: list[Any] = []
+
+    def open_(*sources: str, ctx: Any = None) -> NotebookPage:
+        if sources:
+            lab.write_notebook(name, *sources)
+        page = (ctx or context).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        pages.append((page, errors))
+        return NotebookPage(page, lab, name).open()
+
+    try:
+        yield open_
+    finally:
+        lab.shutdown_kernels()
+        for page, errors in pages:
+            if not page.is_closed():
+                page.close()
+            assert not errors, f"uncaught errors in the page: {errors}"

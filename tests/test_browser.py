@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from browser_support import (
-    CHROMIUM,
     JS_HAZARDS,
     PROBE_SOURCE,
     JupyterLab,
@@ -35,7 +34,6 @@ from orjupyter.fakerouter import FakeRouter
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}"),
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,33 +51,6 @@ def router(lab_router: FakeRouter) -> FakeRouter:
     """The kernels' local OpenRouter, holding this test's records only."""
     lab_router.reset()
     return lab_router
-
-
-@pytest.fixture
-def open_notebook(
-    lab: JupyterLab, context: Any, router: FakeRouter, request: pytest.FixtureRequest
-) -> Iterator[OpenNotebook]:
-    """Write this test's notebook (one code cell per source) and open it in a new page."""
-    name = f"{request.node.name}.ipynb"
-    pages: list[Any] = []
-
-    def open_(*sources: str, ctx: Any = None) -> NotebookPage:
-        if sources:
-            lab.write_notebook(name, *sources)
-        page = (ctx or context).new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        pages.append((page, errors))
-        return NotebookPage(page, lab, name).open()
-
-    try:
-        yield open_
-    finally:
-        lab.shutdown_kernels()
-        for page, errors in pages:
-            if not page.is_closed():
-                page.close()
-            assert not errors, f"uncaught errors in the page: {errors}"
 
 
 def loaded(open_notebook: OpenNotebook, *cells: str, **kwargs: Any) -> NotebookPage:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from browser_support import (
-    CHROMIUM,
     PANEL,
     JupyterLab,
     NotebookPage,
@@ -31,7 +29,6 @@ from orjupyter.fakerouter import FakeRouter
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}"),
 ]
 
 VIEWPORT = {"width": 1280, "height": 1000}
@@ -47,33 +44,6 @@ def router(lab_router: FakeRouter) -> FakeRouter:
     """The kernels' local OpenRouter, holding this test's records only."""
     lab_router.reset()
     return lab_router
-
-
-@pytest.fixture
-def open_notebook(
-    lab: JupyterLab, context: Any, router: FakeRouter, request: pytest.FixtureRequest
-) -> Iterator[OpenNotebook]:
-    """Write this test's notebook (one code cell per source) and open it in a new page."""
-    name = f"{request.node.name}.ipynb"
-    pages: list[tuple[Any, list[str]]] = []
-
-    def open_(*sources: str) -> NotebookPage:
-        if sources:
-            lab.write_notebook(name, *sources)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        pages.append((page, errors))
-        return NotebookPage(page, lab, name).open()
-
-    try:
-        yield open_
-    finally:
-        lab.shutdown_kernels()
-        for page, errors in pages:
-            if not page.is_closed():
-                page.close()
-            assert not errors, f"uncaught errors in the page: {errors}"
 
 
 # --- helpers ------------------------------------------------------------------------

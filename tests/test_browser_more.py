@@ -8,19 +8,13 @@ fresh notebook per test, driven by clicks and key presses.
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 import time
-import urllib.error
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_support import (
-    CHROMIUM,
     PANEL,
     PROBE_SOURCE,
     JupyterLab,
@@ -39,7 +33,6 @@ from orjupyter.fakerouter import FakeRouter
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}"),
 ]
 
 VIEWPORT = {"width": 1280, "height": 1000}
@@ -65,49 +58,10 @@ OpenNotebook = Callable[..., NotebookPage]
 class JupyterNotebook(JupyterLab):
     """`jupyter notebook` (Notebook 7) with the same isolation as `JupyterLab`."""
 
+    APP = "notebook"
+
     def notebook_url(self, name: str) -> str:
         return f"{self.url}/notebooks/{name}?token={self.token}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        env = self._environment()
-        self._write_settings()
-        self.log_path = self.base / "notebook.log"
-        command = [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "notebook",
-            "--no-browser",
-            f"--port={self.port}",
-            "--port-retries=0",
-            "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={self.root}",
-            "--ServerApp.open_browser=False",
-        ]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            command.append("--allow-root")  # containers often run tests as root
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                env=env,
-                cwd=self.root,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-        def ready() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"jupyter notebook exited early:\n{self.log()}")
-            try:
-                self.api("GET", "/api/status")
-            except (urllib.error.URLError, ConnectionError):
-                return False
-            return True
-
-        wait_for(ready, timeout, "Jupyter Notebook to answer", interval=0.2)
 
 
 JS_NB7_KERNEL_IDLE = """() => {
