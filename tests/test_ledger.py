@@ -445,7 +445,7 @@ def assert_consistent(path: Path, committed: int) -> None:
         assert ledger.totals("after").calls == 1
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")  # no SIGKILL on Windows
 def test_sigkill_while_holding_a_write_transaction(tmp_path):
     path = tmp_path / "l.sqlite"
     code = WRITER.replace("    ledger.close()", "") + textwrap.indent(
@@ -483,7 +483,7 @@ def test_sigkill_while_holding_a_write_transaction(tmp_path):
     assert_consistent(path, 25)
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")  # no SIGKILL on Windows
 def test_sigkill_in_the_middle_of_writes(tmp_path):
     path = tmp_path / "l.sqlite"
     with run_child(WRITER, path, "k", 100_000, 0) as child:

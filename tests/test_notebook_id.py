@@ -9,6 +9,7 @@ import pytest
 
 from orjupyter._notebook_id import UNKNOWN_LABEL, NotebookId, notebook_identity
 
+# the expected keys are written as POSIX paths; Windows would need its own table
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX paths")
 
 CWD = Path("/home/me/project/sub")

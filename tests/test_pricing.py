@@ -76,6 +76,7 @@ def test_exact_counts_use_gpt4o_tokenizer_when_installed():
     from orjupyter._pricing import has_tokenizer
 
     if not has_tokenizer():
+        # the tokenizer is optional for users; `make test` installs it, so CI runs this
         pytest.skip("bpe-openai (the optional offline tokenizer) is not installed")
     # "hello world" is two tokens in o200k_base; the byte rule says three
     assert text_tokens("hello world", exact=True) == 2
