@@ -1,4 +1,4 @@
-"""What a finished answer offers: a follow-up box, Regenerate, Copy and Copy code.
+"""What a finished answer offers: a follow-up box, Regenerate, Copy, Copy code and Insert as cell.
 
 The bar is its own output under the answer, shown by the cell (so it lands there) and
 revealed when the answer is complete. Its buttons run in the background loop, and their
@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ._domain import Reply, TextPart, Usage
-from ._formats import extract_code
+from ._formats import code_to_insert
 from ._report import Exchange
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ class Conversation:
     def __init__(self, session: Session, question: Question, make_panel: PanelFactory) -> None:
         import ipywidgets as widgets
 
+        from ._insert_cell import InsertCellButton
+
         self.session, self.question, self.make_panel = session, question, make_panel
         self.exchanges: list[Exchange] = []
         self.handle: Any = None
@@ -40,16 +42,22 @@ class Conversation:
         self.thread = question.thread or f"cell {question.cell} #{id(self):x}"
         self.follow_up = widgets.Text(placeholder="Ask a follow-up…", continuous_update=False)
         self.follow_up.observe(lambda _change: self.ask_follow_up(), names="value")
+        self.copy_code_button = self._button(
+            "Copy code", "Copy the last answer's code block", self.copy_code
+        )
+        self.insert_cell = InsertCellButton()
         buttons = [
             self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
             self._button("Regenerate", "Ask the last question again", self.regenerate),
             self._button("Copy", "Copy the last answer's Markdown", self.copy),
-            self._button("Copy code", "Copy the last answer's code block", self.copy_code),
+            self.copy_code_button,
+            self.insert_cell,
         ]
         self.js = widgets.Output(layout=widgets.Layout(display="none"))
         self.bar = widgets.VBox([widgets.HBox([self.follow_up, *buttons]), self.js])
         self.bar.add_class("orj-actions")
         self.bar.layout.display = "none"
+        self.insert_cell.anchor = self.bar.model_id
 
     @staticmethod
     def _button(label: str, tooltip: str, action: Callable[[], None]) -> Any:
@@ -69,6 +77,9 @@ class Conversation:
         """A panel finished: remember the transcript and offer the actions."""
         self.handle = panel.handle
         self.exchanges = list(getattr(panel, "exchanges", self.exchanges))
+        code = self.last_code()
+        self.copy_code_button.layout.display = "" if code else "none"
+        self.insert_cell.code = code
         self.busy = False
         self.bar.layout.display = "flex"
 
@@ -149,7 +160,12 @@ class Conversation:
         if self.exchanges:
             self._run_js(_COPY_JS % json.dumps(self.exchanges[-1].reply.text))
 
+    def last_code(self) -> str:
+        """The last answer's code blocks, or "" when it has none."""
+        if not self.exchanges:
+            return ""
+        return code_to_insert(self.question.fmt, self.exchanges[-1].reply.text)
+
     def copy_code(self) -> None:
-        if self.exchanges:
-            code = extract_code(self.exchanges[-1].reply.text)
+        if code := self.last_code():
             self._run_js(_COPY_JS % json.dumps(code))

@@ -49,6 +49,15 @@ def extract_code(text: str) -> str:
     return (match.group(2) if match else text).strip("\n")
 
 
+def code_to_insert(fmt: Format, text: str) -> str:
+    """What "Copy code" and "Insert as cell" take: a `-f code` answer whole (unfenced),
+    otherwise the first fenced block; "" when the answer holds no code."""
+    if fmt == "code":
+        return extract_code(text)
+    match = _FENCE.search(text)
+    return match.group(2).strip("\n") if match else ""
+
+
 def parse_json(text: str) -> Any:
     """The answer as a Python value; a fenced ```json block is accepted too."""
     candidate = extract_code(text).strip()

@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,8 +82,9 @@ class JupyterLab:
     APP = "lab"
     """The `jupyter` subcommand that serves it."""
 
-    def __init__(self, base: Path, env: dict[str, str]) -> None:
+    def __init__(self, base: Path, env: dict[str, str], disabled: Sequence[str] = ()) -> None:
         self.base = base
+        self.disabled = disabled  # frontend extensions turned off, as `labextension disable`
         self.root = base / "notebooks"
         self.port = free_port()
         self.token = secrets.token_hex(16)
@@ -140,6 +141,10 @@ class JupyterLab:
             },
         }
         (self.base / "config/jupyter_server_config.json").write_text(json.dumps(config))
+        labconfig = self.base / "config/labconfig"
+        labconfig.mkdir(parents=True, exist_ok=True)
+        disabled = dict.fromkeys(self.disabled, True)
+        (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
 
     def start(self, timeout: float = 60.0) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -83,6 +83,27 @@ def ask(notebook: NotebookPage, index: int, text: str) -> None:
     box.press("Enter")
 
 
+def save_from_toolbar(notebook: NotebookPage) -> None:
+    """Save with the notebook's toolbar button and wait until the tab is clean.
+
+    After a click in the bar, focus sits in a widget, and widgets swallow shortcuts
+    such as Ctrl+S: a person saves from the toolbar then."""
+    notebook.page.locator(
+        f'{PANEL} .jp-NotebookPanel-toolbar [data-command="docmanager:save"]'
+    ).click()
+    notebook.page.wait_for_function(
+        """() => {
+            const tab = document.querySelector('.lm-DockPanel-tabBar .lm-mod-current');
+            return tab && !tab.classList.contains('jp-mod-dirty');
+        }""",
+        timeout=20_000,
+    )
+
+
+def cell_count(notebook: NotebookPage) -> int:
+    return notebook.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").count()
+
+
 def statuses(blocks: list[tuple[str, str]] | None) -> list[str]:
     return [text for kind, text in blocks or [] if kind == "status"]
 
@@ -259,6 +280,49 @@ def test_copy_code_puts_the_answers_code_block_on_the_clipboard(
     assert copied == CODE  # the fenced block's code, without the prose around it
 
 
+def test_insert_as_cell_adds_the_code_right_below_the_answer(
+    open_notebook: OpenNotebook, lab: JupyterLab
+) -> None:
+    notebook = loaded(
+        open_notebook, gpt4o("Circle area, as code?", WITH_CODE, chunks=5), "print('last')"
+    )
+    first_answer(notebook, 1)
+    assert cell_count(notebook) == 3
+
+    button(notebook, 1, "Insert as cell").click()
+    wait_for(lambda: cell_count(notebook) == 4, 10, "a new cell")
+    inserted = notebook.cell(2)
+    assert "jp-CodeCell" in (inserted.get_attribute("class") or "")
+    editor = inserted.locator(".cm-content")
+    lines = editor.locator(".cm-line").all_inner_texts()
+    assert [line.strip("\u200b\n") for line in lines] == CODE.split("\n")
+    assert "print('last')" in notebook.cell(3).inner_text()  # the old next cell moved down
+    # the button says it worked, then is ready again
+    button(notebook, 1, "Inserted ✓").wait_for(timeout=5_000)
+    button(notebook, 1, "Insert as cell").wait_for(timeout=5_000)
+
+    save_from_toolbar(notebook)
+    cells = lab.read_notebook(notebook.name).cells
+    assert [cell.cell_type for cell in cells] == ["code"] * 4
+    assert cells[1].source.startswith("%%gpt4o\nCircle area, as code?")
+    assert cells[2].source == CODE
+    assert cells[2].outputs == []
+    assert cells[3].source == "print('last')"
+
+
+def test_answers_without_code_offer_no_code_buttons(open_notebook: OpenNotebook) -> None:
+    notebook = loaded(open_notebook, gpt4o("Colours, in prose?", FIRST, chunks=2))
+    first_answer(notebook, 1)
+    assert button(notebook, 1, "Copy").is_visible()
+    for label in ("Copy code", "Insert as cell"):
+        assert not button(notebook, 1, label).is_visible(), label
+    # a follow-up whose answer has code brings them back
+    ask(notebook, 1, follow_up("Now as code?", WITH_CODE, chunks=3))
+    wait_transcript(notebook, 1, lambda b: len(statuses(b)) == 2, "the follow-up")
+    for label in ("Copy code", "Insert as cell"):
+        button(notebook, 1, label).wait_for(state="visible", timeout=10_000)
+
+
 def test_transcript_survives_save_and_reopen_without_a_kernel(
     open_notebook: OpenNotebook, lab: JupyterLab
 ) -> None:
@@ -268,18 +332,7 @@ def test_transcript_survives_save_and_reopen_without_a_kernel(
     ask(notebook, 1, question)
     before = wait_transcript(notebook, 1, lambda b: len(statuses(b)) == 2, "the follow-up")
     bar(notebook, 1)
-    # the follow-up box keeps the focus, and widgets swallow shortcuts such as Ctrl+S:
-    # save from the notebook's toolbar, as a person would then
-    notebook.page.locator(
-        f'{PANEL} .jp-NotebookPanel-toolbar [data-command="docmanager:save"]'
-    ).click()
-    notebook.page.wait_for_function(
-        """() => {
-            const tab = document.querySelector('.lm-DockPanel-tabBar .lm-mod-current');
-            return tab && !tab.classList.contains('jp-mod-dirty');
-        }""",
-        timeout=20_000,
-    )
+    save_from_toolbar(notebook)
 
     def saved() -> Any:
         cell = lab.read_notebook(notebook.name).cells[1]

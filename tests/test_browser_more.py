@@ -513,3 +513,70 @@ def test_notebook7_streams_stops_and_keeps_the_answers(
     body = reopened.page.locator("body").inner_text()
     assert "Error displaying widget" not in body
     check_disconnected(router)
+
+
+NB7_CODE = "def greet(name: str) -> str:\n    return f'hello {name}'\n\n\nprint(greet('notebook'))"
+
+
+def test_notebook7_inserts_the_answers_code_as_a_cell(
+    open_notebook7: OpenNotebook, notebook7: JupyterNotebook
+) -> None:
+    answer = f"Here:\n\n```python\n{NB7_CODE}\n```\n"
+    notebook = loaded(open_notebook7, gpt4o(fake(answer, chunks=4)), "x = 1")
+    notebook.run(1)
+    notebook.wait_final(1)
+    insert = notebook.cell(1).locator(".orj-actions button", has_text="Insert as cell")
+    insert.wait_for(state="visible", timeout=20_000)
+    cells = notebook.page.locator(f"{PANEL} .jp-Notebook .jp-Cell")
+    assert cells.count() == 3
+
+    insert.click()
+    wait_for(lambda: cells.count() == 4, 10, "a new cell")
+    notebook.cell(2).locator(".jp-InputArea-editor").click()  # focus back in the notebook
+    notebook.page.keyboard.press("Escape")
+    notebook.save()
+
+    def saved() -> list[str] | None:
+        sources = [cell.source for cell in notebook7.read_notebook(notebook.name).cells]
+        return sources if len(sources) == 4 else None
+
+    sources = wait_for(saved, 10, "the new cell in the saved file")
+    assert sources[2] == NB7_CODE
+    assert sources[3] == "x = 1"
+
+
+@pytest.fixture
+def open_notebook_without_anywidget(
+    tmp_path_factory: pytest.TempPathFactory,
+    lab_router: FakeRouter,
+    context: Any,
+    request: pytest.FixtureRequest,
+) -> Iterator[OpenNotebook]:
+    """JupyterLab whose frontend lacks anywidget, as when the server runs in another
+    environment than the kernel (the kernel's environment has orjupyter and anywidget)."""
+    base = tmp_path_factory.mktemp("lab-without-anywidget")
+    server = JupyterLab(base, lab_env(lab_router), disabled=["anywidget"])
+    try:
+        server.start()
+        yield from _opener(server, context, f"{request.node.name}.ipynb", NotebookPage)
+    finally:
+        server.stop()
+
+
+def test_a_frontend_without_anywidget_keeps_the_bar_and_hides_only_insert(
+    open_notebook_without_anywidget: OpenNotebook,
+) -> None:
+    answer = f"Here:\n\n```python\n{NB7_CODE}\n```\n"
+    notebook = loaded(open_notebook_without_anywidget, gpt4o(fake(answer, chunks=3)))
+    notebook.run(1)
+    notebook.wait_final(1)
+    actions = notebook.output_area(1).locator(".orj-actions")
+    actions.wait_for(state="visible", timeout=20_000)
+    for label in ("Ask", "Regenerate", "Copy", "Copy code"):
+        assert actions.locator("button", has_text=label).first.is_visible(), label
+    # the widget that could not load is there, and hidden: no error box in the bar
+    failed = actions.locator(".jupyter-widgets-error-widget")
+    wait_for(lambda: failed.count() == 1, 10, "the unloadable widget's placeholder")
+    assert not failed.is_visible()
+    assert not actions.locator("button", has_text="Insert as cell").count()
+    assert "javascript error" not in actions.inner_text().lower()

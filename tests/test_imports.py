@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["openai", "PIL", "ipywidgets", "httpx2", "markdown_it", "nh3"]
+HEAVY = ["openai", "PIL", "ipywidgets", "anywidget", "httpx2", "markdown_it", "nh3"]
 
 
 def modules_after(code: str) -> set[str]:
