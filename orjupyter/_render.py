@@ -242,6 +242,9 @@ color:var(--orj-muted)}}
 .orj-question{{margin:0.9em 0 0.4em;padding:0.2em 0.7em;white-space:pre-wrap;\
 border-left:3px solid var(--orj-border,#d0d7de);color:var(--orj-muted,#57606a)}}
 .orj-actions .widget-text{{flex:1 1 auto;width:auto}}
+.orj-actions .widget-button{{width:auto;padding:0 1em}}
+.orj-actions .orj-insert-host{{display:flex;margin:0}}
+.orj-actions .orj-insert{{margin:var(--jp-widgets-margin,2px)}}
 .orj-actions .jupyter-widgets:has(>.jupyter-widgets-error-widget){{display:none}}
 .jp-OutputArea:has(.orj-output) .jp-OutputArea-output:is(.jupyter-widgets,\
 [data-mime-type="application/vnd.jupyter.widget-view+json"]):not(:has(*)){{display:none}}
