@@ -91,12 +91,17 @@ def final_bundle(reply: Reply, totals: Totals, fmt: Format = "markdown") -> dict
 def transcript_bundle(
     exchanges: Sequence[Exchange], totals: Totals, fmt: Format = "markdown"
 ) -> dict[str, str]:
-    """A cell's answer and its follow-ups, each with its usage line."""
+    """A cell's answer and its follow-ups, each with its usage line.
+
+    Two representations, each a full copy of the text: sanitised HTML (what notebook
+    frontends, nbconvert and GitHub show) and plain text (consoles, terminals, search).
+    No text/markdown: the frontends that render it (JupyterLab, Notebook 7, VS Code,
+    nbconvert, GitHub) all pick the HTML first, so it would only be a third copy sent
+    to the browser and saved in the notebook."""
     from ._formats import answer_html
     from ._render import output_html
 
     html_parts: list[str] = []
-    markdown: list[str] = []
     plain: list[str] = []
     for exchange in exchanges:
         reply = exchange.reply
@@ -104,20 +109,10 @@ def transcript_bundle(
         error = f"\n\n{reply.error}" if reply.error else ""
         if exchange.question is not None:
             html_parts.append(f'<div class="orj-question">{html.escape(exchange.question)}</div>')
-            markdown.append(f"> {_escape_markdown(exchange.question)}")
             plain.append(f"> {exchange.question}")
         html_parts.append(answer_html(fmt, reply.text))
         if reply.error:
             html_parts.append(f'<div class="orj-error">{html.escape(reply.error)}</div>')
         html_parts.append(f'<div class="orj-status">{html.escape(line)}</div>')
-        markdown.append(f"{reply.text}{error}\n\n*{_escape_markdown(line)}*")
         plain.append(f"{reply.text}{error}\n\n{line}")
-    return {
-        "text/html": output_html(*html_parts),
-        "text/markdown": "\n\n".join(markdown),
-        "text/plain": "\n\n".join(plain),
-    }
-
-
-def _escape_markdown(text: str) -> str:
-    return "".join("\\" + ch if ch in "\\`*_[]<>#|~" else ch for ch in text)
+    return {"text/html": output_html(*html_parts), "text/plain": "\n\n".join(plain)}

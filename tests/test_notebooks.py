@@ -69,7 +69,8 @@ def test_images_answer_and_usage_in_a_real_kernel(router, tmp_path):
     assert persisted["output_type"] == "display_data"
     data = persisted["data"]
     assert "application/vnd.jupyter.widget-view+json" not in data
-    assert "- image: 1536x768" in data["text/markdown"]
+    assert "- image: 1536x768" in data["text/plain"]
+    assert "text/markdown" not in data  # HTML and plain text only: no third copy
     assert "<li>image: 1536x768" in data["text/html"]
     assert "prompt +" in data["text/plain"]
     assert "notebook total" in data["text/plain"]
