@@ -23,6 +23,7 @@ class BackgroundLoop:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._unpublished: list[Callable[[], None]] = []
 
@@ -51,11 +52,35 @@ class BackgroundLoop:
                     target=loop.run_forever, name="orjupyter-background", daemon=True
                 )
                 thread.start()
-                self._loop = loop
+                self._loop, self._thread = loop, thread
             return self._loop
+
+    def cancel_all(self, timeout: float = 5.0) -> None:
+        """Cancel every answer still running here, and wait for them to wind down."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the thread and close its loop (after `cancel_all`)."""
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        if not thread.is_alive():
+            loop.close()
 
     def submit(self, coroutine: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
         return asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+
+
+async def _cancel_all() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class PendingReply:

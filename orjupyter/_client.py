@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,3 +65,33 @@ class ClientCache:
         if client is None:
             client = per_loop[spec] = make_client(spec)
         return client
+
+    def close_all(self, timeout: float = 5.0) -> None:
+        """Close every client on every loop still open (the extension is unloaded)."""
+        for loop, clients in list(self._clients.items()):
+            self._clients.pop(loop, None)
+            if not loop.is_closed():
+                _run_on(loop, _close(list(clients.values())), timeout)
+
+    async def close_current(self) -> None:
+        """Close this loop's clients and their connections (before a private loop ends)."""
+        loop = asyncio.get_running_loop()
+        for client in self._clients.pop(loop, {}).values():
+            await client.close()
+
+
+async def _close(clients: list[Any]) -> None:
+    for client in clients:
+        await client.close()
+
+
+def _run_on(
+    loop: asyncio.AbstractEventLoop, job: Coroutine[Any, Any, None], timeout: float
+) -> None:
+    """Run `job` on `loop` from whichever thread this is, as far as the loop allows."""
+    if asyncio._get_running_loop() is loop:  # this very thread is inside the loop: later
+        loop.create_task(job)
+    elif loop.is_running():  # another thread runs it
+        asyncio.run_coroutine_threadsafe(job, loop).result(timeout)
+    else:
+        loop.run_until_complete(job)

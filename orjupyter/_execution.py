@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -19,17 +19,31 @@ if TYPE_CHECKING:
 MAGIC_NAME = "gpt4o"
 
 
-def run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine from synchronous code, whether or not a loop is running here."""
+def run_sync(
+    coroutine: Coroutine[Any, Any, Any],
+    on_exit: Callable[[], Awaitable[None]] | None = None,
+) -> Any:
+    """Run a coroutine from synchronous code, whether or not a loop is running here.
+
+    It runs on a private loop; `on_exit` runs on that loop before it closes (to close
+    connections made for it)."""
+
+    async def main() -> Any:
+        try:
+            return await coroutine
+        finally:
+            if on_exit is not None:
+                await on_exit()
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coroutine)
+        return asyncio.run(main())
     outcome: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            outcome["value"] = asyncio.run(coroutine)
+            outcome["value"] = asyncio.run(main())
         except BaseException as exc:  # handed back to the caller's thread below
             outcome["error"] = exc
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +100,15 @@ class OrJupyterMagics(Magics):
         [THREAD]`, `%gpt4o alias NAME SLUG` (a new `%%NAME` magic for another model).
         """
         if cell is not None:
-            run_sync(self.ask(line, cell))
+            self._sync(self.ask(line, cell))
         elif is_command(line):
             self._command(line)
         else:
-            run_sync(self.ask(*split_question(line)))
+            self._sync(self.ask(*split_question(line)))
+
+    def _sync(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run a call to its end from a blocking cell, closing the connections it made."""
+        return run_sync(coroutine, on_exit=self.session.clients.close_current)
 
     def _command(self, line: str) -> None:
         words = line.split()
@@ -143,12 +147,12 @@ class OrJupyterMagics(Magics):
         """`%gpt4o models [FILTER]`."""
         from . import _account
 
-        run_sync(_account.models(self, words))
+        self._sync(_account.models(self, words))
 
     def _cmd_credits(self, _words: list[str]) -> None:
         from . import _account
 
-        run_sync(_account.credits(self))
+        self._sync(_account.credits(self))
 
     def _cmd_reset(self, words: list[str]) -> None:
         self.session.threads.reset(words[0] if words else None)
@@ -173,7 +177,7 @@ class OrJupyterMagics(Magics):
             if cell is None:
                 self._command(line)
             else:
-                run_sync(self.ask(line, cell, default_model=model))
+                self._sync(self.ask(line, cell, default_model=model))
 
         magic.__doc__ = f"Ask {model} (an alias of %%gpt4o; same options)."
         shell: Any = self.shell
@@ -314,6 +318,7 @@ def unregister(shell: Any) -> None:
         shell.input_transformers_cleanup.remove(magics.transformer)
     shell.events.unregister("post_run_cell", magics.session.errors.remember)
     shell.events.unregister("pre_run_cell", magics.session.background.on_cell)
+    magics.session.close()
     if shell.user_ns.get("Err") is magics.session.errors.tracebacks:
         del shell.user_ns["Err"]
     for name in (MAGIC_NAME, *magics.aliases):

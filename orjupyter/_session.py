@@ -66,6 +66,12 @@ class Session:
         if self.records is None:
             self.records = Records(self.settings)
 
+    def close(self) -> None:
+        """End what the session holds open: background answers, connections, the loop."""
+        self.background.cancel_all()
+        self.clients.close_all()
+        self.background.close()
+
     @property
     def book(self) -> Records:
         assert self.records is not None

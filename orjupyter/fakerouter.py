@@ -190,6 +190,11 @@ class FakeRouter:
 
     # --- state ------------------------------------------------------------------------
 
+    def open_connections(self) -> int:
+        """Client connections the server holds open right now."""
+        with self._lock:
+            return len(self._connections)
+
     def billed(self) -> list[dict[str, object]]:
         """The usage objects actually sent to clients, in order."""
         with self._lock:

@@ -169,3 +169,13 @@ def open_notebook(
             if not page.is_closed():
                 page.close()
             assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close IPython's own event loop (top-level await in the `shell` tests), which
+    IPython leaves open for the life of the process."""
+    from IPython.core import async_helpers
+
+    loop = async_helpers._asyncio_event_loop
+    if loop is not None and not loop.is_closed() and not loop.is_running():
+        loop.close()

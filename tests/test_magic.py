@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -230,3 +231,26 @@ def test_retries_before_the_first_token_say_so(shell, router, capsys):
     out = capsys.readouterr().out
     assert out.count("[retrying in") == 2
     assert len(router.requests) == 3
+
+
+def wait_closed(router, seconds: float = 5.0) -> int:
+    """The server's open connections, once none are left or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while router.open_connections() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return router.open_connections()
+
+
+def test_a_blocking_call_closes_its_connections(shell, router):
+    shell.run_cell_magic("gpt4o", "", "Hello, blocking?")  # no loop here: a private one
+    assert len(router.requests) == 1
+    assert wait_closed(router) == 0
+
+
+def test_unloading_closes_the_connections_the_session_kept(shell, router):
+    assert run(shell, "%%gpt4o\nHello, kept?").success  # IPython's loop, kept for reuse
+    assert run(shell, "%%gpt4o\nHello again, same connection?").success
+    assert router.open_connections() == 1  # both calls reused one connection
+    shell.run_line_magic("unload_ext", "orjupyter")
+    assert wait_closed(router) == 0
+    shell.run_line_magic("load_ext", "orjupyter")  # as the fixture expects to find it
