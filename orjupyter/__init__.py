@@ -43,7 +43,7 @@ def _warm_up() -> None:
     import threading
 
     def load() -> None:
-        for name in ("openai", "orjupyter._insert_cell", "orjupyter._render", "orjupyter._session"):
+        for name in ("openai", "ipywidgets", "orjupyter._render", "orjupyter._session"):
             try:
                 importlib.import_module(name)
             except Exception:  # the call itself will report a broken install

@@ -33,31 +33,48 @@ class Conversation:
     def __init__(self, session: Session, question: Question, make_panel: PanelFactory) -> None:
         import ipywidgets as widgets
 
-        from ._insert_cell import InsertCellButton
-
         self.session, self.question, self.make_panel = session, question, make_panel
         self.exchanges: list[Exchange] = []
         self.handle: Any = None
         self.busy = True  # until the cell's own answer is complete
         self.thread = question.thread or f"cell {question.cell} #{id(self):x}"
+        # Only the empty bar exists while the first answer streams: its controls are made
+        # when there is something to act on, off the path to the first token.
+        self.bar = widgets.VBox(layout=widgets.Layout(display="none"))
+        self.bar.add_class("orj-actions")
+        self.row: Any = None
+        self.insert_cell: Any = None
+
+    def _build(self) -> None:
+        import ipywidgets as widgets
+
         self.follow_up = widgets.Text(placeholder="Ask a follow-up…", continuous_update=False)
         self.follow_up.observe(lambda _change: self.ask_follow_up(), names="value")
         self.copy_code_button = self._button(
             "Copy code", "Copy the last answer's code block", self.copy_code
         )
-        self.insert_cell = InsertCellButton()
-        buttons = [
-            self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
-            self._button("Regenerate", "Ask the last question again", self.regenerate),
-            self._button("Copy", "Copy the last answer's Markdown", self.copy),
-            self.copy_code_button,
-            self.insert_cell,
-        ]
+        self.row = widgets.HBox(
+            [
+                self.follow_up,
+                self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
+                self._button("Regenerate", "Ask the last question again", self.regenerate),
+                self._button("Copy", "Copy the last answer's Markdown", self.copy),
+                self.copy_code_button,
+            ]
+        )
         self.js = widgets.Output(layout=widgets.Layout(display="none"))
-        self.bar = widgets.VBox([widgets.HBox([self.follow_up, *buttons]), self.js])
-        self.bar.add_class("orj-actions")
-        self.bar.layout.display = "none"
-        self.insert_cell.anchor = self.bar.model_id
+        self.bar.children = (self.row, self.js)
+
+    def _offer_code(self, code: str) -> None:
+        """Copy code and Insert as cell, for an answer with code; hidden otherwise."""
+        self.copy_code_button.layout.display = "" if code else "none"
+        if self.insert_cell is None and code:
+            from ._insert_cell import InsertCellButton
+
+            self.insert_cell = InsertCellButton(anchor=self.bar.model_id)
+            self.row.children = (*self.row.children, self.insert_cell)
+        if self.insert_cell is not None:
+            self.insert_cell.code = code
 
     @staticmethod
     def _button(label: str, tooltip: str, action: Callable[[], None]) -> Any:
@@ -77,9 +94,9 @@ class Conversation:
         """A panel finished: remember the transcript and offer the actions."""
         self.handle = panel.handle
         self.exchanges = list(getattr(panel, "exchanges", self.exchanges))
-        code = self.last_code()
-        self.copy_code_button.layout.display = "" if code else "none"
-        self.insert_cell.code = code
+        if self.row is None:
+            self._build()
+        self._offer_code(self.last_code())
         self.busy = False
         self.bar.layout.display = "flex"
 
