@@ -287,27 +287,32 @@ def test_insert_as_cell_adds_the_code_right_below_the_answer(
         open_notebook, gpt4o("Circle area, as code?", WITH_CODE, chunks=5), "print('last')"
     )
     first_answer(notebook, 1)
-    assert cell_count(notebook) == 3
+    # a new empty cell above the answer's (Escape, B on the first): the answer is now cell 2
+    notebook.cell(0).locator(".jp-InputArea-editor").click()
+    notebook.page.keyboard.press("Escape")
+    notebook.page.keyboard.press("b")
+    wait_for(lambda: cell_count(notebook) == 4, 10, "the cell added above")
 
-    button(notebook, 1, "Insert as cell").click()
-    wait_for(lambda: cell_count(notebook) == 4, 10, "a new cell")
-    inserted = notebook.cell(2)
+    button(notebook, 2, "Insert as cell").click()
+    wait_for(lambda: cell_count(notebook) == 5, 10, "a new cell")
+    inserted = notebook.cell(3)
     assert "jp-CodeCell" in (inserted.get_attribute("class") or "")
     editor = inserted.locator(".cm-content")
     lines = editor.locator(".cm-line").all_inner_texts()
     assert [line.strip("\u200b\n") for line in lines] == CODE.split("\n")
-    assert "print('last')" in notebook.cell(3).inner_text()  # the old next cell moved down
+    assert "print('last')" in notebook.cell(4).inner_text()  # the old next cell moved down
     # the button says it worked, then is ready again
-    button(notebook, 1, "Inserted ✓").wait_for(timeout=5_000)
-    button(notebook, 1, "Insert as cell").wait_for(timeout=5_000)
+    button(notebook, 2, "Inserted ✓").wait_for(timeout=5_000)
+    button(notebook, 2, "Insert as cell").wait_for(timeout=5_000)
 
     save_from_toolbar(notebook)
     cells = lab.read_notebook(notebook.name).cells
-    assert [cell.cell_type for cell in cells] == ["code"] * 4
-    assert cells[1].source.startswith("%%gpt4o\nCircle area, as code?")
-    assert cells[2].source == CODE
-    assert cells[2].outputs == []
-    assert cells[3].source == "print('last')"
+    assert [cell.cell_type for cell in cells] == ["code"] * 5
+    assert cells[1].source == ""
+    assert cells[2].source.startswith("%%gpt4o\nCircle area, as code?")
+    assert cells[3].source == CODE
+    assert cells[3].outputs == []
+    assert cells[4].source == "print('last')"
 
 
 def test_answers_without_code_offer_no_code_buttons(open_notebook: OpenNotebook) -> None:

@@ -28,12 +28,7 @@ function cellShowing(notebook, anchor) {
   return -1;
 }
 
-/** Index of the cell whose output holds `el` on the page (windowed notebooks), else -1. */
-function cellAround(el) {
-  const node = el.closest("[data-windowed-list-index]");
-  return node ? Number(node.getAttribute("data-windowed-list-index")) : -1;
-}
-
+/** A new code cell below cell `index` (at the end when the cell is not found). */
 function insertBelow(notebook, index, source) {
   const at = index < 0 ? notebook.cells.length : index + 1;
   notebook.sharedModel.insertCell(at, { cell_type: "code", source, metadata: {} });
@@ -66,9 +61,7 @@ function render({ model, el }) {
   button.addEventListener("click", () => {
     const code = model.get("code");
     if (!notebook || !code) return;
-    let index = cellShowing(notebook, model.get("anchor"));
-    if (index < 0) index = cellAround(el);
-    const at = insertBelow(notebook, index, code);
+    const at = insertBelow(notebook, cellShowing(notebook, model.get("anchor")), code);
     requestAnimationFrame(() => reveal(el, at));
     button.textContent = "Inserted ✓";
     clearTimeout(restore);
