@@ -51,7 +51,7 @@ class Conversation:
         self.follow_up = widgets.Text(placeholder="Ask a follow-up…", continuous_update=False)
         self.follow_up.observe(lambda _change: self.ask_follow_up(), names="value")
         self.copy_code_button = self._button(
-            "Copy code", "Copy the last answer's code block", self.copy_code
+            "Copy code", "Copy the last answer's (first Python) code block", self.copy_code
         )
         self.row = widgets.HBox(
             [

@@ -20,7 +20,8 @@ _INSTRUCTIONS: dict[Format, str] = {
     "text": "Answer in plain text, without Markdown formatting.",
 }
 
-_FENCE = re.compile(r"^(```+|~~~+)[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(r"^(```+|~~~+)([^\n]*)\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+_PYTHON = frozenset({"python", "py", "python3", "ipython", "ipython3"})
 
 
 class FormatError(ValueError):
@@ -46,16 +47,18 @@ def system_prompt(system: str | None, fmt: Format) -> str | None:
 def extract_code(text: str) -> str:
     """The first fenced block's content, or the whole answer when it has no fence."""
     match = _FENCE.search(text)
-    return (match.group(2) if match else text).strip("\n")
+    return (match.group(3) if match else text).strip("\n")
 
 
 def code_to_insert(fmt: Format, text: str) -> str:
     """What "Copy code" and "Insert as cell" take: a `-f code` answer whole (unfenced),
-    otherwise the first fenced block; "" when the answer holds no code."""
+    otherwise the first Python block (else the first fenced block); "" without code."""
     if fmt == "code":
         return extract_code(text)
-    match = _FENCE.search(text)
-    return match.group(2).strip("\n") if match else ""
+    blocks = [(m.group(2).strip().lower(), m.group(3)) for m in _FENCE.finditer(text)]
+    python = [code for language, code in blocks if language.split(" ")[0] in _PYTHON]
+    chosen = python or [code for _language, code in blocks]
+    return chosen[0].strip("\n") if chosen else ""
 
 
 def parse_json(text: str) -> Any:

@@ -14,7 +14,10 @@ CODE = "import math\n\n\nprint(math.tau)"
     [
         ("markdown", f"Try:\n\n```python\n{CODE}\n```\n\nDone.", CODE),
         ("markdown", f"~~~\n{CODE}\n~~~", CODE),
-        ("markdown", "```sh\npip install x\n```\nthen\n```python\nimport x\n```", "pip install x"),
+        # the Python block, not the shell line before it
+        ("markdown", "```sh\npip install x\n```\nthen\n```python\nimport x\n```", "import x"),
+        ("markdown", "```py\nfirst()\n```\n\n```python\nsecond()\n```", "first()"),
+        ("markdown", "```bash\nls -l\n```\n\n```sql\nselect 1\n```", "ls -l"),
         ("markdown", "No code here, just `inline` words.", ""),
         ("text", "print('unfenced prose is not code')", ""),
         ("code", CODE, CODE),  # -f code: the model was asked for code only
