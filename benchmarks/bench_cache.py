@@ -18,7 +18,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from orjupyter._cache import CachedAnswer, ResponseCache, request_key
+from orjupyter._cache import CachedAnswer, ResponseCache
+from orjupyter._cache_key import request_key
 from orjupyter._domain import Usage
 
 

@@ -76,7 +76,7 @@ def usage(magics: OrJupyterMagics, words: list[str]) -> None:
 
 
 def budget(magics: OrJupyterMagics, words: list[str]) -> None:
-    from ._ledger import budget_warning, dollars
+    from ._budget import budget_warning, dollars
 
     ledger = _ledger(magics)
     notebook = magics.notebook()
@@ -118,7 +118,7 @@ def _client(magics: OrJupyterMagics) -> Any:
 
 
 async def models(magics: OrJupyterMagics, words: list[str]) -> None:
-    from ._dashboard import models_table
+    from ._catalog_view import models_table
     from ._errors import describe
 
     session = magics.session
@@ -133,7 +133,7 @@ async def models(magics: OrJupyterMagics, words: list[str]) -> None:
 
 
 async def credits(magics: OrJupyterMagics) -> None:
-    from ._dashboard import credits_view
+    from ._catalog_view import credits_view
     from ._errors import describe
 
     session = magics.session

@@ -1,6 +1,6 @@
 """Answers kept on disk, so re-running an identical request is free.
 
-Pure: no IPython, no widgets, no SDK. One JSON file per request key,
+Pure: no IPython, no widgets, no SDK. One JSON file per request key (`_cache_key`),
 `<directory>/<key[:2]>/<key>.json`, written atomically (temp file + `os.replace`), so
 kernels and processes can share one folder with no lock, and a folder committed to git
 diffs and merges file by file. The format is stable: the same answer always gives the
@@ -14,9 +14,7 @@ are never stored, only their SHA-256.
 
 from __future__ import annotations
 
-import binascii
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -30,109 +28,27 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
+from ._cache_key import canonical_request, json_default
 from ._domain import Reply, Usage
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
-    "KEY_VERSION",
     "CacheMiss",
     "CachedAnswer",
     "ResponseCache",
-    "canonical_request",
     "default_cache_dir",
     "replay_miss",
-    "request_key",
 ]
-
-KEY_VERSION = "orjupyter-cache-v1"
-"""Hashed in front of every key: changing it invalidates every key made before."""
 
 FILE_FORMAT = 1
 DEFAULT_MAX_BYTES = 200 * 2**20
 
-_NOT_IN_KEY = frozenset({"stream", "stream_options", "extra_headers", "timeout"})
-"""Request arguments that change how an answer is delivered, not what it is."""
-_NOT_IN_KEY_BODY = frozenset({"usage"})
-"""`extra_body` fields that are accounting flags only."""
-_DATA_URL_FIELDS = frozenset({"url", "image_url", "file_data"})
 _KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
 _EVICT_TO = 0.9
 _RESCAN_SECONDS = 60.0  # other kernels write too: recount the folder at least this often
 _STALE_TEMP_SECONDS = 3600.0
 _REPLACE_ATTEMPTS = 5  # Windows refuses os.replace while a reader has the file open
-
-
-# --- keys --------------------------------------------------------------------------------
-
-
-def request_key(request: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of what in `request` decides the answer.
-
-    `request` is the keyword arguments of `chat.completions.create`. See
-    `canonical_request` for what counts.
-    """
-    canonical = json.dumps(
-        canonical_request(request),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_json_default,
-    )
-    return hashlib.sha256(f"{KEY_VERSION}\n{canonical}".encode()).hexdigest()
-
-
-def canonical_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The request body as the model sees it, with every `data:` URL replaced by its hash.
-
-    Counts: every argument (model, messages, temperature, max_tokens, top_p, stop, seed,
-    response_format, tools, …) and every `extra_body` field (provider, models, …), merged
-    as the SDK merges them. Left out: stream, stream_options, extra_headers, timeout,
-    `extra_body.usage`, and arguments that are None (the same as absent). A `data:` URL
-    becomes `sha256:<hex of the decoded bytes>`, so base64 line wrapping does not matter
-    and the result never holds image bytes. Integral floats count as integers (1.0 == 1).
-    """
-    body = {name: value for name, value in request.items() if name not in _NOT_IN_KEY}
-    extra = body.pop("extra_body", None)
-    if isinstance(extra, Mapping):
-        body.update((k, v) for k, v in extra.items() if k not in _NOT_IN_KEY_BODY)
-    return {name: _canonical(value) for name, value in body.items() if value is not None}
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {
-            str(name): _data_url_hash(item)
-            if name in _DATA_URL_FIELDS and isinstance(item, str) and item.startswith("data:")
-            else _canonical(item)
-            for name, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_canonical(item) for item in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _data_url_hash(url: str) -> str:
-    header, _, payload = url.partition(",")
-    if header.endswith(";base64"):
-        try:
-            data = binascii.a2b_base64(payload)  # skips newlines, spaces, other non-alphabet
-        except (binascii.Error, ValueError):
-            data = "".join(payload.split()).encode()
-    else:
-        data = unquote_to_bytes(payload)
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _json_default(value: object) -> object:
-    dump = getattr(value, "model_dump", None)  # pydantic models, e.g. a response_format
-    if callable(dump):
-        return dump()
-    raise TypeError(f"cannot make a cache key of {type(value).__name__}: {value!r:.80}")
 
 
 # --- answers -----------------------------------------------------------------------------
@@ -198,7 +114,7 @@ def _encode(key: str, answer: CachedAnswer, request: Mapping[str, Any] | None) -
     if request is not None:
         entry["request"] = canonical_request(request)
     entry["text"] = answer.text.splitlines(keepends=True)
-    text = json.dumps(entry, indent=1, ensure_ascii=False, default=_json_default)
+    text = json.dumps(entry, indent=1, ensure_ascii=False, default=json_default)
     return (text + "\n").encode()
 
 

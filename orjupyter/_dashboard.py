@@ -1,9 +1,9 @@
-"""Views of the ledger and of OpenRouter's account data, as mimebundles.
+"""Views of the ledger, as mimebundles: the usage dashboards, the spend plot, exports.
 
-Pure: each function returns ``{"text/html": …, "text/plain": …}``. Every value is escaped
-(model names, notebook paths and error messages come from outside). The spend plot is
-inline SVG: no JavaScript, no external resources, so it survives nbconvert and static
-renderers.
+Pure: each view returns ``{"text/html": …, "text/plain": …}`` built with `_tables`. Every
+value is escaped (model names, notebook paths and error messages come from outside). The
+spend plot is inline SVG: no JavaScript, no external resources, so it survives nbconvert
+and static renderers. OpenRouter's model list and key are shown by `_catalog_view`.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from __future__ import annotations
 import csv
 import importlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
-from html import escape
+from decimal import Decimal
 from typing import Any
 
+from ._budget import dollars
 from ._domain import Totals
-from ._ledger import CallRecord, dollars
+from ._ledger import CallRecord
+from ._tables import Bundle, bundle, escaped, html_table, text_table
 
-Bundle = dict[str, str]
 ModelCost = tuple[str, int, Decimal]
 
 COLUMNS = (
@@ -30,64 +30,14 @@ COLUMNS = (
 )  # fmt: skip
 """The columns of `calls_csv` and `calls_frame`, in order."""
 
-_BOX = 'style="font-size:13px;line-height:1.4;max-width:100%;overflow-x:auto"'
-_NUM = 'style="text-align:right;font-variant-numeric:tabular-nums"'
 _MAX_POINTS = 2000
 
 
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
+# --- the usage dashboard -----------------------------------------------------------------
 
 
 def _tokens(count: int) -> str:
     return f"{count:,}"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    """An HTML table of plain strings (escaped here); `numeric` columns align right."""
-
-    def cell(tag: str, index: int, text: str) -> str:
-        align = f" {_NUM}" if index in numeric else ' style="text-align:left"'
-        return f"<{tag}{align}>{_e(text)}</{tag}>"
-
-    head = "".join(cell("th", i, text) for i, text in enumerate(headers))
-    thead = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
-    body = "".join(
-        "<tr>" + "".join(cell("td", i, text) for i, text in enumerate(row)) + "</tr>"
-        for row in rows
-    )
-    return f"<table>{thead}<tbody>{body}</tbody></table>"
-
-
-def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        cells = (
-            text.rjust(width) if i in numeric else text.ljust(width)
-            for i, (text, width) in enumerate(zip(row, widths, strict=True))
-        )
-        return "  ".join(cells).rstrip()
-
-    head = [line(headers), line(["-" * width for width in widths])] if any(headers) else []
-    return "\n".join([*head, *map(line, rows)])
-
-
-def _bundle(title: str, summary: str, sections: Sequence[tuple[str, str, str]]) -> Bundle:
-    """Title, one summary line and (heading, html, text) sections → a mimebundle."""
-    html = [f"<div {_BOX}><strong>{_e(title)}</strong><div>{_e(summary)}</div>"]
-    text = [title, summary]
-    for heading, section_html, section_text in sections:
-        if heading:
-            html.append(f"<div style='margin-top:.6em'><strong>{_e(heading)}</strong></div>")
-            text.extend(["", heading])
-        html.append(section_html)
-        text.append(section_text)
-    html.append("</div>")
-    return {"text/html": "".join(html), "text/plain": "\n".join(text)}
-
-
-# --- the usage dashboard -----------------------------------------------------------------
 
 
 def totals_line(totals: Totals, budget: Decimal | None = None) -> str:
@@ -145,7 +95,7 @@ def usage_dashboard(
     the plot starts from what the older ones cost (`totals.cost` minus these).
     """
     if not calls:
-        return _bundle(title, totals_line(totals, budget) + " · no calls recorded yet", [])
+        return bundle(title, totals_line(totals, budget) + " · no calls recorded yet", [])
     baseline = max(totals.cost - sum((call.usage.cost for call in calls), Decimal(0)), Decimal(0))
     svg = spend_svg(calls, baseline=baseline, budget=budget)
     plot_text = f"spent {dollars(baseline)} → {dollars(_cumulative(calls, baseline)[-1])}"
@@ -159,15 +109,15 @@ def usage_dashboard(
     call_rows = [_call_row(call) for call in shown]
     heading = "Calls" if len(shown) == totals.calls else f"The last {len(shown):,} calls"
     numeric = {3, 4, 5}
-    return _bundle(
+    return bundle(
         title,
         totals_line(totals, budget),
         [
             ("Spend over time", svg, plot_text),
-            ("Cost per model", _table(model_headers, model_rows, {1, 2, 3}),
-             _text_table(model_headers, model_rows, {1, 2, 3})),
-            (heading, _table(call_headers, call_rows, numeric),
-             _text_table(call_headers, call_rows, numeric)),
+            ("Cost per model", html_table(model_headers, model_rows, {1, 2, 3}),
+             text_table(model_headers, model_rows, {1, 2, 3})),
+            (heading, html_table(call_headers, call_rows, numeric),
+             text_table(call_headers, call_rows, numeric)),
         ],
     )  # fmt: skip
 
@@ -185,8 +135,8 @@ def notebooks_dashboard(
     summary = f"{len(rows):,} notebooks · {total_calls:,} calls · {dollars(total_cost)}"
     headers = ["notebook", "calls", "cost", "share"]
     table = [[nb, f"{n:,}", dollars(cost), _share(cost, total_cost)] for nb, n, cost in rows]
-    section = ("", _table(headers, table, {1, 2, 3}), _text_table(headers, table, {1, 2, 3}))
-    return _bundle(title, summary, [section])
+    section = ("", html_table(headers, table, {1, 2, 3}), text_table(headers, table, {1, 2, 3}))
+    return bundle(title, summary, [section])
 
 
 # --- the spend plot ----------------------------------------------------------------------
@@ -238,21 +188,21 @@ def spend_svg(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" font-family="sans-serif" font-size="11">',
-        f"<title>{_e(f'Cumulative spend: {dollars(spent[-1])}')}</title>",
+        f"<title>{escaped(f'Cumulative spend: {dollars(spent[-1])}')}</title>",
         f'<line x1="{left}" y1="{base_y}" x2="{width - right}" y2="{base_y}" stroke="#999"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base_y}" stroke="#999"/>',
         f'<text x="{left - 4}" y="{base_y}" text-anchor="end" fill="currentColor">$0</text>',
         f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" fill="currentColor">'
-        f"{_e(dollars(top_value))}</text>",
-        f'<text x="{left}" y="{height - 6}" fill="currentColor">{_e(first)}</text>',
+        f"{escaped(dollars(top_value))}</text>",
+        f'<text x="{left}" y="{height - 6}" fill="currentColor">{escaped(first)}</text>',
         f'<text x="{width - right}" y="{height - 6}" text-anchor="end" fill="currentColor">'
-        f"{_e(last)}</text>",
+        f"{escaped(last)}</text>",
     ]
     if budget is not None and budget > 0:
         parts.append(
             f'<line x1="{left}" y1="{y(budget)}" x2="{width - right}" y2="{y(budget)}" '
-            f'stroke="#d62728" stroke-dasharray="4 3"><title>{_e(f"budget {dollars(budget)}")}'
-            "</title></line>"
+            f'stroke="#d62728" stroke-dasharray="4 3">'
+            f"<title>{escaped(f'budget {dollars(budget)}')}</title></line>"
         )
     parts.append(f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
     parts.append("</svg>")
@@ -303,117 +253,3 @@ def calls_csv(calls: Sequence[CallRecord]) -> str:
     writer.writerow(COLUMNS)
     writer.writerows([_csv_value(value) for value in _row(call)] for call in calls)
     return out.getvalue()
-
-
-# --- OpenRouter's model list and key ------------------------------------------------------
-
-
-def _decimal(value: object) -> Decimal | None:
-    """A JSON number or numeric string as a finite Decimal; None if absent or not a number."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def _per_million(value: object) -> str:
-    price = _decimal(value)
-    if price is None:
-        return "—"
-    if price < 0:  # OpenRouter's routers (e.g. openrouter/auto) publish -1: it depends
-        return "varies"
-    return "free" if price == 0 else dollars(price * 1_000_000)
-
-
-def age_text(fetched_at: datetime, now: datetime | None = None) -> str:
-    """`just now`, `1 minute ago`, `25 minutes ago`, `3 hours ago`, `2 days ago`."""
-    now = now or datetime.now(timezone.utc)
-    minutes = max(0, int((now - fetched_at).total_seconds() // 60))
-    for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
-        if minutes >= size:
-            count = minutes // size
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    return "just now"
-
-
-def _model_row(entry: Mapping[str, Any]) -> list[str]:
-    architecture = entry.get("architecture") or {}
-    inputs = architecture.get("input_modalities")
-    if not isinstance(inputs, list):
-        inputs = str(architecture.get("modality", "")).partition("->")[0].split("+")
-    pricing = entry.get("pricing") or {}
-    image = _decimal(pricing.get("image"))
-    context = entry.get("context_length")
-    return [
-        str(entry.get("id", "")),
-        str(entry.get("name", "")),
-        f"{context:,}" if isinstance(context, int) else "—",
-        ", ".join(str(kind) for kind in inputs if kind),
-        _per_million(pricing.get("prompt")),
-        _per_million(pricing.get("completion")),
-        dollars(image) if image and image > 0 else "—",
-    ]
-
-
-def models_table(
-    catalog_entries: Sequence[Mapping[str, Any]],
-    filter: str | None,
-    fetched_at: datetime,
-    *,
-    now: datetime | None = None,
-) -> Bundle:
-    """`GET /api/v1/models` entries as a table; `filter` matches id or name, any case."""
-    needle = (filter or "").strip().casefold()
-    rows = sorted(
-        _model_row(entry)
-        for entry in catalog_entries
-        if needle in str(entry.get("id", "")).casefold()
-        or needle in str(entry.get("name", "")).casefold()
-    )
-    matching = f" matching {filter.strip()!r}" if needle and filter else ""
-    summary = (
-        f"{len(rows):,} of {len(catalog_entries):,} models{matching} · "
-        f"model list fetched {age_text(fetched_at, now)} · prices in US dollars"
-    )
-    headers = ["id", "name", "context", "input", "prompt /M", "completion /M", "image"]
-    numeric = {2, 4, 5, 6}
-    return _bundle(
-        "OpenRouter models",
-        summary,
-        [("", _table(headers, rows, numeric), _text_table(headers, rows, numeric))],
-    )
-
-
-def credits_view(key_data: Mapping[str, Any]) -> Bundle:
-    """`GET /api/v1/key` (its whole JSON or its `data`): usage, limit and what remains."""
-    data = key_data.get("data", key_data)
-    data = data if isinstance(data, Mapping) else {}
-    usage, limit = _decimal(data.get("usage")), _decimal(data.get("limit"))
-    remaining = _decimal(data.get("limit_remaining"))
-    if remaining is None and limit is not None and usage is not None:
-        remaining = limit - usage
-
-    def money(value: Decimal | None, missing: str = "—") -> str:
-        return missing if value is None else dollars(value)
-
-    rows = [
-        ["key", str(data.get("label") or "—")],
-        ["used", money(usage)],
-        ["limit", money(limit, "no limit")],
-        ["remaining", money(remaining, "no limit" if limit is None else "—")],
-        ["used today", money(_decimal(data.get("usage_daily")))],
-        ["used this week", money(_decimal(data.get("usage_weekly")))],
-        ["used this month", money(_decimal(data.get("usage_monthly")))],
-        ["free tier", "yes" if data.get("is_free_tier") else "no"],
-    ]
-    if data.get("limit_reset"):
-        rows.insert(4, ["limit resets", str(data["limit_reset"])])
-    summary = f"{money(usage)} used, " + (
-        f"{money(remaining)} of {money(limit)} left" if limit is not None else "no limit"
-    )
-    headers = ["", ""]
-    section = ("", _table(headers, rows, {1}), _text_table(headers, rows, {1}))
-    return _bundle("OpenRouter key", summary, [section])

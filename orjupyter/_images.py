@@ -1,7 +1,7 @@
 """Notebook images → `ImagePart`s a vision model can use, and nothing more.
 
-Pure: PIL only, imported when first needed (numpy and matplotlib are touched only when
-the value comes from them); no IPython, no network.
+Pure: PIL only, imported when first needed; no IPython, no network. Notebook values
+(figures, arrays, paths, bytes) become PIL images in `_image_sources`.
 
 The sizing and format rules are in `prepare_image`'s docstring.
 """
@@ -12,15 +12,11 @@ import base64
 import io
 import math
 import os
-import re
-import sys
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from orjupyter._domain import DETAILS, Detail, ImagePart
 
@@ -30,16 +26,19 @@ if TYPE_CHECKING:
 __all__ = [
     "GENERIC_VISION",
     "OPENAI_VISION",
+    "SOURCE_SIZE",
     "ImageError",
     "VisionLimits",
     "image_tokens",
     "limits_for",
+    "one_line",
     "prepare_image",
     "sent_size",
-    "to_image",
 ]
 
 JPEG_QUALITY = 90
+SOURCE_SIZE = "orjupyter_source_size"
+"""`Image.info` key: (file size, decoded size) when a file was decoded at a reduced scale."""
 _PNG_OVER_JPEG = 2.5  # a graphic whose PNG is larger than this x its JPEG goes as JPEG
 _GRAPHIC_COVERAGE = 0.5  # share of pixels the top colours cover in a graphic
 _GRAPHIC_DISTINCT = 8  # a graphic has at most 1/this of its sampled pixels distinct
@@ -48,8 +47,6 @@ _SAMPLE_SIDE = 256
 _REDUCING_GAP = 1.5  # box-reduce only while ≥ 1.5x the target remains
 _PARALLEL_PIXELS = 2_000_000  # resample in bands on several cores above this
 _BAND_PIXELS = 1 << 20  # convert huge images in bands of about this many pixels
-_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
-_SOURCE_SIZE = "orjupyter_source_size"  # info key: the file's size when decoded smaller
 _WORKING_MODES = {"1": "L", "I;16": "I", "I;16L": "I", "I;16B": "I", "I;16N": "I"}
 _WORKING_MODES |= {"RGBX": "RGB", "RGBa": "RGBA", "La": "LA", "PA": "RGBA", "HSV": "RGB"}
 _RESAMPLED_MODES = {"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F"}
@@ -170,42 +167,12 @@ def _as_image_error(image: Image.Image) -> Iterator[None]:
         raise
     except (OSError, SyntaxError, EOFError) as error:
         raise ImageError(
-            f"image is corrupt or truncated: {_one_line(error)}; re-save it or pass a PIL image"
+            f"image is corrupt or truncated: {one_line(error)}; re-save it or pass a PIL image"
         ) from error
     except ValueError as error:  # a mode PIL cannot convert, a closed image
         raise ImageError(
-            f"cannot prepare this {image.mode} image: {_one_line(error)}; pass image.convert('RGB')"
+            f"cannot prepare this {image.mode} image: {one_line(error)}; pass image.convert('RGB')"
         ) from error
-
-
-def to_image(value: object) -> Image.Image | None:
-    """`value` as a PIL image, or None when it is not image-like (send it as text).
-
-    Accepts a PIL image; a matplotlib `Figure` or `Axes` (rendered to PNG at the figure's
-    dpi, tight bounding box); a numpy array HxW, HxWx3 or HxWx4; a `pathlib.Path` to an
-    image file; `bytes` that start with a PNG, JPEG, GIF or WebP signature. Array values:
-    uint8 as they are; booleans → 0/255; floats in [0, 1] x 255, other floats by their
-    actual range; other integers that fit 0..255 as they are, wider ones scaled from
-    min(0, lowest)..max(255, highest) to 0..255. Files and bytes keep PIL's
-    decompression-bomb limit (twice `PIL.Image.MAX_IMAGE_PIXELS`). Raises `ImageError`.
-    """
-    module = type(value).__module__
-    pil = sys.modules.get("PIL.Image")  # not imported yet: value cannot be a PIL image
-    if pil is not None and isinstance(value, pil.Image):
-        return cast("Image.Image", value)
-    if module.startswith("matplotlib"):
-        return _from_figure(value)
-    if module.startswith("numpy") and hasattr(value, "dtype"):
-        # Scalars and 1-D arrays are numbers, not pictures: they go as text.
-        return _from_array(value) if len(getattr(value, "shape", ())) >= 2 else None
-    if isinstance(value, PurePath):
-        return _from_path(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-        webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-        if webp or data.startswith(_SIGNATURES):
-            return _open(io.BytesIO(data), "image")
-    return None
 
 
 # ---- resizing ----------------------------------------------------------------------
@@ -316,7 +283,7 @@ def _orientation(image: Image.Image) -> int:
 
 def _source_size(image: Image.Image) -> tuple[int, int]:
     """The file's size when `to_image` decoded a large JPEG at a reduced scale."""
-    sizes = image.info.get(_SOURCE_SIZE)
+    sizes = image.info.get(SOURCE_SIZE)
     if isinstance(sizes, tuple) and len(sizes) == 2 and sizes[1] == image.size:
         width, height = sizes[0]  # not resized since (copies keep `info`)
         return int(width), int(height)
@@ -363,119 +330,6 @@ def _save(image: Image.Image, format: str) -> bytes:
     return buffer.getvalue()
 
 
-# ---- other values → PIL images -----------------------------------------------------
-
-
-def _open(file: io.BytesIO, what: str) -> Image.Image:
-    """Decode an image file, keeping PIL's decompression-bomb limit; reduce huge JPEGs."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            # Between MAX_IMAGE_PIXELS and twice that PIL only warns; it is reduced at once.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(file)
-            size = image.size
-            if image.format == "JPEG":  # decode at 1/2, 1/4, 1/8 while ≥ 2 x 2048 remains
-                fit = min(1.0, 2 * GENERIC_VISION.max_side / max(size))
-                image.draft(None, (max(1, int(size[0] * fit)), max(1, int(size[1] * fit))))
-                if image.size != size:  # prepare_image reports the file's size
-                    image.info[_SOURCE_SIZE] = (size, image.size)
-            image.load()
-    except Image.DecompressionBombError as error:
-        found = re.search(r"\((\d+) pixels\)", str(error))
-        pixels = f"{int(found[1]):,} pixels" if found else "too many pixels"
-        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
-        raise ImageError(
-            f"{what} is too large to open safely ({pixels}; the limit is {limit:,}); "
-            "downscale it first, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust it"
-        ) from error
-    except UnidentifiedImageError as error:
-        raise ImageError(
-            f"{what} is not an image PIL can read (or is corrupt); "
-            "save it as PNG, JPEG, GIF or WebP"
-        ) from error
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageError(
-            f"{what} is corrupt or truncated: {_one_line(error)}; re-save it or pass a PIL image"
-        ) from error
-    return image
-
-
-def _from_path(path: PurePath) -> Image.Image:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError as error:
-        raise ImageError(
-            f"no image file at {path}; check the path (relative paths start at {os.getcwd()})"
-        ) from error
-    except IsADirectoryError as error:
-        raise ImageError(f"{path} is a directory; pass the path of an image file") from error
-    except OSError as error:
-        raise ImageError(f"cannot read {path}: {error.strerror}; check the file") from error
-    return _open(io.BytesIO(data), f"image file {path}")
-
-
-def _from_figure(value: Any) -> Image.Image | None:
-    module = type(value).__module__
-    if not module.startswith(("matplotlib.figure", "matplotlib.axes")):
-        return None
-    figure = value.figure.figure  # an Axes's (sub)figure's root figure; a Figure is its own
-    if not hasattr(figure, "savefig"):
-        return None
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi="figure", bbox_inches="tight")
-    buffer.seek(0)
-    return _open(buffer, "rendered figure")
-
-
-def _from_array(array: Any) -> Image.Image:
-    import numpy as np
-    from PIL import Image
-
-    shape = tuple(int(n) for n in array.shape)
-    if len(shape) == 3 and shape[2] == 1:
-        array, shape = array[:, :, 0], shape[:2]
-    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4))) or 0 in shape:
-        hint = " (channels first? use array.transpose(1, 2, 0))" if shape[0] in (3, 4) else ""
-        raise ImageError(
-            f"unsupported array shape {shape}; pass HxW (grayscale), HxWx3 (RGB) "
-            f"or HxWx4 (RGBA){hint}"
-        )
-    kind = array.dtype.kind
-    if array.dtype == np.uint8:
-        data = array
-    elif kind == "b":
-        data = array.astype(np.uint8) * np.uint8(255)
-    elif kind == "f":
-        finite = array[np.isfinite(array)]
-        lowest, highest = (float(finite.min()), float(finite.max())) if finite.size else (0, 1)
-        if lowest >= 0 and highest <= 1:
-            lowest, highest = 0.0, 1.0
-        array = np.nan_to_num(array, nan=lowest, posinf=highest, neginf=lowest)
-        data = _scaled(np, array, lowest, highest)
-    elif kind in "iu":
-        lowest, highest = int(array.min()), int(array.max())
-        if lowest >= 0 and highest <= 255:
-            data = array.astype(np.uint8)
-        else:
-            data = _scaled(np, array, min(lowest, 0), max(highest, 255))
-    else:
-        raise ImageError(
-            f"unsupported array dtype {array.dtype}; pass integers, floats or booleans"
-        )
-    return Image.fromarray(np.ascontiguousarray(data))
-
-
-def _scaled(np: Any, array: Any, lowest: float, highest: float) -> Any:
-    """`lowest..highest` → uint8 0..255 (one float32 copy of an array the user has)."""
-    out = array.astype(np.float32)
-    out -= lowest
-    out *= 255 / (highest - lowest) if highest > lowest else 0.0
-    out += 0.5
-    np.clip(out, 0, 255, out=out)
-    return out.astype(np.uint8)
-
-
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (its type's name when it has no message)."""
     return " ".join(str(error).split()) or type(error).__name__

@@ -18,9 +18,10 @@ from IPython.core.error import UsageError
 from ._domain import Reply, Totals
 
 if TYPE_CHECKING:
+    from ._budget import Reservation
     from ._cache import ResponseCache
     from ._config import OrJupyter
-    from ._ledger import Ledger, Reservation
+    from ._ledger import Ledger
     from ._session import Question
 
 
@@ -83,7 +84,7 @@ class Records:
         ledger = self.ledger
         if ledger is None:
             return None
-        from ._ledger import BudgetExceeded
+        from ._budget import BudgetExceeded
 
         try:
             return ledger.reserve(question.notebook, worst_case)
@@ -98,7 +99,7 @@ class Records:
         ledger = self.ledger
         if ledger is None:
             return None
-        from ._ledger import budget_warning
+        from ._budget import budget_warning
 
         return budget_warning(ledger.totals(notebook).cost, ledger.budget(notebook))
 
@@ -116,7 +117,7 @@ class Records:
     def key(self, request: dict[str, Any]) -> str:
         """The request's cache key, tied to the endpoint: answers recorded from one server
         (a local test server, say) are never served for another."""
-        from ._cache import request_key
+        from ._cache_key import request_key
 
         return request_key({**request, "endpoint": self.settings.resolved_base_url()})
 

@@ -25,7 +25,8 @@ def image_maker(model: str) -> Callable[[object, Detail], ImagePart | None]:
     def make(value: object, detail: Detail) -> ImagePart | None:
         if not _could_be_image(value):
             return None
-        from ._images import ImageError, limits_for, prepare_image, to_image
+        from ._image_sources import to_image
+        from ._images import ImageError, limits_for, prepare_image
 
         try:
             image = to_image(value)

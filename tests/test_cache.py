@@ -24,11 +24,10 @@ from orjupyter._cache import (
     CachedAnswer,
     CacheMiss,
     ResponseCache,
-    canonical_request,
     default_cache_dir,
     replay_miss,
-    request_key,
 )
+from orjupyter._cache_key import canonical_request, request_key
 from orjupyter._domain import Reply, TextPart, Usage
 from orjupyter._request import CallOptions, build_request
 

@@ -16,13 +16,11 @@ from html.parser import HTMLParser
 
 import pytest
 
+from orjupyter._catalog_view import age_text, credits_view, models_table
 from orjupyter._dashboard import (
     COLUMNS,
-    age_text,
     calls_csv,
     calls_frame,
-    credits_view,
-    models_table,
     notebooks_dashboard,
     spend_svg,
     usage_dashboard,
@@ -301,6 +299,7 @@ def test_ledger_identity_and_views_are_pure():
     script = (
         "import sys, json\n"
         "import orjupyter._ledger, orjupyter._notebook_id, orjupyter._dashboard\n"
+        "import orjupyter._catalog_view\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)

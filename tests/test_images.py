@@ -15,6 +15,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from orjupyter import _images
 from orjupyter._domain import ImagePart
+from orjupyter._image_sources import to_image
 from orjupyter._images import (
     GENERIC_VISION,
     OPENAI_VISION,
@@ -24,7 +25,6 @@ from orjupyter._images import (
     limits_for,
     prepare_image,
     sent_size,
-    to_image,
 )
 
 # ---- images ------------------------------------------------------------------------
@@ -620,11 +620,14 @@ def test_banded_resampling_equals_whole(monkeypatch, mode):
     assert difference.max() <= (1e-3 if mode == "F" else 0)  # float rounding of the boxes
 
 
-def test_importing_the_module_does_not_import_pil():
+def test_importing_the_modules_does_not_import_pil():
     import subprocess
     import sys
 
-    code = "import orjupyter._images, sys; print('PIL' in sys.modules, 'numpy' in sys.modules)"
+    code = (
+        "import orjupyter._images, orjupyter._image_sources, sys\n"
+        "print('PIL' in sys.modules, 'numpy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -33,6 +33,8 @@ def test_the_pure_core_imports_neither_ipython_nor_widgets_nor_the_sdk():
         "import orjupyter._prompt, orjupyter._stream, orjupyter._pricing, orjupyter._request\n"
         "import orjupyter._domain, orjupyter._render, orjupyter._images, orjupyter._call\n"
         "import orjupyter._cache, orjupyter._thread, orjupyter._ledger, orjupyter._formats\n"
-        "import orjupyter._dashboard, orjupyter._notebook_id, orjupyter._dryrun"
+        "import orjupyter._dashboard, orjupyter._notebook_id, orjupyter._dryrun\n"
+        "import orjupyter._budget, orjupyter._cache_key, orjupyter._image_sources\n"
+        "import orjupyter._catalog_view, orjupyter._tables"
     )
     assert [name for name in ("IPython", "ipywidgets", "openai") if name in loaded] == []

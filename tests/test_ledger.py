@@ -20,14 +20,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orjupyter._budget import BudgetExceeded, budget_warning
 from orjupyter._domain import Totals, Usage
 from orjupyter._ledger import (
     SCHEMA_VERSION,
-    BudgetExceeded,
     CallRecord,
     Ledger,
     LedgerError,
-    budget_warning,
     default_ledger_path,
 )
 
@@ -325,7 +324,8 @@ def test_threads_never_overspend(tmp_path):
 RESERVER = """
     import sys
     from decimal import Decimal
-    from orjupyter._ledger import BudgetExceeded, Ledger
+    from orjupyter._budget import BudgetExceeded
+    from orjupyter._ledger import Ledger
     ledger = Ledger(sys.argv[1])
     print("ready", flush=True)
     sys.stdin.readline()
