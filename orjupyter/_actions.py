@@ -178,7 +178,7 @@ class Conversation:
             self._run_js(_COPY_JS % json.dumps(self.exchanges[-1].reply.text))
 
     def last_code(self) -> str:
-        """The last answer's code blocks, or "" when it has none."""
+        """The code Copy code and Insert as cell take from the last answer ("" if none)."""
         if not self.exchanges:
             return ""
         return code_to_insert(self.question.fmt, self.exchanges[-1].reply.text)

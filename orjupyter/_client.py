@@ -75,9 +75,7 @@ class ClientCache:
 
     async def close_current(self) -> None:
         """Close this loop's clients and their connections (before a private loop ends)."""
-        loop = asyncio.get_running_loop()
-        for client in self._clients.pop(loop, {}).values():
-            await client.close()
+        await _close(list(self._clients.pop(asyncio.get_running_loop(), {}).values()))
 
 
 async def _close(clients: list[Any]) -> None:
@@ -85,12 +83,21 @@ async def _close(clients: list[Any]) -> None:
         await client.close()
 
 
+_closing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
+
+
 def _run_on(
     loop: asyncio.AbstractEventLoop, job: Coroutine[Any, Any, None], timeout: float
 ) -> None:
     """Run `job` on `loop` from whichever thread this is, as far as the loop allows."""
-    if asyncio._get_running_loop() is loop:  # this very thread is inside the loop: later
-        loop.create_task(job)
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:  # this very thread is inside the loop: as soon as it can
+        task = loop.create_task(job)
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
     elif loop.is_running():  # another thread runs it
         asyncio.run_coroutine_threadsafe(job, loop).result(timeout)
     else:

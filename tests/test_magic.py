@@ -254,3 +254,12 @@ def test_unloading_closes_the_connections_the_session_kept(shell, router):
     shell.run_line_magic("unload_ext", "orjupyter")
     assert wait_closed(router) == 0
     shell.run_line_magic("load_ext", "orjupyter")  # as the fixture expects to find it
+
+
+def test_unloading_in_a_kernel_closes_its_connections(kernel, router):
+    kernel.execute_interactive("%load_ext orjupyter", timeout=60)
+    reply = kernel.execute_interactive("%%gpt4o\nHello from a kernel?", timeout=60)
+    assert reply["content"]["status"] == "ok"
+    assert router.open_connections() == 1  # kept for the next call
+    kernel.execute_interactive("%unload_ext orjupyter", timeout=60)
+    assert wait_closed(router) == 0
