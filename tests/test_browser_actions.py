@@ -100,6 +100,21 @@ def save_from_toolbar(notebook: NotebookPage) -> None:
     )
 
 
+def clipboard_after(notebook: NotebookPage, control: Any) -> str:
+    """What the clipboard holds once clicking `control` has changed it."""
+    page = notebook.page
+    page.evaluate("navigator.clipboard.writeText('nothing copied yet')")
+    control.click()
+    return wait_for(
+        lambda: (
+            (text := page.evaluate("navigator.clipboard.readText()")) != "nothing copied yet"
+            and text
+        ),
+        10,
+        "the clipboard to change",
+    )
+
+
 def cell_count(notebook: NotebookPage) -> int:
     return notebook.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").count()
 
@@ -241,18 +256,7 @@ def test_copy_puts_the_last_answers_markdown_on_the_clipboard(
     first_answer(notebook, 1)
     ask(notebook, 1, follow_up("And now?", COPIED, chunks=4))
     wait_transcript(notebook, 1, lambda b: len(statuses(b)) == 2, "the follow-up")
-    page = notebook.page
-    page.evaluate("navigator.clipboard.writeText('nothing copied yet')")
-
-    button(notebook, 1, "Copy").click()
-    copied = wait_for(
-        lambda: (
-            (text := page.evaluate("navigator.clipboard.readText()")) != "nothing copied yet"
-            and text
-        ),
-        10,
-        "the clipboard to change",
-    )
+    copied = clipboard_after(notebook, button(notebook, 1, "Copy"))
     assert copied == COPIED
 
 
@@ -265,18 +269,7 @@ def test_copy_code_puts_the_answers_code_block_on_the_clipboard(
 ) -> None:
     notebook = loaded(open_notebook, gpt4o("Circle area code?", WITH_CODE, chunks=5))
     first_answer(notebook, 1)
-    page = notebook.page
-    page.evaluate("navigator.clipboard.writeText('nothing copied yet')")
-
-    button(notebook, 1, "Copy code").click()
-    copied = wait_for(
-        lambda: (
-            (text := page.evaluate("navigator.clipboard.readText()")) != "nothing copied yet"
-            and text
-        ),
-        10,
-        "the clipboard to change",
-    )
+    copied = clipboard_after(notebook, button(notebook, 1, "Copy code"))
     assert copied == CODE  # the fenced block's code, without the prose around it
 
 
