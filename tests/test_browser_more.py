@@ -242,6 +242,17 @@ def wait_stopped(notebook: NotebookPage, index: int, since: float) -> dict[str, 
     return final
 
 
+def stop_with_button(notebook: NotebookPage, index: int, shown: str, router: FakeRouter) -> None:
+    """Click the panel's Stop: the answer ends in time, keeps what was `shown`, and the
+    server sees the client go."""
+    stop = notebook.cell(index).locator(".orj-panel button", has_text="Stop")
+    clicked = time.monotonic()
+    stop.click()
+    final = wait_stopped(notebook, index, clicked)
+    check_partial(final, shown)
+    check_disconnected(router)
+
+
 def check_partial(final: dict[str, Any], shown: str) -> None:
     """The words shown before stopping are still there, and no more than were sent."""
     text = normalise(final["answer"])
@@ -377,12 +388,7 @@ def test_bg_cell_returns_while_the_answer_streams_and_stop_works(
     assert notebook.prompt_number(2) is not None
     text = panel_grows(notebook, 1, normalise(notebook.panel_text(1)), "after cell B ran")
 
-    stop = notebook.cell(1).locator(".orj-panel button", has_text="Stop")
-    clicked = time.monotonic()
-    stop.click()
-    final = wait_stopped(notebook, 1, clicked)
-    check_partial(final, text)
-    check_disconnected(router)
+    stop_with_button(notebook, 1, text, router)
 
     notebook.run(3)
     wait_for(lambda: notebook.prompt_number(3), 10, "cell C to finish")
@@ -469,12 +475,7 @@ def test_notebook7_streams_stops_and_keeps_the_answers(
     # Stop
     notebook.run(2)
     shown = words_shown(notebook, 2)
-    stop = notebook.cell(2).locator(".orj-panel button", has_text="Stop")
-    clicked = time.monotonic()
-    stop.click()
-    stopped = wait_stopped(notebook, 2, clicked)
-    check_partial(stopped, shown)
-    check_disconnected(router)
+    stop_with_button(notebook, 2, shown, router)
 
     # save, shut the kernel down, reopen
     notebook.run(3)
