@@ -396,6 +396,13 @@ class NotebookPage:
         self.cell(index).locator(".jp-InputArea-editor").click()
         self.page.keyboard.press("Shift+Enter")
 
+    def run_cells(self, first: int, count: int) -> None:
+        """Click into cell `first` and press Shift+Enter `count` times (runs it and the
+        cells after it, one by one, as a person does)."""
+        self.run(first)
+        for _ in range(count - 1):
+            self.page.keyboard.press("Shift+Enter")
+
     def run_from_toolbar(self, index: int) -> None:
         """Click into the cell, then on the toolbar's run button."""
         self.cell(index).locator(".jp-InputArea-editor").click()

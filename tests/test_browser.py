@@ -145,10 +145,7 @@ def test_status_line_shows_billed_cost_and_notebook_total(
         gpt4o(fake("A second, somewhat longer answer to the next question.", chunks=9)),
         PROBE_SOURCE,
     )
-    # two cells in a row, then the probe: Shift+Enter three times
-    notebook.run(1)
-    notebook.page.keyboard.press("Shift+Enter")
-    notebook.page.keyboard.press("Shift+Enter")
+    notebook.run_cells(1, 3)  # two cells in a row, then the probe
     notebook.wait_typeset(3)  # the status lines as they stay, not as first inserted
     finals = [notebook.final(1), notebook.final(2)]
     assert finals[0] is not None
@@ -181,9 +178,7 @@ def test_answers_persist_after_save_and_reopen(
         gpt4o(fake("Saved answer two, with a list:\n\n- a\n- b\n", chunks=5)),
         PROBE_SOURCE,
     )
-    notebook.run(1)
-    notebook.page.keyboard.press("Shift+Enter")
-    notebook.page.keyboard.press("Shift+Enter")
+    notebook.run_cells(1, 3)
     notebook.wait_typeset(3)
     before = [notebook.wait_final(1), notebook.wait_final(2)]
     notebook.save()
