@@ -23,11 +23,25 @@ from _kernel import KernelSession
 TARGET_EXTRA = 0.050
 PROMPT = "Say hello. [[fake words=20]]"
 
+# The baseline: what a person would write without orjupyter (in a shell and in a kernel).
+SDK_CELL = f"""
+import os, openai
+client = openai.AsyncOpenAI(
+    base_url=os.environ["OPENROUTER_BASE_URL"], api_key=os.environ["OPENROUTER_API_KEY"]
+)
+stream = await client.chat.completions.create(
+    model={MODEL!r}, messages=[{{"role": "user", "content": {PROMPT!r}}}], stream=True
+)
+async for chunk in stream:
+    if chunk.choices and chunk.choices[0].delta.content:
+        print(chunk.choices[0].delta.content, end="", flush=True)
+"""
+
 FIRST_CALL = """
 import io, json, os, sys, time
 from IPython.core.interactiveshell import InteractiveShell
 shell = InteractiveShell.instance()
-mode, model, prompt = sys.argv[1:4]
+mode, prompt, sdk_cell = sys.argv[1:4]
 
 class Probe(io.StringIO):
     first = None
@@ -40,19 +54,7 @@ if mode == "orjupyter":
     shell.run_line_magic("load_ext", "orjupyter")
     cell = "%%gpt4o --no-cache\\n" + prompt
 else:
-    cell = f'''
-import openai
-client = openai.AsyncOpenAI(
-    base_url=os.environ["OPENROUTER_BASE_URL"], api_key=os.environ["OPENROUTER_API_KEY"]
-)
-stream = await client.chat.completions.create(
-    model={model!r}, messages=[{{"role": "user", "content": {prompt!r}}}], stream=True
-)
-async for chunk in stream:
-    if chunk.choices and chunk.choices[0].delta.content:
-        print(chunk.choices[0].delta.content, end="", flush=True)
-'''
-shell.user_ns["os"] = os
+    cell = sdk_cell
 probe = Probe()
 sys.stdout = probe
 start = time.perf_counter()
@@ -66,24 +68,10 @@ print(json.dumps({"ttft": (probe.first or end) - start, "total": end - start, "o
 
 
 def first_token(env: dict[str, str], mode: str) -> float:
-    result = child(FIRST_CALL, mode, MODEL, PROMPT, env=env)
+    result = child(FIRST_CALL, mode, PROMPT, SDK_CELL, env=env)
     if not result["ok"]:
         raise RuntimeError(f"first call ({mode}) failed: {result['output']!r}")
     return float(result["ttft"])
-
-
-KERNEL_SDK_CELL = """
-import os, openai
-client = openai.AsyncOpenAI(
-    base_url=os.environ["OPENROUTER_BASE_URL"], api_key=os.environ["OPENROUTER_API_KEY"]
-)
-stream = await client.chat.completions.create(
-    model={model!r}, messages=[{{"role": "user", "content": {prompt!r}}}], stream=True
-)
-async for chunk in stream:
-    if chunk.choices and chunk.choices[0].delta.content:
-        print(chunk.choices[0].delta.content, end="", flush=True)
-"""
 
 
 def kernel_first_token(env: dict[str, str], mode: str) -> float:
@@ -92,7 +80,7 @@ def kernel_first_token(env: dict[str, str], mode: str) -> float:
             kernel.run("%load_ext orjupyter")
             run = kernel.run(f"%%gpt4o --no-cache\n{PROMPT}")
         else:
-            run = kernel.run(KERNEL_SDK_CELL.format(model=MODEL, prompt=PROMPT))
+            run = kernel.run(SDK_CELL)
     first = run.first(b"lorem")
     if first is None:
         raise RuntimeError(f"no answer text on iopub ({mode})")
