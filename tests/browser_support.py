@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -488,3 +488,40 @@ class NotebookPage:
             }""",
             timeout=20_000,
         )
+
+
+def notebook_opener(
+    server: JupyterLab,
+    context: Any,
+    name: str,
+    page_class: type[NotebookPage] = NotebookPage,
+    known_errors: tuple[str, ...] = (),
+) -> Iterator[Callable[..., NotebookPage]]:
+    """For a fixture: a function that writes the notebook `name` (one code cell per
+    source, if any are given) and opens it in a new page of `context` (or of `ctx=`).
+    Afterwards the kernels are shut down, the pages closed, and any uncaught error a page
+    raised (other than `known_errors`) fails the test."""
+    pages: list[tuple[Any, list[str]]] = []
+
+    def open_(*sources: str, ctx: Any = None) -> NotebookPage:
+        if sources:
+            server.write_notebook(name, *sources)
+        page = (ctx or context).new_page()
+        errors: list[str] = []
+
+        def on_error(error: Any) -> None:
+            if str(error) not in known_errors:
+                errors.append(f"{error}\n{error.stack}")
+
+        page.on("pageerror", on_error)
+        pages.append((page, errors))
+        return page_class(page, server, name).open()
+
+    try:
+        yield open_
+    finally:
+        server.shutdown_kernels()
+        for page, errors in pages:
+            if not page.is_closed():
+                page.close()
+            assert not errors, f"uncaught errors in the page: {errors}"

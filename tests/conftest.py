@@ -146,29 +146,10 @@ def open_notebook(
 ) -> Iterator[object]:
     """Write this test's notebook (one code cell per source) and open it in a new page;
     afterwards, fail on any uncaught error the page raised."""
-    from browser_support import NotebookPage
+    from browser_support import notebook_opener
 
     lab_router.reset()
-    name = f"{request.node.name}.ipynb"
-    pages: list[Any] = []
-
-    def open_(*sources: str, ctx: Any = None) -> NotebookPage:
-        if sources:
-            lab.write_notebook(name, *sources)
-        page = (ctx or context).new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        pages.append((page, errors))
-        return NotebookPage(page, lab, name).open()
-
-    try:
-        yield open_
-    finally:
-        lab.shutdown_kernels()
-        for page, errors in pages:
-            if not page.is_closed():
-                page.close()
-            assert not errors, f"uncaught errors in the page: {errors}"
+    yield from notebook_opener(lab, context, f"{request.node.name}.ipynb")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

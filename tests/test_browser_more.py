@@ -22,6 +22,7 @@ from browser_support import (
     check_saved_answer,
     fake,
     normalise,
+    notebook_opener,
     saved_outputs,
     wait_for,
 )
@@ -120,39 +121,6 @@ def notebook7(
         server.stop()
 
 
-def _opener(
-    server: JupyterLab,
-    context: Any,
-    name: str,
-    page_class: type[NotebookPage],
-    known_errors: tuple[str, ...] = (),
-) -> Iterator[OpenNotebook]:
-    pages: list[tuple[Any, list[str]]] = []
-
-    def open_(*sources: str) -> NotebookPage:
-        if sources:
-            server.write_notebook(name, *sources)
-        page = context.new_page()
-        errors: list[str] = []
-
-        def on_error(error: Any) -> None:
-            if str(error) not in known_errors:
-                errors.append(f"{error}\n{error.stack}")
-
-        page.on("pageerror", on_error)
-        pages.append((page, errors))
-        return page_class(page, server, name).open()
-
-    try:
-        yield open_
-    finally:
-        server.shutdown_kernels()
-        for page, errors in pages:
-            if not page.is_closed():
-                page.close()
-            assert not errors, f"uncaught errors in the page: {errors}"
-
-
 NOTEBOOK7_LOAD_ERROR = "Cannot read properties of undefined (reading 'schema')"
 """Notebook 7.6's page throws this while loading (its keyboard-shortcut settings handler,
 in notebook_core.js), with or without orjupyter: a plain `1 + 1` notebook does too."""
@@ -166,19 +134,11 @@ def router(lab_router: FakeRouter) -> FakeRouter:
 
 
 @pytest.fixture
-def open_notebook(
-    lab: JupyterLab, context: Any, router: FakeRouter, request: pytest.FixtureRequest
-) -> Iterator[OpenNotebook]:
-    """Write this test's notebook and open it in JupyterLab."""
-    yield from _opener(lab, context, f"{request.node.name}.ipynb", NotebookPage)
-
-
-@pytest.fixture
 def open_notebook7(
     notebook7: JupyterNotebook, context: Any, router: FakeRouter, request: pytest.FixtureRequest
 ) -> Iterator[OpenNotebook]:
     """Write this test's notebook and open it in Jupyter Notebook 7."""
-    yield from _opener(
+    yield from notebook_opener(
         notebook7,
         context,
         f"{request.node.name}.ipynb",
@@ -559,7 +519,7 @@ def open_notebook_without_anywidget(
     server = JupyterLab(base, lab_env(lab_router), disabled=["anywidget"])
     try:
         server.start()
-        yield from _opener(server, context, f"{request.node.name}.ipynb", NotebookPage)
+        yield from notebook_opener(server, context, f"{request.node.name}.ipynb", NotebookPage)
     finally:
         server.stop()
 
