@@ -67,6 +67,15 @@ def run_child(code: str, *args: object, **popen) -> subprocess.Popen:
     )
 
 
+def start_together(children: list[subprocess.Popen]) -> None:
+    """Wait until every child says "ready", then tell them all "go" at once."""
+    for child in children:
+        assert child.stdout.readline() == "ready\n"
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+
+
 # --- records and totals ------------------------------------------------------------------
 
 
@@ -348,11 +357,7 @@ def test_processes_never_overspend(tmp_path):
         ledger.record(call("0.10"))
     children = [run_child(RESERVER, path, NB) for _ in range(3)]
     try:
-        for child in children:
-            assert child.stdout.readline() == "ready\n"
-        for child in children:
-            child.stdin.write("go\n")
-            child.stdin.flush()
+        start_together(children)
         granted = [int(child.stdout.readline()) for child in children]
     finally:
         for child in children:
@@ -414,11 +419,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     Ledger(path).close()
     children = [run_child(WRITER, path, tag, 200, 0.001) for tag in ("a", "b")]
     try:
-        for child in children:
-            assert child.stdout.readline() == "ready\n"
-        for child in children:
-            child.stdin.write("go\n")
-            child.stdin.flush()
+        start_together(children)
     finally:
         outputs = [child.communicate(timeout=60)[0] for child in children]
     assert [child.returncode for child in children] == [0, 0]
