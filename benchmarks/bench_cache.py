@@ -18,9 +18,9 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from orjupyter._cache import CachedAnswer, ResponseCache
-from orjupyter._cache_key import request_key
-from orjupyter._domain import Usage
+from orjupyter.core.cache_key import request_key
+from orjupyter.core.domain import Usage
+from orjupyter.store.cache import CachedAnswer, ResponseCache
 
 
 def answer(size: int) -> CachedAnswer:

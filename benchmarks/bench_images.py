@@ -25,7 +25,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from orjupyter._images import GENERIC_VISION, OPENAI_VISION, prepare_image
+from orjupyter.core.images import GENERIC_VISION, OPENAI_VISION, prepare_image
 
 T = TypeVar("T")
 

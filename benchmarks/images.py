@@ -15,7 +15,7 @@ from typing import TypeVar
 from _common import MODEL, Row, log, median, ms, size
 from bench_images import naive, photo
 
-from orjupyter._images import limits_for, prepare_image
+from orjupyter.core.images import limits_for, prepare_image
 
 T = TypeVar("T")
 

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 from PIL import Image
 from bench_images import naive, photo
-from orjupyter._images import limits_for, prepare_image
+from orjupyter.core.images import limits_for, prepare_image
 
 def status(field):
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -60,12 +60,12 @@ print(json.dumps({"peak": peak, "data": len(image.getbands()) * image.width * im
 ANSWER = """
 import json, sys, tracemalloc
 from openai.types.chat import ChatCompletionChunk
-from orjupyter._call import CallResult, to_reply
-from orjupyter._domain import Totals, Usage
-from orjupyter._fakerouter_script import lorem, split_pieces
-from orjupyter._render import BlockSplitter, render_markdown
-from orjupyter._report import final_bundle
-from orjupyter._stream import StreamState
+from orjupyter.service.call import CallResult, to_reply
+from orjupyter.core.domain import Totals, Usage
+from orjupyter.fakerouter.script import lorem, split_pieces
+from orjupyter.render.markdown import BlockSplitter, render_markdown
+from orjupyter.render.report import final_bundle
+from orjupyter.core.stream import StreamState
 
 mode, model, chunks, flush_every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 pieces = split_pieces(lorem(chunks), chunks)

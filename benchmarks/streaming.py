@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from _common import MODEL, FakeServer, Row, log, median, ms, sandbox
 from _kernel import CellRun, KernelSession
 
-from orjupyter._fakerouter_script import lorem
+from orjupyter.fakerouter.script import lorem
 
 SIZES = (20_000, 40_000)
 TARGET_RATIO = 1.10

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._domain import Reply, Totals, Usage
+from orjupyter.core.domain import Reply, Totals, Usage
 
 __all__ = [
     "Reply",
@@ -27,8 +27,8 @@ __version__ = "0.1.0"
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext orjupyter`: register `%%gpt4o` and its settings."""
-    from ._config import OrJupyter
-    from ._magic import register
+    from orjupyter.jupyter.config import OrJupyter
+    from orjupyter.jupyter.magic import register
 
     settings = OrJupyter(parent=ipython)
     ipython.configurables.append(settings)
@@ -43,7 +43,12 @@ def _warm_up() -> None:
     import threading
 
     def load() -> None:
-        for name in ("openai", "ipywidgets", "orjupyter._render", "orjupyter._session"):
+        for name in (
+            "openai",
+            "ipywidgets",
+            "orjupyter.render.markdown",
+            "orjupyter.service.session",
+        ):
             try:
                 importlib.import_module(name)
             except Exception:  # the call itself will report a broken install
@@ -53,7 +58,7 @@ def _warm_up() -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from ._magic import unregister
+    from orjupyter.jupyter.magic import unregister
 
     unregister(ipython)
 

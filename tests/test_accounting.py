@@ -10,7 +10,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 import orjupyter
-from orjupyter._ledger import Ledger
+from orjupyter.store.ledger import Ledger
 
 
 def run(shell, source: str):

@@ -28,9 +28,9 @@ from browser_support import (
     wait_for,
 )
 
-from orjupyter._domain import format_cost
-from orjupyter._fakerouter_script import lorem
+from orjupyter.core.domain import format_cost
 from orjupyter.fakerouter import FakeRouter
+from orjupyter.fakerouter.script import lorem
 
 pytestmark = [
     pytest.mark.browser,

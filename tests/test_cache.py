@@ -19,17 +19,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import orjupyter._cache
-from orjupyter._cache import (
+import orjupyter.store.cache
+from orjupyter.core.cache_key import canonical_request, request_key
+from orjupyter.core.domain import Reply, TextPart, Usage
+from orjupyter.core.request import CallOptions, build_request
+from orjupyter.store.cache import (
     CachedAnswer,
     CacheMiss,
     ResponseCache,
     default_cache_dir,
     replay_miss,
 )
-from orjupyter._cache_key import canonical_request, request_key
-from orjupyter._domain import Reply, TextPart, Usage
-from orjupyter._request import CallOptions, build_request
 
 PIXELS = bytes(range(256)) * 40  # stands in for an encoded image
 PAYLOAD = base64.b64encode(PIXELS).decode()
@@ -289,8 +289,8 @@ WRITER = """
 import sys
 from datetime import datetime, timezone
 from decimal import Decimal
-from orjupyter._cache import CachedAnswer, ResponseCache
-from orjupyter._domain import Usage
+from orjupyter.store.cache import CachedAnswer, ResponseCache
+from orjupyter.core.domain import Usage
 
 directory, key, text, times = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 cache = ResponseCache(directory)
@@ -370,7 +370,7 @@ def test_a_folder_grown_by_another_process_is_recounted(tmp_path, monkeypatch):
     for i in range(12):
         other.put(f"{i:02x}" * 32, answer("y" * 2000))
     assert cache.size_bytes() > 20_000
-    monkeypatch.setattr(orjupyter._cache, "_RESCAN_SECONDS", 0.0)  # the recount is due
+    monkeypatch.setattr(orjupyter.store.cache, "_RESCAN_SECONDS", 0.0)  # the recount is due
     cache.put("b" * 64, answer("x" * 2000))
     assert cache.size_bytes() <= 20_000
     assert cache.get("b" * 64) is not None
@@ -436,7 +436,7 @@ def test_requests_are_not_changed_by_making_a_key():
 
 def test_the_cache_and_threads_import_nothing_heavy():
     script = (
-        "import sys, orjupyter._cache, orjupyter._thread\n"
+        "import sys, orjupyter.store.cache, orjupyter.core.thread\n"
         "print(sorted(m for m in ('IPython', 'ipywidgets', 'openai', 'PIL') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)

@@ -16,8 +16,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from orjupyter._catalog_view import age_text, credits_view, models_table
-from orjupyter._dashboard import (
+from orjupyter.core.domain import Totals, Usage, format_cost
+from orjupyter.fakerouter.script import MODELS, key_info
+from orjupyter.render.catalog import age_text, credits_view, models_table
+from orjupyter.render.dashboard import (
     COLUMNS,
     calls_csv,
     calls_frame,
@@ -25,9 +27,7 @@ from orjupyter._dashboard import (
     spend_svg,
     usage_dashboard,
 )
-from orjupyter._domain import Totals, Usage, format_cost
-from orjupyter._fakerouter_script import MODELS, key_info
-from orjupyter._ledger import CallRecord
+from orjupyter.store.ledger import CallRecord
 
 EVIL = "<script>alert(1)</script>"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -298,8 +298,8 @@ def test_credits_without_a_limit():
 def test_ledger_identity_and_views_are_pure():
     script = (
         "import sys, json\n"
-        "import orjupyter._ledger, orjupyter._notebook_id, orjupyter._dashboard\n"
-        "import orjupyter._catalog_view\n"
+        "import orjupyter.store.ledger, orjupyter.core.notebook_id, orjupyter.render.dashboard\n"
+        "import orjupyter.render.catalog\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)

@@ -19,14 +19,14 @@ import openai
 import pytest
 from PIL import Image
 
-from orjupyter._fakerouter_script import (
+from orjupyter.fakerouter import FakeRouter
+from orjupyter.fakerouter.script import (
     RequestError,
     image_tokens,
     parse_directives,
     split_pieces,
     text_tokens,
 )
-from orjupyter.fakerouter import FakeRouter
 
 MODEL = "openai/gpt-4o-2024-11-20"
 KEY = "sk-or-v1-0123456789abcdef"

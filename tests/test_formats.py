@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orjupyter._formats import code_to_insert
+from orjupyter.core.formats import code_to_insert
 
 CODE = "import math\n\n\nprint(math.tau)"
 

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from orjupyter import _images
-from orjupyter._domain import ImagePart
-from orjupyter._image_sources import to_image
-from orjupyter._images import (
+from orjupyter.core import images as _images
+from orjupyter.core.domain import ImagePart
+from orjupyter.core.image_sources import to_image
+from orjupyter.core.images import (
     GENERIC_VISION,
     OPENAI_VISION,
     ImageError,
@@ -625,7 +625,7 @@ def test_importing_the_modules_does_not_import_pil():
     import sys
 
     code = (
-        "import orjupyter._images, orjupyter._image_sources, sys\n"
+        "import orjupyter.core.images, orjupyter.core.image_sources, sys\n"
         "print('PIL' in sys.modules, 'numpy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

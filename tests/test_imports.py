@@ -1,12 +1,182 @@
-"""`%load_ext orjupyter` stays cheap, and the core stays pure."""
+"""`%load_ext orjupyter` stays cheap; the rooms keep their one-way imports and the core
+stays pure. The layering is measured on every module's syntax tree (imports inside
+functions included, `if TYPE_CHECKING:` blocks excluded)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
+PACKAGE = Path(__file__).resolve().parent.parent / "orjupyter"
 HEAVY = ["openai", "PIL", "ipywidgets", "anywidget", "httpx2", "markdown_it", "nh3"]
+
+# Which rooms each room may import (besides itself). The top-level package is the public
+# face and may import anything; nothing in the product imports the local server.
+ALLOWED = {
+    "core": set(),
+    "store": {"core"},
+    "service": {"core", "store"},
+    "render": {"core", "store"},
+    "jupyter": {"core", "store", "service", "render"},
+    "fakerouter": {"core"},
+}
+JUPYTER_LIBRARIES = {"IPython", "ipywidgets", "traitlets", "anywidget", "ipykernel"}
+IMPURE = JUPYTER_LIBRARIES | {
+    "openai",
+    "httpx",
+    "sqlite3",
+    "socket",
+    "asyncio",
+    "markdown_it",
+    "nh3",
+    "pygments",
+    "http",
+    "urllib.request",
+    "subprocess",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking_block(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def imports_of(path: Path, name: str | None = None) -> Iterator[str]:
+    """Every module `path` imports, at any depth, outside `if TYPE_CHECKING:` blocks."""
+    name = name or module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+    def walk(node: ast.AST) -> Iterator[str]:
+        for child in ast.iter_child_nodes(node):
+            if _type_checking_block(child):
+                continue
+            if isinstance(child, ast.Import):
+                yield from (alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                yield base
+                yield from (f"{base}.{alias.name}" for alias in child.names)
+            yield from walk(child)
+
+    yield from walk(ast.parse(path.read_text(encoding="utf-8")))
+
+
+def room_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "orjupyter" and parts[1] in ALLOWED else None
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def internal_edges() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        edges[name] = {imported for imported in imports_of(path) if imported in MODULES}
+        edges[name].discard(name)
+    return edges
+
+
+def test_the_walker_sees_imports_inside_functions_and_skips_type_checking(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import IPython\n"
+        "def f():\n    import sqlite3\n    from orjupyter.store import ledger\n"
+    )
+    seen = set(imports_of(probe, "orjupyter.core.probe"))
+    assert {"sqlite3", "orjupyter.store", "orjupyter.store.ledger"} <= seen
+    assert "IPython" not in seen
+
+
+def test_every_module_lives_in_a_room():
+    loose = [name for name in MODULES if name != "orjupyter" and room_of(name) is None]
+    assert loose == []
+
+
+def test_imports_point_one_way_between_rooms():
+    wrong = []
+    for name, path in MODULES.items():
+        room = room_of(name)
+        if room is None:
+            continue
+        for imported in imports_of(path):
+            target = room_of(imported)
+            if imported == "orjupyter" or (
+                target and target != room and target not in ALLOWED[room]
+            ):
+                wrong.append(f"{name} -> {imported}")
+    assert wrong == []
+
+
+def test_only_the_jupyter_room_imports_jupyter_libraries():
+    outside = [
+        f"{name} -> {imported}"
+        for name, path in MODULES.items()
+        if room_of(name) not in {"jupyter", None}
+        for imported in imports_of(path)
+        if imported.split(".")[0] in JUPYTER_LIBRARIES
+    ]
+    assert outside == []
+
+
+def test_the_core_imports_no_framework_and_no_io():
+    core = [name for name in MODULES if room_of(name) == "core"]
+    assert len(core) >= 5
+    impure = [
+        f"{name} -> {imported}"
+        for name in core
+        for imported in imports_of(MODULES[name])
+        if any(imported == bad or imported.startswith(bad + ".") for bad in IMPURE)
+    ]
+    assert impure == []
+
+
+def test_no_import_cycles():
+    edges = internal_edges()
+    for name in edges:  # package __init__ files import their own modules; that is no cycle
+        edges[name] = {m for m in edges[name] if not name.startswith(m + ".")}
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_no_product_module_is_over_400_lines():
+    long = {
+        name: lines
+        for name, path in MODULES.items()
+        if room_of(name) != "fakerouter"
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}
 
 
 def modules_after(code: str) -> set[str]:
@@ -24,17 +194,11 @@ def test_loading_the_extension_imports_nothing_heavy():
         "shell.run_line_magic('load_ext', 'orjupyter')\n"
         "assert 'gpt4o' in shell.magics_manager.magics['cell']"
     )
-    assert "orjupyter._magic" in loaded
+    assert "orjupyter.jupyter.magic" in loaded
     assert [name for name in HEAVY if name in loaded] == []
 
 
-def test_the_pure_core_imports_neither_ipython_nor_widgets_nor_the_sdk():
-    loaded = modules_after(
-        "import orjupyter._prompt, orjupyter._stream, orjupyter._pricing, orjupyter._request\n"
-        "import orjupyter._domain, orjupyter._render, orjupyter._images, orjupyter._call\n"
-        "import orjupyter._cache, orjupyter._thread, orjupyter._ledger, orjupyter._formats\n"
-        "import orjupyter._dashboard, orjupyter._notebook_id, orjupyter._dryrun\n"
-        "import orjupyter._budget, orjupyter._cache_key, orjupyter._image_sources\n"
-        "import orjupyter._catalog_view, orjupyter._tables"
-    )
-    assert [name for name in ("IPython", "ipywidgets", "openai") if name in loaded] == []
+def test_importing_every_module_below_jupyter_loads_no_jupyter_library():
+    below = sorted(name for name in MODULES if room_of(name) in {"core", "store", "service"})
+    loaded = modules_after("import " + ", ".join(below))
+    assert [name for name in ("IPython", "ipywidgets", "traitlets") if name in loaded] == []

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orjupyter._budget import BudgetExceeded, budget_warning
-from orjupyter._domain import Totals, Usage
-from orjupyter._ledger import (
+from orjupyter.core.budget import BudgetExceeded, budget_warning
+from orjupyter.core.domain import Totals, Usage
+from orjupyter.store.ledger import (
     SCHEMA_VERSION,
     CallRecord,
     Ledger,
@@ -242,7 +242,7 @@ def test_budget_persists_across_processes(tmp_path):
     code = """
         import sys
         from decimal import Decimal
-        from orjupyter._ledger import Ledger
+        from orjupyter.store.ledger import Ledger
         with Ledger(sys.argv[1]) as ledger:
             print(ledger.budget(sys.argv[2]))
             ledger.set_budget("other.ipynb", Decimal("1.25"))
@@ -333,8 +333,8 @@ def test_threads_never_overspend(tmp_path):
 RESERVER = """
     import sys
     from decimal import Decimal
-    from orjupyter._budget import BudgetExceeded
-    from orjupyter._ledger import Ledger
+    from orjupyter.core.budget import BudgetExceeded
+    from orjupyter.store.ledger import Ledger
     ledger = Ledger(sys.argv[1])
     print("ready", flush=True)
     sys.stdin.readline()
@@ -378,7 +378,7 @@ def test_expired_and_orphaned_reservations_do_not_block(tmp_path):
     code = """
         import sys
         from decimal import Decimal
-        from orjupyter._ledger import Ledger
+        from orjupyter.store.ledger import Ledger
         Ledger(sys.argv[1]).reserve(sys.argv[2], Decimal("1.00"))
     """
     with Ledger(path, reservation_ttl=0.0) as ledger:
@@ -395,8 +395,8 @@ def test_expired_and_orphaned_reservations_do_not_block(tmp_path):
 WRITER = """
     import sys, time
     from decimal import Decimal
-    from orjupyter._domain import Usage
-    from orjupyter._ledger import CallRecord, Ledger
+    from orjupyter.core.domain import Usage
+    from orjupyter.store.ledger import CallRecord, Ledger
     ledger = Ledger(sys.argv[1])
     tag, count, pause = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     print("ready", flush=True)

@@ -10,7 +10,7 @@ from conftest import TEST_KEY, sent_images
 from PIL import Image
 
 import orjupyter
-from orjupyter._domain import DEFAULT_MODEL
+from orjupyter.core.domain import DEFAULT_MODEL
 
 
 def run(shell, source: str):
@@ -200,7 +200,7 @@ def test_a_displayed_reply_is_sanitised(shell, router):
 
     hostile = base64.b64encode(b"<img src=x onerror=alert(1)> **ok**").decode()
     assert run(shell, f"%%gpt4o -o reply\n[[fake reply_b64={hostile}]]").success
-    bundle = shell.user_ns["reply"]._repr_mimebundle_()
+    bundle, _metadata = shell.display_formatter.format(shell.user_ns["reply"])
     assert "<strong>ok</strong>" in bundle["text/html"]
     assert "<img" not in bundle["text/html"]
 

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from orjupyter._notebook_id import UNKNOWN_LABEL, NotebookId, notebook_identity
+from orjupyter.core.notebook_id import UNKNOWN_LABEL, NotebookId, notebook_identity
 
 # the expected keys are written as POSIX paths; Windows would need its own table
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX paths")

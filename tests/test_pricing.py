@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orjupyter._domain import DEFAULT_MODEL, Totals, Usage, format_cost
-from orjupyter._pricing import catalog_from_models, estimated_usage, price_for, text_tokens
+from orjupyter.core.domain import DEFAULT_MODEL, Totals, Usage, format_cost
+from orjupyter.core.pricing import catalog_from_models, estimated_usage, price_for, text_tokens
 
 GPT4O_ENTRY = {
     "id": DEFAULT_MODEL,
@@ -73,7 +73,7 @@ def test_costs_read_like_money():
 def test_exact_counts_use_gpt4o_tokenizer_when_installed():
     import pytest
 
-    from orjupyter._pricing import has_tokenizer
+    from orjupyter.core.pricing import has_tokenizer
 
     if not has_tokenizer():
         # the tokenizer is optional for users; `make test` installs it, so CI runs this

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orjupyter._domain import Detail, ImagePart, TextPart
-from orjupyter._prompt import PromptError, build_parts, parse_template
+from orjupyter.core.domain import Detail, ImagePart, TextPart
+from orjupyter.core.prompt import PromptError, build_parts, parse_template
 
 
 class Picture:

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orjupyter._render import (
-    ANSWER_CSS,
+from orjupyter.render.markdown import (
     MAX_HIGHLIGHT_CHARS,
     BlockSplitter,
+    answer_css,
     answer_html,
     render_markdown,
     style_tag,
@@ -286,7 +286,10 @@ def test_rendering_is_deterministic_across_processes():
     text = (
         "# T\n\n[a](https://a.example) ![i](https://b.example/i.png)\n\n```py\nx = {1: 'a'}\n```\n"
     )
-    script = "import sys; from orjupyter._render import render_markdown as r; print(r(sys.argv[1]))"
+    script = (
+        "import sys; from orjupyter.render.markdown import render_markdown as r; "
+        "print(r(sys.argv[1]))"
+    )
     outputs = {
         subprocess.run(
             [sys.executable, "-c", script, text],
@@ -303,7 +306,7 @@ def test_rendering_is_deterministic_across_processes():
 
 def test_answer_html_wraps_the_fragment_and_style_tag_carries_the_css():
     assert answer_html("*hi*") == f'<div class="orj-answer">{render_markdown("*hi*")}</div>'
-    assert style_tag() == f"<style>{ANSWER_CSS}</style>"
+    assert style_tag() == f"<style>{answer_css()}</style>"
 
 
 def selectors(css: str) -> list[str]:
@@ -323,7 +326,7 @@ def selectors(css: str) -> list[str]:
 
 
 def test_the_stylesheet_is_scoped_and_fetches_nothing():
-    css = ANSWER_CSS.lower()
+    css = answer_css().lower()
     assert "url(" not in css
     assert "@import" not in css
     assert "</" not in css

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from orjupyter._call import StreamedCall
-from orjupyter._domain import TextPart
-from orjupyter._request import CallOptions, build_request
-from orjupyter._stream import StreamState
+from orjupyter.core.domain import TextPart
+from orjupyter.core.request import CallOptions, build_request
+from orjupyter.core.stream import StreamState
+from orjupyter.service.call import StreamedCall
 
 GEN_ID = "gen-1764031697-vqvW0uz7ouT4gsp3FYqp"
 MODEL = "openai/gpt-4o-2024-11-20"

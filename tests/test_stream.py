@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orjupyter._stream import StreamState, read_usage
+from orjupyter.core.stream import StreamState, read_usage
 
 
 def as_object(value: object) -> object:

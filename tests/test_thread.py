@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from orjupyter._domain import ImagePart, TextPart
-from orjupyter._pricing import MESSAGE_OVERHEAD_TOKENS, prompt_tokens, text_tokens
-from orjupyter._request import CallOptions, build_request
-from orjupyter._thread import (
+from orjupyter.core.domain import ImagePart, TextPart
+from orjupyter.core.pricing import MESSAGE_OVERHEAD_TOKENS, prompt_tokens, text_tokens
+from orjupyter.core.request import CallOptions, build_request
+from orjupyter.core.thread import (
     Threads,
     Turn,
     history_budget,

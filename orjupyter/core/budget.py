@@ -1,0 +1,70 @@
+"""Per-notebook budgets: the money a call may hold, the refusal and the warning.
+
+Pure: standard library only, no IPython, no widgets, no SDK. Amounts are exact `Decimal`
+US dollars. The `Ledger` stores budgets and holds a `Reservation` for each call in flight;
+this module says what a reservation is, when a call is refused (`BudgetExceeded`, with a
+budget that would fit) and when a notebook is warned that it is close to its budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from orjupyter.core.domain import format_cost
+from orjupyter.core.errors import NotSent
+
+RESERVATION_TTL = 3600.0
+"""Seconds after which a budget reservation no call released is ignored (a killed kernel)."""
+WARN_AT = Decimal("0.8")
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Budget held for one call in flight; `id` is None when the notebook has no budget."""
+
+    id: int | None
+    notebook: str
+    amount: Decimal
+
+
+class BudgetExceeded(NotSent):
+    """A call refused before sending: it could take the notebook over its budget."""
+
+    def __init__(self, spent: Decimal, held: Decimal, worst_case: Decimal, budget: Decimal) -> None:
+        self.spent, self.held, self.worst_case, self.budget = spent, held, worst_case, budget
+        self.suggested = suggested_budget(spent + held + worst_case)
+        in_flight = f" (+ {dollars(held)} held by calls in flight)" if held else ""
+        super().__init__(
+            f"refused (nothing was sent): this notebook has spent {dollars(spent)}{in_flight} "
+            f"of its {dollars(budget)} budget and this call could cost up to "
+            f"{dollars(worst_case)}; raise it with `%gpt4o budget {self.suggested}`"
+        )
+
+
+def dollars(amount: Decimal) -> str:
+    """Like `format_cost`, but whole cents keep both digits: `$0.50`, `$0.0002725`."""
+    cents = amount.quantize(Decimal("0.01"))
+    return f"${cents:,.2f}" if cents == amount else format_cost(amount)
+
+
+def suggested_budget(needed: Decimal) -> str:
+    """The smallest of $0.01, 0.02, 0.05, 0.10, … 1.00, 2.00, 5.00, … that covers `needed`."""
+    step = Decimal("0.01")
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= needed:
+                return f"{step * factor:.2f}"
+        step *= 10
+
+
+def budget_warning(spent: Decimal, budget: Decimal | None) -> str | None:
+    """One line once a notebook has spent 80% of its budget, else None."""
+    if budget is None or budget <= 0 or spent < budget * WARN_AT:
+        return None
+    share = int(spent * 100 / budget)
+    return (
+        f"orjupyter: this notebook has spent {dollars(spent)} of its "
+        f"{dollars(budget)} budget ({share}%); raise it with "
+        f"`%gpt4o budget {suggested_budget(budget * 2)}`"
+    )

@@ -1,0 +1,182 @@
+"""The domain's values: message parts, usage, prices and replies.
+
+Pure: no IPython, no ipywidgets, no network. Money is `Decimal`, never float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+Detail = Literal["auto", "low", "high"]
+DETAILS: tuple[Detail, ...] = ("auto", "low", "high")
+Outcome = Literal["ok", "error", "stopped"]
+
+DEFAULT_MODEL = "openai/gpt-4o-2024-11-20"
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """A run of prompt text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image ready to send: a `data:` URL plus what a person wants to know about it."""
+
+    data_url: str
+    width: int
+    height: int
+    media_type: str
+    detail: Detail
+    source_width: int
+    source_height: int
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the encoded image (not of the base64 text)."""
+        payload = self.data_url.partition(",")[2]
+        return len(payload) * 3 // 4 - payload[-2:].count("=")
+
+    def summary(self) -> str:
+        """One line for logs and dry runs: never the base64 payload."""
+        resized = (
+            ""
+            if (self.width, self.height) == (self.source_width, self.source_height)
+            else f" (from {self.source_width}×{self.source_height})"
+        )
+        return (
+            f"image {self.width}×{self.height}{resized} {self.media_type}, "
+            f"{self.nbytes / 1024:.0f} KiB, detail={self.detail}"
+        )
+
+    def __repr__(self) -> str:
+        return f"ImagePart({self.summary()})"
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(frozen=True)
+class Price:
+    """A model's list prices in US dollars per token (as OpenRouter publishes them)."""
+
+    prompt: Decimal
+    completion: Decimal
+    request: Decimal = Decimal(0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
+        return self.prompt * prompt_tokens + self.completion * completion_tokens + self.request
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one call consumed and cost. `cost_is_estimate` is False when OpenRouter billed it."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    cost_is_estimate: bool = False
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Running totals over many calls."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    estimated_calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, usage: Usage) -> Totals:
+        return Totals(
+            calls=self.calls + 1,
+            prompt_tokens=self.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=self.completion_tokens + usage.completion_tokens,
+            cost=self.cost + usage.cost,
+            estimated_calls=self.estimated_calls + usage.cost_is_estimate,
+        )
+
+
+def format_cost(cost: Decimal, *, estimate: bool = False) -> str:
+    """US dollars the way a person reads them: `$0.0002725`, `$0.1235`, `$1.27`."""
+    mark = "~" if estimate else ""
+    if cost >= 1:
+        places = Decimal("0.01")
+    elif cost >= Decimal("0.01"):
+        places = Decimal("0.0001")
+    else:
+        places = Decimal("0.0000001")
+    text = f"{cost.quantize(places, rounding=ROUND_HALF_UP):f}"
+    if cost < 1 and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{mark}${text}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer: its text, which model served it, its generation id and usage."""
+
+    text: str
+    model: str
+    id: str
+    usage: Usage
+    outcome: Outcome = "ok"
+    finish_reason: str | None = None
+    error: str | None = None
+    time_to_first_token: float | None = None
+    duration: float = 0.0
+    provider: str | None = None
+    cached: bool = False
+    history_turns: int = 0
+    extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def done(self) -> bool:
+        """Always True: a `--bg` cell's pending reply becomes this once complete, and both
+        answer `done()`, `wait()` and `await` alike."""
+        return True
+
+    def wait(self, timeout: float | None = None) -> Reply:
+        return self
+
+    def __await__(self) -> Generator[Any, None, Reply]:
+        return self._itself().__await__()
+
+    async def _itself(self) -> Reply:
+        return self
+
+    def __repr__(self) -> str:
+        preview = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return (
+            f"Reply(model={self.model!r}, id={self.id!r}, outcome={self.outcome!r}, "
+            f"tokens={self.usage.prompt_tokens}+{self.usage.completion_tokens}, "
+            f"cost={format_cost(self.usage.cost, estimate=self.usage.cost_is_estimate)}, "
+            f"text={preview!r})"
+        )
+
+
+def tokens_per_second(reply: Reply) -> float | None:
+    if reply.time_to_first_token is None:
+        return None
+    generating = reply.duration - reply.time_to_first_token
+    if generating <= 0 or reply.usage.completion_tokens <= 1:
+        return None
+    return (reply.usage.completion_tokens - 1) / generating

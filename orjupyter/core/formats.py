@@ -1,0 +1,70 @@
+"""`-f/--format`: what the model is asked for and how its answer is shown. Pure."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from orjupyter.core.errors import FormatError
+
+Format = Literal["markdown", "text", "code", "json", "html"]
+FORMATS: tuple[Format, ...] = ("markdown", "text", "code", "json", "html")
+
+_INSTRUCTIONS: dict[Format, str] = {
+    "code": (
+        "Answer with a single fenced code block containing only code, no explanation "
+        "outside it. Put any necessary explanation in code comments."
+    ),
+    "json": "Answer with a single JSON value and nothing else.",
+    "html": "Answer with an HTML fragment (no <html>, <head> or <body>), and nothing else.",
+    "text": "Answer in plain text, without Markdown formatting.",
+}
+
+_FENCE = re.compile(r"^(```+|~~~+)([^\n]*)\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+_PYTHON = frozenset({"python", "py", "python3", "ipython", "ipython3"})
+
+
+def instruction(fmt: Format) -> str | None:
+    """Text added to the system prompt so the model answers in that format."""
+    return _INSTRUCTIONS.get(fmt)
+
+
+def response_format(fmt: Format) -> dict[str, str] | None:
+    return {"type": "json_object"} if fmt == "json" else None
+
+
+def system_prompt(system: str | None, fmt: Format) -> str | None:
+    extra = instruction(fmt)
+    if not extra:
+        return system
+    return f"{system}\n\n{extra}" if system else extra
+
+
+def extract_code(text: str) -> str:
+    """The first fenced block's content, or the whole answer when it has no fence."""
+    match = _FENCE.search(text)
+    return (match.group(3) if match else text).strip("\n")
+
+
+def code_to_insert(fmt: Format, text: str) -> str:
+    """What "Copy code" and "Insert as cell" take: a `-f code` answer whole (unfenced),
+    otherwise the first Python block (else the first fenced block); "" without code."""
+    if fmt == "code":
+        return extract_code(text)
+    blocks = [(m.group(2).strip().lower(), m.group(3)) for m in _FENCE.finditer(text)]
+    python = [code for language, code in blocks if language.split(" ")[0] in _PYTHON]
+    chosen = python or [code for _language, code in blocks]
+    return chosen[0].strip("\n") if chosen else ""
+
+
+def parse_json(text: str) -> Any:
+    """The answer as a Python value; a fenced ```json block is accepted too."""
+    candidate = extract_code(text).strip()
+    try:
+        return json.loads(candidate)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}); the text is "
+            "kept in the reply: use -o and .text, or re-run the cell"
+        ) from None

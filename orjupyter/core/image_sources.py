@@ -1,0 +1,223 @@
+"""Notebook values → PIL images: which values are images, and how each becomes one.
+
+Pure: PIL only, imported when first needed (numpy and matplotlib are touched only when
+the value comes from them); no IPython, no network. `to_image` takes a PIL image as it is,
+renders a matplotlib figure, converts a numpy array and decodes a file or bytes (within
+PIL's decompression-bomb limit); any other value is not an image and goes as text.
+`prepare_image` (in `_images`) then sizes and encodes the image for the model.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, cast
+
+from orjupyter.core.domain import Detail, ImagePart
+from orjupyter.core.errors import ImageError
+from orjupyter.core.images import GENERIC_VISION, SOURCE_SIZE, one_line
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["SOURCES", "ImageSource", "image_maker", "source_for", "to_image"]
+
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+
+
+def to_image(value: object) -> Image.Image | None:
+    """`value` as a PIL image, or None when it is not image-like (send it as text).
+
+    The first row of `SOURCES` that claims the value converts it. Array values: uint8 as
+    they are; booleans → 0/255; floats in [0, 1] x 255, other floats by their actual range;
+    other integers that fit 0..255 as they are, wider ones scaled from
+    min(0, lowest)..max(255, highest) to 0..255. Files and bytes keep PIL's
+    decompression-bomb limit (twice `PIL.Image.MAX_IMAGE_PIXELS`). Raises `ImageError`.
+    """
+    source = source_for(value)
+    return source.convert(value) if source else None
+
+
+def source_for(value: object) -> ImageSource | None:
+    """The row of `SOURCES` that claims `value` (cheap: never imports Pillow)."""
+    return next((source for source in SOURCES if source.claims(value)), None)
+
+
+def image_maker(model: str) -> Callable[[object, Detail], ImagePart | None]:
+    """What the prompt builder calls for each `{value}`: an image part sized for `model`,
+    or None when the value is not an image (it then goes as text)."""
+
+    def make(value: object, detail: Detail) -> ImagePart | None:
+        if source_for(value) is None:
+            return None
+        from orjupyter.core.images import limits_for, prepare_image
+
+        image = to_image(value)
+        return None if image is None else prepare_image(image, detail, limits_for(model))
+
+    return make
+
+
+def _module(value: object) -> str:
+    return type(value).__module__
+
+
+def _is_pil(value: object) -> bool:
+    pil = sys.modules.get("PIL.Image")  # not imported yet: value cannot be a PIL image
+    return pil is not None and isinstance(value, pil.Image)
+
+
+def _is_array(value: object) -> bool:
+    # Scalars and 1-D arrays are numbers, not pictures: they go as text.
+    return _module(value).startswith("numpy") and len(getattr(value, "shape", ())) >= 2
+
+
+def _is_image_bytes(value: object) -> bool:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        return False
+    head = bytes(value[:12])
+    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _from_bytes(value: Any) -> Image.Image:
+    return _open(io.BytesIO(bytes(value)), "image")
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """One kind of notebook value that travels as an image."""
+
+    name: str
+    claims: Callable[[object], bool]
+    """Cheap test on the value's type; must not import Pillow, numpy or matplotlib."""
+    convert: Callable[[Any], Image.Image | None]
+
+
+def _open(file: io.BytesIO, what: str) -> Image.Image:
+    """Decode an image file, keeping PIL's decompression-bomb limit; reduce huge JPEGs."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # Between MAX_IMAGE_PIXELS and twice that PIL only warns; it is reduced at once.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(file)
+            size = image.size
+            if image.format == "JPEG":  # decode at 1/2, 1/4, 1/8 while ≥ 2 x 2048 remains
+                fit = min(1.0, 2 * GENERIC_VISION.max_side / max(size))
+                image.draft(None, (max(1, int(size[0] * fit)), max(1, int(size[1] * fit))))
+                if image.size != size:  # prepare_image reports the file's size
+                    image.info[SOURCE_SIZE] = (size, image.size)
+            image.load()
+    except Image.DecompressionBombError as error:
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = f"{int(found[1]):,} pixels" if found else "too many pixels"
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageError(
+            f"{what} is too large to open safely ({pixels}; the limit is {limit:,}); "
+            "downscale it first, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust it"
+        ) from error
+    except UnidentifiedImageError as error:
+        raise ImageError(
+            f"{what} is not an image PIL can read (or is corrupt); "
+            "save it as PNG, JPEG, GIF or WebP"
+        ) from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageError(
+            f"{what} is corrupt or truncated: {one_line(error)}; re-save it or pass a PIL image"
+        ) from error
+    return image
+
+
+def _from_path(path: PurePath) -> Image.Image:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as error:
+        raise ImageError(
+            f"no image file at {path}; check the path (relative paths start at {os.getcwd()})"
+        ) from error
+    except IsADirectoryError as error:
+        raise ImageError(f"{path} is a directory; pass the path of an image file") from error
+    except OSError as error:
+        raise ImageError(f"cannot read {path}: {error.strerror}; check the file") from error
+    return _open(io.BytesIO(data), f"image file {path}")
+
+
+def _from_figure(value: Any) -> Image.Image | None:
+    module = type(value).__module__
+    if not module.startswith(("matplotlib.figure", "matplotlib.axes")):
+        return None
+    figure = value.figure.figure  # an Axes's (sub)figure's root figure; a Figure is its own
+    if not hasattr(figure, "savefig"):
+        return None
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi="figure", bbox_inches="tight")
+    buffer.seek(0)
+    return _open(buffer, "rendered figure")
+
+
+def _from_array(array: Any) -> Image.Image:
+    import numpy as np
+    from PIL import Image
+
+    shape = tuple(int(n) for n in array.shape)
+    if len(shape) == 3 and shape[2] == 1:
+        array, shape = array[:, :, 0], shape[:2]
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4))) or 0 in shape:
+        hint = " (channels first? use array.transpose(1, 2, 0))" if shape[0] in (3, 4) else ""
+        raise ImageError(
+            f"unsupported array shape {shape}; pass HxW (grayscale), HxWx3 (RGB) "
+            f"or HxWx4 (RGBA){hint}"
+        )
+    kind = array.dtype.kind
+    if array.dtype == np.uint8:
+        data = array
+    elif kind == "b":
+        data = array.astype(np.uint8) * np.uint8(255)
+    elif kind == "f":
+        finite = array[np.isfinite(array)]
+        lowest, highest = (float(finite.min()), float(finite.max())) if finite.size else (0, 1)
+        if lowest >= 0 and highest <= 1:
+            lowest, highest = 0.0, 1.0
+        array = np.nan_to_num(array, nan=lowest, posinf=highest, neginf=lowest)
+        data = _scaled(np, array, lowest, highest)
+    elif kind in "iu":
+        lowest, highest = int(array.min()), int(array.max())
+        if lowest >= 0 and highest <= 255:
+            data = array.astype(np.uint8)
+        else:
+            data = _scaled(np, array, min(lowest, 0), max(highest, 255))
+    else:
+        raise ImageError(
+            f"unsupported array dtype {array.dtype}; pass integers, floats or booleans"
+        )
+    return Image.fromarray(np.ascontiguousarray(data))
+
+
+def _scaled(np: Any, array: Any, lowest: float, highest: float) -> Any:
+    """`lowest..highest` → uint8 0..255 (one float32 copy of an array the user has)."""
+    out = array.astype(np.float32)
+    out -= lowest
+    out *= 255 / (highest - lowest) if highest > lowest else 0.0
+    out += 0.5
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
+
+
+SOURCES: tuple[ImageSource, ...] = (
+    ImageSource("PIL image", _is_pil, lambda image: cast("Image.Image", image)),
+    ImageSource(
+        "matplotlib figure or axes", lambda v: _module(v).startswith("matplotlib"), _from_figure
+    ),
+    ImageSource("numpy array (2-D, or 3-D with 3 or 4 channels)", _is_array, _from_array),
+    ImageSource("path to an image file", lambda v: isinstance(v, PurePath), _from_path),
+    ImageSource("PNG, JPEG, GIF or WebP bytes", _is_image_bytes, _from_bytes),
+)
+"""Every kind of value that travels as an image, in the order they are tried. A new kind
+is one row here: the prompt builder and `to_image` both read this table."""

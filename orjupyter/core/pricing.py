@@ -1,0 +1,141 @@
+"""Prices and cost estimates. Used only when OpenRouter's billed cost is missing.
+
+Pure: no network. `catalog_from_models` reads the JSON of `GET /api/v1/models`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from orjupyter.core.domain import DEFAULT_MODEL, ImagePart, Part, Price, TextPart, Usage
+
+MESSAGE_OVERHEAD_TOKENS = 4
+"""Tokens a chat message costs beyond its content (role and separators)."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    price: Price | None
+    context_length: int | None = None
+    max_completion_tokens: int | None = None
+
+
+OFFLINE_MODELS: Mapping[str, ModelInfo] = {
+    DEFAULT_MODEL: ModelInfo(
+        id=DEFAULT_MODEL,
+        price=Price(prompt=Decimal("0.0000025"), completion=Decimal("0.00001")),
+        context_length=128_000,
+        max_completion_tokens=16_384,
+    ),
+}
+"""Built in, so the default model needs no model list: prices in USD per token."""
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number >= 0 else None
+
+
+def model_info(entry: Mapping[str, object]) -> ModelInfo:
+    """One entry of `/models` → what we need of it."""
+    pricing = entry.get("pricing")
+    price = None
+    if isinstance(pricing, Mapping):
+        prompt, completion = _decimal(pricing.get("prompt")), _decimal(pricing.get("completion"))
+        if prompt is not None and completion is not None:
+            request = _decimal(pricing.get("request")) or Decimal(0)
+            price = Price(prompt=prompt, completion=completion, request=request)
+    top = entry.get("top_provider")
+    max_completion = top.get("max_completion_tokens") if isinstance(top, Mapping) else None
+    context = entry.get("context_length")
+    return ModelInfo(
+        id=str(entry.get("id", "")),
+        price=price,
+        context_length=context if isinstance(context, int) else None,
+        max_completion_tokens=max_completion if isinstance(max_completion, int) else None,
+    )
+
+
+def catalog_from_models(entries: Iterable[Mapping[str, object]]) -> dict[str, ModelInfo]:
+    infos = (model_info(entry) for entry in entries)
+    return {info.id: info for info in infos if info.id}
+
+
+def info_for(model: str, catalog: Mapping[str, ModelInfo] | None) -> ModelInfo | None:
+    """What is known of a model: the fetched list first, the built-in table second."""
+    fetched = catalog.get(model) if catalog else None
+    return fetched or OFFLINE_MODELS.get(model)
+
+
+def price_for(model: str, catalog: Mapping[str, ModelInfo] | None) -> Price | None:
+    fetched = catalog.get(model) if catalog else None
+    if fetched is not None and fetched.price is not None:
+        return fetched.price
+    offline = OFFLINE_MODELS.get(model)
+    return offline.price if offline else None
+
+
+def text_tokens(text: str, *, exact: bool = False) -> int:
+    """Tokens of text. Approximate by default: one per four UTF-8 bytes (OpenAI's rule of
+    thumb, which over-counts English prose by about 10%). With `exact`, GPT-4o's own
+    tokenizer (o200k_base) when the optional `bpe-openai` package is installed; it
+    works offline but takes about half a second to load, so it is used only where an
+    estimate matters (dry runs, prompts near the context window)."""
+    encoding = _o200k() if exact else None
+    if encoding is not None:
+        return len(encoding.encode(text, disallowed_special=()))
+    return math.ceil(len(text.encode("utf-8")) / 4)
+
+
+@cache
+def _o200k() -> Any:
+    with warnings.catch_warnings():  # it loads its tables with a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import bpe_openai
+        except ImportError:
+            return None
+        return bpe_openai.get_encoding("o200k_base")
+
+
+def has_tokenizer() -> bool:
+    return _o200k() is not None
+
+
+def prompt_tokens(messages: Sequence[Sequence[Part]], *, exact: bool = False) -> int:
+    """Estimated prompt tokens of messages given as part lists (images by GPT-4o's rule)."""
+    from orjupyter.core.images import image_tokens
+
+    total = 0
+    for parts in messages:
+        total += MESSAGE_OVERHEAD_TOKENS
+        for part in parts:
+            if isinstance(part, TextPart):
+                total += text_tokens(part.text, exact=exact)
+            elif isinstance(part, ImagePart):
+                total += image_tokens(part.width, part.height, part.detail)
+    return total
+
+
+def estimated_usage(price: Price | None, prompt: int, completion: int, *, cached: int = 0) -> Usage:
+    """A usage record whose cost is computed from list prices (marked as an estimate)."""
+    cost = price.cost(prompt, completion) if price else Decimal(0)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost=cost,
+        cost_is_estimate=True,
+        cached_tokens=cached,
+    )

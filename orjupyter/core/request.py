@@ -1,0 +1,110 @@
+"""Message parts and options → the keyword arguments of `chat.completions.create`.
+
+Pure: the wire shapes are `TypedDict`s; no SDK import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict
+
+from orjupyter.core.domain import DEFAULT_MODEL, ImagePart, Part, TextPart
+
+APP_URL = "https://github.com/orjupyter/orjupyter"
+APP_TITLE = "orjupyter"
+
+
+class ImageURL(TypedDict):
+    url: str
+    detail: str
+
+
+class TextContent(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class ImageContent(TypedDict):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+Content = TextContent | ImageContent
+
+
+class Message(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str | list[Content]
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """What a cell asked for, beyond its prompt."""
+
+    model: str = DEFAULT_MODEL
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    response_format: dict[str, str] | None = None
+    fallback_models: tuple[str, ...] = ()
+    provider: dict[str, Any] | None = None
+
+
+def content_of(part: Part) -> Content:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    return image_content(part)
+
+
+def image_content(part: ImagePart) -> ImageContent:
+    return {"type": "image_url", "image_url": {"url": part.data_url, "detail": part.detail}}
+
+
+def user_message(parts: Sequence[Part]) -> Message:
+    """A user turn; plain text stays a string, anything with images becomes a part list."""
+    if len(parts) == 1 and isinstance(parts[0], TextPart):
+        return {"role": "user", "content": parts[0].text}
+    return {"role": "user", "content": [content_of(part) for part in parts]}
+
+
+def build_messages(
+    parts: Sequence[Part], system: str | None = None, history: Sequence[Message] = ()
+) -> list[Message]:
+    """System prompt, earlier turns (oldest first), then this cell's question."""
+    messages: list[Message] = []
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages.extend(history)
+    messages.append(user_message(parts))
+    return messages
+
+
+def build_request(
+    parts: Sequence[Part], options: CallOptions, history: Sequence[Message] = ()
+) -> dict[str, Any]:
+    """Keyword arguments for `client.chat.completions.create`, streaming with usage."""
+    extra: dict[str, Any] = {"usage": {"include": True}}
+    if options.fallback_models:
+        extra["models"] = list(options.fallback_models)
+    if options.provider:
+        extra["provider"] = options.provider
+    request: dict[str, Any] = {
+        "model": options.model,
+        "messages": build_messages(parts, options.system, history),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "extra_body": extra,
+    }
+    optional = {
+        "temperature": options.temperature,
+        "max_tokens": options.max_tokens,
+        "response_format": options.response_format,
+    }
+    request.update({name: value for name, value in optional.items() if value is not None})
+    return request
+
+
+def attribution_headers(app_url: str = APP_URL, app_title: str = APP_TITLE) -> dict[str, str]:
+    """OpenRouter's app attribution headers."""
+    return {"HTTP-Referer": app_url, "X-Title": app_title}

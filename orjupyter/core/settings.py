@@ -1,0 +1,30 @@
+"""What the service and the store read of the settings, as a protocol.
+
+The settings themselves are traitlets on `orjupyter.jupyter.config.OrJupyter` (so
+`%config` works); everything below the Jupyter room sees only this shape, so it can run
+and be tested with a plain object.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Settings(Protocol):
+    default_model: str
+    timeout: float
+    connect_timeout: float
+    max_retries: int
+    app_url: str
+    app_title: str
+    max_history_turns: int
+    cache: bool
+    cache_dir: str
+    ledger_path: str
+    store_prompts: bool
+
+    def resolved_key(self) -> str: ...
+
+    def resolved_base_url(self) -> str: ...
+
+    def replaying(self) -> bool: ...

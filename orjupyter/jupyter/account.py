@@ -1,0 +1,138 @@
+"""`%gpt4o usage | budget | models | credits`: the account views, as glue over the ledger,
+OpenRouter's endpoints and the pure dashboards."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from IPython.display import display
+
+from orjupyter.core.errors import CallFailed, OptionError
+from orjupyter.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    from orjupyter.jupyter.magic import OrJupyterMagics
+
+
+def _ledger(magics: OrJupyterMagics) -> Ledger:
+    ledger = magics.session.book.ledger
+    if ledger is None:
+        raise OptionError("the ledger is not available; set ORJUPYTER_LEDGER to a writable file")
+    return ledger
+
+
+def usage(magics: OrJupyterMagics, args: Namespace) -> None:
+    from orjupyter.render.dashboard import (
+        calls_csv,
+        calls_frame,
+        notebooks_dashboard,
+        usage_dashboard,
+    )
+
+    ledger = _ledger(magics)
+    notebook = magics.notebook()
+    if args.rename:
+        moved = ledger.rename_notebook(args.rename, notebook.key)
+        print(f"Moved {moved} calls from {args.rename} to {notebook.label}.")
+        return
+    scope = None if args.all else notebook.key
+    calls = ledger.calls(scope)
+    if args.csv:
+        Path(args.csv).write_text(calls_csv(calls), encoding="utf-8")
+        print(f"Wrote {len(calls)} calls to {args.csv}.")
+        return
+    if args.frame:
+        try:
+            magics.user_ns[args.frame] = calls_frame(calls)
+        except ImportError as exc:
+            raise OptionError(str(exc)) from None
+        print(f"{args.frame}: a DataFrame of {len(calls)} calls.")
+        return
+    if args.all:
+        bundle = notebooks_dashboard(ledger.notebooks())
+    else:
+        bundle = usage_dashboard(
+            ledger.totals(notebook.key),
+            calls,
+            ledger.cost_by_model(notebook.key),
+            f"orjupyter usage: {notebook.label}",
+            budget=ledger.budget(notebook.key),
+        )
+    display(bundle, raw=True)
+
+
+def budget(magics: OrJupyterMagics, amount: str | None) -> None:
+    from orjupyter.core.budget import budget_warning, dollars
+
+    ledger = _ledger(magics)
+    notebook = magics.notebook()
+    if amount is not None:
+        ledger.set_budget(notebook.key, _amount(amount))
+    current = ledger.budget(notebook.key)
+    spent = ledger.totals(notebook.key).cost
+    if current is None:
+        print(
+            f"No budget for {notebook.label} (spent {dollars(spent)}). "
+            "Set one with %gpt4o budget 0.50"
+        )
+        return
+    print(f"Budget for {notebook.label}: {dollars(current)}; spent {dollars(spent)}.")
+    warning = budget_warning(spent, current)
+    if warning:
+        print(warning)
+
+
+def _amount(text: str) -> Decimal | None:
+    if text.lower() in {"off", "none", "0"}:
+        return None
+    try:
+        amount = Decimal(text.lstrip("$"))
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if not amount.is_finite() or amount <= 0:
+        raise OptionError(f"{text!r} is not an amount: use dollars, e.g. %gpt4o budget 0.50")
+    return amount
+
+
+def _client(magics: OrJupyterMagics) -> Any:
+    from orjupyter.service.client import ClientSpec
+
+    spec = ClientSpec.from_settings(magics.session.settings)
+    if not spec.api_key:  # the model list is public; the SDK insists on some key
+        spec = replace(spec, api_key="anonymous")
+    return magics.session.clients.get(spec)
+
+
+async def models(magics: OrJupyterMagics, words: list[str]) -> None:
+    from orjupyter.render.catalog import models_table
+    from orjupyter.service.faults import describe
+
+    session = magics.session
+    try:
+        entries = await session.models(_client(magics))
+    except Exception as exc:
+        spec = session.settings
+        line = describe(exc, None, base_url=spec.resolved_base_url(), timeout=spec.timeout)
+        raise CallFailed(line) from None
+    assert session.models_fetched_at is not None
+    display(models_table(entries, " ".join(words) or None, session.models_fetched_at), raw=True)
+
+
+async def credits(magics: OrJupyterMagics) -> None:
+    from orjupyter.render.catalog import credits_view
+    from orjupyter.service.faults import describe
+
+    session = magics.session
+    spec = session.client_spec()
+    client = session.clients.get(spec)
+    try:
+        body = await session.credits(client)
+    except Exception as exc:
+        raise CallFailed(
+            describe(exc, None, base_url=spec.base_url, timeout=spec.timeout)
+        ) from None
+    display(credits_view(body), raw=True)

@@ -1,0 +1,94 @@
+"""How a `%%gpt4o` cell runs: awaited on the kernel's loop, or to completion when called
+the classic way. An input transformer turns the cell into a top-level `await`, so IPython
+runs it on the kernel's event loop and a Stop click (a comm message) reaches the kernel
+while the answer streams."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from orjupyter.core.errors import OrJupyterError
+from orjupyter.jupyter.door import speaking_plainly
+
+if TYPE_CHECKING:
+    from orjupyter.jupyter.magic import OrJupyterMagics
+
+MAGIC_NAME = "gpt4o"
+
+
+def run_sync(
+    coroutine: Coroutine[Any, Any, Any],
+    on_exit: Callable[[], Awaitable[None]] | None = None,
+) -> Any:
+    """Run a coroutine from synchronous code, whether or not a loop is running here.
+
+    It runs on a private loop; `on_exit` runs on that loop before it closes (to close
+    connections made for it)."""
+
+    async def main() -> Any:
+        try:
+            return await coroutine
+        finally:
+            if on_exit is not None:
+                await on_exit()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(main())
+        except BaseException as exc:  # handed back to the caller's thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="orjupyter-call", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def awaiting_transformer(magics: OrJupyterMagics) -> Callable[[list[str]], list[str]]:
+    """Rewrite `%%gpt4o …` (and alias) cells into a top-level await of the same call."""
+
+    def transform(lines: list[str]) -> list[str]:
+        if not lines or not lines[0].startswith("%%"):
+            return lines
+        first = lines[0].rstrip("\r\n")
+        name, _, line = first[2:].partition(" ")
+        if name not in (MAGIC_NAME, *magics.aliases) or first.rstrip().endswith("?"):
+            return lines  # another magic, or help (%%gpt4o?)
+        if not getattr(magics.shell, "autoawait", False):
+            return lines
+        cell = "".join(lines[1:])
+        call = f"{_ENTRY}({name!r}, {line.strip()!r}, {cell!r})"
+        return [f"await {call}\n"]
+
+    return transform
+
+
+_ENTRY = "__import__('orjupyter.jupyter.execution', fromlist=['run_cell']).run_cell"
+
+
+async def run_cell(name: str, line: str, cell: str) -> None:
+    """What a transformed `%%gpt4o` cell awaits."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
+    expanded = shell.var_expand(line, depth=1) if shell else line
+    try:
+        with speaking_plainly():
+            if magics is None:
+                raise OrJupyterError("orjupyter is not loaded: run %load_ext orjupyter")
+            await magics.ask(expanded, cell, default_model=magics.aliases.get(name))
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)

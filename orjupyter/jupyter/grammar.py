@@ -1,0 +1,242 @@
+"""The magic's one grammar: the cell options, the one-line question and the commands.
+
+Every option is one row of `OPTIONS`; the `%%gpt4o` parser, the one-line splitter
+(`%gpt4o [options] QUESTION`) and the help all read that table, so a new option is one
+edit here. Every `%gpt4o COMMAND` is one row of `COMMANDS` (a subparser each).
+
+Option values are read the POSIX way (`--system "Be terse."` loses its quotes); the
+question after the options is kept exactly as typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orjupyter.core.domain import DETAILS
+from orjupyter.core.errors import OptionError
+from orjupyter.core.formats import FORMATS
+
+
+def temperature(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 2.0:
+        raise ValueError
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError
+    return value
+
+
+def fallbacks(text: str) -> tuple[str, ...]:
+    slugs = tuple(slug.strip() for slug in text.split(",") if slug.strip())
+    if not slugs:
+        raise ValueError
+    return slugs
+
+
+def provider(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One `%%gpt4o` option: its flags and `argparse.add_argument` keywords."""
+
+    flags: tuple[str, ...]
+    help: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def takes_value(self) -> bool:
+        return self.settings.get("action") not in {"store_true", "store_false"}
+
+    @property
+    def value_optional(self) -> bool:
+        return self.settings.get("nargs") == "?"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(("-o", "--output"), "store the reply in this variable", {"metavar": "NAME"}),
+    Option(("-m", "--model"), "OpenRouter model (default: GPT-4o)", {"metavar": "SLUG"}),
+    Option(("--system",), "system prompt", {"metavar": "TEXT"}),
+    Option(
+        ("--temperature",), "sampling temperature, 0 to 2", {"type": temperature, "metavar": "T"}
+    ),
+    Option(("--max-tokens",), "longest answer, in tokens", {"type": positive_int, "metavar": "N"}),
+    Option(
+        ("--detail",), "image detail: auto, low or high", {"choices": DETAILS, "default": "auto"}
+    ),
+    Option(
+        ("-f", "--format"),
+        "markdown (default), text, code (answer goes into a new cell below), "
+        "json (-o stores the parsed value) or html",
+        {"choices": FORMATS, "default": "markdown"},
+    ),
+    Option(("--thread",), "start or continue a named conversation", {"metavar": "NAME"}),
+    Option(("--new",), "start the --thread afresh", {"action": "store_true"}),
+    Option(("--no-cache",), "call the model even if cached", {"action": "store_true"}),
+    Option(("--dry-run",), "show what would be sent and its cost", {"action": "store_true"}),
+    Option(
+        ("--bg",),
+        "answer in the background: the cell returns at once; -o NAME holds a pending reply "
+        "(NAME.wait() waits)",
+        {"action": "store_true"},
+    ),
+    Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
+    Option(
+        ("--provider",), "OpenRouter provider preferences", {"type": provider, "metavar": "JSON"}
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One `%gpt4o COMMAND`: its one-line summary and how its arguments are declared."""
+
+    name: str
+    summary: str
+    arguments: Callable[[argparse.ArgumentParser], object] = lambda _parser: None
+
+
+def _usage_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true", help="every notebook in the ledger")
+    parser.add_argument("--csv", metavar="FILE", help="write this notebook's calls to FILE")
+    parser.add_argument("--frame", metavar="NAME", help="store the calls as a DataFrame")
+    parser.add_argument("--rename", metavar="OLD", help="move OLD's calls to this notebook")
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("help", "this help"),
+    Command("key", "enter the API key for this session (never echoed or saved)"),
+    Command("usage", "this notebook's calls, tokens and billed cost", _usage_arguments),
+    Command(
+        "budget",
+        "show or set this notebook's budget in dollars (`off` removes it)",
+        lambda p: p.add_argument("amount", nargs="?", metavar="AMOUNT|off"),
+    ),
+    Command(
+        "models",
+        "OpenRouter's models with prices (optionally filtered)",
+        lambda p: p.add_argument("filter", nargs="*", metavar="FILTER"),
+    ),
+    Command("credits", "the key's credit, limit and usage on OpenRouter"),
+    Command(
+        "alias",
+        "a new %%NAME magic for another model",
+        lambda p: (p.add_argument("name", metavar="NAME"), p.add_argument("slug", metavar="SLUG")),
+    ),
+    Command(
+        "reset",
+        "forget a --thread's history (all threads without a name)",
+        lambda p: p.add_argument("thread", nargs="?", metavar="THREAD"),
+    ),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake as one line instead of exiting."""
+
+    def error(self, message: str) -> Any:
+        raise OptionError(f"{message}; see %gpt4o help")
+
+
+def cell_parser(prog: str = "%%gpt4o") -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, add_help=False, allow_abbrev=False)
+    for option in OPTIONS:
+        parser.add_argument(*option.flags, help=option.help, **option.settings)
+    return parser
+
+
+def command_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%gpt4o", add_help=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.summary, add_help=False)
+        command.arguments(sub)
+    return parser
+
+
+def _posix_words(text: str) -> list[str]:
+    try:
+        return shlex.split(text, posix=True)
+    except ValueError as exc:
+        raise OptionError(f"cannot read the options ({exc}); check the quotes") from None
+
+
+def parse_options(line: str) -> argparse.Namespace:
+    """The `%%gpt4o` line's options."""
+    return cell_parser().parse_args(_posix_words(line))
+
+
+def is_command(line: str) -> bool:
+    words = line.split()
+    return not words or words[0] in {command.name for command in COMMANDS}
+
+
+def parse_command(line: str) -> argparse.Namespace:
+    words = _posix_words(line) or ["help"]
+    return command_parser().parse_args(words)
+
+
+# A shell-like word: runs of plain characters and quoted strings, kept with its position.
+_WORD = re.compile(r"""(?:[^\s"']+|"(?:\\.|[^"\\])*"|'[^']*')+""")
+
+
+def split_question(line: str) -> tuple[str, str]:
+    """`%gpt4o -m x --system "Be terse." What is {y}?` → options, question.
+
+    The options are read with the cell's rules (quotes included); the question is the rest
+    of the line exactly as typed. `--` ends the options early."""
+    flags = {flag: option for option in OPTIONS for flag in option.flags}
+    position, end = 0, 0
+    while (match := _WORD.search(line, position)) and not line[position : match.start()].strip():
+        word = _posix_words(match.group())[0]
+        if word == "--":
+            end, position = match.start(), match.end()
+            break
+        if not word.startswith("-") or word == "-":
+            break
+        name, has_value, _value = word.partition("=")
+        option = flags.get(name)
+        position = end = match.end()
+        if option is None or has_value or not option.takes_value:
+            continue
+        following = _WORD.search(line, position)
+        if following is None:
+            break
+        if line[position : following.start()].strip():  # a quote that never closes
+            _posix_words(line[position:])
+        value = _posix_words(following.group())[0]
+        if option.value_optional and value not in option.settings.get("choices", ()):
+            continue
+        position = end = following.end()
+    else:
+        if match is None:
+            position = len(line)
+    question = line[position:].strip()
+    if not question:
+        raise OptionError("the question is empty: %gpt4o [options] QUESTION")
+    return line[:end].strip(), question
+
+
+def help_text(doc: str) -> str:
+    """`%gpt4o help`: what the magic does, its options, and its commands."""
+    usage = cell_parser().format_help().strip()
+    width = max(len(command.name) for command in COMMANDS)
+    commands = "\n".join(
+        f"  %gpt4o {command.name:<{width}}  {command.summary}" for command in COMMANDS
+    )
+    return f"{doc.strip()}\n\n{usage}\n\ncommands:\n{commands}"

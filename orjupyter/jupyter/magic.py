@@ -1,0 +1,282 @@
+"""`%%gpt4o`: thin glue between IPython and the session. Parses, hands off, shows."""
+
+from __future__ import annotations
+
+import os
+from argparse import Namespace
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from orjupyter.core.domain import Detail, Reply
+from orjupyter.core.errors import CallFailed, OptionError, PromptError
+from orjupyter.core.formats import Format, extract_code, parse_json, response_format, system_prompt
+from orjupyter.core.image_sources import image_maker
+from orjupyter.core.notebook_id import NotebookId, notebook_identity
+from orjupyter.core.prompt import build_parts, parse_template
+from orjupyter.core.question import Question
+from orjupyter.core.request import CallOptions
+from orjupyter.jupyter.config import OrJupyter, SecretStr
+from orjupyter.jupyter.door import speaking_plainly
+from orjupyter.jupyter.execution import MAGIC_NAME, awaiting_transformer, run_sync
+from orjupyter.jupyter.grammar import (
+    help_text,
+    is_command,
+    parse_command,
+    parse_options,
+    split_question,
+)
+from orjupyter.jupyter.panel import Panel, TextView
+from orjupyter.service.session import Session
+from orjupyter.service.views import View
+
+
+@magics_class
+class OrJupyterMagics(Magics):
+    """The `%%gpt4o` cell magic, its aliases, and the `%gpt4o` commands."""
+
+    def __init__(self, shell: Any, settings: OrJupyter) -> None:
+        super().__init__(shell)
+        self.settings = settings
+        self.session = Session(settings)
+        self.transformer: Callable[[list[str]], list[str]] | None = None
+        self.aliases: dict[str, str] = {}
+
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        shell: Any = self.shell
+        namespace: dict[str, Any] = shell.user_ns
+        return namespace
+
+    @line_cell_magic
+    def gpt4o(self, line: str, cell: str | None = None) -> None:
+        """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
+
+        In the cell, `{name}` puts a notebook variable in place: an image (PIL image,
+        matplotlib figure, array, image file path or bytes) travels as an image,
+        anything else as text; `{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a
+        failed cell) and `{_}` work; `{{` and `}}` are literal braces. The answer
+        streams into a panel with its token usage and cost, and stays in the notebook.
+
+        `%gpt4o [options] QUESTION` asks a one-line question; `%gpt4o COMMAND` runs one of
+        the commands listed below.
+        """
+        with speaking_plainly():
+            if cell is not None:
+                self._sync(self.ask(line, cell))
+            elif is_command(line):
+                self._command(line)
+            else:
+                self._sync(self.ask(*split_question(line)))
+
+    def _sync(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run a call to its end from a blocking cell, closing the connections it made."""
+        return run_sync(coroutine, on_exit=self.session.clients.close_current)
+
+    def _command(self, line: str) -> None:
+        args = parse_command(line)
+        getattr(self, f"_cmd_{args.command}")(args)
+
+    def _cmd_help(self, _args: Namespace) -> None:
+        print(help_text(OrJupyterMagics.gpt4o.__doc__ or ""))
+
+    def _cmd_key(self, _args: Namespace) -> None:
+        import getpass
+
+        key = getpass.getpass("OpenRouter API key (not echoed, not saved): ").strip()
+        if not key:
+            raise OptionError("no key entered; the previous key (if any) is kept")
+        self.settings.api_key = SecretStr(key)
+        print("Key set for this session.")
+
+    def _cmd_usage(self, args: Namespace) -> None:
+        from orjupyter.jupyter import account
+
+        account.usage(self, args)
+
+    def _cmd_budget(self, args: Namespace) -> None:
+        from orjupyter.jupyter import account
+
+        account.budget(self, args.amount)
+
+    def _cmd_models(self, args: Namespace) -> None:
+        from orjupyter.jupyter import account
+
+        self._sync(account.models(self, args.filter))
+
+    def _cmd_credits(self, _args: Namespace) -> None:
+        from orjupyter.jupyter import account
+
+        self._sync(account.credits(self))
+
+    def _cmd_reset(self, args: Namespace) -> None:
+        self.session.threads.reset(args.thread)
+        print(f"Thread {args.thread!r} reset." if args.thread else "All threads reset.")
+
+    def _cmd_alias(self, args: Namespace) -> None:
+        self.add_alias(args.name, args.slug)
+        print(f"%%{args.name} now asks {args.slug}.")
+
+    def add_alias(self, name: str, model: str) -> None:
+        """Register `%%name` (and `%name`) for another model."""
+        if not name.isidentifier():
+            raise OptionError(f"{name!r} cannot be a magic name: use letters, digits and _")
+
+        def magic(line: str, cell: str | None = None) -> None:
+            with speaking_plainly():
+                if cell is None and not is_command(line):
+                    line, cell = split_question(line)
+                if cell is None:
+                    self._command(line)
+                else:
+                    self._sync(self.ask(line, cell, default_model=model))
+
+        magic.__doc__ = f"Ask {model} (an alias of %%gpt4o; same options)."
+        shell: Any = self.shell
+        shell.register_magic_function(magic, magic_kind="line_cell", magic_name=name)
+        self.aliases[name] = model
+
+    async def ask(self, line: str, cell: str, default_model: str | None = None) -> None:
+        args = parse_options(line)
+        fmt: Format = args.format
+        model = args.model or default_model or self.settings.default_model
+        options = CallOptions(
+            model=model,
+            system=system_prompt(args.system, fmt),
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            response_format=response_format(fmt),
+            fallback_models=args.models or (),
+            provider=args.provider,
+        )
+        question = Question(
+            parts=self._parts(cell, args.detail, model),
+            options=options,
+            fmt=fmt,
+            thread=args.thread,
+            new_thread=args.new,
+            use_cache=not args.no_cache,
+            cell=self._cell_label(),
+            notebook=self.notebook().key,
+        )
+        if args.dry_run:
+            await self.session.dry_run(question)
+            return
+        if args.bg:
+            self._in_background(question, args.output)
+            return
+        reply = await self.session.ask(question, self._view(model, question))
+        self._deliver(reply, fmt, args.output)
+
+    def _in_background(self, question: Question, output: str | None) -> None:
+        from orjupyter.service.background import PendingReply
+
+        if question.fmt == "code":
+            raise OptionError("--bg cannot put code in a new cell; drop --bg or -f code")
+        if not self.settings.replaying():
+            self.session.client_spec()  # no key: say so now, in this cell
+        view = self._view(question.options.model, question)
+        view.show()  # in this cell, now: the answer arrives after the cell has ended
+
+        async def answer() -> Reply:
+            try:
+                reply = await self.session.ask(question, view)
+            finally:
+                self.session.background.finished(view.republish)
+            with speaking_plainly():  # `NAME.wait()` shows a failure as one line
+                if output and isinstance(self.user_ns.get(output), PendingReply):
+                    self._deliver(reply, question.fmt, output)
+                elif reply.outcome == "error":
+                    raise CallFailed(reply.error or "the call failed")
+            return reply
+
+        future = self.session.background.submit(answer())
+        if output:
+            self.user_ns[output] = PendingReply(future, output, self.session.background.flush)
+
+    def _deliver(self, reply: Reply, fmt: Format, output: str | None) -> None:
+        """Store the reply, hand code to a new cell, and fail the cell if the call failed."""
+        if output:
+            self.user_ns[output] = reply
+        if reply.outcome == "error":
+            raise CallFailed(reply.error or "the call failed")
+        if fmt == "code" and reply.outcome == "ok":
+            shell: Any = self.shell
+            shell.set_next_input(extract_code(reply.text), replace=False)
+        if fmt == "json" and output:
+            self.user_ns[output] = parse_json(reply.text)
+
+    def notebook(self) -> NotebookId:
+        return notebook_identity(self.user_ns, os.environ, Path.cwd())
+
+    def _cell_label(self) -> str:
+        """`[n]` as the frontend shows it (IPython counts the running cell already)."""
+        count = getattr(self.shell, "execution_count", None)
+        return f"[{count - 1}]" if isinstance(count, int) and count > 1 else "[?]"
+
+    def _parts(self, cell: str, detail: Detail, model: str) -> list[Any]:
+        try:
+            segments = parse_template(cell)
+            parts = build_parts(segments, self.user_ns, image_maker(model), detail)
+        except PromptError as exc:
+            raise PromptError(f"{exc} (nothing was sent)") from None
+        if not parts:
+            raise PromptError("the cell is empty: write your question below %%gpt4o")
+        return parts
+
+    def _view(self, model: str, question: Question | None = None) -> View:
+        settings = self.settings
+        if not settings.widgets or getattr(self.shell, "kernel", None) is None:
+            return TextView(model)
+        if question is None:
+            return Panel(model, settings.updates_per_second)
+        from functools import partial
+
+        from orjupyter.jupyter.actions import Conversation
+
+        make_panel = partial(Panel, model, settings.updates_per_second)
+        conversation = Conversation(self.session, question, make_panel)
+        return make_panel(on_done=conversation.done, after_show=conversation.show)
+
+
+def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
+    magics = OrJupyterMagics(shell, settings)
+    shell.register_magics(magics)
+    formatter = shell.display_formatter.mimebundle_formatter
+    formatter.for_type(Reply, reply_bundle)
+    for name, model in settings.aliases.items():
+        magics.add_alias(name, model)
+    transformer = awaiting_transformer(magics)
+    shell.input_transformers_cleanup.append(transformer)
+    magics.transformer = transformer
+    shell.events.register("post_run_cell", magics.session.errors.remember)
+    shell.events.register("pre_run_cell", magics.session.background.on_cell)
+    shell.user_ns["Err"] = magics.session.errors.tracebacks
+    return magics
+
+
+def reply_bundle(reply: Reply) -> dict[str, str]:
+    """How a `Reply` shows in a cell: sanitised HTML first (the text is model output, so it
+    is untrusted), and the text itself."""
+    from orjupyter.render.markdown import answer_html, output_html
+
+    return {"text/html": output_html(answer_html(reply.text)), "text/plain": reply.text}
+
+
+def unregister(shell: Any) -> None:
+    magics = shell.magics_manager.registry.pop("OrJupyterMagics", None)
+    if magics is None:
+        return
+    shell.display_formatter.mimebundle_formatter.pop(Reply, None)
+    if magics.transformer in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(magics.transformer)
+    shell.events.unregister("post_run_cell", magics.session.errors.remember)
+    shell.events.unregister("pre_run_cell", magics.session.background.on_cell)
+    magics.session.close()
+    if shell.user_ns.get("Err") is magics.session.errors.tracebacks:
+        del shell.user_ns["Err"]
+    for name in (MAGIC_NAME, *magics.aliases):
+        for kind in ("line", "cell"):
+            shell.magics_manager.magics[kind].pop(name, None)

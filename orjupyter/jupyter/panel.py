@@ -1,0 +1,254 @@
+"""Views of a streaming answer: the ipywidgets panel, and plain text for terminals.
+
+A view only shows state. The panel freezes finished Markdown blocks into widgets of
+their own and re-renders only the growing tail, at most `updates_per_second` times a
+second, so the bytes sent to the browser grow linearly with the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from orjupyter.core.domain import Reply, Totals
+from orjupyter.core.formats import Format
+from orjupyter.core.stream import StreamState
+from orjupyter.render.report import Exchange, metadata, progress_line, transcript_bundle, usage_line
+from orjupyter.service.call import Stopper
+
+
+def retry_line(attempt: int, delay: float, why: str) -> str:
+    return f"retrying in {delay:.1f} s (attempt {attempt}) after: {why}"
+
+
+class TextView:
+    """Plain text: the answer streams to stdout, then the usage line."""
+
+    def __init__(self, model: str, out: TextIO | None = None) -> None:
+        self.model = model
+        self.out = out or sys.stdout
+        self.printed = 0
+
+    def show(self) -> None:
+        return None
+
+    def start(self, stopper: Stopper) -> None:
+        return None
+
+    def republish(self) -> None:
+        return None
+
+    def on_text(self, state: StreamState) -> None:
+        text = state.text
+        self.out.write(text[self.printed :])
+        self.out.flush()
+        self.printed = len(text)
+
+    def on_retry(self, attempt: int, delay: float, why: str) -> None:
+        self.out.write(f"[{retry_line(attempt, delay, why)}]\n")
+        self.out.flush()
+
+    def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
+        self.out.write(reply.text[self.printed :])
+        tail = f"\n[{reply.error}]" if reply.error else ""
+        self.out.write(f"{tail}\n\n[{usage_line(reply, totals)}]\n")
+        self.out.flush()
+
+
+LONG_TAIL = 2000
+"""Characters of one streaming paragraph re-rendered at most, before its start is frozen."""
+STATUS_INTERVAL = 0.5
+"""Seconds between refreshes of the status line while streaming."""
+
+
+class Panel:
+    """The live widget panel under a cell. Replaced by ordinary outputs when done."""
+
+    def __init__(
+        self,
+        model: str,
+        updates_per_second: float = 10.0,
+        *,
+        handle: Any = None,
+        earlier: Sequence[Exchange] = (),
+        question: str | None = None,
+        on_done: Callable[[Panel], None] | None = None,
+        after_show: Callable[[], None] | None = None,
+    ) -> None:
+        """`handle`: an output to stream into instead of a new one (a follow-up replaces the
+        cell's answer with a panel that shows the `earlier` exchanges above `question`);
+        `on_done` runs once the final output is shown."""
+        from orjupyter.render.markdown import BlockSplitter
+
+        self.reuse = handle
+        self.earlier = list(earlier)
+        self.question = question
+        self.on_done = on_done
+        self.after_show = after_show
+        self.model = model
+        self.interval = 1.0 / max(updates_per_second, 0.1)
+        self.splitter = BlockSplitter()
+        self.last_flush = 0.0
+        self.last_status = 0.0
+        self.pending: asyncio.TimerHandle | None = None
+        self.state: StreamState | None = None
+        self.started = time.perf_counter()
+        self.first_token: float | None = None
+        self.handle: Any = None
+        self.stopper: Stopper | None = None
+        self.stop_requested = False
+        self.final: tuple[dict[str, str], dict[str, Any]] | None = None
+
+    @staticmethod
+    def _status_html(text: str) -> str:
+        return f'<span class="orj-status">{html.escape(text)}</span>'
+
+    def start(self, stopper: Stopper) -> None:
+        """Show the panel (unless `show` did already) and connect its Stop button."""
+        if self.handle is None:
+            self.show()
+        self.stopper = stopper
+        if self.stop_requested:
+            stopper.stop()
+
+    def show(self) -> None:
+        """Build the widgets and display them (a cached answer never needs them)."""
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        # one layout and one style for every answer widget: a block costs one comm, not three
+        from ipywidgets.widgets.widget_string import HTMLStyle
+
+        from orjupyter.render.markdown import style_tag
+
+        self.layout, self.html_style = widgets.Layout(), HTMLStyle()
+        self.tail = self._answer_widget("")
+        self.blocks = widgets.VBox([self.tail])
+        self.blocks.add_class("orj-answer")
+        self.blocks.add_class("jp-RenderedHTMLCommon")
+        self.status = widgets.HTML(self._status_html(progress_line(self.model, 0, 0, None)))
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
+        )
+        self.stop_button.on_click(lambda _button: self._stop())
+        footer = widgets.HBox([self.stop_button, self.status])
+        above = [widgets.HTML(style_tag())]
+        if self.earlier or self.question:
+            from orjupyter.render.report import transcript_html
+
+            above.append(widgets.HTML(transcript_html(self.earlier, self.question)))
+        self.box = widgets.VBox([*above, self.blocks, footer])
+        self.box.add_class("orj-panel")
+        self.started = time.perf_counter()
+        bundle = {
+            **self.box._repr_mimebundle_(),
+            "text/plain": f"{self.model}: the answer is streaming (the panel needs widgets)…",
+        }
+        if self.reuse is not None:
+            self.handle = self.reuse
+            self.handle.update(bundle, raw=True)
+        else:
+            self.handle = display(bundle, raw=True, display_id=True)
+            self._shown()
+
+    def _shown(self) -> None:
+        if self.after_show is not None:
+            self.after_show()
+
+    def _stop(self) -> None:
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping…"
+        self.stop_requested = True
+        if self.stopper is not None:
+            self.stopper.stop()
+
+    def _answer_widget(self, html_text: str) -> Any:
+        import ipywidgets as widgets
+
+        return widgets.HTML(html_text, layout=self.layout, style=self.html_style)
+
+    def on_text(self, state: StreamState) -> None:
+        self.state = state
+        if self.first_token is None:
+            self.first_token = time.perf_counter() - self.started
+        if self.pending is not None:
+            return  # a refresh is already due
+        now = time.monotonic()
+        if now - self.last_flush >= self.interval:
+            self._flush()
+        else:
+            delay = self.interval - (now - self.last_flush)
+            self.pending = asyncio.get_running_loop().call_later(delay, self._flush)
+
+    def on_retry(self, attempt: int, delay: float, why: str) -> None:
+        self.status.value = self._status_html(f"{self.model} · {retry_line(attempt, delay, why)}")
+
+    def _flush(self) -> None:
+        from orjupyter.render.markdown import render_markdown
+
+        self.pending = None
+        self.last_flush = time.monotonic()
+        state = self.state
+        if state is None:
+            return
+        text = state.text
+        # blocks finished since the last refresh render together: one widget per refresh
+        finished = "".join(self.splitter.feed(text))
+        piece = self.splitter.cut_paragraph(LONG_TAIL)
+        tail_html = render_markdown(self.splitter.tail)
+        if finished or piece:
+            frozen = self._answer_widget(render_markdown(finished + (piece or "")))
+            if piece:
+                frozen.add_class("orj-cut")
+            # the frozen part and a new tail appear in one update: nothing shows twice
+            old_tail, self.tail = self.tail, self._answer_widget(tail_html)
+            self.blocks.children = (*self.blocks.children[:-1], frozen, self.tail)
+            old_tail.close()
+        elif self.tail.value != tail_html:
+            self.tail.value = tail_html
+        if self.last_flush - self.last_status >= STATUS_INTERVAL:
+            self.last_status = self.last_flush
+            line = progress_line(self.model, len(text), state.content_chunks, self.first_token)
+            self.status.value = self._status_html(line)
+
+    def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+        self.exchanges = [*self.earlier, Exchange(self.question, reply)]
+        bundle = transcript_bundle(self.exchanges, totals, fmt)
+        self.final = (bundle, metadata(reply))
+        if self.handle is None:  # answered from the cache: no panel was needed
+            from IPython.display import display
+
+            self.handle = display(bundle, metadata=metadata(reply), raw=True, display_id=True)
+            self._shown()
+            if self.on_done is not None:
+                self.on_done(self)
+            return
+        if self.on_done is not None:  # ready for the next action before it can be seen
+            self.on_done(self)
+        self.handle.update(bundle, metadata=metadata(reply), raw=True)
+        _close_tree(self.box)
+
+    def republish(self) -> None:
+        """Send the final output again (see `BackgroundLoop.flush`)."""
+        if self.handle is not None and self.final is not None:
+            bundle, meta = self.final
+            self.handle.update(bundle, metadata=meta, raw=True)
+
+
+def _close_tree(widget: Any) -> None:
+    """Close a widget, its descendants and their layout and style models, so no comm
+    lingers in the kernel or the browser."""
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    for part in ("layout", "style"):
+        model = getattr(widget, part, None)
+        if model is not None and getattr(model, "comm", None) is not None:
+            model.close()
+    widget.close()

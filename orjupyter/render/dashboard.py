@@ -1,0 +1,255 @@
+"""Views of the ledger, as mimebundles: the usage dashboards, the spend plot, exports.
+
+Pure: each view returns ``{"text/html": …, "text/plain": …}`` built with `_tables`. Every
+value is escaped (model names, notebook paths and error messages come from outside). The
+spend plot is inline SVG: no JavaScript, no external resources, so it survives nbconvert
+and static renderers. OpenRouter's model list and key are shown by `_catalog_view`.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from orjupyter.core.budget import dollars
+from orjupyter.core.domain import Totals
+from orjupyter.render.tables import Bundle, bundle, escaped, html_table, text_table
+from orjupyter.store.ledger import CallRecord
+
+ModelCost = tuple[str, int, Decimal]
+
+COLUMNS = (
+    "started_at", "notebook", "cell", "model", "generation_id", "prompt_tokens",
+    "completion_tokens", "cached_tokens", "reasoning_tokens", "cost", "cost_is_estimate",
+    "from_cache", "outcome", "error", "time_to_first_token", "duration", "prompt", "answer",
+)  # fmt: skip
+"""The columns of `calls_csv` and `calls_frame`, in order."""
+
+_MAX_POINTS = 2000
+
+
+# --- the usage dashboard -----------------------------------------------------------------
+
+
+def _tokens(count: int) -> str:
+    return f"{count:,}"
+
+
+def totals_line(totals: Totals, budget: Decimal | None = None) -> str:
+    """`12 calls · 1,234 prompt + 567 completion tokens · $0.0123 (2 estimated)`."""
+    calls = f"{totals.calls:,} call{'' if totals.calls == 1 else 's'}"
+    tokens = (
+        f"{_tokens(totals.prompt_tokens)} prompt + "
+        f"{_tokens(totals.completion_tokens)} completion tokens"
+    )
+    cost = dollars(totals.cost)
+    if totals.estimated_calls:
+        cost += f" ({totals.estimated_calls:,} estimated)"
+    if budget is not None:
+        share = f" ({int(totals.cost * 100 / budget)}%)" if budget > 0 else ""
+        cost += f" of a {dollars(budget)} budget{share}"
+    return f"{calls} · {tokens} · {cost}"
+
+
+def _outcome(call: CallRecord) -> str:
+    if call.outcome != "error" or not call.error:
+        return call.outcome
+    message = call.error if len(call.error) <= 80 else call.error[:79] + "…"
+    return f"error: {message}"
+
+
+def _call_row(call: CallRecord) -> list[str]:
+    usage = call.usage
+    prompt = _tokens(usage.prompt_tokens)
+    if usage.cached_tokens:
+        prompt += f" ({_tokens(usage.cached_tokens)} cached)"
+    return [
+        call.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        call.cell or "—",
+        call.model,
+        prompt,
+        _tokens(usage.completion_tokens),
+        ("~" if usage.cost_is_estimate else "") + dollars(usage.cost),
+        _outcome(call),
+        "✓" if call.from_cache else "",
+    ]
+
+
+def usage_dashboard(
+    totals: Totals,
+    calls: Sequence[CallRecord],
+    by_model: Sequence[ModelCost],
+    title: str,
+    *,
+    budget: Decimal | None = None,
+    max_rows: int = 200,
+) -> Bundle:
+    """Totals, the spend over time, cost per model and the last `max_rows` calls.
+
+    `calls` oldest first (as `Ledger.calls` returns them); if it holds only the newest calls,
+    the plot starts from what the older ones cost (`totals.cost` minus these).
+    """
+    if not calls:
+        return bundle(title, totals_line(totals, budget) + " · no calls recorded yet", [])
+    baseline = max(totals.cost - sum((call.usage.cost for call in calls), Decimal(0)), Decimal(0))
+    svg = spend_svg(calls, baseline=baseline, budget=budget)
+    plot_text = f"spent {dollars(baseline)} → {dollars(_cumulative(calls, baseline)[-1])}"
+    model_headers = ["model", "calls", "cost", "share"]
+    model_rows = [
+        [model, f"{count:,}", dollars(cost), _share(cost, totals.cost)]
+        for model, count, cost in by_model
+    ]
+    shown = list(calls)[-max_rows:] if max_rows > 0 else []
+    call_headers = ["time", "cell", "model", "prompt", "completion", "cost", "outcome", "cached"]
+    call_rows = [_call_row(call) for call in shown]
+    heading = "Calls" if len(shown) == totals.calls else f"The last {len(shown):,} calls"
+    numeric = {3, 4, 5}
+    return bundle(
+        title,
+        totals_line(totals, budget),
+        [
+            ("Spend over time", svg, plot_text),
+            ("Cost per model", html_table(model_headers, model_rows, {1, 2, 3}),
+             text_table(model_headers, model_rows, {1, 2, 3})),
+            (heading, html_table(call_headers, call_rows, numeric),
+             text_table(call_headers, call_rows, numeric)),
+        ],
+    )  # fmt: skip
+
+
+def _share(part: Decimal, whole: Decimal) -> str:
+    return f"{part * 100 / whole:.0f}%" if whole > 0 else "—"
+
+
+def notebooks_dashboard(
+    rows: Sequence[ModelCost], *, title: str = "orjupyter usage: every notebook"
+) -> Bundle:
+    """`(notebook, calls, cost)` rows (`Ledger.notebooks()`) as one table with a total."""
+    total_calls = sum(count for _, count, _ in rows)
+    total_cost = sum((cost for _, _, cost in rows), Decimal(0))
+    summary = f"{len(rows):,} notebooks · {total_calls:,} calls · {dollars(total_cost)}"
+    headers = ["notebook", "calls", "cost", "share"]
+    table = [[nb, f"{n:,}", dollars(cost), _share(cost, total_cost)] for nb, n, cost in rows]
+    section = ("", html_table(headers, table, {1, 2, 3}), text_table(headers, table, {1, 2, 3}))
+    return bundle(title, summary, [section])
+
+
+# --- the spend plot ----------------------------------------------------------------------
+
+
+def _cumulative(calls: Sequence[CallRecord], baseline: Decimal) -> list[Decimal]:
+    totals, running = [], baseline
+    for call in calls:
+        running += call.usage.cost
+        totals.append(running)
+    return totals
+
+
+def _minute(call: CallRecord) -> str:
+    return call.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def spend_svg(
+    calls: Sequence[CallRecord],
+    *,
+    baseline: Decimal = Decimal(0),
+    budget: Decimal | None = None,
+    width: int = 560,
+    height: int = 170,
+) -> str:
+    """Cumulative spend against time as a standalone, well-formed SVG element."""
+    if not calls:
+        return ""
+    left, right, top, bottom = 70, 12, 10, 24
+    times = [call.started_at.timestamp() for call in calls]
+    spent = [baseline, *_cumulative(calls, baseline)]
+    if times[-1] - times[0] <= 0:  # one call, or all in the same instant: evenly spaced
+        times = [float(i) for i in range(len(calls))]
+    times = [times[0], *times]
+    top_value = max(spent[-1], budget or Decimal(0)) or Decimal(1)
+    span = (times[-1] - times[0]) or 1.0
+
+    def x(t: float) -> float:
+        return round(left + (width - left - right) * (t - times[0]) / span, 1)
+
+    def y(value: Decimal) -> float:
+        return round(height - bottom - (height - top - bottom) * float(value / top_value), 1)
+
+    step = max(1, len(times) // _MAX_POINTS)
+    keep = [*range(0, len(times) - 1, step), len(times) - 1]
+    points = " ".join(f"{x(times[i])},{y(spent[i])}" for i in keep)
+    first, last = (_minute(call) for call in (calls[0], calls[-1]))
+    base_y = height - bottom
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" font-family="sans-serif" font-size="11">',
+        f"<title>{escaped(f'Cumulative spend: {dollars(spent[-1])}')}</title>",
+        f'<line x1="{left}" y1="{base_y}" x2="{width - right}" y2="{base_y}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base_y}" stroke="#999"/>',
+        f'<text x="{left - 4}" y="{base_y}" text-anchor="end" fill="currentColor">$0</text>',
+        f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" fill="currentColor">'
+        f"{escaped(dollars(top_value))}</text>",
+        f'<text x="{left}" y="{height - 6}" fill="currentColor">{escaped(first)}</text>',
+        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" fill="currentColor">'
+        f"{escaped(last)}</text>",
+    ]
+    if budget is not None and budget > 0:
+        parts.append(
+            f'<line x1="{left}" y1="{y(budget)}" x2="{width - right}" y2="{y(budget)}" '
+            f'stroke="#d62728" stroke-dasharray="4 3">'
+            f"<title>{escaped(f'budget {dollars(budget)}')}</title></line>"
+        )
+    parts.append(f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+def _row(call: CallRecord) -> list[object]:
+    usage = call.usage
+    return [
+        call.started_at, call.notebook, call.cell, call.model, call.generation_id,
+        usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.reasoning_tokens,
+        usage.cost, usage.cost_is_estimate, call.from_cache, call.outcome, call.error,
+        call.time_to_first_token, call.duration, call.prompt, call.answer,
+    ]  # fmt: skip
+
+
+def calls_frame(calls: Sequence[CallRecord]) -> Any:
+    """A pandas DataFrame of the calls (`cost` holds exact `Decimal`s; `.astype(float)` to plot)."""
+    try:
+        pandas = importlib.import_module("pandas")
+    except ImportError as err:
+        raise ImportError(
+            "a DataFrame needs pandas, which is not installed: `pip install pandas`, "
+            "or export CSV instead (`%gpt4o usage --csv FILE`)"
+        ) from err
+    return pandas.DataFrame([_row(call) for call in calls], columns=list(COLUMNS))
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
+
+
+def calls_csv(calls: Sequence[CallRecord]) -> str:
+    """The calls as CSV (a header row, then `COLUMNS`; exact costs, ISO 8601 UTC times)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([_csv_value(value) for value in _row(call)] for call in calls)
+    return out.getvalue()

@@ -1,0 +1,313 @@
+"""Untrusted Markdown to safe HTML, whole or block by block while it streams.
+
+Model output is untrusted (prompt injection can put anything in it) and the HTML we make
+is shown through `innerHTML` and as a trusted notebook output. So the HTML always comes
+from a real Markdown parser (markdown-it-py, raw HTML off) and then goes through a
+maintained sanitiser (nh3 / Ammonia) with a short allow-list. Images become links: an
+`<img>` would load by itself, and its URL can carry secrets out.
+
+Pure: no IPython, no ipywidgets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Final
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import MD_TRIM_RE, escapeHtml, mdTrim, unescapeAll
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from pygments import formatters, highlight, lexers, util
+from pygments.token import STANDARD_TYPES
+
+MAX_HIGHLIGHT_CHARS: Final = 100_000
+"""Longer code blocks are shown escaped but not highlighted, to bound the work."""
+
+_LANGUAGE = re.compile(r"[a-z0-9_+#.-]{1,40}")
+_LANGUAGE_CLASS = re.compile(r"language-[a-z0-9_+#.-]{1,40}")
+_IMAGE_SCHEMES = ("http://", "https://")
+
+# What markdown-it produces from Markdown, minus <img> (see `_AnswerRenderer.image`).
+ALLOWED_TAGS: Final = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr", "br"}
+    | {"ul", "ol", "li", "pre", "code", "span", "em", "strong", "del", "s", "a"}
+    | {"table", "thead", "tbody", "tr", "th", "td"}
+)
+ALLOWED_URL_SCHEMES: Final = frozenset({"http", "https", "mailto"})
+LINK_REL: Final = "noopener noreferrer nofollow"
+_ALIGNS: Final = frozenset({"left", "center", "right"})
+
+
+class _AnswerRenderer(RendererHTML):
+    """markdown-it's HTML renderer with our code blocks and without images."""
+
+    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        info = mdTrim(unescapeAll(tokens[idx].info)) if tokens[idx].info else ""
+        language = MD_TRIM_RE.split(info, maxsplit=1)[0] if info else ""
+        return _code_html(tokens[idx].content, language)
+
+    def code_block(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        return _code_html(tokens[idx].content, "")
+
+    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        """A link showing the alt text (never `<img>`, which would load by itself)."""
+        token = tokens[idx]
+        alt = escapeHtml(self.renderInlineAsText(token.children or [], options, env))
+        src = str(token.attrGet("src") or "")
+        if not src.lower().startswith(_IMAGE_SCHEMES):
+            return f"[image: {alt}]"
+        if _inside_link(tokens, idx):  # <a> cannot nest
+            return f"\N{FRAME WITH PICTURE} {alt}"
+        title = token.attrGet("title")
+        title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
+        return f'<a href="{escapeHtml(src)}"{title_attr}>\N{FRAME WITH PICTURE} {alt}</a>'
+
+
+def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
+    depth = 0
+    for token in tokens[:idx]:
+        depth += (token.type == "link_open") - (token.type == "link_close")
+    return depth > 0
+
+
+def _code_html(code: str, language: str) -> str:
+    language = language.lower()
+    lexer = _lexer(language) if len(code) <= MAX_HIGHLIGHT_CHARS else None
+    body = escapeHtml(code) if lexer is None else str(highlight(code, lexer, _formatter()))
+    css_class = f' class="language-{language}"' if _LANGUAGE.fullmatch(language) else ""
+    return f'<pre class="orj-code"><code{css_class}>{body}</code></pre>\n'
+
+
+def _lexer(language: str) -> object | None:
+    """A pygments lexer for a language name from the info string (aliases: py, sh, …)."""
+    lexer_class = _lexer_class(language) if language else None
+    return None if lexer_class is None else lexer_class(stripnl=False)
+
+
+@lru_cache(maxsize=256)  # an unknown name costs a look through the plugins
+def _lexer_class(language: str) -> type | None:
+    try:
+        lexer_class: type = lexers.find_lexer_class_by_name(language)
+    except util.ClassNotFound:
+        return None
+    return lexer_class
+
+
+@cache
+def _formatter() -> object:
+    return formatters.HtmlFormatter(nowrap=True)  # CSS classes, no inline styles
+
+
+def _table_align(state: StateCore) -> None:
+    """Turn markdown-it's `style="text-align:…"` on table cells into `align`: no styles."""
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open") and token.attrs:
+            style = str(token.attrs.pop("style", ""))
+            if style.startswith("text-align:"):
+                token.attrs["align"] = style.removeprefix("text-align:")
+
+
+def _with_extensions(md: MarkdownIt) -> MarkdownIt:
+    md.enable(["table", "strikethrough"])
+    return md
+
+
+@cache
+def _parser() -> MarkdownIt:
+    options = {"html": False, "linkify": False, "typographer": False}
+    md = _with_extensions(MarkdownIt("commonmark", options, renderer_cls=_AnswerRenderer))
+    md.core.ruler.push("orj_table_align", _table_align)
+    return md
+
+
+@cache
+def _block_parser() -> MarkdownIt:
+    """The same block rules, without inline parsing: enough to see where blocks are."""
+    return _with_extensions(MarkdownIt("commonmark", {"html": False})).disable("inline")
+
+
+def _narrow_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "code" and attribute == "class":
+        kept = [name for name in value.split() if _LANGUAGE_CLASS.fullmatch(name)]
+        return " ".join(kept) or None
+    return value
+
+
+@cache
+def _cleaner() -> nh3.Cleaner:
+    token_classes = set(STANDARD_TYPES.values()) - {""}
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes={"a": {"href", "title"}, "ol": {"start"}, "code": {"class"}},
+        attribute_filter=_narrow_attribute,
+        allowed_classes={"pre": {"orj-code"}, "span": token_classes},
+        tag_attribute_values={"th": {"align": set(_ALIGNS)}, "td": {"align": set(_ALIGNS)}},
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        link_rel=LINK_REL,
+        url_schemes=set(ALLOWED_URL_SCHEMES),
+        url_relative="deny",
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str) -> str:
+    """Untrusted Markdown → safe HTML fragment."""
+    return _cleaner().clean(_parser().render(text))
+
+
+def sanitize_html(fragment: str) -> str:
+    """Untrusted HTML (an answer asked for as HTML) → the same safe subset Markdown gets."""
+    return _cleaner().clean(fragment)
+
+
+OUTPUT_CLASSES = "orj-output jp-RenderedHTMLCommon tex2jax_ignore mathjax_ignore"
+"""The final output's wrapper: JupyterLab's text styles, and no MathJax (a `$` in an answer
+or a cost is money, not mathematics)."""
+
+
+def output_html(*fragments: str) -> str:
+    """Our own safe fragments, wrapped once for the final output."""
+    return f'{style_tag()}<div class="{OUTPUT_CLASSES}">{"".join(fragments)}</div>'
+
+
+def answer_html(text: str) -> str:
+    """The answer as HTML in its `.orj-answer` container (CSS comes from `style_tag()`)."""
+    return f'<div class="orj-answer">{render_markdown(text)}</div>'
+
+
+def style_tag() -> str:
+    """The answer stylesheet as a `<style>` element, emitted once beside the answers."""
+    return f"<style>{answer_css()}</style>"
+
+
+@cache
+def answer_css() -> str:
+    """The stylesheet of answers, panels and the action bar (`orjupyter/static/answer.css`)."""
+    text = (Path(__file__).parent.parent / "static" / "answer.css").read_text(encoding="utf-8")
+    return re.sub(r"/\*.*?\*/\s*", "", text, flags=re.DOTALL).strip() + "\n"
+
+
+# A line break as markdown-it counts them (its normalize step turns each into "\n").
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+@dataclass
+class BlockSplitter:
+    """Feeds a growing Markdown text; hands out finished top-level blocks once, keeps the tail.
+
+    Each block is Markdown source; rendering the blocks one by one plus the tail looks the same
+    as rendering the whole text, except that a reference-style link (`[x][ref]`) only resolves
+    against definitions (`[ref]: url`) within its own block.
+    """
+
+    _text: str = field(default="", init=False, repr=False)
+    _frozen: int = field(default=0, init=False)
+
+    def feed(self, text_so_far: str) -> list[str]:
+        """Given the whole answer so far (it only ever grows), return the Markdown source of
+        blocks that are now complete and were not returned before (in order)."""
+        if not text_so_far.startswith(self._text):
+            raise ValueError("feed() takes the whole answer so far, which only ever grows")
+        added = text_so_far[len(self._text) :]
+        self._text = text_so_far
+        if "\n" not in added and "\r" not in added:
+            return []  # a block is complete only once a later line is
+        tail = self.tail
+        blocks: list[str] = []
+        start = 0
+        for cut in _complete_block_ends(tail):
+            blocks.append(tail[start:cut])
+            start = cut
+        self._frozen += start
+        return blocks
+
+    def cut_paragraph(self, limit: int) -> str | None:
+        """While one long paragraph streams, hand out its start up to a sentence end, so
+        re-rendering the tail stays bounded. The piece is a paragraph of its own while the
+        answer streams; the final output, rendered whole, shows one paragraph again.
+
+        Only a plain paragraph is cut: after `. `, `! ` or `? ` where it can, else between
+        words, and only where no inline markup (code, emphasis, link) is open in the piece.
+        """
+        tail = self.tail
+        if len(tail) <= limit or not _one_paragraph(tail):
+            return None
+        for boundary in (_SENTENCE_END, _SPACE):  # a sentence end if there is one
+            for match in reversed(list(boundary.finditer(tail, 0, len(tail) - 1))):
+                piece = tail[: match.end()]
+                if _inline_closed(piece):
+                    self._frozen += len(piece)
+                    return piece
+        return None
+
+    @property
+    def tail(self) -> str:
+        """The source not yet handed out as blocks."""
+        return self._text[self._frozen :]
+
+    @property
+    def frozen_length(self) -> int:
+        """Characters of the text already handed out as blocks."""
+        return self._frozen
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]?[ \t]+")
+_SPACE = re.compile(r"[ \t]+")
+
+
+def _one_paragraph(text: str) -> bool:
+    tokens = _block_parser().parse(text)
+    return (
+        bool(tokens)
+        and tokens[0].type == "paragraph_open"
+        and tokens[-1].level == 0
+        and (sum(token.level == 0 and token.nesting == 1 for token in tokens) == 1)
+    )
+
+
+def _inline_closed(piece: str) -> bool:
+    """No code span, emphasis or link left open (counted conservatively)."""
+    return (
+        piece.count("`") % 2 == 0
+        and piece.count("*") % 2 == 0
+        and piece.count("~~") % 2 == 0
+        and piece.count("[") == piece.count("]")
+        and piece.count("(") == piece.count(")")
+        and len(re.findall(r"(?<!\w)_|_(?!\w)", piece)) % 2 == 0
+    )
+
+
+def _complete_block_ends(tail: str) -> list[int]:
+    """Offsets in `tail` where everything before is final, however the text goes on.
+
+    That is the start of a top-level block whose first line is complete and comes after a
+    blank line: a blank line closes paragraphs and tables (so no setext underline or
+    delimiter row can reach back), and a complete line at the top level that starts a new
+    block is neither indented nor marked enough to continue a list, quote or code block
+    before it (an open fence would have swallowed it). Only the tail is parsed.
+    """
+    line_starts = [0, *(match.end() for match in _NEWLINE.finditer(tail))]
+    complete_lines = len(line_starts) - 1
+    cuts: list[int] = []
+    for token in _block_parser().parse(tail):
+        if token.level != 0 or token.nesting == -1 or token.map is None:
+            continue
+        line = token.map[0]
+        if 0 < line < complete_lines and _is_blank(tail, line_starts, line - 1):
+            cuts.append(line_starts[line])
+    return cuts
+
+
+def _is_blank(text: str, line_starts: Sequence[int], line: int) -> bool:
+    return not text[line_starts[line] : line_starts[line + 1]].strip(" \t\r\n")

@@ -1,0 +1,126 @@
+"""What a person reads about a call: the status line and the persisted answer. Pure."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orjupyter.core.domain import Reply, Totals, format_cost, tokens_per_second
+from orjupyter.core.formats import Format
+
+
+def progress_line(model: str, characters: int, chunks: int, ttft: float | None) -> str:
+    """While streaming: `openai/gpt-4o · streaming · 120 chunks · first token 0.42 s`."""
+    first = f" · first token {ttft:.2f} s" if ttft is not None else " · waiting for the first token"
+    return f"{model} · streaming · {chunks} chunks, {characters} characters{first}"
+
+
+def usage_line(reply: Reply, totals: Totals) -> str:
+    """After: model, tokens, this call's cost, the notebook's total, speed."""
+    usage = reply.usage
+    cost = format_cost(usage.cost, estimate=usage.cost_is_estimate)
+    if usage.cost_is_estimate:
+        cost += " (estimated)"
+    fields = [
+        reply.model,
+        f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens",
+        cost,
+        f"notebook total {format_cost(totals.cost, estimate=totals.estimated_calls > 0)}"
+        f" ({totals.calls} call{'s' if totals.calls != 1 else ''})",
+    ]
+    if reply.time_to_first_token is not None and not reply.cached:
+        fields.append(f"first token {reply.time_to_first_token:.2f} s")
+    speed = tokens_per_second(reply)
+    if speed is not None:
+        fields.append(f"{speed:.0f} tokens/s")
+    if reply.history_turns:
+        turns = reply.history_turns
+        fields.append(f"{turns} earlier turn{'s' if turns != 1 else ''} included")
+    if reply.cached:
+        fields.insert(0, "cached")
+    if reply.outcome != "ok":
+        fields.insert(0, reply.outcome)
+    return " · ".join(fields)
+
+
+def metadata(reply: Reply) -> dict[str, Any]:
+    """Machine-readable facts stored beside the persisted answer (never the key)."""
+    return {
+        "orjupyter": {
+            "id": reply.id,
+            "model": reply.model,
+            "outcome": reply.outcome,
+            "prompt_tokens": reply.usage.prompt_tokens,
+            "completion_tokens": reply.usage.completion_tokens,
+            "cost": str(reply.usage.cost),
+            "cost_is_estimate": reply.usage.cost_is_estimate,
+        }
+    }
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One question (None: the cell itself) and its reply, as a transcript shows them."""
+
+    question: str | None
+    reply: Reply
+
+
+def transcript_html(exchanges: Sequence[Exchange], question: str | None) -> str:
+    """Earlier exchanges and the question being answered, above a streaming follow-up."""
+
+    parts: list[str] = []
+    for exchange in exchanges:
+        if exchange.question is not None:
+            parts.append(f'<div class="orj-question">{html.escape(exchange.question)}</div>')
+        parts.append(formatted_html("markdown", exchange.reply.text))
+    if question is not None:
+        parts.append(f'<div class="orj-question">{html.escape(question)}</div>')
+    return "".join(parts)
+
+
+def final_bundle(reply: Reply, totals: Totals, fmt: Format = "markdown") -> dict[str, str]:
+    """The answer as ordinary outputs: sanitised HTML first, Markdown and plain text after."""
+    return transcript_bundle([Exchange(None, reply)], totals, fmt)
+
+
+def transcript_bundle(
+    exchanges: Sequence[Exchange], totals: Totals, fmt: Format = "markdown"
+) -> dict[str, str]:
+    """A cell's answer and its follow-ups, each with its usage line.
+
+    Two representations, each a full copy of the text: sanitised HTML (what notebook
+    frontends, nbconvert and GitHub show) and plain text (consoles, terminals, search).
+    No text/markdown: the frontends that render it (JupyterLab, Notebook 7, VS Code,
+    nbconvert, GitHub) all pick the HTML first, so it would only be a third copy sent
+    to the browser and saved in the notebook."""
+    from orjupyter.render.markdown import output_html
+
+    html_parts: list[str] = []
+    plain: list[str] = []
+    for exchange in exchanges:
+        reply = exchange.reply
+        line = usage_line(reply, totals)
+        error = f"\n\n{reply.error}" if reply.error else ""
+        if exchange.question is not None:
+            html_parts.append(f'<div class="orj-question">{html.escape(exchange.question)}</div>')
+            plain.append(f"> {exchange.question}")
+        html_parts.append(formatted_html(fmt, reply.text))
+        if reply.error:
+            html_parts.append(f'<div class="orj-error">{html.escape(reply.error)}</div>')
+        html_parts.append(f'<div class="orj-status">{html.escape(line)}</div>')
+        plain.append(f"{reply.text}{error}\n\n{line}")
+    return {"text/html": output_html(*html_parts), "text/plain": "\n\n".join(plain)}
+
+
+def formatted_html(fmt: Format, text: str) -> str:
+    """The answer as safe HTML in its `.orj-answer` container, per `-f` format."""
+    from orjupyter.render.markdown import answer_html, sanitize_html
+
+    if fmt == "text":
+        return f'<div class="orj-answer"><pre class="orj-text">{html.escape(text)}</pre></div>'
+    if fmt == "html":
+        return f'<div class="orj-answer">{sanitize_html(text)}</div>'
+    return answer_html(text)

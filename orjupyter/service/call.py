@@ -1,0 +1,214 @@
+"""One chat call, streamed by awaiting, so a Stop click can land while it runs.
+
+The stream is consumed in its own task. `Stopper.stop()` cancels that task (from any
+thread); the task then closes the HTTP response, so the server sees the client go away
+and billing ends, and the partial answer is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orjupyter.core.domain import Outcome, Reply, Usage
+from orjupyter.core.stream import StreamState
+
+TextListener = Callable[[StreamState], None]
+UsageEstimator = Callable[[StreamState], Usage]
+ErrorDescriber = Callable[[BaseException, int | None], str]
+"""Failure → one line; the int is how many characters had arrived (None: before the stream)."""
+RetryDelay = Callable[[BaseException, int], float | None]
+"""Failure before the stream, attempt number → seconds to wait, or None not to retry."""
+RetryListener = Callable[[int, float, str], None]
+"""(attempt, delay in seconds, what failed) → shown while waiting."""
+
+
+class IdleTimeout(Exception):
+    """No data arrived for the configured time (keepalive comments do not count)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no data for {seconds:g} s")
+        self.seconds = seconds
+
+
+class _Watchdog:
+    """Cancels a task when it has not been `touch`ed for `timeout` seconds. O(1) per touch."""
+
+    def __init__(self, task: asyncio.Task[Any], timeout: float) -> None:
+        self.loop = task.get_loop()
+        self.task, self.timeout = task, timeout
+        self.last = self.loop.time()
+        self.fired = False
+        self.handle = self.loop.call_later(timeout, self._check)
+
+    def touch(self) -> None:
+        self.last = self.loop.time()
+
+    def _check(self) -> None:
+        idle = self.loop.time() - self.last
+        if idle >= self.timeout:
+            self.fired = True
+            self.task.cancel()
+        else:
+            self.handle = self.loop.call_later(self.timeout - idle, self._check)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
+def _no_retry(_exc: BaseException, _attempt: int) -> float | None:
+    return None
+
+
+def _ignore_retry(_attempt: int, _delay: float, _why: str) -> None:
+    return None
+
+
+@dataclass
+class Stopper:
+    """Ends a running call early. Safe to call from a widget callback or another thread."""
+
+    _task: asyncio.Task[Any] | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    requested: bool = False
+
+    def attach(self, task: asyncio.Task[Any]) -> None:
+        self._task, self._loop = task, task.get_loop()
+        if self.requested:
+            task.cancel()
+
+    def stop(self) -> None:
+        if self.requested:
+            return
+        self.requested = True
+        if self._task is None or self._loop is None or self._task.done():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._task.cancel()
+        else:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+
+
+@dataclass
+class CallResult:
+    state: StreamState
+    outcome: Outcome = "ok"
+    error: str | None = None
+    time_to_first_token: float | None = None
+    duration: float = 0.0
+    response_id: str = ""
+
+
+@dataclass
+class StreamedCall:
+    """A prepared request and what to do with what comes back.
+
+    Failures before the stream opens may be retried (`retry_delay` decides); once a
+    token has arrived nothing is retried. `idle_timeout` ends a stream that stops sending
+    data, even if the server keeps sending keepalive comments.
+    """
+
+    client: Any
+    request: dict[str, Any]
+    on_text: TextListener
+    describe_error: ErrorDescriber
+    stopper: Stopper = field(default_factory=Stopper)
+    retry_delay: RetryDelay = _no_retry
+    on_retry: RetryListener = _ignore_retry
+    idle_timeout: float = 600.0
+
+    async def run(self) -> CallResult:
+        task = asyncio.ensure_future(self._consume())
+        self.stopper.attach(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task.done() and not task.cancelled():
+                return task.result()
+            raise
+
+    async def _open(self) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await self.client.chat.completions.create(**self.request)
+            except Exception as exc:
+                delay = self.retry_delay(exc, attempt)
+                if delay is None:
+                    raise
+                attempt += 1
+                self.on_retry(attempt, delay, self.describe_error(exc, None))
+                await asyncio.sleep(delay)
+
+    async def _consume(self) -> CallResult:
+        result = CallResult(StreamState())
+        started = time.perf_counter()
+        stream: Any = None
+        watchdog: _Watchdog | None = None
+        try:
+            stream = await self._open()
+            result.response_id = stream.response.headers.get("x-generation-id", "")
+            task = asyncio.current_task()
+            assert task is not None
+            watchdog = _Watchdog(task, self.idle_timeout)
+            state = result.state
+            async for chunk in stream:
+                watchdog.touch()
+                if state.handle_chunk(chunk):
+                    if result.time_to_first_token is None:
+                        result.time_to_first_token = time.perf_counter() - started
+                    self.on_text(state)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if watchdog is not None and watchdog.fired:
+                result.outcome = "error"
+                result.error = self.describe_error(
+                    IdleTimeout(self.idle_timeout), result.state.length
+                )
+            else:
+                result.outcome = "stopped"
+        except Exception as exc:  # every failure becomes one line; the partial text stays
+            received = result.state.length if stream is not None else None
+            result.outcome, result.error = "error", self.describe_error(exc, received)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            if stream is not None:
+                await _close_quietly(stream)
+                # Dropping the stream lets the SDK's inner async generators be finalised
+                # now, on this loop, rather than at interpreter exit.
+                stream = None
+                await asyncio.sleep(0)
+            result.duration = time.perf_counter() - started
+        return result
+
+
+async def _close_quietly(stream: Any) -> None:
+    try:
+        await asyncio.shield(stream.close())
+    except (Exception, asyncio.CancelledError):
+        return
+
+
+def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
+    """A finished call as a Reply: billed usage when OpenRouter sent a cost, else an estimate."""
+    state = result.state
+    billed = state.usage.to_usage() if state.usage else None
+    return Reply(
+        text=state.text,
+        model=state.model or model,
+        id=state.id or result.response_id,
+        usage=billed or estimate(state),
+        outcome=result.outcome,
+        finish_reason=state.finish_reason,
+        error=result.error,
+        time_to_first_token=result.time_to_first_token,
+        duration=result.duration,
+        provider=state.provider,
+    )

@@ -1,0 +1,190 @@
+"""SDK exceptions → one line a person can act on. Never includes the API key."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+NO_KEY = (
+    "no OpenRouter API key: set OPENROUTER_API_KEY in the environment, or run `%gpt4o key` "
+    "to enter it for this session (nothing was sent)"
+)
+
+_HINTS: Mapping[int, str] = {
+    400: "check the model slug and the cell's options",
+    401: "check OPENROUTER_API_KEY (or run `%gpt4o key`)",
+    402: "add credits at https://openrouter.ai/settings/credits or lower --max-tokens",
+    403: "the request was refused by moderation; no credits were charged",
+    404: "check OPENROUTER_BASE_URL and the model slug",
+    408: "the provider timed out; re-run the cell",
+    413: "the request is too large; use fewer or smaller images, or less text",
+    429: "rate limited; wait a moment and re-run the cell",
+    502: "the model's provider failed; re-run, or pick another model with -m",
+    503: "no provider is available for this model right now; re-run later or use -m",
+}
+
+
+def _error_object(body: Any) -> Mapping[str, Any]:
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        return inner if isinstance(inner, Mapping) else {}
+    return {}
+
+
+def _openrouter_message(body: Any) -> str | None:
+    error = _error_object(body)
+    message = error.get("message")
+    if not isinstance(message, str) or not message:
+        return None
+    metadata = error.get("metadata")
+    if isinstance(metadata, Mapping):
+        reasons = metadata.get("reasons")
+        if isinstance(reasons, list) and reasons:
+            message += f" (reasons: {', '.join(map(str, reasons))})"
+        provider = metadata.get("provider_name")
+        if isinstance(provider, str) and provider:
+            message += f" (provider: {provider})"
+    return one_line(message)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def status_message(status: int, body: Any, retry_after: str | None = None) -> str:
+    """`HTTP 402 from OpenRouter: Insufficient credits… — add credits at …`."""
+    message = _openrouter_message(body)
+    if message is None:
+        kind = "an HTML error page" if isinstance(body, str) and "<" in body else "no message"
+        message = f"{kind}, not OpenRouter's JSON (a proxy or gateway in between failed?)"
+    hint = _HINTS.get(status) or ("re-run the cell later" if status >= 500 else "")
+    if status == 429 and retry_after:
+        hint = f"rate limited; retry after {retry_after} s"
+    return f"HTTP {status} from OpenRouter: {message}" + (f" — {hint}" if hint else "")
+
+
+def describe(exc: BaseException, received: int | None, *, base_url: str, timeout: float) -> str:
+    """Any failure of a call as one line. `received`: characters that had arrived, or None
+    when the stream never opened."""
+    context = _Context(received, base_url, timeout)
+    for kind, explain in _explainers():
+        if isinstance(exc, kind):
+            return explain(exc, context)
+    return f"{type(exc).__name__}: {one_line(str(exc))}"
+
+
+@dataclass(frozen=True)
+class _Context:
+    received: int | None
+    base_url: str
+    timeout: float
+
+
+def _status(exc: Any, _context: _Context) -> str:
+    return status_message(exc.status_code, exc.body, exc.response.headers.get("retry-after"))
+
+
+def _idle(exc: Any, context: _Context) -> str:
+    return (
+        f"no data from {context.base_url} for {exc.seconds:g} s (read timeout) after "
+        f"{context.received or 0:,} characters; re-run the cell, or allow longer with "
+        "`%config OrJupyter.timeout = 1200`"
+    )
+
+
+def _timeout(_exc: Any, context: _Context) -> str:
+    return (
+        f"no data from {context.base_url} for {context.timeout:g} s (read timeout); re-run "
+        "the cell, or allow longer with `%config OrJupyter.timeout = 1200`"
+    )
+
+
+def _connection(exc: Any, context: _Context) -> str:
+    if context.received is not None:
+        return f"the connection dropped after {context.received:,} characters; re-run the cell"
+    cause = exc.__cause__ or exc.__context__
+    why = f" ({one_line(str(cause), 120)})" if cause else ""
+    return f"cannot reach {context.base_url}{why}; check your network and OPENROUTER_BASE_URL"
+
+
+def _malformed(_exc: Any, context: _Context) -> str:
+    return (
+        f"the server sent a malformed chunk (not JSON) after {context.received or 0:,} "
+        "characters; re-run the cell"
+    )
+
+
+def _broken_stream(exc: Any, _context: _Context) -> str:
+    message = _openrouter_message(exc.body) or one_line(exc.message)
+    code = _error_object(exc.body).get("code")
+    label = f"error {code}" if code else "error"
+    return f"the stream broke off with {label}: {message}; re-run the cell"
+
+
+Explainer = Callable[[Any, _Context], str]
+
+
+def _explainers() -> list[tuple[type[BaseException], Explainer]]:
+    """Most specific first: the SDK's timeout is a connection error, both are API errors."""
+    import json
+
+    import openai
+
+    from orjupyter.service.call import IdleTimeout
+
+    return [
+        (openai.APIStatusError, _status),
+        (IdleTimeout, _idle),
+        (openai.APITimeoutError, _timeout),
+        (openai.APIConnectionError, _connection),
+        (json.JSONDecodeError, _malformed),
+        (openai.APIError, _broken_stream),
+    ]
+
+
+RETRIED_STATUSES = frozenset({408, 409, 429})
+MAX_RETRY_AFTER = 60.0
+
+
+def retry_delay(exc: BaseException, attempt: int, max_retries: int) -> float | None:
+    """Seconds to wait before retrying a request that failed before streaming, or None.
+
+    Retried: 408, 409, 429, 5xx and connection failures, with exponential backoff
+    (0.5 s × 2ⁿ, at most 8 s, with jitter) or the server's `Retry-After` (up to 60 s).
+    Never retried: 400, 401, 402, 403, 404, 413, 422 — they would fail again.
+    """
+    import openai
+
+    if attempt >= max_retries:
+        return None
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status not in RETRIED_STATUSES and status < 500:
+            return None
+        after = _retry_after(exc.response.headers.get("retry-after"))
+        if after is not None:
+            return after
+    elif not isinstance(exc, openai.APIConnectionError):
+        return None
+    backoff: float = min(0.5 * 2.0**attempt, 8.0)
+    return backoff * (1 - 0.25 * random.random())
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

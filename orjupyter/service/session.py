@@ -1,0 +1,245 @@
+"""What one kernel remembers and does for a question: history, cache, budget, the call,
+and the ledger entry. The magic parses; the views show; this module decides."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from orjupyter.core.domain import Part, Reply, TextPart, Totals, Usage, format_cost
+from orjupyter.core.errlog import ErrorLog
+from orjupyter.core.errors import NotSent
+from orjupyter.core.pricing import (
+    OFFLINE_MODELS,
+    ModelInfo,
+    catalog_from_models,
+    estimated_usage,
+    info_for,
+    price_for,
+    prompt_tokens,
+)
+from orjupyter.core.question import Question
+from orjupyter.core.request import CallOptions, build_request
+from orjupyter.core.settings import Settings
+from orjupyter.core.stream import StreamState
+from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
+from orjupyter.service.background import BackgroundLoop
+from orjupyter.service.call import CallResult, StreamedCall, to_reply
+from orjupyter.service.client import ClientCache, ClientSpec
+from orjupyter.service.faults import NO_KEY, describe, retry_delay
+from orjupyter.service.views import View
+from orjupyter.store.records import Records
+
+DEFAULT_MAX_COMPLETION = 16_384
+
+
+@dataclass
+class Session:
+    settings: Settings
+    clients: ClientCache = field(default_factory=ClientCache)
+    catalog: dict[str, ModelInfo] | None = None
+    threads: Threads = field(default_factory=Threads)
+    errors: ErrorLog = field(default_factory=ErrorLog)
+    records: Records | None = None
+    background: BackgroundLoop = field(default_factory=BackgroundLoop)
+    model_entries: list[dict[str, Any]] | None = None
+    models_fetched_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.records is None:
+            self.records = Records(self.settings)
+
+    def close(self) -> None:
+        """End what the session holds open: background answers, connections, the loop."""
+        self.background.cancel_all()
+        self.clients.close_all()
+        self.background.close()
+
+    @property
+    def book(self) -> Records:
+        assert self.records is not None
+        return self.records
+
+    def client_spec(self) -> ClientSpec:
+        spec = ClientSpec.from_settings(self.settings)
+        if not spec.api_key:
+            raise NotSent(NO_KEY)
+        return spec
+
+    def totals(self, notebook: str) -> Totals:
+        return self.book.totals(notebook)
+
+    def _history(self, question: Question) -> list[Turn]:
+        if question.thread is None:
+            return []
+        if question.new_thread:
+            self.threads.reset(question.thread)
+        info = info_for(question.options.model, self.catalog)
+        budget = history_budget(
+            info.context_length if info else None,
+            prompt_tokens([*self._system_parts(question.options), list(question.parts)]),
+            question.options.max_tokens or 0,
+        )
+        turns = self.threads.history(question.thread)
+        return trim_history(turns, max_turns=self.settings.max_history_turns, budget_tokens=budget)
+
+    def _request(self, question: Question, turns: Sequence[Turn]) -> dict[str, Any]:
+        return build_request(question.parts, question.options, history_messages(turns))
+
+    async def ask(self, question: Question, view: View) -> Reply:
+        """Answer from the cache, or send, stream into the view and account for it."""
+        turns = self._history(question)
+        request = self._request(question, turns)
+        cached = self.book.cached(request, question) if question.use_cache else None
+        if cached is not None:
+            return self._finish(question, replace(cached, history_turns=len(turns)), view)
+        spec = self.client_spec()
+        client = self.clients.get(spec)
+        await self.check(question.parts, question.options, client)
+        reservation = self.book.reserve(question, self._worst_case(question))
+        call = StreamedCall(
+            client=client,
+            request=request,
+            on_text=view.on_text,
+            describe_error=lambda exc, received: describe(
+                exc, received, base_url=spec.base_url, timeout=spec.timeout
+            ),
+            retry_delay=lambda exc, attempt: retry_delay(exc, attempt, spec.max_retries),
+            on_retry=view.on_retry,
+            idle_timeout=spec.timeout,
+        )
+        view.start(call.stopper)
+        try:
+            result = await call.run()
+            reply = await self._reply(result, question.options, question.parts, client)
+        except BaseException:
+            self.book.release(reservation)
+            raise
+        reply = replace(reply, history_turns=len(turns))
+        if reply.outcome == "ok":
+            self.book.remember(request, reply)
+        return self._finish(question, reply, view, reservation)
+
+    def _finish(
+        self, question: Question, reply: Reply, view: View, reservation: Any = None
+    ) -> Reply:
+        self.book.record(question, reply, reservation)
+        if question.thread and reply.outcome == "ok":
+            self.threads.append(question.thread, Turn.from_parts(question.parts, reply.text))
+        totals = self.book.totals(question.notebook)
+        view.finish(reply, totals, question.fmt)
+        warning = self.book.budget_warning(question.notebook)
+        if warning:
+            print(warning, file=sys.stderr)
+        return reply
+
+    def _worst_case(self, question: Question) -> Decimal:
+        """The most this call can cost: its estimated prompt plus the longest answer."""
+        options = question.options
+        price = price_for(options.model, self.catalog)
+        if price is None:
+            return Decimal(0)
+        info = info_for(options.model, self.catalog)
+        longest = options.max_tokens or (
+            info.max_completion_tokens if info and info.max_completion_tokens else None
+        )
+        estimate = prompt_tokens([*self._system_parts(options), list(question.parts)])
+        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION)
+
+    async def dry_run(self, question: Question) -> str:
+        """What would be sent and what it could cost; sends nothing."""
+        from orjupyter.core.dryrun import describe_request
+
+        turns = self._history(question)
+        request = self._request(question, turns)
+        cached = self.book.peek(request) if question.use_cache else None
+        options = question.options
+        estimate = prompt_tokens([*self._system_parts(options), list(question.parts)], exact=True)
+        price = price_for(options.model, self.catalog)
+        text = describe_request(
+            request,
+            prompt_estimate=estimate,
+            cheapest=price.cost(estimate, 1) if price else None,
+            worst=self._worst_case(question) if price else None,
+            cached=cached is not None,
+            format_cost=format_cost,
+        )
+        print(text)
+        return text
+
+    async def check(self, parts: Sequence[Part], options: CallOptions, client: Any) -> None:
+        """Refuse, before sending, a model OpenRouter does not list or a prompt too long."""
+        if options.model not in OFFLINE_MODELS:
+            await self._load_catalog(client)
+        info = info_for(options.model, self.catalog)
+        if info is None:
+            if self.catalog:  # the list was fetched and the model is not on it
+                raise NotSent(
+                    f"{options.model!r} is not a valid model ID on OpenRouter; check the "
+                    "slug at https://openrouter.ai/models (nothing was sent)"
+                )
+            return
+        messages = [*self._system_parts(options), list(parts)]
+        estimate = prompt_tokens(messages)
+        if info.context_length and estimate > info.context_length * 0.8:
+            estimate = prompt_tokens(messages, exact=True)  # near the limit: count precisely
+        if info.context_length and estimate > info.context_length:
+            raise NotSent(
+                f"the prompt is about {estimate:,} tokens, more than {options.model}'s "
+                f"context window of {info.context_length:,}; shorten it (nothing was sent)"
+            )
+
+    @staticmethod
+    def _system_parts(options: CallOptions) -> list[list[Part]]:
+        return [[TextPart(options.system)]] if options.system else []
+
+    async def _reply(
+        self, result: CallResult, options: CallOptions, parts: Sequence[Part], client: Any
+    ) -> Reply:
+        state = result.state
+        if state.usage is not None and state.usage.cost is not None:
+            return to_reply(result, options.model, _unreachable)
+        if not (state.id or result.response_id):
+            # refused before a stream was opened (HTTP error, no connection): nothing billed
+            return to_reply(result, options.model, lambda _state: Usage())
+        await self._load_catalog(client)
+        price = price_for(state.model or options.model, self.catalog)
+        estimate_prompt = prompt_tokens([*self._system_parts(options), list(parts)])
+
+        def estimate(s: StreamState) -> Usage:
+            prompt = s.usage.prompt_tokens if s.usage else estimate_prompt
+            completion = s.usage.completion_tokens if s.usage else s.content_chunks
+            return estimated_usage(price, prompt, completion)
+
+        return to_reply(result, options.model, estimate)
+
+    async def _load_catalog(self, client: Any) -> None:
+        """Fetch `/models` once per session; on failure fall back to built-in prices."""
+        if self.catalog is not None:
+            return
+        try:
+            await self.models(client, refresh=True)
+        except Exception:  # prices are a courtesy; the offline table still applies
+            self.catalog = {}
+
+    async def models(self, client: Any, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """OpenRouter's model list (`GET /models`), fetched once and kept with its time."""
+        if refresh or self.model_entries is None:
+            page = await client.models.list()
+            self.model_entries = [model.model_dump() for model in page.data]
+            self.models_fetched_at = datetime.now(timezone.utc)
+            self.catalog = catalog_from_models(self.model_entries)
+        return self.model_entries
+
+    async def credits(self, client: Any) -> dict[str, Any]:
+        """The key's usage, limit and remaining credit (`GET /key`)."""
+        body: dict[str, Any] = await client.get("/key", cast_to=object)
+        return body
+
+
+def _unreachable(state: StreamState) -> Usage:
+    raise AssertionError("billed usage is present; no estimate needed")

@@ -1,0 +1,375 @@
+"""The ledger: every call, its tokens and cost, in a local SQLite file; per-notebook budgets.
+
+Pure standard library (`sqlite3`, WAL mode): no server, no IPython. Money is stored as the
+exact decimal text of the cost and summed as `Decimal`, so totals never drift. Each write is
+one short `BEGIN IMMEDIATE` transaction and every connection waits (busy timeout) rather than
+fail, so kernels sharing a ledger lose nothing; a kernel killed mid-write leaves the last
+committed state. Prompts and answers are stored only when the caller passes them.
+Reservations, refusals and the warning a budget gives are in `_budget`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from pathlib import Path
+from typing import Any, cast
+
+from orjupyter.core.budget import RESERVATION_TTL, BudgetExceeded, Reservation
+from orjupyter.core.domain import Outcome, Totals, Usage
+from orjupyter.core.errors import LedgerError
+
+SCHEMA_VERSION = 1
+_OUTCOMES = ("ok", "error", "stopped")
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_KEY = re.compile(r"sk-or-[A-Za-z0-9_-]{6,}")
+
+_SCHEMA = (
+    """CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,              -- ISO 8601, UTC
+        notebook TEXT NOT NULL,
+        cell TEXT,
+        model TEXT NOT NULL,
+        generation_id TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost TEXT NOT NULL,                    -- exact decimal US dollars
+        cost_is_estimate INTEGER NOT NULL,     -- 0: billed by OpenRouter, 1: estimated
+        from_cache INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error', 'stopped')),
+        error TEXT,
+        time_to_first_token REAL,
+        duration REAL NOT NULL,
+        prompt TEXT,                           -- only when the user opted in
+        answer TEXT
+    )""",
+    "CREATE INDEX calls_by_notebook ON calls (notebook, started_at)",
+    "CREATE TABLE budgets (notebook TEXT PRIMARY KEY, amount TEXT NOT NULL)",
+    """CREATE TABLE reservations (
+        id INTEGER PRIMARY KEY,
+        notebook TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        created_at REAL NOT NULL               -- Unix time
+    )""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+_COLUMNS = (
+    "started_at, notebook, cell, model, generation_id, prompt_tokens, completion_tokens, "
+    "cached_tokens, reasoning_tokens, cost, cost_is_estimate, from_cache, outcome, error, "
+    "time_to_first_token, duration, prompt, answer"
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One finished, failed or stopped call, as the ledger keeps it."""
+
+    notebook: str
+    cell: str | None
+    model: str
+    generation_id: str
+    usage: Usage
+    outcome: Outcome
+    error: str | None = None
+    time_to_first_token: float | None = None
+    duration: float = 0.0
+    from_cache: bool = False
+    prompt: str | None = None
+    answer: str | None = None
+    started_at: datetime = field(default_factory=_now)
+
+
+def default_ledger_path() -> Path:
+    """$ORJUPYTER_LEDGER, else `<jupyter data dir>/orjupyter/ledger.sqlite`."""
+    override = os.environ.get("ORJUPYTER_LEDGER", "").strip()
+    if override:
+        return Path(override).expanduser()
+    try:
+        from jupyter_core.paths import jupyter_data_dir
+    except ImportError:  # jupyter_core's default on Linux; the others need jupyter_core anyway
+        data = Path(os.environ.get("JUPYTER_DATA_DIR") or "~/.local/share/jupyter").expanduser()
+    else:
+        data = Path(jupyter_data_dir())
+    return data / "orjupyter" / "ledger.sqlite"
+
+
+class _DecimalSum:
+    """SQL aggregate `decimal_sum(cost)`: the exact sum of decimal text, as text."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total = _EXACT.add(self.total, Decimal(value))
+
+    def finalize(self) -> str:
+        return format(self.total, "f")
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate it on Windows; rely on the TTL
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def _host() -> str:
+    """This machine, and on Linux its PID namespace: containers sharing a hostname differ."""
+    try:
+        namespace = f":{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        namespace = ""
+    return socket.gethostname() + namespace
+
+
+def _where(notebook: str | None) -> tuple[str, tuple[str, ...]]:
+    return ("WHERE notebook = ?", (notebook,)) if notebook is not None else ("", ())
+
+
+class Ledger:
+    """One ledger file. Safe to share between threads; each process opens its own."""
+
+    def __init__(
+        self, path: Path | str, *, timeout: float = 30.0, reservation_ttl: float = RESERVATION_TTL
+    ) -> None:
+        self.path = Path(path)
+        self.reservation_ttl = reservation_ttl
+        self._lock = threading.RLock()
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Prompts may be stored: the file (and SQLite's -wal/-shm beside it) stays private.
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        self._conn = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        self._conn.create_aggregate("decimal_sum", 1, cast(Any, _DecimalSum))
+        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self._set_wal(timeout)
+        self._conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across process kills
+        self._migrate()
+
+    def _set_wal(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:  # switching a new file to WAL can meet another process creating it
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _migrate(self) -> None:
+        """Create the schema once; an existing ledger opens without taking the write lock."""
+        if self._version() == SCHEMA_VERSION:
+            return
+        with self._write():
+            version = self._version()
+            if version > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{self.path} was written by a newer orjupyter (schema {version}); "
+                    "upgrade orjupyter or set ORJUPYTER_LEDGER to another file"
+                )
+            if version == 0:
+                for statement in _SCHEMA:
+                    self._conn.execute(statement)
+
+    def _version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, taking the write lock up front (waits if busy)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def record(self, record: CallRecord, *, release: Reservation | None = None) -> None:
+        """Write one call; with `release`, free its budget reservation in the same transaction."""
+        if record.outcome not in _OUTCOMES:
+            raise ValueError(f"outcome must be one of {_OUTCOMES}, not {record.outcome!r}")
+        usage = record.usage
+        if not usage.cost.is_finite():
+            raise ValueError(f"cost must be a finite number, not {usage.cost}")
+        started = record.started_at
+        started = started.replace(tzinfo=timezone.utc) if started.tzinfo is None else started
+        row = (
+            started.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+            record.notebook, record.cell, record.model, record.generation_id,
+            usage.prompt_tokens, usage.completion_tokens,
+            usage.cached_tokens, usage.reasoning_tokens,
+            format(usage.cost, "f"), int(usage.cost_is_estimate), int(record.from_cache),
+            record.outcome, record.error and _KEY.sub("sk-or-…", record.error),
+            record.time_to_first_token, record.duration,
+            record.prompt, record.answer,
+        )  # fmt: skip
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO calls ({_COLUMNS}) VALUES ({', '.join('?' * 18)})", row)
+            if release is not None and release.id is not None:
+                conn.execute("DELETE FROM reservations WHERE id = ?", (release.id,))
+
+    def totals(self, notebook: str | None = None) -> Totals:
+        """Calls, tokens and exact cost of one notebook, or of every notebook (None)."""
+        where, params = _where(notebook)
+        ((calls, prompt, completion, cost, estimated),) = self._read(
+            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), "
+            "COALESCE(SUM(completion_tokens), 0), decimal_sum(cost), "
+            f"COALESCE(SUM(cost_is_estimate), 0) FROM calls {where}",
+            params,
+        )
+        return Totals(calls, prompt, completion, Decimal(cost or 0), estimated)
+
+    def calls(self, notebook: str | None = None, limit: int | None = None) -> list[CallRecord]:
+        """Calls in the order they started (newest last); with `limit`, the newest `limit`."""
+        where, params = _where(notebook)
+        rows = self._read(
+            f"SELECT * FROM (SELECT id, {_COLUMNS} FROM calls {where} "
+            "ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY started_at, id",
+            (*params, -1 if limit is None else limit),
+        )
+        return [_call_record(row[1:]) for row in rows]
+
+    def cost_by_model(self, notebook: str | None = None) -> list[tuple[str, int, Decimal]]:
+        """(model, calls, cost), dearest first."""
+        where, params = _where(notebook)
+        rows = self._read(
+            f"SELECT model, COUNT(*), decimal_sum(cost) FROM calls {where} GROUP BY model",
+            params,
+        )
+        return _by_cost(rows)
+
+    def notebooks(self) -> list[tuple[str, int, Decimal]]:
+        """(notebook, calls, cost) of every notebook in the ledger, dearest first."""
+        rows = self._read("SELECT notebook, COUNT(*), decimal_sum(cost) FROM calls GROUP BY 1")
+        return _by_cost(rows)
+
+    def budget(self, notebook: str) -> Decimal | None:
+        rows = self._read("SELECT amount FROM budgets WHERE notebook = ?", (notebook,))
+        return Decimal(rows[0][0]) if rows else None
+
+    def set_budget(self, notebook: str, amount: Decimal | None) -> None:
+        """Set (or, with None, remove) a notebook's budget in US dollars."""
+        if amount is not None and not (amount.is_finite() and amount >= 0):
+            raise ValueError(f"a budget is a non-negative number of dollars, not {amount}")
+        with self._write() as conn:
+            conn.execute("DELETE FROM budgets WHERE notebook = ?", (notebook,))
+            if amount is not None:
+                conn.execute("INSERT INTO budgets VALUES (?, ?)", (notebook, format(amount, "f")))
+
+    def reserve(self, notebook: str, worst_case: Decimal) -> Reservation:
+        """Hold `worst_case` dollars of the notebook's budget, or raise `BudgetExceeded`.
+
+        Atomic across threads and processes: spent + calls in flight + this call must fit.
+        Release the reservation when the call's record is written or it failed before sending.
+        """
+        if not (worst_case.is_finite() and worst_case >= 0):
+            raise ValueError(f"a worst-case cost is a non-negative number, not {worst_case}")
+        if self.budget(notebook) is None:
+            return Reservation(None, notebook, worst_case)
+        with self._write() as conn:
+            (budget,) = conn.execute(
+                "SELECT amount FROM budgets WHERE notebook = ?", (notebook,)
+            ).fetchone() or (None,)
+            if budget is None:  # removed meanwhile
+                return Reservation(None, notebook, worst_case)
+            self._expire(conn)
+            (spent,) = conn.execute(
+                "SELECT decimal_sum(cost) FROM calls WHERE notebook = ?", (notebook,)
+            ).fetchone()
+            (held,) = conn.execute(
+                "SELECT decimal_sum(amount) FROM reservations WHERE notebook = ?", (notebook,)
+            ).fetchone()
+            spent, held, budget = Decimal(spent or 0), Decimal(held or 0), Decimal(budget)
+            if spent + held + worst_case > budget:
+                raise BudgetExceeded(spent, held, worst_case, budget)
+            cursor = conn.execute(
+                "INSERT INTO reservations (notebook, amount, host, pid, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (notebook, format(worst_case, "f"), _host(), os.getpid(), time.time()),
+            )
+            return Reservation(cursor.lastrowid, notebook, worst_case)
+
+    def _expire(self, conn: sqlite3.Connection) -> None:
+        """Forget reservations older than the TTL, or held by processes gone from this host."""
+        conn.execute(
+            "DELETE FROM reservations WHERE created_at < ?", (time.time() - self.reservation_ttl,)
+        )
+        rows = conn.execute("SELECT id, pid FROM reservations WHERE host = ?", (_host(),))
+        dead = [(id_,) for id_, pid in rows.fetchall() if not _pid_alive(pid)]
+        conn.executemany("DELETE FROM reservations WHERE id = ?", dead)
+
+    def release(self, reservation: Reservation) -> None:
+        if reservation.id is not None:
+            with self._write() as conn:
+                conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+
+    def rename_notebook(self, old: str, new: str) -> int:
+        """Move `old`'s history (and its budget, unless `new` has one) to `new`; rows moved."""
+        if old == new:
+            return 0
+        with self._write() as conn:
+            moved = conn.execute("UPDATE calls SET notebook = ? WHERE notebook = ?", (new, old))
+            conn.execute("UPDATE reservations SET notebook = ? WHERE notebook = ?", (new, old))
+            conn.execute("UPDATE OR IGNORE budgets SET notebook = ? WHERE notebook = ?", (new, old))
+            conn.execute("DELETE FROM budgets WHERE notebook = ?", (old,))
+            return moved.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _by_cost(rows: list[tuple[Any, ...]]) -> list[tuple[str, int, Decimal]]:
+    result = [(str(name), int(count), Decimal(cost)) for name, count, cost in rows]
+    return sorted(result, key=lambda row: (-row[2], -row[1], row[0]))
+
+
+def _call_record(row: tuple[Any, ...]) -> CallRecord:
+    """A row of `SELECT {_COLUMNS}` → the record."""
+    usage = Usage(row[5], row[6], Decimal(row[9]), bool(row[10]), row[7], row[8])
+    return CallRecord(
+        notebook=row[1], cell=row[2], model=row[3], generation_id=row[4], usage=usage,
+        outcome=row[12], error=row[13], time_to_first_token=row[14], duration=row[15],
+        from_cache=bool(row[11]), prompt=row[16], answer=row[17],
+        started_at=datetime.fromisoformat(row[0]),
+    )  # fmt: skip
