@@ -4,22 +4,54 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from orjupyter.core.errors import FormatError
 
 Format = Literal["markdown", "text", "code", "json", "html"]
-FORMATS: tuple[Format, ...] = ("markdown", "text", "code", "json", "html")
+Rendering = Literal["markdown", "preformatted", "html"]
 
-_INSTRUCTIONS: dict[Format, str] = {
-    "code": (
-        "Answer with a single fenced code block containing only code, no explanation "
-        "outside it. Put any necessary explanation in code comments."
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One `-f NAME`: what the model is asked for, and what happens to its answer."""
+
+    instruction: str | None = None
+    """Added to the system prompt so the model answers in this format."""
+    response_format: dict[str, str] | None = None
+    """Sent as the request's `response_format`."""
+    rendering: Rendering = "markdown"
+    """How the answer is shown: Markdown, preformatted text, or sanitised HTML."""
+    parsed: bool = False
+    """`-o NAME` holds the parsed value (`parse_json`) instead of the reply."""
+    next_cell: bool = False
+    """The answer's code goes into a new cell below."""
+
+
+OUTPUT_FORMATS: dict[Format, OutputFormat] = {
+    "markdown": OutputFormat(),
+    "text": OutputFormat(
+        "Answer in plain text, without Markdown formatting.", rendering="preformatted"
     ),
-    "json": "Answer with a single JSON value and nothing else.",
-    "html": "Answer with an HTML fragment (no <html>, <head> or <body>), and nothing else.",
-    "text": "Answer in plain text, without Markdown formatting.",
+    "code": OutputFormat(
+        "Answer with a single fenced code block containing only code, no explanation "
+        "outside it. Put any necessary explanation in code comments.",
+        next_cell=True,
+    ),
+    "json": OutputFormat(
+        "Answer with a single JSON value and nothing else.",
+        response_format={"type": "json_object"},
+        parsed=True,
+    ),
+    "html": OutputFormat(
+        "Answer with an HTML fragment (no <html>, <head> or <body>), and nothing else.",
+        rendering="html",
+    ),
 }
+"""Every output format; a new one is one row here (the grammar, the request, the panel and
+the magic all read this table)."""
+FORMATS: tuple[Format, ...] = tuple(OUTPUT_FORMATS)
 
 _FENCE = re.compile(r"^(```+|~~~+)([^\n]*)\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 _PYTHON = frozenset({"python", "py", "python3", "ipython", "ipython3"})
@@ -27,11 +59,11 @@ _PYTHON = frozenset({"python", "py", "python3", "ipython", "ipython3"})
 
 def instruction(fmt: Format) -> str | None:
     """Text added to the system prompt so the model answers in that format."""
-    return _INSTRUCTIONS.get(fmt)
+    return OUTPUT_FORMATS[fmt].instruction
 
 
 def response_format(fmt: Format) -> dict[str, str] | None:
-    return {"type": "json_object"} if fmt == "json" else None
+    return OUTPUT_FORMATS[fmt].response_format
 
 
 def system_prompt(system: str | None, fmt: Format) -> str | None:
@@ -50,7 +82,7 @@ def extract_code(text: str) -> str:
 def code_to_insert(fmt: Format, text: str) -> str:
     """What "Copy code" and "Insert as cell" take: a `-f code` answer whole (unfenced),
     otherwise the first Python block (else the first fenced block); "" without code."""
-    if fmt == "code":
+    if OUTPUT_FORMATS[fmt].next_cell:
         return extract_code(text)
     blocks = [(m.group(2).strip().lower(), m.group(3)) for m in _FENCE.finditer(text)]
     python = [code for language, code in blocks if language.split(" ")[0] in _PYTHON]

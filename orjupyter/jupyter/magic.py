@@ -12,7 +12,14 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from orjupyter.core.domain import Detail, Reply
 from orjupyter.core.errors import CallFailed, OptionError, PromptError
-from orjupyter.core.formats import Format, extract_code, parse_json, response_format, system_prompt
+from orjupyter.core.formats import (
+    OUTPUT_FORMATS,
+    Format,
+    extract_code,
+    parse_json,
+    response_format,
+    system_prompt,
+)
 from orjupyter.core.image_sources import image_maker
 from orjupyter.core.notebook_id import NotebookId, notebook_identity
 from orjupyter.core.prompt import build_parts, parse_template
@@ -173,8 +180,8 @@ class OrJupyterMagics(Magics):
     def _in_background(self, question: Question, output: str | None) -> None:
         from orjupyter.service.background import PendingReply
 
-        if question.fmt == "code":
-            raise OptionError("--bg cannot put code in a new cell; drop --bg or -f code")
+        if OUTPUT_FORMATS[question.fmt].next_cell:
+            raise OptionError(f"--bg cannot put code in a new cell; drop --bg or -f {question.fmt}")
         if not self.settings.replaying():
             self.session.client_spec()  # no key: say so now, in this cell
         view = self._view(question.options.model, question)
@@ -202,10 +209,10 @@ class OrJupyterMagics(Magics):
             self.user_ns[output] = reply
         if reply.outcome == "error":
             raise CallFailed(reply.error or "the call failed")
-        if fmt == "code" and reply.outcome == "ok":
+        if OUTPUT_FORMATS[fmt].next_cell and reply.outcome == "ok":
             shell: Any = self.shell
             shell.set_next_input(extract_code(reply.text), replace=False)
-        if fmt == "json" and output:
+        if OUTPUT_FORMATS[fmt].parsed and output:
             self.user_ns[output] = parse_json(reply.text)
 
     def notebook(self) -> NotebookId:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orjupyter.core.domain import Reply, Totals, format_cost, tokens_per_second
-from orjupyter.core.formats import Format
+from orjupyter.core.formats import OUTPUT_FORMATS, Format
 
 
 def progress_line(model: str, characters: int, chunks: int, ttft: float | None) -> str:
@@ -119,8 +119,9 @@ def formatted_html(fmt: Format, text: str) -> str:
     """The answer as safe HTML in its `.orj-answer` container, per `-f` format."""
     from orjupyter.render.markdown import answer_html, sanitize_html
 
-    if fmt == "text":
+    rendering = OUTPUT_FORMATS[fmt].rendering
+    if rendering == "preformatted":
         return f'<div class="orj-answer"><pre class="orj-text">{html.escape(text)}</pre></div>'
-    if fmt == "html":
+    if rendering == "html":
         return f'<div class="orj-answer">{sanitize_html(text)}</div>'
     return answer_html(text)
