@@ -5,96 +5,35 @@ exact decimal text of the cost and summed as `Decimal`, so totals never drift. E
 one short `BEGIN IMMEDIATE` transaction and every connection waits (busy timeout) rather than
 fail, so kernels sharing a ledger lose nothing; a kernel killed mid-write leaves the last
 committed state. Prompts and answers are stored only when the caller passes them.
+The schema grows by named migrations (`migrations`); a call's columns are `columns`.
 Reservations, refusals and the warning a budget gives are in `_budget`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from pathlib import Path
 from typing import Any, cast
 
 from orjupyter.core.budget import RESERVATION_TTL, BudgetExceeded, Reservation
-from orjupyter.core.domain import Outcome, Totals, Usage
+from orjupyter.core.domain import Totals
 from orjupyter.core.errors import LedgerError
+from orjupyter.store import migrations
+from orjupyter.store.columns import CallRecord, call_record, call_row
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "CallRecord", "Ledger", "LedgerError", "default_ledger_path"]
+
+SCHEMA_VERSION = len(migrations.MIGRATIONS)  # what `PRAGMA user_version` reads once migrated
+
 _OUTCOMES = ("ok", "error", "stopped")
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-_KEY = re.compile(r"sk-or-[A-Za-z0-9_-]{6,}")
-
-_SCHEMA = (
-    """CREATE TABLE calls (
-        id INTEGER PRIMARY KEY,
-        started_at TEXT NOT NULL,              -- ISO 8601, UTC
-        notebook TEXT NOT NULL,
-        cell TEXT,
-        model TEXT NOT NULL,
-        generation_id TEXT NOT NULL,
-        prompt_tokens INTEGER NOT NULL,
-        completion_tokens INTEGER NOT NULL,
-        cached_tokens INTEGER NOT NULL,
-        reasoning_tokens INTEGER NOT NULL,
-        cost TEXT NOT NULL,                    -- exact decimal US dollars
-        cost_is_estimate INTEGER NOT NULL,     -- 0: billed by OpenRouter, 1: estimated
-        from_cache INTEGER NOT NULL,
-        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error', 'stopped')),
-        error TEXT,
-        time_to_first_token REAL,
-        duration REAL NOT NULL,
-        prompt TEXT,                           -- only when the user opted in
-        answer TEXT
-    )""",
-    "CREATE INDEX calls_by_notebook ON calls (notebook, started_at)",
-    "CREATE TABLE budgets (notebook TEXT PRIMARY KEY, amount TEXT NOT NULL)",
-    """CREATE TABLE reservations (
-        id INTEGER PRIMARY KEY,
-        notebook TEXT NOT NULL,
-        amount TEXT NOT NULL,
-        host TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        created_at REAL NOT NULL               -- Unix time
-    )""",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
-)
-_COLUMNS = (
-    "started_at, notebook, cell, model, generation_id, prompt_tokens, completion_tokens, "
-    "cached_tokens, reasoning_tokens, cost, cost_is_estimate, from_cache, outcome, error, "
-    "time_to_first_token, duration, prompt, answer"
-)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One finished, failed or stopped call, as the ledger keeps it."""
-
-    notebook: str
-    cell: str | None
-    model: str
-    generation_id: str
-    usage: Usage
-    outcome: Outcome
-    error: str | None = None
-    time_to_first_token: float | None = None
-    duration: float = 0.0
-    from_cache: bool = False
-    prompt: str | None = None
-    answer: str | None = None
-    started_at: datetime = field(default_factory=_now)
 
 
 def default_ledger_path() -> Path:
@@ -184,22 +123,11 @@ class Ledger:
                 time.sleep(0.05)
 
     def _migrate(self) -> None:
-        """Create the schema once; an existing ledger opens without taking the write lock."""
-        if self._version() == SCHEMA_VERSION:
+        """Bring the schema up to date; a current ledger opens without taking the write lock."""
+        if migrations.is_current(self._conn):
             return
-        with self._write():
-            version = self._version()
-            if version > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"{self.path} was written by a newer orjupyter (schema {version}); "
-                    "upgrade orjupyter or set ORJUPYTER_LEDGER to another file"
-                )
-            if version == 0:
-                for statement in _SCHEMA:
-                    self._conn.execute(statement)
-
-    def _version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        with self._write() as conn:
+            migrations.migrate(conn, self.path)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -214,9 +142,12 @@ class Ledger:
                     self._conn.execute("ROLLBACK")
                 raise
 
-    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """Rows that can be read by column name (`row["cost"]`) as well as unpacked."""
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            cursor = self._conn.cursor()
+            cursor.row_factory = sqlite3.Row
+            return cursor.execute(sql, params).fetchall()
 
     def record(self, record: CallRecord, *, release: Reservation | None = None) -> None:
         """Write one call; with `release`, free its budget reservation in the same transaction."""
@@ -225,20 +156,10 @@ class Ledger:
         usage = record.usage
         if not usage.cost.is_finite():
             raise ValueError(f"cost must be a finite number, not {usage.cost}")
-        started = record.started_at
-        started = started.replace(tzinfo=timezone.utc) if started.tzinfo is None else started
-        row = (
-            started.astimezone(timezone.utc).isoformat(timespec="microseconds"),
-            record.notebook, record.cell, record.model, record.generation_id,
-            usage.prompt_tokens, usage.completion_tokens,
-            usage.cached_tokens, usage.reasoning_tokens,
-            format(usage.cost, "f"), int(usage.cost_is_estimate), int(record.from_cache),
-            record.outcome, record.error and _KEY.sub("sk-or-…", record.error),
-            record.time_to_first_token, record.duration,
-            record.prompt, record.answer,
-        )  # fmt: skip
+        row = call_row(record)
         with self._write() as conn:
-            conn.execute(f"INSERT INTO calls ({_COLUMNS}) VALUES ({', '.join('?' * 18)})", row)
+            names = ", ".join(row)
+            conn.execute(f"INSERT INTO calls ({names}) VALUES (:{', :'.join(row)})", row)
             if release is not None and release.id is not None:
                 conn.execute("DELETE FROM reservations WHERE id = ?", (release.id,))
 
@@ -257,11 +178,11 @@ class Ledger:
         """Calls in the order they started (newest last); with `limit`, the newest `limit`."""
         where, params = _where(notebook)
         rows = self._read(
-            f"SELECT * FROM (SELECT id, {_COLUMNS} FROM calls {where} "
+            f"SELECT * FROM (SELECT * FROM calls {where} "
             "ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY started_at, id",
             (*params, -1 if limit is None else limit),
         )
-        return [_call_record(row[1:]) for row in rows]
+        return [call_record(row) for row in rows]
 
     def cost_by_model(self, notebook: str | None = None) -> list[tuple[str, int, Decimal]]:
         """(model, calls, cost), dearest first."""
@@ -359,17 +280,6 @@ class Ledger:
         self.close()
 
 
-def _by_cost(rows: list[tuple[Any, ...]]) -> list[tuple[str, int, Decimal]]:
+def _by_cost(rows: list[sqlite3.Row]) -> list[tuple[str, int, Decimal]]:
     result = [(str(name), int(count), Decimal(cost)) for name, count, cost in rows]
     return sorted(result, key=lambda row: (-row[2], -row[1], row[0]))
-
-
-def _call_record(row: tuple[Any, ...]) -> CallRecord:
-    """A row of `SELECT {_COLUMNS}` → the record."""
-    usage = Usage(row[5], row[6], Decimal(row[9]), bool(row[10]), row[7], row[8])
-    return CallRecord(
-        notebook=row[1], cell=row[2], model=row[3], generation_id=row[4], usage=usage,
-        outcome=row[12], error=row[13], time_to_first_token=row[14], duration=row[15],
-        from_cache=bool(row[11]), prompt=row[16], answer=row[17],
-        started_at=datetime.fromisoformat(row[0]),
-    )  # fmt: skip
