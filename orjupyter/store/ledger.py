@@ -6,7 +6,7 @@ one short `BEGIN IMMEDIATE` transaction and every connection waits (busy timeout
 fail, so kernels sharing a ledger lose nothing; a kernel killed mid-write leaves the last
 committed state. Prompts and answers are stored only when the caller passes them.
 The schema grows by named migrations (`migrations`); a call's columns are `columns`.
-Reservations, refusals and the warning a budget gives are in `_budget`.
+Reservations, refusals and the warning a budget gives are in `core/budget`.
 """
 
 from __future__ import annotations
