@@ -9,7 +9,7 @@ budget that would fit) and when a notebook is warned that it is close to its bud
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from orjupyter.core.domain import format_cost
 from orjupyter.core.errors import NotSent
@@ -17,6 +17,8 @@ from orjupyter.core.errors import NotSent
 RESERVATION_TTL = 3600.0
 """Seconds after which a budget reservation no call released is ignored (a killed kernel)."""
 WARN_AT = Decimal("0.8")
+MAX_BUDGET = Decimal(1_000_000)
+"""The largest budget a notebook may have, in US dollars: more is a typo, not a limit."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,31 @@ class BudgetExceeded(NotSent):
         )
 
 
+class UnboundedCost(NotSent):
+    """A call refused before sending: the notebook has a budget, and the model's price is
+    unknown, so what the call could cost cannot be bounded."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"refused (nothing was sent): this notebook has a budget and {model}'s price is "
+            "unknown (OpenRouter lists none, or lists -1 for a router), so the budget cannot "
+            "bound this call; pick a model with a listed price (-m), or remove the budget "
+            "with `%gpt4o budget off`"
+        )
+
+
 def dollars(amount: Decimal) -> str:
     """Like `format_cost`, but whole cents keep both digits: `$0.50`, `$0.0002725`."""
-    cents = amount.quantize(Decimal("0.01"))
+    if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
+        return format_cost(amount)
+    cents = amount.quantize(Decimal("0.01"), context=Context(prec=100))
     return f"${cents:,.2f}" if cents == amount else format_cost(amount)
 
 
 def suggested_budget(needed: Decimal) -> str:
     """The smallest of $0.01, 0.02, 0.05, 0.10, … 1.00, 2.00, 5.00, … that covers `needed`."""
+    if not needed.is_finite() or needed > MAX_BUDGET:
+        return f"{MAX_BUDGET:.2f}"
     step = Decimal("0.01")
     while True:
         for factor in (1, 2, 5):

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Literal
 
 Detail = Literal["auto", "low", "high"]
 DETAILS: tuple[Detail, ...] = ("auto", "low", "high")
-Outcome = Literal["ok", "error", "stopped"]
+Outcome = Literal["ok", "error", "stopped", "incomplete"]
+"""`incomplete`: the stream ended cleanly but early (no finish reason): the text is partial."""
 
 DEFAULT_MODEL = "openai/gpt-4o-2024-11-20"
 
@@ -113,16 +114,25 @@ class Totals:
         )
 
 
+_WIDE = Context(prec=100)  # quantizing never runs out of digits
+_HUGE = Decimal("1e12")
+
+
 def format_cost(cost: Decimal, *, estimate: bool = False) -> str:
-    """US dollars the way a person reads them: `$0.0002725`, `$0.1235`, `$1.27`."""
+    """US dollars the way a person reads them: `$0.0002725`, `$0.1235`, `$1.27`. Safe at
+    any size: `$1.000e+27`, and `$?` for what is not a number."""
     mark = "~" if estimate else ""
+    if not isinstance(cost, Decimal) or not cost.is_finite():
+        return f"{mark}$?"
+    if abs(cost) >= _HUGE:
+        return f"{mark}${cost:.3e}"
     if cost >= 1:
         places = Decimal("0.01")
     elif cost >= Decimal("0.01"):
         places = Decimal("0.0001")
     else:
         places = Decimal("0.0000001")
-    text = f"{cost.quantize(places, rounding=ROUND_HALF_UP):f}"
+    text = f"{cost.quantize(places, rounding=ROUND_HALF_UP, context=_WIDE):f}"
     if cost < 1 and "." in text:
         text = text.rstrip("0").rstrip(".")
     return f"{mark}${text}"

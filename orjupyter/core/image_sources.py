@@ -136,6 +136,14 @@ def _open(file: io.BytesIO, what: str) -> Image.Image:
 
 
 def _from_path(path: PurePath) -> Image.Image:
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = stat.S_IFREG  # reading it says what is wrong
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO or device would block
+        raise ImageError(f"{path} is not a regular file (a pipe or device?); pass an image file")
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError as error:

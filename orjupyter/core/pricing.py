@@ -38,14 +38,19 @@ OFFLINE_MODELS: Mapping[str, ModelInfo] = {
 """Built in, so the default model needs no model list: prices in USD per token."""
 
 
+MAX_PRICE = Decimal(1000)
+"""US dollars per token (or image, or request): no list price is anywhere near this; above
+it, or negative (OpenRouter lists its routers at "-1"), or not a number, the price is unknown."""
+
+
 def _decimal(value: object) -> Decimal | None:
-    if value is None:
+    if value is None or isinstance(value, bool):
         return None
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         return None
-    return number if number >= 0 else None
+    return number if number.is_finite() and 0 <= number <= MAX_PRICE else None
 
 
 def model_info(entry: Mapping[str, object]) -> ModelInfo:
@@ -59,13 +64,19 @@ def model_info(entry: Mapping[str, object]) -> ModelInfo:
             price = Price(prompt=prompt, completion=completion, request=request)
     top = entry.get("top_provider")
     max_completion = top.get("max_completion_tokens") if isinstance(top, Mapping) else None
-    context = entry.get("context_length")
     return ModelInfo(
         id=str(entry.get("id", "")),
         price=price,
-        context_length=context if isinstance(context, int) else None,
-        max_completion_tokens=max_completion if isinstance(max_completion, int) else None,
+        context_length=_tokens(entry.get("context_length")),
+        max_completion_tokens=_tokens(max_completion),
     )
+
+
+def _tokens(value: object) -> int | None:
+    """A token limit from `/models`: a positive whole number below 100 million, or None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 < value < 100_000_000 else None
 
 
 def catalog_from_models(entries: Iterable[Mapping[str, object]]) -> dict[str, ModelInfo]:

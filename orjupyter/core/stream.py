@@ -6,25 +6,45 @@ so the hot path costs a few attribute reads per chunk and no copies.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orjupyter.core.domain import Usage
+from orjupyter.core.domain import Outcome, Usage
+from orjupyter.core.redact import redact
+
+MAX_TOKENS_ON_WIRE = 100_000_000
+"""More tokens than any model's context holds: a count above this is not believed."""
+MAX_COST_ON_WIRE = Decimal(10_000)
+"""US dollars: no single call costs this much; a billed cost above it is not believed."""
+MAX_ANSWER_CHARACTERS = 4_000_000
+"""An answer longer than this is a misbehaving server (a model's longest is ~500,000)."""
+
+
+class OversizedAnswer(Exception):
+    """The server sent more text than any model answers with."""
+
+    def __init__(self, characters: int) -> None:
+        super().__init__(f"{characters:,} characters")
+        self.characters = characters
 
 
 @dataclass(frozen=True)
 class BilledUsage:
-    """Usage exactly as the server reported it; `cost` is None when it sent none."""
+    """Usage as the server reported it, each number checked once: `cost` is None when it
+    sent none or one that cannot be right; a token count that cannot be right is None
+    (estimate it). `doubts` says, for a warning, what was not believed."""
 
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
     cost: Decimal | None
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    doubts: tuple[str, ...] = ()
 
     def to_usage(self) -> Usage | None:
-        if self.cost is None:
+        if self.cost is None or self.prompt_tokens is None or self.completion_tokens is None:
             return None
         return Usage(
             prompt_tokens=self.prompt_tokens,
@@ -48,9 +68,13 @@ class StreamState:
     usage: BilledUsage | None = None
     content_chunks: int = 0
     length: int = 0
+    secrets: tuple[str, ...] = ()
+    chunks: int = 0
 
     def handle_chunk(self, chunk: Any) -> str:
-        """Take one chunk; return the text it added ('' for none)."""
+        """Take one chunk; return the text it added ('' for none). Raises
+        `OversizedAnswer` when the answer grows past `MAX_ANSWER_CHARACTERS`."""
+        self.chunks += 1
         if not self.id:  # the envelope repeats on every chunk: read it once
             self.id = getattr(chunk, "id", None) or ""
             self.model = getattr(chunk, "model", None) or self.model
@@ -68,10 +92,32 @@ class StreamState:
             if reason:
                 self.finish_reason = reason
         if added:
+            if self.secrets:
+                added = redact(added, self.secrets)
+            if self.length + len(added) > MAX_ANSWER_CHARACTERS:
+                raise OversizedAnswer(self.length + len(added))
             self.pieces.append(added)
             self.content_chunks += 1
             self.length += len(added)
         return added
+
+    def take_completion(self, body: Mapping[str, Any]) -> bool:
+        """Take a whole non-streamed chat completion (a server that ignored `stream: true`);
+        False if `body` is not one."""
+        choices = body.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+            return False
+        message = choices[0].get("message")
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(content, str):
+            return False
+        envelope = {"id": body.get("id"), "model": body.get("model"), "usage": body.get("usage")}
+        reason = choices[0].get("finish_reason")
+        delta = {"content": content}
+        self.handle_chunk(_Wire({**envelope, "choices": [_Wire(
+            {"delta": _Wire(delta), "finish_reason": reason if isinstance(reason, str) else None}
+        )]}))  # fmt: skip
+        return True
 
     @property
     def text(self) -> str:
@@ -80,21 +126,74 @@ class StreamState:
         return self.pieces[0] if self.pieces else ""
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
+class _Wire:
+    """A JSON object read by attribute, as `handle_chunk` reads the SDK's chunks."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._fields = fields
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._fields.get(name)
+        return str(value) if name in ("id", "model") and value is not None else value
 
 
-def _money(value: Any) -> Decimal | None:
-    """A cost from JSON (a float) as the decimal it was written as."""
-    if value is None or isinstance(value, bool):
+def ended_early(state: StreamState) -> tuple[Outcome, str] | None:
+    """How a stream that ended without an error is not a whole answer, if it is not:
+    (outcome, one line). No finish reason: the connection was closed early (incomplete);
+    `length`: the answer hit max_tokens (a whole reply, but cut)."""
+    if state.finish_reason is None:
+        return (
+            "incomplete",
+            "incomplete answer: the stream ended before the model finished (no finish "
+            "reason, no usage): the server or a proxy closed the connection early; the "
+            "partial text is kept (not cached); re-run the cell",
+        )
+    if state.finish_reason == "length":
+        return (
+            "ok",
+            'the answer hit max_tokens and is cut off (finish_reason "length"); raise '
+            "--max-tokens for a longer one",
+        )
+    return None
+
+
+def _count(value: Any, name: str, doubts: list[str], *, default: int | None = 0) -> int | None:
+    """A token count from the wire: a whole number from 0 to MAX_TOKENS_ON_WIRE, else
+    None (and a doubt). Absent is `default`."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        number = None
+    else:
+        number = _finite(value)
+    if (
+        number is None
+        or number != number.to_integral_value()
+        or not (0 <= number <= MAX_TOKENS_ON_WIRE)
+    ):
+        doubts.append(f"{name} {str(value)[:40]}")
         return None
+    return int(number)
+
+
+def _finite(value: Any) -> Decimal | None:
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
         return None
+    return number if number.is_finite() else None
+
+
+def _money(value: Any, doubts: list[str]) -> Decimal | None:
+    """A billed cost from JSON (a float) as the decimal it was written as: finite, from 0
+    to MAX_COST_ON_WIRE; anything else is None (and a doubt)."""
+    if value is None:
+        return None
+    number = None if isinstance(value, bool) else _finite(value)
+    if number is None or not (0 <= number <= MAX_COST_ON_WIRE):
+        doubts.append(f"cost {str(value)[:40]}")
+        return None
+    return number
 
 
 def read_usage(usage: Any) -> BilledUsage:
@@ -107,12 +206,27 @@ def read_usage(usage: Any) -> BilledUsage:
 
     prompt_details = get(usage, "prompt_tokens_details")
     completion_details = get(usage, "completion_tokens_details")
+    doubts: list[str] = []
+    prompt = _count(get(usage, "prompt_tokens"), "prompt_tokens", doubts)
+    completion = _count(get(usage, "completion_tokens"), "completion_tokens", doubts)
+    cost = _money(get(usage, "cost"), doubts)
+    cached = _count(get(prompt_details, "cached_tokens"), "cached_tokens", doubts) or 0
+    reasoning = _count(get(completion_details, "reasoning_tokens"), "reasoning_tokens", doubts)
     return BilledUsage(
-        prompt_tokens=_int(get(usage, "prompt_tokens")),
-        completion_tokens=_int(get(usage, "completion_tokens")),
-        cost=_money(get(usage, "cost")),
-        cached_tokens=_int(get(prompt_details, "cached_tokens")) if prompt_details else 0,
-        reasoning_tokens=(
-            _int(get(completion_details, "reasoning_tokens")) if completion_details else 0
-        ),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost=None if doubts else cost,
+        cached_tokens=cached,
+        reasoning_tokens=reasoning or 0,
+        doubts=tuple(doubts),
+    )
+
+
+def usage_warning(billed: BilledUsage | None) -> str | None:
+    """One line when the server's usage held numbers that cannot be right, else None."""
+    if billed is None or not billed.doubts:
+        return None
+    return (
+        f"orjupyter: the server reported impossible usage ({'; '.join(billed.doubts)}); "
+        "it was not believed: the tokens and cost shown are estimates"
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.display import display
 
+from orjupyter.core.budget import MAX_BUDGET, dollars
 from orjupyter.core.errors import CallFailed, OptionError
 from orjupyter.store.ledger import Ledger
 
@@ -42,7 +43,7 @@ def usage(magics: OrJupyterMagics, args: Namespace) -> None:
     scope = None if args.all else notebook.key
     calls = ledger.calls(scope)
     if args.csv:
-        Path(args.csv).write_text(calls_csv(calls), encoding="utf-8")
+        _write_new(Path(args.csv).expanduser(), calls_csv(calls))
         print(f"Wrote {len(calls)} calls to {args.csv}.")
         return
     if args.frame:
@@ -65,8 +66,24 @@ def usage(magics: OrJupyterMagics, args: Namespace) -> None:
     display(bundle, raw=True)
 
 
+def _write_new(path: Path, text: str) -> None:
+    """Write a new private file (0600: it may hold prompts); never replace one."""
+    import os
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise OptionError(
+            f"{path} already exists; choose another file name, or delete it first"
+        ) from None
+    except OSError as exc:
+        raise OptionError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        out.write(text)
+
+
 def budget(magics: OrJupyterMagics, amount: str | None) -> None:
-    from orjupyter.core.budget import budget_warning, dollars
+    from orjupyter.core.budget import budget_warning
 
     ledger = _ledger(magics)
     notebook = magics.notebook()
@@ -95,6 +112,11 @@ def _amount(text: str) -> Decimal | None:
         amount = Decimal(-1)
     if not amount.is_finite() or amount <= 0:
         raise OptionError(f"{text!r} is not an amount: use dollars, e.g. %gpt4o budget 0.50")
+    if amount > MAX_BUDGET:
+        raise OptionError(
+            f"{text!r} is more than the largest budget, {dollars(MAX_BUDGET)}; for no limit "
+            "use %gpt4o budget off"
+        )
     return amount
 
 

@@ -37,6 +37,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+RESERVED_NAMES = frozenset(
+    {"In", "Out", "Err", "get_ipython", "exit", "quit", "open", "print", "display"}
+)
+_IPYTHON_NAME = re.compile(r"_+|_[ioh]+|_[iod]h|_i+\d*|_\d+|__\w*__")
+
+
+def output_name(text: str) -> str:
+    """`-o NAME`: a Python identifier that IPython itself does not rely on."""
+    import keyword
+
+    if not text.isidentifier() or keyword.iskeyword(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Python variable name")
+    if text in RESERVED_NAMES or _IPYTHON_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a name IPython relies on; choose another variable name"
+        )
+    return text
+
+
 def fallbacks(text: str) -> tuple[str, ...]:
     slugs = tuple(slug.strip() for slug in text.split(",") if slug.strip())
     if not slugs:
@@ -69,7 +88,11 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option(("-o", "--output"), "store the reply in this variable", {"metavar": "NAME"}),
+    Option(
+        ("-o", "--output"),
+        "store the reply in this variable",
+        {"metavar": "NAME", "type": output_name},
+    ),
     Option(("-m", "--model"), "OpenRouter model (default: GPT-4o)", {"metavar": "SLUG"}),
     Option(("--system",), "system prompt", {"metavar": "TEXT"}),
     Option(
@@ -113,7 +136,9 @@ class Command:
 
 def _usage_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every notebook in the ledger")
-    parser.add_argument("--csv", metavar="FILE", help="write this notebook's calls to FILE")
+    parser.add_argument(
+        "--csv", metavar="FILE", help="write this notebook's calls to FILE (a new file)"
+    )
     parser.add_argument("--frame", metavar="NAME", help="store the calls as a DataFrame")
     parser.add_argument("--rename", metavar="OLD", help="move OLD's calls to this notebook")
 
@@ -136,7 +161,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "alias",
         "a new %%NAME magic for another model",
-        lambda p: (p.add_argument("name", metavar="NAME"), p.add_argument("slug", metavar="SLUG")),
+        lambda p: (
+            p.add_argument("name", metavar="NAME"),
+            p.add_argument("slug", metavar="SLUG"),
+            p.add_argument("--force", action="store_true", help="replace an existing magic"),
+        ),
     ),
     Command(
         "reset",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from argparse import Namespace
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -123,13 +124,22 @@ class OrJupyterMagics(Magics):
         print(f"Thread {args.thread!r} reset." if args.thread else "All threads reset.")
 
     def _cmd_alias(self, args: Namespace) -> None:
-        self.add_alias(args.name, args.slug)
+        self.add_alias(args.name, args.slug, force=args.force)
         print(f"%%{args.name} now asks {args.slug}.")
 
-    def add_alias(self, name: str, model: str) -> None:
-        """Register `%%name` (and `%name`) for another model."""
+    def add_alias(self, name: str, model: str, *, force: bool = False) -> None:
+        """Register `%%name` (and `%name`) for another model. An existing magic (`%time`,
+        `%%bash`, `%%gpt4o` itself) is replaced only with `force`; an alias of ours may be
+        pointed at another model."""
         if not name.isidentifier():
             raise OptionError(f"{name!r} cannot be a magic name: use letters, digits and _")
+        shell: Any = self.shell
+        taken = any(name in shell.magics_manager.magics[kind] for kind in ("line", "cell"))
+        if taken and not force and (name == MAGIC_NAME or name not in self.aliases):
+            raise OptionError(
+                f"%{name} is already a magic; choose another name, or replace it with "
+                f"`%gpt4o alias {name} {model} --force`"
+            )
 
         def magic(line: str, cell: str | None = None) -> None:
             with speaking_plainly():
@@ -141,7 +151,6 @@ class OrJupyterMagics(Magics):
                     self._sync(self.ask(line, cell, default_model=model))
 
         magic.__doc__ = f"Ask {model} (an alias of %%gpt4o; same options)."
-        shell: Any = self.shell
         shell.register_magic_function(magic, magic_kind="line_cell", magic_name=name)
         self.aliases[name] = model
 
@@ -254,7 +263,10 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     formatter = shell.display_formatter.mimebundle_formatter
     formatter.for_type(Reply, reply_bundle)
     for name, model in settings.aliases.items():
-        magics.add_alias(name, model)
+        try:
+            magics.add_alias(name, model)
+        except OptionError as exc:  # a configured alias that would shadow a magic
+            print(f"orjupyter: alias not added: {exc}", file=sys.stderr)
     transformer = awaiting_transformer(magics)
     shell.input_transformers_cleanup.append(transformer)
     magics.transformer = transformer

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from orjupyter.core.domain import Reply, Totals
 from orjupyter.core.formats import Format
 from orjupyter.core.stream import StreamState
+from orjupyter.core.terminal import printable
 from orjupyter.render.report import Exchange, metadata, progress_line, transcript_bundle, usage_line
 from orjupyter.service.call import Stopper
 
@@ -26,7 +27,9 @@ def retry_line(attempt: int, delay: float, why: str) -> str:
 
 
 class TextView:
-    """Plain text: the answer streams to stdout, then the usage line."""
+    """Plain text: the answer streams to stdout, then the usage line. Everything written
+    passes through `printable`: a terminal never receives a control sequence from a
+    model or a server (newlines and tabs stay)."""
 
     def __init__(self, model: str, out: TextIO | None = None) -> None:
         self.model = model
@@ -44,18 +47,18 @@ class TextView:
 
     def on_text(self, state: StreamState) -> None:
         text = state.text
-        self.out.write(text[self.printed :])
+        self.out.write(printable(text[self.printed :]))
         self.out.flush()
         self.printed = len(text)
 
     def on_retry(self, attempt: int, delay: float, why: str) -> None:
-        self.out.write(f"[{retry_line(attempt, delay, why)}]\n")
+        self.out.write(printable(f"[{retry_line(attempt, delay, why)}]\n"))
         self.out.flush()
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
-        self.out.write(reply.text[self.printed :])
+        rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
-        self.out.write(f"{tail}\n\n[{usage_line(reply, totals)}]\n")
+        self.out.write(printable(f"{rest}{tail}\n\n[{usage_line(reply, totals)}]\n"))
         self.out.flush()
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orjupyter.core.domain import Outcome, Reply, Usage
-from orjupyter.core.stream import StreamState
+from orjupyter.core.redact import redact
+from orjupyter.core.stream import StreamState, ended_early
 
 TextListener = Callable[[StreamState], None]
 UsageEstimator = Callable[[StreamState], Usage]
@@ -32,6 +33,31 @@ class IdleTimeout(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"no data for {seconds:g} s")
         self.seconds = seconds
+
+
+class ResponseTimeout(Exception):
+    """The response's headers did not arrive within the timeout (however slowly they
+    trickled in): the timeout holds for the whole wait, not for each read."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no response within {seconds:g} s")
+        self.seconds = seconds
+
+
+class UnexpectedResponse(Exception):
+    """HTTP 200, but not an event stream of an answer: `what` names what came back."""
+
+    def __init__(self, what: str, redirected_to: str | None = None) -> None:
+        super().__init__(what)
+        self.what, self.redirected_to = what, redirected_to
+
+
+class EmptyStream(Exception):
+    """An event stream that ended without one event the client could read."""
+
+
+NON_STREAM_LIMIT = 2 * 2**20
+"""Bytes of a response that is not an event stream read to say what it is."""
 
 
 class _Watchdog:
@@ -123,6 +149,7 @@ class StreamedCall:
     retry_delay: RetryDelay = _no_retry
     on_retry: RetryListener = _ignore_retry
     idle_timeout: float = 600.0
+    secrets: tuple[str, ...] = ()
 
     async def run(self) -> CallResult:
         task = asyncio.ensure_future(self._consume())
@@ -138,7 +165,7 @@ class StreamedCall:
         attempt = 0
         while True:
             try:
-                return await self.client.chat.completions.create(**self.request)
+                return await self._create()
             except Exception as exc:
                 delay = self.retry_delay(exc, attempt)
                 if delay is None:
@@ -147,8 +174,40 @@ class StreamedCall:
                 self.on_retry(attempt, delay, self.describe_error(exc, None))
                 await asyncio.sleep(delay)
 
+    async def _create(self) -> Any:
+        """The request, until its response headers arrive: at most `idle_timeout` in all."""
+        try:
+            return await asyncio.wait_for(
+                self.client.chat.completions.create(**self.request), self.idle_timeout
+            )
+        except TimeoutError:
+            raise ResponseTimeout(self.idle_timeout) from None
+
+    async def _receive(
+        self, stream: Any, result: CallResult, watchdog: _Watchdog, started: float
+    ) -> None:
+        """Read the response into `result.state`; a clean end that is not a whole answer
+        sets the outcome (`incomplete`) and says why."""
+        state = result.state
+        if not _is_event_stream(stream.response):
+            await _read_whole(stream.response, state)
+            result.time_to_first_token = time.perf_counter() - started
+            self.on_text(state)
+        else:
+            async for chunk in stream:
+                watchdog.touch()
+                if state.handle_chunk(chunk):
+                    if result.time_to_first_token is None:
+                        result.time_to_first_token = time.perf_counter() - started
+                    self.on_text(state)
+        if not state.chunks:
+            raise EmptyStream()
+        early = ended_early(state)
+        if early is not None:
+            result.outcome, result.error = early
+
     async def _consume(self) -> CallResult:
-        result = CallResult(StreamState())
+        result = CallResult(StreamState(secrets=self.secrets))
         started = time.perf_counter()
         stream: Any = None
         watchdog: _Watchdog | None = None
@@ -158,13 +217,7 @@ class StreamedCall:
             task = asyncio.current_task()
             assert task is not None
             watchdog = _Watchdog(task, self.idle_timeout)
-            state = result.state
-            async for chunk in stream:
-                watchdog.touch()
-                if state.handle_chunk(chunk):
-                    if result.time_to_first_token is None:
-                        result.time_to_first_token = time.perf_counter() - started
-                    self.on_text(state)
+            await self._receive(stream, result, watchdog, started)
         except (asyncio.CancelledError, KeyboardInterrupt):
             if watchdog is not None and watchdog.fired:
                 result.outcome = "error"
@@ -189,6 +242,44 @@ class StreamedCall:
         return result
 
 
+def _is_event_stream(response: Any) -> bool:
+    kind = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+    return kind == "text/event-stream"
+
+
+async def _read_whole(response: Any, state: StreamState) -> None:
+    """A 200 that is not an event stream: a JSON chat completion (a server that ignores
+    `stream: true`) is taken as the answer; anything else raises `UnexpectedResponse`."""
+    import json
+
+    kind = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+    body = bytearray()
+    async for piece in response.aiter_bytes():
+        body += piece
+        if len(body) > NON_STREAM_LIMIT:
+            break
+    moved = str(response.url) if response.history else None
+    try:
+        parsed = json.loads(bytes(body))
+    except (ValueError, RecursionError):
+        parsed = None
+    if isinstance(parsed, dict) and state.take_completion(parsed):
+        return
+    raise UnexpectedResponse(_what_came_back(kind, bytes(body), parsed), moved)
+
+
+def _what_came_back(kind: str, body: bytes, parsed: object) -> str:
+    import re
+
+    if "html" in kind or body.lstrip()[:1] == b"<":
+        title = re.search(rb"<title[^>]*>([^<]{1,80})", body, re.IGNORECASE)
+        named = f" titled {title.group(1).decode(errors='replace').strip()!r}" if title else ""
+        return f"an HTML page{named}"
+    if parsed is not None:
+        return f"a JSON page ({kind or 'no content type'}) that is not a chat completion"
+    return f"{len(body):,} bytes of {kind or 'unlabelled data'}"
+
+
 async def _close_quietly(stream: Any) -> None:
     try:
         await asyncio.shield(stream.close())
@@ -201,7 +292,7 @@ def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
     state = result.state
     billed = state.usage.to_usage() if state.usage else None
     return Reply(
-        text=state.text,
+        text=redact(state.text, state.secrets) if state.secrets else state.text,
         model=state.model or model,
         id=state.id or result.response_id,
         usage=billed or estimate(state),

@@ -1,4 +1,10 @@
-"""SDK exceptions → one line a person can act on. Never includes the API key."""
+"""SDK exceptions → one line a person can act on. Never includes the API key.
+
+This is where a server's own words (error bodies, mid-stream error objects) enter the
+package: `describe` passes everything it returns through `redact`, with the configured key,
+so a server that reflects the request's headers cannot put the key on screen, in a saved
+notebook, in the ledger or in a log.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from orjupyter.core.redact import redact
+from orjupyter.core.terminal import printable
 
 NO_KEY = (
     "no OpenRouter API key: set OPENROUTER_API_KEY in the environment, or run `%gpt4o key` "
@@ -41,6 +50,7 @@ def _openrouter_message(body: Any) -> str | None:
     message = error.get("message")
     if not isinstance(message, str) or not message:
         return None
+    message = message[:4000]
     metadata = error.get("metadata")
     if isinstance(metadata, Mapping):
         reasons = metadata.get("reasons")
@@ -49,7 +59,7 @@ def _openrouter_message(body: Any) -> str | None:
         provider = metadata.get("provider_name")
         if isinstance(provider, str) and provider:
             message += f" (provider: {provider})"
-    return one_line(message)
+    return message
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -69,14 +79,26 @@ def status_message(status: int, body: Any, retry_after: str | None = None) -> st
     return f"HTTP {status} from OpenRouter: {message}" + (f" — {hint}" if hint else "")
 
 
-def describe(exc: BaseException, received: int | None, *, base_url: str, timeout: float) -> str:
-    """Any failure of a call as one line. `received`: characters that had arrived, or None
-    when the stream never opened."""
-    context = _Context(received, base_url, timeout)
+def describe(
+    exc: BaseException,
+    received: int | None,
+    *,
+    base_url: str,
+    timeout: float,
+    secrets: tuple[str, ...] = (),
+) -> str:
+    """Any failure of a call as one line, with the key (`secrets`) and anything shaped like
+    a credential hidden. `received`: characters that had arrived, or None when the stream
+    never opened."""
+    line = redact(_explain(exc, _Context(received, base_url, timeout)), secrets)
+    return one_line(printable(line), 600)
+
+
+def _explain(exc: BaseException, context: _Context) -> str:
     for kind, explain in _explainers():
         if isinstance(exc, kind):
             return explain(exc, context)
-    return f"{type(exc).__name__}: {one_line(str(exc))}"
+    return f"{type(exc).__name__}: {str(exc)[:2000]}"
 
 
 @dataclass(frozen=True)
@@ -109,8 +131,46 @@ def _connection(exc: Any, context: _Context) -> str:
     if context.received is not None:
         return f"the connection dropped after {context.received:,} characters; re-run the cell"
     cause = exc.__cause__ or exc.__context__
-    why = f" ({one_line(str(cause), 120)})" if cause else ""
+    why = f" ({str(cause)[:500]})" if cause else ""
     return f"cannot reach {context.base_url}{why}; check your network and OPENROUTER_BASE_URL"
+
+
+def _response_timeout(exc: Any, context: _Context) -> str:
+    return (
+        f"no complete response from {context.base_url} within {exc.seconds:g} s; re-run the "
+        "cell, or allow longer with `%config OrJupyter.timeout = 1200`"
+    )
+
+
+def _unexpected(exc: Any, context: _Context) -> str:
+    where = f" after a redirect to {exc.redirected_to}" if exc.redirected_to else ""
+    return (
+        f"the server answered HTTP 200 with {exc.what}{where}, not a streamed answer: a "
+        f"captive portal, proxy login or wrong address? Check {context.base_url} "
+        "(OPENROUTER_BASE_URL) in a browser; nothing was answered"
+    )
+
+
+def _empty_stream(_exc: Any, context: _Context) -> str:
+    return (
+        f"the event stream from {context.base_url} ended without one event that could be "
+        "read (events not separated by blank lines?); nothing was answered — check "
+        "OPENROUTER_BASE_URL"
+    )
+
+
+def _oversized(exc: Any, _context: _Context) -> str:
+    return (
+        f"the server sent more text than any model answers with ({exc.characters:,} "
+        "characters); the call was ended and nothing was cached"
+    )
+
+
+def _not_utf8(_exc: Any, context: _Context) -> str:
+    return (
+        f"the server sent text that is not valid UTF-8 after {context.received or 0:,} "
+        "characters; the partial text is kept; re-run the cell"
+    )
 
 
 def _malformed(_exc: Any, context: _Context) -> str:
@@ -121,7 +181,7 @@ def _malformed(_exc: Any, context: _Context) -> str:
 
 
 def _broken_stream(exc: Any, _context: _Context) -> str:
-    message = _openrouter_message(exc.body) or one_line(exc.message)
+    message = _openrouter_message(exc.body) or exc.message
     code = _error_object(exc.body).get("code")
     label = f"error {code}" if code else "error"
     return f"the stream broke off with {label}: {message}; re-run the cell"
@@ -136,11 +196,17 @@ def _explainers() -> list[tuple[type[BaseException], Explainer]]:
 
     import openai
 
-    from orjupyter.service.call import IdleTimeout
+    from orjupyter.core.stream import OversizedAnswer
+    from orjupyter.service.call import EmptyStream, IdleTimeout, ResponseTimeout, UnexpectedResponse
 
     return [
         (openai.APIStatusError, _status),
         (IdleTimeout, _idle),
+        (ResponseTimeout, _response_timeout),
+        (UnexpectedResponse, _unexpected),
+        (EmptyStream, _empty_stream),
+        (OversizedAnswer, _oversized),
+        (UnicodeDecodeError, _not_utf8),
         (openai.APITimeoutError, _timeout),
         (openai.APIConnectionError, _connection),
         (json.JSONDecodeError, _malformed),

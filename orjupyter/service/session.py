@@ -25,7 +25,7 @@ from orjupyter.core.pricing import (
 from orjupyter.core.question import Question
 from orjupyter.core.request import CallOptions, build_request
 from orjupyter.core.settings import Settings
-from orjupyter.core.stream import StreamState
+from orjupyter.core.stream import StreamState, usage_warning
 from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
 from orjupyter.service.background import BackgroundLoop
 from orjupyter.service.call import CallResult, StreamedCall, to_reply
@@ -101,16 +101,18 @@ class Session:
         client = self.clients.get(spec)
         await self.check(question.parts, question.options, client)
         reservation = self.book.reserve(question, self._worst_case(question))
+        secrets = (spec.api_key,)
         call = StreamedCall(
             client=client,
             request=request,
             on_text=view.on_text,
             describe_error=lambda exc, received: describe(
-                exc, received, base_url=spec.base_url, timeout=spec.timeout
+                exc, received, base_url=spec.base_url, timeout=spec.timeout, secrets=secrets
             ),
             retry_delay=lambda exc, attempt: retry_delay(exc, attempt, spec.max_retries),
             on_retry=view.on_retry,
             idle_timeout=spec.timeout,
+            secrets=secrets,
         )
         view.start(call.stopper)
         try:
@@ -120,8 +122,11 @@ class Session:
             self.book.release(reservation)
             raise
         reply = replace(reply, history_turns=len(turns))
-        if reply.outcome == "ok":
-            self.book.remember(request, reply)
+        warning = usage_warning(result.state.usage)
+        if warning:
+            print(warning, file=sys.stderr)
+        if reply.outcome == "ok" and reply.finish_reason != "length":
+            self.book.remember(request, reply)  # only whole answers: never a cut one
         return self._finish(question, reply, view, reservation)
 
     def _finish(
@@ -137,12 +142,13 @@ class Session:
             print(warning, file=sys.stderr)
         return reply
 
-    def _worst_case(self, question: Question) -> Decimal:
-        """The most this call can cost: its estimated prompt plus the longest answer."""
+    def _worst_case(self, question: Question) -> Decimal | None:
+        """The most this call can cost: its estimated prompt plus the longest answer; None
+        when the model's price is unknown (no budget can bound it)."""
         options = question.options
         price = price_for(options.model, self.catalog)
         if price is None:
-            return Decimal(0)
+            return None
         info = info_for(options.model, self.catalog)
         longest = options.max_tokens or (
             info.max_completion_tokens if info and info.max_completion_tokens else None
@@ -164,7 +170,7 @@ class Session:
             request,
             prompt_estimate=estimate,
             cheapest=price.cost(estimate, 1) if price else None,
-            worst=self._worst_case(question) if price else None,
+            worst=self._worst_case(question),
             cached=cached is not None,
             format_cost=format_cost,
         )
@@ -211,8 +217,13 @@ class Session:
         estimate_prompt = prompt_tokens([*self._system_parts(options), list(parts)])
 
         def estimate(s: StreamState) -> Usage:
-            prompt = s.usage.prompt_tokens if s.usage else estimate_prompt
-            completion = s.usage.completion_tokens if s.usage else s.content_chunks
+            billed = s.usage
+            prompt = billed.prompt_tokens if billed else None
+            completion = billed.completion_tokens if billed else None
+            if prompt is None:
+                prompt = estimate_prompt
+            if completion is None:
+                completion = s.content_chunks
             return estimated_usage(price, prompt, completion)
 
         return to_reply(result, options.model, estimate)

@@ -9,7 +9,8 @@ so a re-recorded answer diffs line by line.
 
 Eviction is least-recently-used by file mtime (a hit touches it) once the folder grows
 beyond `max_bytes`, down to 90% of it. Nothing here receives the API key; image bytes
-are never stored, only their SHA-256.
+are never stored, only their SHA-256. Entries hold whole prompts and answers, so files are
+created 0600 and the folders this module makes 0700.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class ResponseCache:
             return None
         try:
             answer = _decode(key, data)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             with contextlib.suppress(OSError):
                 path.unlink()
             return None
@@ -202,14 +203,17 @@ class ResponseCache:
         data = _encode(key, answer, request)
         if len(data) > self.max_bytes * _EVICT_TO:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(self.directory)
+        _private_folder(path.parent)
         try:
             replaced = path.stat().st_size
         except OSError:
             replaced = 0
         temp = path.with_name(f".{key[:16]}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            temp.write_bytes(data)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:  # prompts and answers: readable by you only
+                out.write(data)
             _replace(temp, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -296,6 +300,15 @@ class ResponseCache:
                 with contextlib.suppress(OSError):
                     if temp.stat().st_mtime < cutoff:
                         temp.unlink()
+
+
+def _private_folder(folder: Path) -> None:
+    """Make `folder` (and its parents) if missing; a folder made here is 0700."""
+    if folder.is_dir():
+        return
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # mkdir's mode is masked by the umask
+        os.chmod(folder, 0o700)
 
 
 def _replace(source: Path, target: Path) -> None:

@@ -1,12 +1,18 @@
 """Where calls leave a trace: the ledger (spend, budgets) and the response cache.
 
-Both are opened on first use. If the ledger cannot be opened (a read-only home, say),
-totals fall back to this kernel's memory and a warning says so once: a call never fails
-because its bookkeeping could not be written.
+Both are opened on first use. If the ledger cannot be opened (a read-only home, say) or
+fails later (a corrupt page: "database disk image is malformed"), totals fall back to this
+kernel's memory and one warning says how to repair or move the file: a call never fails,
+and an answer is never lost, because its bookkeeping could not be written. A call's row
+that the ledger refused goes to a side file beside it (`<ledger>.unrecorded.jsonl`), so
+the cent is not lost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import sys
 from dataclasses import replace
 from decimal import Decimal
@@ -14,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orjupyter.core.domain import Reply, Totals
+from orjupyter.core.redact import redact
 
 if TYPE_CHECKING:
     from orjupyter.core.budget import Reservation
@@ -29,6 +36,7 @@ class Records:
         self._ledger: Ledger | None = None
         self._ledger_failed = False
         self._cache: ResponseCache | None = None
+        self._broken_path: Path | None = None
         self.memory = Totals()
 
     # -- the ledger ------------------------------------------------------------------
@@ -43,6 +51,7 @@ class Records:
                 self._ledger = Ledger(path or default_ledger_path())
             except Exception as exc:  # bookkeeping must never break a call
                 self._ledger_failed = True
+                self._broken_path = path or default_ledger_path()
                 print(
                     f"orjupyter: cannot open the ledger ({exc}); totals are kept in this "
                     "kernel only. Set ORJUPYTER_LEDGER to a writable file.",
@@ -50,43 +59,121 @@ class Records:
                 )
         return self._ledger
 
+    def _broken(self, exc: BaseException) -> None:
+        """The ledger failed after it opened: warn once, and keep totals in memory."""
+        ledger, self._ledger, self._ledger_failed = self._ledger, None, True
+        path = ledger.path if ledger else "the ledger"
+        print(
+            f"orjupyter: the ledger {path} failed ({redact(str(exc), self._secrets())}); "
+            "totals are kept in this kernel only and each call's row goes to "
+            f"{_side_file(path)}. Repair it with `sqlite3 {path} .recover | sqlite3 "
+            "repaired.sqlite`, or move it aside (a new one is made on the next start), or "
+            "set ORJUPYTER_LEDGER to another file.",
+            file=sys.stderr,
+        )
+        if ledger is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing more to do
+                ledger.close()
+        self._broken_path = ledger.path if ledger else None
+
+    def _secrets(self) -> tuple[str, ...]:
+        try:
+            return (self.settings.resolved_key(),)
+        except Exception:  # no key configured: nothing to hide
+            return ()
+
     def totals(self, notebook: str) -> Totals:
         ledger = self.ledger
-        return ledger.totals(notebook) if ledger else self.memory
+        if ledger is None:
+            return self.memory
+        try:
+            return ledger.totals(notebook)
+        except Exception as exc:
+            self._broken(exc)
+            return self.memory
 
     def record(self, question: Question, reply: Reply, reservation: Reservation | None) -> None:
+        """Write the call's row and free its hold. Never raises: a ledger that fails here
+        is reported once, and the row goes to the side file."""
         self.memory = self.memory.add(reply.usage)
+        record = self._record(question, reply)
         ledger = self.ledger
         if ledger is None:
+            self._aside(record)
             return
+        try:
+            ledger.record(record, release=reservation)
+        except Exception as exc:
+            self._broken(exc)
+            self._aside(record)
+
+    def _aside(self, record: Any) -> None:
+        path = self._broken_path
+        if path is None:
+            return
+        row = {
+            "started_at": record.started_at.isoformat(),
+            "notebook": record.notebook, "cell": record.cell, "model": record.model,
+            "generation_id": record.generation_id, "outcome": record.outcome,
+            "prompt_tokens": record.usage.prompt_tokens,
+            "completion_tokens": record.usage.completion_tokens,
+            "cost": f"{record.usage.cost:f}", "cost_is_estimate": record.usage.cost_is_estimate,
+            "error": record.error,
+        }  # fmt: skip
+        try:
+            fd = os.open(_side_file(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as side:
+                side.write(json.dumps(row) + "\n")
+        except OSError as exc:
+            print(f"orjupyter: this call's row could not be kept ({exc})", file=sys.stderr)
+
+    def _record(self, question: Question, reply: Reply) -> Any:
         from orjupyter.store.ledger import CallRecord
 
         store = self.settings.store_prompts
-        record = CallRecord(
+        secrets = self._secrets()
+        return CallRecord(
             notebook=question.notebook,
             cell=question.cell,
             model=reply.model,
             generation_id=reply.id,
             usage=reply.usage,
-            outcome=reply.outcome,
-            error=reply.error,
+            outcome="error" if reply.outcome == "incomplete" else reply.outcome,
+            error=reply.error and redact(reply.error, secrets),
             time_to_first_token=reply.time_to_first_token,
             duration=reply.duration,
             from_cache=reply.cached,
             prompt=_prompt_text(question) if store else None,
             answer=reply.text if store else None,
         )
-        ledger.record(record, release=reservation)
 
-    def reserve(self, question: Question, worst_case: Decimal) -> Reservation | None:
+    def reserve(self, question: Question, worst_case: Decimal | None) -> Reservation | None:
+        """Hold the call's worst case against the notebook's budget (`BudgetExceeded` if it
+        would not fit). `worst_case` None (the price is unknown) is refused under a budget."""
+        from orjupyter.core.budget import BudgetExceeded, UnboundedCost
+
         ledger = self.ledger
         if ledger is None:
             return None
-        return ledger.reserve(question.notebook, worst_case)
+        try:
+            if worst_case is None:
+                if ledger.budget(question.notebook) is not None:
+                    raise UnboundedCost(question.options.model)
+                return None
+            return ledger.reserve(question.notebook, worst_case)
+        except (BudgetExceeded, UnboundedCost):
+            raise
+        except Exception as exc:  # a broken ledger: the call goes ahead, said once
+            self._broken(exc)
+            return None
 
     def release(self, reservation: Reservation | None) -> None:
-        if reservation is not None and self.ledger is not None:
+        if reservation is None or self.ledger is None:
+            return
+        try:
             self.ledger.release(reservation)
+        except Exception as exc:
+            self._broken(exc)
 
     def budget_warning(self, notebook: str) -> str | None:
         ledger = self.ledger
@@ -94,7 +181,11 @@ class Records:
             return None
         from orjupyter.core.budget import budget_warning
 
-        return budget_warning(ledger.totals(notebook).cost, ledger.budget(notebook))
+        try:
+            return budget_warning(ledger.totals(notebook).cost, ledger.budget(notebook))
+        except Exception as exc:
+            self._broken(exc)
+            return None
 
     # -- the cache -------------------------------------------------------------------
 
@@ -139,6 +230,10 @@ class Records:
             self.cache.put(self.key(request), CachedAnswer.from_reply(reply), request=request)
         except (OSError, ValueError) as exc:
             print(f"orjupyter: answer not cached ({exc})", file=sys.stderr)
+
+
+def _side_file(ledger: Path | str) -> Path:
+    return Path(f"{ledger}.unrecorded.jsonl")
 
 
 def _prompt_text(question: Question) -> str:

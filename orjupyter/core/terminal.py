@@ -1,0 +1,29 @@
+"""Text safe to write to a terminal: no control sequences, only what reads as text.
+
+Pure. A model's answer (or a server's error) can carry clear-screen, window-title, OSC 52
+clipboard-write or OSC 8 hyperlink escapes; a terminal would obey them. `printable` removes
+whole escape sequences and every other control character, keeping newlines and tabs.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEQUENCES = re.compile(
+    r"""
+    \x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?     # OSC … (BEL or ST ends it)
+    | \x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?        # DCS, SOS, PM, APC … ST
+    | \x1b\[[0-?]*[ -/]*[@-~]?                     # CSI
+    | \x9b[0-?]*[ -/]*[@-~]?                       # C1 CSI
+    | \x9d[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?     # C1 OSC
+    | \x1b[ -/]*[0-~]?                             # other ESC sequences (ESC c resets)
+    | (?:(?![\n\t])[\x00-\x1f\x7f-\x9f])           # any other control character
+    """,
+    re.VERBOSE,
+)
+
+
+def printable(text: str) -> str:
+    """`text` without terminal control sequences or control characters (newlines and tabs
+    stay; a carriage return goes, so nothing overwrites what was printed)."""
+    return _SEQUENCES.sub("", text)

@@ -1,0 +1,342 @@
+"""A hostile OpenAI-compatible server on 127.0.0.1, for testing what a misbehaving server
+(or a proxy in front of one) can do to a notebook. Not OpenRouter's manners: this one
+reflects the key, bills absurd amounts, answers with the wrong kind of page, cuts streams
+short and writes terminal escapes.
+
+    with HostileRouter() as server:
+        OpenAI(base_url=server.base_url, api_key="x")
+
+Put `[[hostile MODE key=value …]]` in the last user message to choose what it does:
+
+- (nothing): a normal short streamed answer, billed `0.0001`.
+- `reflect` (`status=401`): an error whose message and metadata reflect the request's
+  `Authorization` header; `bare` reflects the key without `Bearer`.
+- `reflect_midstream`: one piece of text, then a mid-stream error reflecting the header.
+- `echo_key` (`split`): the answer contains the key (`split`: across two chunks).
+- `html200`: HTTP 200 with an HTML login page.
+- `json200`: HTTP 200 with a non-streaming JSON chat completion.
+- `redirect`: 302 to a JSON page that is not a completion.
+- `noblank`: SSE events separated by single newlines (never dispatched).
+- `truncated`: text, then a clean end before a finish reason and usage.
+- `length`: the answer ends with `finish_reason: "length"`.
+- `cost=V`, `prompt_tokens=V`, `completion_tokens=V`: usage numbers written as given
+  (`1e27`, `NaN`, `Infinity`, `-5`).
+- `escapes`: an answer full of terminal control sequences.
+- `slow_headers=S`: the response headers arrive one byte every S seconds.
+- `bad_utf8`: an event that is not valid UTF-8.
+- `huge=MB`: one event carrying MB megabytes of text.
+
+`GET /models` lists the default model at its real price and `hostile/nan`,
+`hostile/huge`, `hostile/router` (`"-1"`) and `hostile/number-nan` with broken prices.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from orjupyter.core.domain import DEFAULT_MODEL
+
+__all__ = ["ESCAPES", "HostileRouter"]
+
+API = "/api/v1"
+DIRECTIVE = re.compile(r"\[\[hostile(?:\s+([^\]]*))?\]\]")
+ESCAPES = (
+    "clear\x1b[2J\x1b[H screen, "
+    "\x1b]0;pwned title\x07 title, "
+    "\x1b]52;c;cm0gLXJmIH4=\x07 clipboard, "
+    "\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\ hyperlink, "
+    "bell\x07 and \x9b31m C1 end."
+)
+"""Text a hostile answer carries: clear screen, window title, OSC 52 clipboard write,
+OSC 8 hyperlink, a bell and a C1 CSI."""
+
+
+def _models() -> list[dict[str, Any]]:
+    def entry(slug: str, prompt: Any, completion: Any) -> dict[str, Any]:
+        return {
+            "id": slug,
+            "name": slug,
+            "context_length": 128_000,
+            "architecture": {"input_modalities": ["text"]},
+            "top_provider": {"max_completion_tokens": 16_384},
+            "pricing": {"prompt": prompt, "completion": completion, "request": "0"},
+        }
+
+    return [
+        entry(DEFAULT_MODEL, "0.0000025", "0.00001"),
+        entry("hostile/nan", "NaN", "NaN"),
+        entry("hostile/huge", "1e300", "1e300"),
+        entry("hostile/router", "-1", "-1"),
+        entry("hostile/number-nan", float("nan"), float("inf")),
+    ]
+
+
+def _directive(body: dict[str, Any]) -> dict[str, str]:
+    messages = body.get("messages") or [{}]
+    content = messages[-1].get("content", "")
+    if isinstance(content, list):
+        content = " ".join(str(part.get("text", "")) for part in content)
+    values: dict[str, str] = {}
+    for match in DIRECTIVE.finditer(str(content)):
+        for token in (match.group(1) or "").split():
+            name, _, value = token.partition("=")
+            values[name] = value
+    return values
+
+
+class HostileRouter:
+    """The hostile server on a daemon thread; `requests` holds every chat body received."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+        self._server.router = self  # type: ignore[attr-defined]
+        self.host, self.port = host, self._server.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}{API}"
+
+    def start(self) -> HostileRouter:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> HostileRouter:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    # --- plumbing -------------------------------------------------------------------
+
+    def _raw(self, status: str, headers: dict[str, str], body: bytes = b"") -> None:
+        head = f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.wfile.write(head.encode() + b"\r\n" + body)
+        self.wfile.flush()
+
+    def _json(self, body: object, status: str = "200 OK") -> None:
+        data = json.dumps(body).encode()
+        self._raw(
+            status,
+            {"Content-Type": "application/json", "Content-Length": str(len(data))},
+            data,
+        )
+
+    def _start_stream(self) -> None:
+        self._raw(
+            "200 OK",
+            {
+                "Content-Type": "text/event-stream",
+                "Transfer-Encoding": "chunked",
+                "X-Generation-Id": "gen-hostile-1",
+            },
+        )
+
+    def _send(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _event(self, payload: str, end: bytes = b"\n\n") -> None:
+        self._send(b"data: " + payload.encode() + end)
+
+    def _end(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    @staticmethod
+    def _chunk(content: str | None, finish: str | None = None, usage: str | None = None) -> str:
+        choices = (
+            "[]"
+            if content is None and finish is None
+            else json.dumps(
+                [{"index": 0, "delta": {"content": content or ""}, "finish_reason": finish}]
+            )
+        )
+        usage_part = f', "usage": {usage}' if usage else ""
+        return (
+            '{"id": "gen-hostile-1", "model": "' + DEFAULT_MODEL + '", '
+            '"object": "chat.completion.chunk", "created": 1, '
+            f'"choices": {choices}{usage_part}}}'
+        )
+
+    # --- requests -------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        if self.path.startswith(f"{API}/models"):
+            self._json({"data": _models()})
+        elif self.path.startswith("/elsewhere"):
+            self._json({"status": "ok", "message": "Welcome to the portal"})
+        else:
+            self._json({"error": {"code": 404, "message": "not here"}}, "404 Not Found")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        router: HostileRouter = self.server.router  # type: ignore[attr-defined]
+        router.requests.append(body)
+        values = _directive(body)
+        auth = self.headers.get("Authorization", "")
+        for mode in (
+            "reflect",
+            "reflect_midstream",
+            "echo_key",
+            "html200",
+            "json200",
+            "redirect",
+            "noblank",
+            "truncated",
+            "length",
+            "escapes",
+            "slow_headers",
+            "bad_utf8",
+            "huge",
+        ):
+            if mode in values:
+                getattr(self, f"_{mode}")(values, auth)
+                return
+        self._normal(values)
+
+    def _usage(self, values: dict[str, str]) -> str:
+        return (
+            f'{{"prompt_tokens": {values.get("prompt_tokens", "12")}, '
+            f'"completion_tokens": {values.get("completion_tokens", "3")}, '
+            f'"total_tokens": 15, "cost": {values.get("cost", "0.0001")}}}'
+        )
+
+    def _normal(self, values: dict[str, str], text: str = "A fine answer.") -> None:
+        self._start_stream()
+        self._event(self._chunk(text))
+        self._event(self._chunk("", "stop"))
+        self._event(self._chunk(None, usage=self._usage(values)))
+        self._send(b"data: [DONE]\n\n")
+        self._end()
+
+    def _reflect(self, values: dict[str, str], auth: str) -> None:
+        shown = auth.removeprefix("Bearer ") if "bare" in values else auth
+        status = int(values.get("reflect") or 401)
+        message = f"Invalid credentials for Authorization: {shown}"
+        error = {"code": status, "message": message, "metadata": {"headers": dict(self.headers)}}
+        self._json({"error": error}, f"{status} Refused")
+
+    def _reflect_midstream(self, _values: dict[str, str], auth: str) -> None:
+        self._start_stream()
+        self._event(self._chunk("Partial "))
+        error = {"code": 502, "message": f"upstream rejected {auth}", "metadata": {"raw": auth}}
+        self._event(json.dumps({"id": "gen-hostile-1", "error": error, "choices": []}))
+        self._end()
+
+    def _echo_key(self, values: dict[str, str], auth: str) -> None:
+        key = auth.removeprefix("Bearer ")
+        self._start_stream()
+        if "split" in values:
+            half = len(key) // 2
+            self._event(self._chunk(f"Your key is {key[:half]}"))
+            self._event(self._chunk(f"{key[half:]} indeed."))
+        else:
+            self._event(self._chunk(f"Your key is {key} indeed."))
+        self._event(self._chunk("", "stop"))
+        self._event(self._chunk(None, usage=self._usage(values)))
+        self._end()
+
+    def _html200(self, _values: dict[str, str], _auth: str) -> None:
+        page = b"<!doctype html><html><head><title>Hotel WiFi login</title></head>"
+        page += b"<body>Log in</body></html>"
+        self._raw("200 OK", {"Content-Type": "text/html", "Content-Length": str(len(page))}, page)
+
+    def _json200(self, values: dict[str, str], _auth: str) -> None:
+        self._json(
+            {
+                "id": "gen-hostile-json",
+                "object": "chat.completion",
+                "model": DEFAULT_MODEL,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "Answered all at once."},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": json.loads(self._usage(values)),
+            }
+        )
+
+    def _redirect(self, _values: dict[str, str], _auth: str) -> None:
+        self._raw("302 Found", {"Location": "/elsewhere", "Content-Length": "0"})
+
+    def _noblank(self, values: dict[str, str], _auth: str) -> None:
+        self._start_stream()
+        self._event(self._chunk("Never "), b"\n")
+        self._event(self._chunk("dispatched.", "stop"), b"\n")
+        self._event(self._chunk(None, usage=self._usage(values)), b"\n")
+        self._end()
+
+    def _truncated(self, _values: dict[str, str], _auth: str) -> None:
+        self._start_stream()
+        self._event(self._chunk("The first half of an answer, "))
+        self._event(self._chunk("and then"))
+        self._end()
+
+    def _length(self, values: dict[str, str], _auth: str) -> None:
+        self._start_stream()
+        self._event(self._chunk("An answer cut at max"))
+        self._event(self._chunk("", "length"))
+        self._event(self._chunk(None, usage=self._usage(values)))
+        self._send(b"data: [DONE]\n\n")
+        self._end()
+
+    def _escapes(self, values: dict[str, str], _auth: str) -> None:
+        self._normal(values, ESCAPES)
+
+    def _slow_headers(self, values: dict[str, str], _auth: str) -> None:
+        pause = float(values.get("slow_headers") or 1)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Padding: " + b"x" * 200
+        try:
+            for byte in head:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:
+            return
+
+    def _bad_utf8(self, values: dict[str, str], _auth: str) -> None:
+        self._start_stream()
+        self._event(self._chunk("Before "))
+        self._send(
+            b'data: {"id": "gen-hostile-1", "choices": [{"index": 0, "delta": '
+            b'{"content": "\xff\xfe broken"}}]}\n\n'
+        )
+        self._event(self._chunk("", "stop"))
+        self._event(self._chunk(None, usage=self._usage(values)))
+        self._end()
+
+    def _huge(self, values: dict[str, str], _auth: str) -> None:
+        megabytes = float(values.get("huge") or 50)
+        self._start_stream()
+        self._event(self._chunk("x" * int(megabytes * 2**20)))
+        self._event(self._chunk("", "stop"))
+        self._event(self._chunk(None, usage=self._usage(values)))
+        self._end()
