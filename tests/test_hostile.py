@@ -1,0 +1,341 @@
+"""A hostile server (orjupyter.fakerouter.hostile) against a real IPython shell: the key
+never echoes, no bill breaks a notebook, no wrong answer looks right, and a terminal never
+receives a control sequence."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orjupyter.core.domain import format_cost
+from orjupyter.fakerouter.hostile import HostileRouter
+
+HOSTILE_KEY = "weird-Shape_0123456789-ABCDEFGHIJ-zyxwvu"
+"""A key of no known shape: only the configured-key rule can hide it."""
+FRAGMENTS = (HOSTILE_KEY, HOSTILE_KEY[6:30])
+
+
+def leaks(text: str | bytes) -> list[str]:
+    data = text.encode() if isinstance(text, str) else text
+    return [fragment for fragment in FRAGMENTS if fragment.encode() in data]
+
+
+@pytest.fixture(scope="module")
+def hostile_server() -> Iterator[HostileRouter]:
+    with HostileRouter() as server:
+        yield server
+
+
+@pytest.fixture
+def hostile(
+    hostile_server: HostileRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> HostileRouter:
+    hostile_server.requests.clear()
+    monkeypatch.setenv("OPENROUTER_BASE_URL", hostile_server.base_url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", HOSTILE_KEY)
+    monkeypatch.setenv("ORJUPYTER_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("ORJUPYTER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ORJUPYTER_REPLAY", raising=False)
+    return hostile_server
+
+
+@pytest.fixture
+def ip(hostile: HostileRouter) -> Iterator[object]:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "orjupyter")
+    yield shell
+    shell.run_line_magic("unload_ext", "orjupyter")
+    shell.user_ns.pop("reply", None)
+
+
+def run(shell, source: str):
+    return shell.run_cell(source, store_history=True)
+
+
+def ledger_rows(tmp_path: Path) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
+        return conn.execute("SELECT outcome, error, cost, cost_is_estimate FROM calls").fetchall()
+
+
+def disk_leaks(tmp_path: Path) -> list[str]:
+    """The ledger, its WAL and the cache, byte for byte."""
+    found = []
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            found += [f"{path.name}: {hit}" for hit in leaks(path.read_bytes())]
+    return found
+
+
+# --- secrets ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("directive", ["reflect", "reflect bare", "reflect=403"])
+def test_a_server_that_reflects_the_key_never_shows_or_stores_it(
+    ip, hostile, tmp_path, capsys, directive
+):
+    result = run(ip, f"%%gpt4o -o reply\n[[hostile {directive}]]")
+    message = str(result.error_in_exec)
+    assert "Invalid credentials for Authorization" in message  # the server's words stay
+    assert "<key hidden>" in message
+    reply = ip.user_ns["reply"]
+    assert reply.outcome == "error"
+    seen = capsys.readouterr()
+    assert not leaks(message + repr(reply) + str(reply.error) + seen.out + seen.err)
+    assert ledger_rows(tmp_path)[-1][0] == "error"
+    assert not disk_leaks(tmp_path)
+
+
+def test_a_mid_stream_error_reflecting_the_key_keeps_the_text_not_the_key(ip, hostile, tmp_path):
+    result = run(ip, "%%gpt4o -o reply\n[[hostile reflect_midstream]]")
+    reply = ip.user_ns["reply"]
+    assert reply.text == "Partial "
+    assert "upstream rejected Bearer <key hidden>" in str(result.error_in_exec)
+    assert not leaks(str(result.error_in_exec) + str(reply.error))
+    assert not disk_leaks(tmp_path)
+
+
+@pytest.mark.parametrize("directive", ["echo_key", "echo_key split"])
+def test_a_key_echoed_in_the_answer_is_hidden_before_it_is_shown_or_cached(
+    ip, hostile, tmp_path, capsys, directive
+):
+    assert run(ip, f"%%gpt4o -o reply\n[[hostile {directive}]]").success
+    reply = ip.user_ns["reply"]
+    assert reply.text.startswith("Your key is <key hidden>")
+    assert not leaks(reply.text + capsys.readouterr().out)
+    assert list((tmp_path / "cache").rglob("*.json"))  # cached, without the key
+    assert not disk_leaks(tmp_path)
+
+
+def test_cache_files_and_csv_export_are_private(ip, hostile, tmp_path):
+    assert run(ip, "%%gpt4o\nAnything").success
+    entries = list((tmp_path / "cache").rglob("*.json"))
+    assert len(entries) == 1
+    assert stat.S_IMODE(entries[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(entries[0].parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
+    target = tmp_path / "calls.csv"
+    assert run(ip, f"%gpt4o usage --csv {target}").success
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # a second export never overwrites the first
+    result = run(ip, f"%gpt4o usage --csv {target}")
+    assert "already exists" in str(result.error_in_exec)
+    assert target.read_text().count("\n") == 2
+
+
+# --- numbers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    ["cost=1e27", "cost=NaN", "cost=Infinity", "cost=-5", "prompt_tokens=-3", "cost=true"],
+)
+def test_an_impossible_bill_is_not_believed_and_the_notebook_keeps_working(
+    ip, hostile, tmp_path, capsys, numbers
+):
+    assert run(ip, f"%%gpt4o -o reply\n[[hostile {numbers}]]").success
+    reply = ip.user_ns["reply"]
+    assert reply.text == "A fine answer."
+    assert reply.usage.cost_is_estimate
+    assert reply.usage.cost.is_finite() and 0 <= reply.usage.cost < 1
+    assert reply.usage.prompt_tokens >= 0
+    seen = capsys.readouterr()
+    assert "impossible usage" in seen.err and "not believed" in seen.err
+    # the next call, the dashboard and the budget all still work
+    assert run(ip, "%%gpt4o -o reply\nAgain").success
+    assert run(ip, "%gpt4o usage").success
+    assert run(ip, "%gpt4o budget").success
+    assert all(Decimal(row[2]) < 1 for row in ledger_rows(tmp_path))
+
+
+def test_money_is_formatted_at_any_size():
+    assert format_cost(Decimal("1e27")) == "$1.000e+27"
+    assert format_cost(Decimal("NaN")) == "$?"
+    assert format_cost(Decimal("0.0002725")) == "$0.0002725"
+
+
+def test_a_huge_budget_is_refused_in_one_line(ip, hostile):
+    result = run(ip, "%gpt4o budget 1e30")
+    assert "is more than the largest budget" in str(result.error_in_exec)
+    assert "%gpt4o budget off" in str(result.error_in_exec)
+
+
+def test_broken_prices_do_not_break_the_model_list(ip, hostile, capsys):
+    assert run(ip, "%gpt4o models hostile").success
+    out = capsys.readouterr().out
+    for slug in ("hostile/nan", "hostile/huge", "hostile/router", "hostile/number-nan"):
+        assert slug in out
+    assert run(ip, "%%gpt4o -m hostile/huge -o reply\nHi").success  # no budget: it goes
+
+
+@pytest.mark.parametrize("model", ["hostile/router", "hostile/nan", "hostile/huge"])
+def test_under_a_budget_a_call_with_an_unknown_price_is_refused_before_sending(
+    ip, hostile, model
+):
+    assert run(ip, "%gpt4o budget 0.01").success
+    before = len(hostile.requests)
+    result = run(ip, f"%%gpt4o -m {model}\nHi")
+    message = str(result.error_in_exec)
+    assert message.startswith("refused (nothing was sent)") and "price is unknown" in message
+    assert len(hostile.requests) == before
+
+
+def test_a_corrupt_ledger_never_loses_the_answer(ip, hostile, tmp_path, capsys):
+    from orjupyter.core.domain import Usage
+    from orjupyter.store.ledger import CallRecord, Ledger
+
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        for _ in range(300):
+            usage = Usage(1, 2, Decimal("0.01"))
+            ledger.record(CallRecord("nb", "[1]", "m", "g", usage, "ok", prompt="p" * 300))
+    size = path.stat().st_size
+    with path.open("r+b") as file:  # keep page 1 (the header opens), break every other
+        for page in range(2, size // 4096):
+            file.seek(page * 4096)
+            file.write(b"\xde\xad\xbe\xef" * 1024)
+    assert run(ip, "%%gpt4o -o reply\nFirst").success
+    assert run(ip, "%%gpt4o -o second\nSecond").success
+    assert ip.user_ns["reply"].text == "A fine answer."
+    assert ip.user_ns["second"].text == "A fine answer."
+    err = capsys.readouterr().err
+    assert err.count("malformed") == 1  # one warning, saying how to repair or move it
+    assert ".recover" in err and "ORJUPYTER_LEDGER" in err
+    side = Path(f"{path}.unrecorded.jsonl")
+    assert len(side.read_text().splitlines()) == 2
+    assert stat.S_IMODE(side.stat().st_mode) == 0o600
+
+
+# --- wrong responses that look right ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("directive", "named"),
+    [
+        ("html200", "an HTML page titled 'Hotel WiFi login'"),
+        ("redirect", "a JSON page (application/json) that is not a chat completion after a "
+         "redirect to http://127.0.0.1"),
+        ("noblank", "ended without one event that could be read"),
+        ("bad_utf8", "not valid UTF-8"),
+        ("huge=5", "more text than any model answers with"),
+    ],
+)  # fmt: skip
+def test_a_wrong_response_is_an_error_naming_what_came_back(
+    ip, hostile, tmp_path, directive, named
+):
+    result = run(ip, f"%%gpt4o -o reply\n[[hostile {directive}]]")
+    assert named in str(result.error_in_exec)
+    assert ip.user_ns["reply"].outcome == "error"
+    assert ledger_rows(tmp_path)[-1][0] == "error"
+    assert not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_a_non_streamed_json_completion_is_shown_as_it_is(ip, hostile):
+    assert run(ip, "%%gpt4o -o reply\n[[hostile json200]]").success
+    reply = ip.user_ns["reply"]
+    assert (reply.text, reply.outcome, reply.usage.cost) == (
+        "Answered all at once.",
+        "ok",
+        Decimal("0.0001"),
+    )
+
+
+def test_a_stream_that_ends_early_says_so_keeps_the_text_and_is_never_cached(
+    ip, hostile, tmp_path, capsys
+):
+    assert run(ip, "%%gpt4o -o reply\n[[hostile truncated]]").success  # the text is kept
+    reply = ip.user_ns["reply"]
+    assert reply.text == "The first half of an answer, and then"
+    assert reply.outcome == "incomplete"
+    out = capsys.readouterr().out
+    assert "incomplete answer: the stream ended before the model finished" in out
+    assert ledger_rows(tmp_path)[-1][0] != "ok"
+    asked = len(hostile.requests)
+    assert run(ip, "%%gpt4o -o reply\n[[hostile truncated]]").success
+    assert len(hostile.requests) == asked + 1  # asked again: nothing was cached
+    assert not ip.user_ns["reply"].cached
+
+
+def test_an_answer_cut_at_max_tokens_says_so_and_is_not_cached(ip, hostile, tmp_path, capsys):
+    assert run(ip, "%%gpt4o -o reply --max-tokens 5\n[[hostile length]]").success
+    reply = ip.user_ns["reply"]
+    assert reply.finish_reason == "length"
+    assert "hit max_tokens" in capsys.readouterr().out
+    assert not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_the_timeout_holds_for_headers_that_trickle_in(ip, hostile):
+    run(ip, "%config OrJupyter.timeout = 1.5")
+    try:
+        result = run(ip, "%%gpt4o -o reply\n[[hostile slow_headers=0.3]]")
+    finally:
+        run(ip, "%config OrJupyter.timeout = 600.0")
+    assert "no complete response from" in str(result.error_in_exec)
+    assert "within 1.5 s" in str(result.error_in_exec)
+
+
+# --- terminals and the user's namespace -------------------------------------------------
+
+
+def test_a_terminal_never_receives_control_sequences(hostile, tmp_path):
+    script = tmp_path / "ask.ipy"
+    script.write_text("%%gpt4o -o reply\n[[hostile escapes]]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "--ext=orjupyter",
+         str(script)],
+        capture_output=True, timeout=60, check=False, env=os.environ.copy(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert b"clear screen,  title,  clipboard, link hyperlink, bell and  C1 end." in out
+    for control in (b"\x1b", b"\x07", b"\xc2\x9b", b"\r"):
+        assert control not in out
+
+
+def test_an_alias_never_shadows_a_magic_unless_forced(ip, hostile):
+    result = run(ip, "%gpt4o alias time openai/gpt-4o-mini")
+    assert "%time is already a magic" in str(result.error_in_exec)
+    assert "--force" in str(result.error_in_exec)
+    assert run(ip, "%time 1 + 1").success
+    assert "%gpt4o is already a magic" in str(run(ip, "%gpt4o alias gpt4o x/y").error_in_exec)
+    assert run(ip, "%gpt4o alias mini openai/gpt-4o-mini").success
+    assert run(ip, "%gpt4o alias mini openai/gpt-4o").success  # our own alias: re-pointed
+    assert run(ip, "%gpt4o alias time openai/gpt-4o-mini --force").success
+    ip.magics_manager.magics["line"].pop("time", None)  # the shell is shared by the tests
+    ip.magics_manager.magics["cell"].pop("time", None)
+    ip.register_magics(__import__("IPython").core.magics.ExecutionMagics)
+
+
+@pytest.mark.parametrize("name", ["__builtins__", "_", "In", "_i3", "get_ipython"])
+def test_output_names_ipython_relies_on_are_refused(ip, hostile, name):
+    before = ip.user_ns.get(name)
+    result = run(ip, f"%%gpt4o -o {name}\nHi")
+    assert "a name IPython relies on" in str(result.error_in_exec)
+    assert ip.user_ns.get(name) is before
+    assert not hostile.requests
+
+
+def test_a_fifo_placeholder_is_refused_at_once(ip, hostile, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    ip.user_ns["fifo"] = fifo
+    result = run(ip, "%%gpt4o\nLook at {fifo}")
+    assert "is not a regular file" in str(result.error_in_exec)
+
+
+def test_a_deeply_nested_cache_file_is_a_miss(ip, hostile, tmp_path):
+    assert run(ip, "%%gpt4o -o reply\nNested").success
+    (entry,) = (tmp_path / "cache").rglob("*.json")
+    entry.write_text("[" * 100_000 + "]" * 100_000)
+    assert run(ip, "%%gpt4o -o reply\nNested").success
+    assert not ip.user_ns["reply"].cached
+    assert len(hostile.requests) == 2
