@@ -178,9 +178,7 @@ def test_broken_prices_do_not_break_the_model_list(ip, hostile, capsys):
 
 
 @pytest.mark.parametrize("model", ["hostile/router", "hostile/nan", "hostile/huge"])
-def test_under_a_budget_a_call_with_an_unknown_price_is_refused_before_sending(
-    ip, hostile, model
-):
+def test_under_a_budget_a_call_with_an_unknown_price_is_refused_before_sending(ip, hostile, model):
     assert run(ip, "%gpt4o budget 0.01").success
     before = len(hostile.requests)
     result = run(ip, f"%%gpt4o -m {model}\nHi")
@@ -339,3 +337,59 @@ def test_a_deeply_nested_cache_file_is_a_miss(ip, hostile, tmp_path):
     assert run(ip, "%%gpt4o -o reply\nNested").success
     assert not ip.user_ns["reply"].cached
     assert len(hostile.requests) == 2
+
+
+# --- a real kernel, a saved notebook -------------------------------------------------------
+
+
+def test_a_saved_notebook_never_holds_a_reflected_key(hostile, tmp_path):
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    csv = tmp_path / "calls.csv"
+    sources = [
+        "%load_ext orjupyter",
+        "%config OrJupyter.max_retries = 2",
+        "%%gpt4o -o reply\n[[hostile reflect=429]]",  # retried: the "retrying…" line
+        "%%gpt4o -o reply\n[[hostile reflect]]",
+        "%%gpt4o -o reply\n[[hostile reflect bare]]",
+        "%%gpt4o -o reply\n[[hostile reflect_midstream]]",
+        "%%gpt4o -o reply\n[[hostile echo_key split]]",
+        "reply",
+        "repr(reply)",
+        "%%gpt4o --bg -o pending\n[[hostile reflect]]",
+        "try:\n    pending.wait()\nexcept Exception as exc:\n    print(exc)\nrepr(pending)",
+        "%%gpt4o -o cut\n[[hostile truncated]]",
+        "print(cut.outcome, repr(cut.error))",
+        "%gpt4o usage",
+        f"%gpt4o usage --csv {csv}",
+    ]
+    notebook = new_notebook(
+        cells=[new_code_cell(source) for source in sources],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )  # fmt: skip
+    log = tmp_path / "kernel.log"
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )  # fmt: skip
+    with log.open("wb") as sink:
+        client.execute(stdout=sink, stderr=sink)
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(notebook, path)
+    saved = path.read_text()
+    # it really ran against the hostile server, which really reflected the key
+    assert len(hostile.requests) >= 8
+    assert saved.count("<key hidden>") >= 5
+    assert "retrying in" in saved or "attempt 1" in saved
+    assert "incomplete answer" in saved
+    assert "Your key is <key hidden>" in saved
+    # …and the key is nowhere: notebook (outputs and widget state), log, ledger, WAL, CSV
+    assert leaks(saved) == []
+    assert leaks(json.dumps(notebook.metadata)) == []
+    assert leaks(log.read_bytes()) == []
+    assert csv.exists() and leaks(csv.read_bytes()) == []
+    assert disk_leaks(tmp_path) == []
