@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from orjupyter.fakerouter.hostile import HostileRouter
 HOSTILE_KEY = "weird-Shape_0123456789-ABCDEFGHIJ-zyxwvu"
 """A key of no known shape: only the configured-key rule can hide it."""
 FRAGMENTS = (HOSTILE_KEY, HOSTILE_KEY[6:30])
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 def leaks(text: str | bytes) -> list[str]:
@@ -146,10 +148,12 @@ def test_an_impossible_bill_is_not_believed_and_the_notebook_keeps_working(
     reply = ip.user_ns["reply"]
     assert reply.text == "A fine answer."
     assert reply.usage.cost_is_estimate
-    assert reply.usage.cost.is_finite() and 0 <= reply.usage.cost < 1
+    assert reply.usage.cost.is_finite()
+    assert 0 <= reply.usage.cost < 1
     assert reply.usage.prompt_tokens >= 0
     seen = capsys.readouterr()
-    assert "impossible usage" in seen.err and "not believed" in seen.err
+    assert "impossible usage" in seen.err
+    assert "not believed" in seen.err
     # the next call, the dashboard and the budget all still work
     assert run(ip, "%%gpt4o -o reply\nAgain").success
     assert run(ip, "%gpt4o usage").success
@@ -183,7 +187,8 @@ def test_under_a_budget_a_call_with_an_unknown_price_is_refused_before_sending(i
     before = len(hostile.requests)
     result = run(ip, f"%%gpt4o -m {model}\nHi")
     message = str(result.error_in_exec)
-    assert message.startswith("refused (nothing was sent)") and "price is unknown" in message
+    assert message.startswith("refused (nothing was sent)")
+    assert "price is unknown" in message
     assert len(hostile.requests) == before
 
 
@@ -207,7 +212,8 @@ def test_a_corrupt_ledger_never_loses_the_answer(ip, hostile, tmp_path, capsys):
     assert ip.user_ns["second"].text == "A fine answer."
     err = capsys.readouterr().err
     assert err.count("malformed") == 1  # one warning, saying how to repair or move it
-    assert ".recover" in err and "ORJUPYTER_LEDGER" in err
+    assert ".recover" in err
+    assert "ORJUPYTER_LEDGER" in err
     side = Path(f"{path}.unrecorded.jsonl")
     assert len(side.read_text().splitlines()) == 2
     assert stat.S_IMODE(side.stat().st_mode) == 0o600
@@ -369,7 +375,7 @@ def test_a_saved_notebook_never_holds_a_reflected_key(hostile, tmp_path):
     ]
     notebook = new_notebook(
         cells=[new_code_cell(source) for source in sources],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        metadata={"kernelspec": KERNELSPEC},
     )  # fmt: skip
     log = tmp_path / "kernel.log"
     client = NotebookClient(
@@ -391,5 +397,43 @@ def test_a_saved_notebook_never_holds_a_reflected_key(hostile, tmp_path):
     assert leaks(saved) == []
     assert leaks(json.dumps(notebook.metadata)) == []
     assert leaks(log.read_bytes()) == []
-    assert csv.exists() and leaks(csv.read_bytes()) == []
+    assert csv.exists()
+    assert leaks(csv.read_bytes()) == []
     assert disk_leaks(tmp_path) == []
+
+
+def test_an_interrupt_ends_a_slow_placeholder_or_a_silent_server_at_once(router):
+    """A placeholder whose `__str__` takes two minutes, and a server that sends nothing for
+    a minute: the kernel interrupt ends each cell (the reply arrives well within the 30 s
+    wait below) and the kernel answers the next cell."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        setup = (
+            "%load_ext orjupyter\nimport time\nclass Slow:\n    def __str__(self):\n"
+            "        time.sleep(120)\n        return 'slow'\nslow = Slow()"
+        )
+        assert client.execute_interactive(setup, timeout=60)["content"]["status"] == "ok"
+        for cell in ("%%gpt4o\nWhat is {slow}?", "%%gpt4o\n[[fake first_delay=60]]"):
+            msg_id = client.execute(cell)
+            while client.get_iopub_msg(timeout=30)["content"].get("execution_state") != "busy":
+                pass
+            time.sleep(1.0)  # the cell is under way
+            manager.interrupt_kernel()
+            reply = client.get_shell_msg(timeout=30)  # raises if the interrupt did not land
+            assert reply["parent_header"]["msg_id"] == msg_id
+            after = client.execute_interactive("6 * 7", timeout=30)
+            assert after["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_a_ten_megabyte_cell_is_refused_in_one_line(ip, hostile):
+    ip.user_ns["huge"] = "word " * 2_000_000
+    result = run(ip, "%%gpt4o\n{huge}")
+    message = str(result.error_in_exec)
+    assert "more than openai/gpt-4o-2024-11-20's context window" in message
+    assert "nothing was sent" in message
+    assert not hostile.requests

@@ -98,15 +98,23 @@ def price_for(model: str, catalog: Mapping[str, ModelInfo] | None) -> Price | No
     return offline.price if offline else None
 
 
+EXACT_LIMIT = 500_000
+"""Characters beyond which text is counted approximately: the exact tokenizer is slow on
+them (and refuses a million), and no estimate near a context window needs it."""
+
+
 def text_tokens(text: str, *, exact: bool = False) -> int:
     """Tokens of text. Approximate by default: one per four UTF-8 bytes (OpenAI's rule of
     thumb, which over-counts English prose by about 10%). With `exact`, GPT-4o's own
     tokenizer (o200k_base) when the optional `bpe-openai` package is installed; it
     works offline but takes about half a second to load, so it is used only where an
     estimate matters (dry runs, prompts near the context window)."""
-    encoding = _o200k() if exact else None
+    encoding = _o200k() if exact and len(text) < EXACT_LIMIT else None
     if encoding is not None:
-        return len(encoding.encode(text, disallowed_special=()))
+        try:
+            return len(encoding.encode(text, disallowed_special=()))
+        except ValueError:  # the tokenizer refuses what it cannot encode safely
+            pass
     return math.ceil(len(text.encode("utf-8")) / 4)
 
 

@@ -85,10 +85,26 @@ async def run_cell(name: str, line: str, cell: str) -> None:
     shell = get_ipython()
     magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
     expanded = shell.var_expand(line, depth=1) if shell else line
+    waking = asyncio.ensure_future(_wake_often())
     try:
         with speaking_plainly():
             if magics is None:
                 raise OrJupyterError("orjupyter is not loaded: run %load_ext orjupyter")
             await magics.ask(expanded, cell, default_model=magics.aliases.get(name))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # the interrupt, while preparing
         print("Stopped.", file=sys.stderr)
+    finally:
+        waking.cancel()
+
+
+WAKE_INTERVAL = 0.1
+"""Seconds between wake-ups of the kernel's loop while a cell awaits."""
+
+
+async def _wake_often() -> None:
+    """Wake the loop every `WAKE_INTERVAL` while a cell awaits. ipykernel turns an interrupt
+    into a callback on the loop but does not wake it; a loop asleep (a stalled server, the
+    user's slow `__str__` in a worker thread) would only notice when something else
+    happened. With this, the interrupt ends the cell within a tenth of a second."""
+    while True:
+        await asyncio.sleep(WAKE_INTERVAL)

@@ -168,7 +168,7 @@ class OrJupyterMagics(Magics):
             provider=args.provider,
         )
         question = Question(
-            parts=self._parts(cell, args.detail, model),
+            parts=await self._parts(cell, args.detail, model),
             options=options,
             fmt=fmt,
             thread=args.thread,
@@ -232,10 +232,17 @@ class OrJupyterMagics(Magics):
         count = getattr(self.shell, "execution_count", None)
         return f"[{count - 1}]" if isinstance(count, int) and count > 1 else "[?]"
 
-    def _parts(self, cell: str, detail: Detail, model: str) -> list[Any]:
+    async def _parts(self, cell: str, detail: Detail, model: str) -> list[Any]:
+        """The cell's message parts. The placeholders' values are read in a worker thread
+        (a slow `__str__` or a big figure is the user's code): the kernel's loop stays free,
+        so an interrupt or a Stop ends the cell at once."""
+        import asyncio
+
         try:
             segments = parse_template(cell)
-            parts = build_parts(segments, self.user_ns, image_maker(model), detail)
+            parts = await asyncio.to_thread(
+                build_parts, segments, self.user_ns, image_maker(model), detail
+            )
         except PromptError as exc:
             raise PromptError(f"{exc} (nothing was sent)") from None
         if not parts:

@@ -191,7 +191,8 @@ class Session:
             return
         messages = [*self._system_parts(options), list(parts)]
         estimate = prompt_tokens(messages)
-        if info.context_length and estimate > info.context_length * 0.8:
+        far_over = info.context_length and estimate > info.context_length * 1.5
+        if info.context_length and not far_over and estimate > info.context_length * 0.8:
             estimate = prompt_tokens(messages, exact=True)  # near the limit: count precisely
         if info.context_length and estimate > info.context_length:
             raise NotSent(
