@@ -167,6 +167,31 @@ def test_money_is_formatted_at_any_size():
     assert format_cost(Decimal("0.0002725")) == "$0.0002725"
 
 
+def test_a_ledger_that_already_holds_an_absurd_cost_still_works(ip, hostile, tmp_path, capsys):
+    from orjupyter.core.domain import Usage
+    from orjupyter.store.ledger import CallRecord, Ledger
+
+    assert run(ip, "%%gpt4o\nFirst").success
+    notebook = ip.magics_manager.registry["OrJupyterMagics"].notebook().key
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:  # as an older version stored it
+        ledger.record(CallRecord(notebook, "[1]", "m", "g", Usage(1, 2, Decimal("1e27")), "ok"))
+    assert run(ip, "%gpt4o usage").success
+    assert run(ip, "%gpt4o budget").success
+    assert run(ip, "%%gpt4o -o reply\nSecond").success
+    assert "$1.000e+27" in capsys.readouterr().out
+    result = run(ip, "%gpt4o budget 5")  # set, then refused: it is spent already
+    assert result.success
+    refused = run(ip, "%%gpt4o\nThird")
+    assert str(refused.error_in_exec).startswith("refused (nothing was sent)")
+
+
+def test_credits_never_show_a_reflected_key(ip, hostile, capsys):
+    assert run(ip, "%gpt4o credits").success
+    out = capsys.readouterr().out
+    assert "key for Bearer <key hidden>" in out
+    assert not leaks(out)
+
+
 def test_a_huge_budget_is_refused_in_one_line(ip, hostile):
     result = run(ip, "%gpt4o budget 1e30")
     assert "is more than the largest budget" in str(result.error_in_exec)

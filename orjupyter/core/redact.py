@@ -78,3 +78,14 @@ def _longest_run(text: str, start: int, secret: str) -> int:
     while start + length < len(text) and text[start : start + length + 1] in secret:
         length += 1
     return length
+
+
+def redact_json(value: object, secrets: Iterable[str] = ()) -> object:
+    """A JSON value (dicts, lists, strings) with `redact` applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: redact_json(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_json(item, secrets) for item in value]
+    return value

@@ -26,6 +26,7 @@ Put `[[hostile MODE key=value …]]` in the last user message to choose what it 
 - `bad_utf8`: an event that is not valid UTF-8.
 - `huge=MB`: one event carrying MB megabytes of text.
 
+`GET /key` reflects the key in its label and reports a usage of 1e27 dollars.
 `GET /models` lists the default model at its real price and `hostile/nan`,
 `hostile/huge`, `hostile/router` (`"-1"`) and `hostile/number-nan` with broken prices.
 """
@@ -188,6 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.startswith(f"{API}/models"):
             self._json({"data": _models()})
+        elif self.path.startswith(f"{API}/key"):
+            auth = self.headers.get("Authorization", "")
+            self._json({"data": {"label": f"key for {auth}", "limit": None, "usage": 1e27}})
         elif self.path.startswith("/elsewhere"):
             self._json({"status": "ok", "message": "Welcome to the portal"})
         else:

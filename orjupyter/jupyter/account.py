@@ -138,7 +138,13 @@ async def models(magics: OrJupyterMagics, words: list[str]) -> None:
         entries = await session.models(_client(magics))
     except Exception as exc:
         spec = session.settings
-        line = describe(exc, None, base_url=spec.resolved_base_url(), timeout=spec.timeout)
+        line = describe(
+            exc,
+            None,
+            base_url=spec.resolved_base_url(),
+            timeout=spec.timeout,
+            secrets=(spec.resolved_key(),),
+        )
         raise CallFailed(line) from None
     assert session.models_fetched_at is not None
     display(models_table(entries, " ".join(words) or None, session.models_fetched_at), raw=True)
@@ -155,6 +161,8 @@ async def credits(magics: OrJupyterMagics) -> None:
         body = await session.credits(client)
     except Exception as exc:
         raise CallFailed(
-            describe(exc, None, base_url=spec.base_url, timeout=spec.timeout)
+            describe(
+                exc, None, base_url=spec.base_url, timeout=spec.timeout, secrets=(spec.api_key,)
+            )
         ) from None
     display(credits_view(body), raw=True)

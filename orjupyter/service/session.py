@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from orjupyter.core.domain import Part, Reply, TextPart, Totals, Usage, format_cost
 from orjupyter.core.errlog import ErrorLog
@@ -23,6 +23,7 @@ from orjupyter.core.pricing import (
     prompt_tokens,
 )
 from orjupyter.core.question import Question
+from orjupyter.core.redact import redact_json
 from orjupyter.core.request import CallOptions, build_request
 from orjupyter.core.settings import Settings
 from orjupyter.core.stream import StreamState, usage_warning
@@ -242,15 +243,20 @@ class Session:
         """OpenRouter's model list (`GET /models`), fetched once and kept with its time."""
         if refresh or self.model_entries is None:
             page = await client.models.list()
-            self.model_entries = [model.model_dump() for model in page.data]
+            secrets = (client.api_key,) if isinstance(client.api_key, str) else ()
+            self.model_entries = [
+                cast(dict[str, Any], redact_json(model.model_dump(), secrets))
+                for model in page.data
+            ]
             self.models_fetched_at = datetime.now(timezone.utc)
             self.catalog = catalog_from_models(self.model_entries)
         return self.model_entries
 
     async def credits(self, client: Any) -> dict[str, Any]:
         """The key's usage, limit and remaining credit (`GET /key`)."""
-        body: dict[str, Any] = await client.get("/key", cast_to=object)
-        return body
+        body = await client.get("/key", cast_to=object)
+        secrets = (client.api_key,) if isinstance(client.api_key, str) else ()
+        return cast(dict[str, Any], redact_json(body, secrets))
 
 
 def _unreachable(state: StreamState) -> Usage:

@@ -104,6 +104,9 @@ class Records:
         try:
             ledger.record(record, release=reservation)
         except Exception as exc:
+            if reservation is not None and reservation.id is not None:
+                with contextlib.suppress(Exception):  # the hold goes even if the row cannot
+                    ledger.release(reservation)
             self._broken(exc)
             self._aside(record)
 
@@ -228,7 +231,7 @@ class Records:
 
         try:
             self.cache.put(self.key(request), CachedAnswer.from_reply(reply), request=request)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # a cache that fails never costs the answer
             print(f"orjupyter: answer not cached ({exc})", file=sys.stderr)
 
 
