@@ -118,6 +118,40 @@ def test_a_key_echoed_in_the_answer_is_hidden_before_it_is_shown_or_cached(
     assert not disk_leaks(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (f"Invalid credentials for Authorization: Bearer {HOSTILE_KEY} (401)",
+         "Invalid credentials for Authorization: <key hidden> (401)"),
+        (f"bad key {HOSTILE_KEY[3:35]} (cut)", "bad key <key hidden> (cut)"),
+        ('{"authorization": "Basic dXNlcjpwYXNz"}', '{"authorization": "<key hidden>"}'),
+        ("x-api-key=abc123", "x-api-key=<key hidden>"),
+        ("sk-or-v1-abcdef123456 rejected", "<key hidden> rejected"),
+        ("Model not found", "Model not found"),
+    ],
+)  # fmt: skip
+def test_server_messages_lose_every_credential(text, shown):
+    from orjupyter.core.redact import redact
+
+    assert redact(text, (HOSTILE_KEY,)) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ('headers = {"Authorization": f"Bearer {api_key}"}',) * 2,
+        ('curl -H "Authorization: Bearer $OPENROUTER_API_KEY"',) * 2,
+        ("Authorization: Bearer YOUR_API_KEY",) * 2,
+        ("Bearer sk-or-v1-0123456789abcdef0123456789", "Bearer <key hidden>"),
+        (f"Your key is {HOSTILE_KEY}.", "Your key is <key hidden>."),
+    ],
+)  # fmt: skip
+def test_an_answer_keeps_code_examples_but_not_credentials(text, shown):
+    from orjupyter.core.redact import redact_answer
+
+    assert redact_answer(text, (HOSTILE_KEY,)) == shown
+
+
 def test_cache_files_and_csv_export_are_private(ip, hostile, tmp_path):
     assert run(ip, "%%gpt4o\nAnything").success
     entries = list((tmp_path / "cache").rglob("*.json"))
@@ -313,6 +347,16 @@ def test_the_timeout_holds_for_headers_that_trickle_in(ip, hostile):
 
 
 # --- terminals and the user's namespace -------------------------------------------------
+
+
+def test_printable_text_keeps_newlines_tabs_and_every_script():
+    from orjupyter.core.terminal import printable
+    from orjupyter.fakerouter.hostile import ESCAPES
+
+    assert printable("a\tb\r\nc é 中 🙂") == "a\tb\nc é 中 🙂"
+    assert printable(ESCAPES) == (
+        "clear screen,  title,  clipboard, link hyperlink, bell and  C1 end."
+    )
 
 
 def test_a_terminal_never_receives_control_sequences(hostile, tmp_path):

@@ -2,8 +2,14 @@
 `Bearer …` / `Authorization: …` text, before anything is shown, stored, cached or logged.
 
 Pure. The service applies `redact` where server text enters the package (error bodies,
-mid-stream error objects, the streamed answer); the store applies it again to what it
-writes, as a second lock on the same door.
+mid-stream error objects, model lists) and `redact_answer` to the streamed answer; the
+store applies `redact` again to the error text it writes, as a second lock on the door.
+
+An answer is a model's text, and code that shows how to call an API is a common answer:
+`headers = {"Authorization": f"Bearer {api_key}"}` must survive. So in an answer only the
+configured key (and pieces of it), and `Bearer`/`Authorization`/`sk-or-` values that look
+like real credentials (20 or more token characters, letters and digits both), are hidden;
+placeholders such as `YOUR_API_KEY`, `{api_key}` or `$OPENROUTER_API_KEY` stay.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ _SHAPES = re.compile(
 _HEAD = re.compile(
     r"(?i)bearer\s+|(?:proxy-)?authori[sz]ation[\"']?\s*[:=]\s*[\"']?|x-api-key[\"']?\s*[:=]\s*[\"']?"
 )
+_CREDENTIAL = re.compile(
+    r"(?i)(?:\b(?:bearer\s+|(?:proxy-)?authori[sz]ation[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)"
+    r"|\b(?=sk-or-))"
+    r"(?=[A-Za-z0-9._~+/=-]*\d)(?=[A-Za-z0-9._~+/=-]*[A-Za-z])[A-Za-z0-9._~+/=-]{20,}"
+)
 _FRAGMENT = 16
 """A run of this many characters of the key, anywhere, is hidden too (a key cut by a
 server's own truncation, or reflected in pieces)."""
@@ -32,6 +43,18 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     if not text:
         return text
     text = _SHAPES.sub(_hide, text)
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_SECRET:
+            text = _without(text, secret)
+    return text
+
+
+def redact_answer(text: str, secrets: Iterable[str] = ()) -> str:
+    """A model's answer with the key, pieces of it, and credential-looking `Bearer` /
+    `Authorization` / `sk-or-` values hidden; placeholders in code examples stay."""
+    if not text:
+        return text
+    text = _CREDENTIAL.sub(_hide, text)
     for secret in secrets:
         if secret and len(secret) >= _MIN_SECRET:
             text = _without(text, secret)

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orjupyter.core.domain import Outcome, Usage
-from orjupyter.core.redact import redact
+from orjupyter.core.redact import redact_answer
 
 MAX_TOKENS_ON_WIRE = 100_000_000
 """More tokens than any model's context holds: a count above this is not believed."""
@@ -93,7 +93,7 @@ class StreamState:
                 self.finish_reason = reason
         if added:
             if self.secrets:
-                added = redact(added, self.secrets)
+                added = redact_answer(added, self.secrets)
             if self.length + len(added) > MAX_ANSWER_CHARACTERS:
                 raise OversizedAnswer(self.length + len(added))
             self.pieces.append(added)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orjupyter.core.domain import Outcome, Reply, Usage
-from orjupyter.core.redact import redact
+from orjupyter.core.redact import redact_answer
 from orjupyter.core.stream import StreamState, ended_early
 
 TextListener = Callable[[StreamState], None]
@@ -292,7 +292,7 @@ def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
     state = result.state
     billed = state.usage.to_usage() if state.usage else None
     return Reply(
-        text=redact(state.text, state.secrets) if state.secrets else state.text,
+        text=redact_answer(state.text, state.secrets) if state.secrets else state.text,
         model=state.model or model,
         id=state.id or result.response_id,
         usage=billed or estimate(state),
