@@ -360,16 +360,19 @@ def test_printable_text_keeps_newlines_tabs_and_every_script():
 
 
 def test_a_terminal_never_receives_control_sequences(hostile, tmp_path):
-    script = tmp_path / "ask.ipy"
-    script.write_text("%%gpt4o -o reply\n[[hostile escapes]]\n")
+    """Terminal IPython, typed at its prompt: the streamed answer, the usage line and the
+    displayed reply reach the terminal without one control sequence."""
+    typed = "%gpt4o -o reply [[hostile escapes]] Say it\nreply\nexit\n"
     result = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "--ext=orjupyter",
-         str(script)],
-        capture_output=True, timeout=60, check=False, env=os.environ.copy(),
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "--simple-prompt",
+         "--ext=orjupyter"],
+        input=typed.encode(), capture_output=True, timeout=60, check=False, env=os.environ.copy(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert b"clear screen,  title,  clipboard, link hyperlink, bell and  C1 end." in out
+    cleaned = b"clear screen,  title,  clipboard, link hyperlink, bell and  C1 end."
+    assert out.count(cleaned) == 2  # streamed, then displayed as `reply`
+    assert b"completion tokens" in out  # the usage line
     for control in (b"\x1b", b"\x07", b"\xc2\x9b", b"\r"):
         assert control not in out
 

@@ -285,10 +285,11 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
 
 def reply_bundle(reply: Reply) -> dict[str, str]:
     """How a `Reply` shows in a cell: sanitised HTML first (the text is model output, so it
-    is untrusted), and the text itself."""
+    is untrusted), and the text without control sequences (a terminal shows this one)."""
+    from orjupyter.core.terminal import printable
     from orjupyter.render.markdown import answer_html, output_html
 
-    return {"text/html": output_html(answer_html(reply.text)), "text/plain": reply.text}
+    return {"text/html": output_html(answer_html(reply.text)), "text/plain": printable(reply.text)}
 
 
 def unregister(shell: Any) -> None:
