@@ -189,7 +189,7 @@ class StreamedCall:
         """Read the response into `result.state`; a clean end that is not a whole answer
         sets the outcome (`incomplete`) and says why."""
         state = result.state
-        if not _is_event_stream(stream.response):
+        if _is_page(stream.response):
             await _read_whole(stream.response, state)
             result.time_to_first_token = time.perf_counter() - started
             self.on_text(state)
@@ -242,9 +242,11 @@ class StreamedCall:
         return result
 
 
-def _is_event_stream(response: Any) -> bool:
+def _is_page(response: Any) -> bool:
+    """A JSON or HTML page rather than an event stream. Anything else (an event stream, or
+    a server that labels its stream oddly) is read as events."""
     kind = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
-    return kind == "text/event-stream"
+    return kind.endswith(("/json", "+json", "/html", "+xml"))
 
 
 async def _read_whole(response: Any, state: StreamState) -> None:
