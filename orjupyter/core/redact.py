@@ -25,6 +25,8 @@ _SHAPES = re.compile(
     r"|(?:\bsk-or-[A-Za-z0-9_-]{6,})"
     r"|(?:\bx-api-key\b[\"']?\s*[:=]\s*[\"']?[^\s\"',;]+)"
 )
+_WORDS = ("bearer", "authori", "sk-or-", "x-api-key")
+"""A cheap first look: the credential patterns run only where one of these words is."""
 _HEAD = re.compile(
     r"(?i)bearer\s+|(?:proxy-)?authori[sz]ation[\"']?\s*[:=]\s*[\"']?|x-api-key[\"']?\s*[:=]\s*[\"']?"
 )
@@ -33,6 +35,7 @@ _CREDENTIAL = re.compile(
     r"|\b(?=sk-or-))"
     r"(?=[A-Za-z0-9._~+/=-]*\d)(?=[A-Za-z0-9._~+/=-]*[A-Za-z])[A-Za-z0-9._~+/=-]{20,}"
 )
+_BLOCK = 8
 _FRAGMENT = 16
 """A run of this many characters of the key, anywhere, is hidden too (a key cut by a
 server's own truncation, or reflected in pieces)."""
@@ -42,7 +45,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every secret, and anything shaped like a credential, replaced."""
     if not text:
         return text
-    text = _SHAPES.sub(_hide, text)
+    if _maybe(text):
+        text = _SHAPES.sub(_hide, text)
     for secret in secrets:
         if secret and len(secret) >= _MIN_SECRET:
             text = _without(text, secret)
@@ -54,11 +58,17 @@ def redact_answer(text: str, secrets: Iterable[str] = ()) -> str:
     `Authorization` / `sk-or-` values hidden; placeholders in code examples stay."""
     if not text:
         return text
-    text = _CREDENTIAL.sub(_hide, text)
+    if _maybe(text):
+        text = _CREDENTIAL.sub(_hide, text)
     for secret in secrets:
         if secret and len(secret) >= _MIN_SECRET:
             text = _without(text, secret)
     return text
+
+
+def _maybe(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _WORDS)
 
 
 def _hide(match: re.Match[str]) -> str:
@@ -68,39 +78,38 @@ def _hide(match: re.Match[str]) -> str:
 
 
 def _without(text: str, secret: str) -> str:
+    """`text` with the secret, and every run of `_FRAGMENT` or more of its characters in
+    a row, hidden. A run that long always contains one of the secret's 8-character blocks
+    at offsets 0, 8, 16, …: those are looked for (a few fast scans), and only around a
+    hit is the run measured."""
     if secret in text:
         text = text.replace(secret, HIDDEN)
-    if len(secret) <= _FRAGMENT:
+    if len(secret) < _FRAGMENT:
         return text
-    # pieces of the key: only looked for when one of its rarer runs is present at all
-    for start in range(0, len(secret) - _FRAGMENT + 1):
-        piece = secret[start : start + _FRAGMENT]
-        if piece in text:
-            text = _hide_runs(text, secret)
-            break
-    return text
+    spans: list[tuple[int, int]] = []
+    for offset in range(0, len(secret) - _BLOCK + 1, _BLOCK):
+        block = secret[offset : offset + _BLOCK]
+        found = text.find(block)
+        while found != -1:
+            low, high = found, found + _BLOCK
+            while low > 0 and text[low - 1 : high] in secret:
+                low -= 1
+            while high < len(text) and text[low : high + 1] in secret:
+                high += 1
+            if high - low >= _FRAGMENT:
+                spans.append((low, high))
+            found = text.find(block, found + 1)
+    return _hide_spans(text, spans) if spans else text
 
 
-def _hide_runs(text: str, secret: str) -> str:
-    """Replace every maximal run of ≥ _FRAGMENT characters that is a substring of `secret`."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        length = _longest_run(text, i, secret)
-        if length >= _FRAGMENT:
-            out.append(HIDDEN)
-            i += length
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def _longest_run(text: str, start: int, secret: str) -> int:
-    length = 0
-    while start + length < len(text) and text[start : start + length + 1] in secret:
-        length += 1
-    return length
+def _hide_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    out, position = [], 0
+    for low, high in sorted(spans):
+        if high <= position:
+            continue
+        out += [text[position : max(low, position)], HIDDEN] if low >= position else [HIDDEN]
+        position = high
+    return "".join(out) + text[position:]
 
 
 def redact_json(value: object, secrets: Iterable[str] = ()) -> object:
