@@ -92,17 +92,31 @@ class Usage:
 
 @dataclass(frozen=True)
 class Totals:
-    """Running totals over many calls."""
+    """Running totals over many calls, and the notebook's budget when one is set.
+
+    `cost` is in US dollars; `estimated_calls` of the calls have an estimated cost (no
+    billed cost came back). `cached_tokens` and `reasoning_tokens` are parts of the prompt
+    and completion tokens, as OpenRouter reports them."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: Decimal = Decimal(0)
     estimated_calls: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    budget: Decimal | None = None
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def budget_share(self) -> Decimal | None:
+        """The part of the budget spent (0.8 is 80%), or None without a budget."""
+        if self.budget is None or self.budget <= 0:
+            return None
+        return self.cost / self.budget
 
     def add(self, usage: Usage) -> Totals:
         return Totals(
@@ -111,6 +125,9 @@ class Totals:
             completion_tokens=self.completion_tokens + usage.completion_tokens,
             cost=self.cost + usage.cost,
             estimated_calls=self.estimated_calls + usage.cost_is_estimate,
+            cached_tokens=self.cached_tokens + usage.cached_tokens,
+            reasoning_tokens=self.reasoning_tokens + usage.reasoning_tokens,
+            budget=self.budget,
         )
 
 

@@ -159,6 +159,13 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("credits", "the key's credit, limit and usage on OpenRouter"),
     Command(
+        "panel",
+        "this notebook's live panel: calls, tokens, cost, budget, calls in flight",
+        lambda p: p.add_argument(
+            "--side", action="store_true", help="dock it beside the notebook (jupyterlab-sidecar)"
+        ),
+    ),
+    Command(
         "alias",
         "a new %%NAME magic for another model",
         lambda p: (

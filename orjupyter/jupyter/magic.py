@@ -7,7 +7,7 @@ import sys
 from argparse import Namespace
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
@@ -40,6 +40,9 @@ from orjupyter.jupyter.panel import Panel, TextView
 from orjupyter.service.session import Session
 from orjupyter.service.views import View
 
+if TYPE_CHECKING:
+    from orjupyter.jupyter.notebook_panel import NotebookPanel
+
 
 @magics_class
 class OrJupyterMagics(Magics):
@@ -51,6 +54,7 @@ class OrJupyterMagics(Magics):
         self.session = Session(settings)
         self.transformer: Callable[[list[str]], list[str]] | None = None
         self.aliases: dict[str, str] = {}
+        self.notebook_panel: NotebookPanel | None = None
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -108,6 +112,8 @@ class OrJupyterMagics(Magics):
         from orjupyter.jupyter import account
 
         account.budget(self, args.amount)
+        if self.notebook_panel is not None:
+            self.notebook_panel.changed()
 
     def _cmd_models(self, args: Namespace) -> None:
         from orjupyter.jupyter import account
@@ -118,6 +124,11 @@ class OrJupyterMagics(Magics):
         from orjupyter.jupyter import account
 
         self._sync(account.credits(self))
+
+    def _cmd_panel(self, args: Namespace) -> None:
+        from orjupyter.jupyter.notebook_panel import show_panel
+
+        show_panel(self, side=args.side)
 
     def _cmd_reset(self, args: Namespace) -> None:
         self.session.threads.reset(args.thread)
@@ -301,6 +312,8 @@ def unregister(shell: Any) -> None:
         shell.input_transformers_cleanup.remove(magics.transformer)
     shell.events.unregister("post_run_cell", magics.session.errors.remember)
     shell.events.unregister("pre_run_cell", magics.session.background.on_cell)
+    if magics.notebook_panel is not None:
+        magics.notebook_panel.close()
     magics.session.close()
     if shell.user_ns.get("Err") is magics.session.errors.tracebacks:
         del shell.user_ns["Err"]

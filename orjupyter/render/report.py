@@ -30,6 +30,9 @@ def usage_line(reply: Reply, totals: Totals) -> str:
         f"notebook total {format_cost(totals.cost, estimate=totals.estimated_calls > 0)}"
         f" ({totals.calls} call{'s' if totals.calls != 1 else ''})",
     ]
+    near = budget_note(totals)
+    if near:
+        fields.append(near)
     if reply.time_to_first_token is not None and not reply.cached:
         fields.append(f"first token {reply.time_to_first_token:.2f} s")
     speed = tokens_per_second(reply)
@@ -43,6 +46,16 @@ def usage_line(reply: Reply, totals: Totals) -> str:
     if reply.outcome != "ok":
         fields.insert(0, reply.outcome)
     return " · ".join(fields)
+
+
+def budget_note(totals: Totals) -> str | None:
+    """`84% of the $0.50 budget spent`, once a notebook has spent 80% of its budget."""
+    from orjupyter.core.budget import WARN_AT, dollars
+
+    share = totals.budget_share
+    if share is None or share < WARN_AT or totals.budget is None:
+        return None
+    return f"{int(share * 100)}% of the {dollars(totals.budget)} budget spent"
 
 
 def metadata(reply: Reply) -> dict[str, Any]:

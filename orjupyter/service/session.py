@@ -28,6 +28,7 @@ from orjupyter.core.request import CallOptions, build_request
 from orjupyter.core.settings import Settings
 from orjupyter.core.stream import StreamState, usage_warning
 from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
+from orjupyter.service.activity import Activity, CallInFlight
 from orjupyter.service.background import BackgroundLoop
 from orjupyter.service.call import CallResult, StreamedCall, to_reply
 from orjupyter.service.client import ClientCache, ClientSpec
@@ -49,6 +50,7 @@ class Session:
     background: BackgroundLoop = field(default_factory=BackgroundLoop)
     model_entries: list[dict[str, Any]] | None = None
     models_fetched_at: datetime | None = None
+    activity: Activity = field(default_factory=Activity)
 
     def __post_init__(self) -> None:
         if self.records is None:
@@ -103,10 +105,15 @@ class Session:
         await self.check(question.parts, question.options, client)
         reservation = self.book.reserve(question, self._worst_case(question))
         secrets = (spec.api_key,)
+
+        def on_text(state: StreamState) -> None:
+            view.on_text(state)
+            self.activity.progress(flight, state.length)
+
         call = StreamedCall(
             client=client,
             request=request,
-            on_text=view.on_text,
+            on_text=on_text,
             describe_error=lambda exc, received: describe(
                 exc, received, base_url=spec.base_url, timeout=spec.timeout, secrets=secrets
             ),
@@ -115,12 +122,16 @@ class Session:
             idle_timeout=spec.timeout,
             secrets=secrets,
         )
-        view.start(call.stopper)
+        flight = self.activity.started(
+            question.notebook, question.cell, question.options.model, call.stopper
+        )
         try:
+            view.start(call.stopper)
             result = await call.run()
             reply = await self._reply(result, question.options, question.parts, client)
         except BaseException:
             self.book.release(reservation)
+            self.activity.ended(flight)
             raise
         reply = replace(reply, history_turns=len(turns))
         warning = usage_warning(result.state.usage)
@@ -128,12 +139,20 @@ class Session:
             print(warning, file=sys.stderr)
         if reply.outcome == "ok" and reply.finish_reason != "length":
             self.book.remember(request, reply)  # only whole answers: never a cut one
-        return self._finish(question, reply, view, reservation)
+        return self._finish(question, reply, view, reservation, flight)
 
     def _finish(
-        self, question: Question, reply: Reply, view: View, reservation: Any = None
+        self,
+        question: Question,
+        reply: Reply,
+        view: View,
+        reservation: Any = None,
+        flight: CallInFlight | None = None,
     ) -> Reply:
-        self.book.record(question, reply, reservation)
+        try:
+            self.book.record(question, reply, reservation)
+        finally:
+            self.activity.recorded(flight, reply)
         if question.thread and reply.outcome == "ok":
             self.threads.append(question.thread, Turn.from_parts(question.parts, reply.text))
         totals = self.book.totals(question.notebook)

@@ -166,13 +166,14 @@ class Ledger:
     def totals(self, notebook: str | None = None) -> Totals:
         """Calls, tokens and exact cost of one notebook, or of every notebook (None)."""
         where, params = _where(notebook)
-        ((calls, prompt, completion, cost, estimated),) = self._read(
+        ((calls, prompt, completion, cost, estimated, cached, reasoning),) = self._read(
             "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), "
             "COALESCE(SUM(completion_tokens), 0), decimal_sum(cost), "
-            f"COALESCE(SUM(cost_is_estimate), 0) FROM calls {where}",
+            "COALESCE(SUM(cost_is_estimate), 0), COALESCE(SUM(cached_tokens), 0), "
+            f"COALESCE(SUM(reasoning_tokens), 0) FROM calls {where}",
             params,
         )
-        return Totals(calls, prompt, completion, Decimal(cost or 0), estimated)
+        return Totals(calls, prompt, completion, Decimal(cost or 0), estimated, cached, reasoning)
 
     def calls(self, notebook: str | None = None, limit: int | None = None) -> list[CallRecord]:
         """Calls in the order they started (newest last); with `limit`, the newest `limit`."""

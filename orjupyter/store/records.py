@@ -83,11 +83,12 @@ class Records:
             return ()
 
     def totals(self, notebook: str) -> Totals:
+        """The notebook's totals and budget (this kernel's, without a ledger)."""
         ledger = self.ledger
         if ledger is None:
             return self.memory
         try:
-            return ledger.totals(notebook)
+            return replace(ledger.totals(notebook), budget=ledger.budget(notebook))
         except Exception as exc:
             self._broken(exc)
             return self.memory

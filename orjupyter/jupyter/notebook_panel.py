@@ -1,0 +1,278 @@
+"""`%gpt4o panel`: the notebook's own live panel of calls, tokens, cost and budget.
+
+One panel per kernel (so per notebook): showing it again moves it to the new cell (the old
+place says where it went). It listens to the session's `Activity`, so every call in this
+kernel (cell answers, `--bg`, follow-ups, and whatever else reports there) updates it, at
+most `REFRESHES_PER_SECOND` times a second; its numbers come from the ledger, so after a
+kernel restart it shows the notebook's history. In a terminal it prints the summary once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from orjupyter.render.notebook_summary import (
+    CHART_CALLS,
+    Flying,
+    NotebookSummary,
+    budget_html,
+    chart_html,
+    flying_line,
+    recent_html,
+    summary_text,
+    totals_html,
+)
+from orjupyter.service.activity import ActivityEvent, CallInFlight
+
+if TYPE_CHECKING:
+    from orjupyter.core.notebook_id import NotebookId
+    from orjupyter.jupyter.magic import OrJupyterMagics
+    from orjupyter.service.session import Session
+
+REFRESHES_PER_SECOND = 4.0
+TICK = 1.0
+"""Seconds between refreshes while calls are in flight (their running time moves on)."""
+SIDE_HINT = (
+    "jupyterlab-sidecar is not installed (`pip install sidecar`), so the panel is shown "
+    "here: right-click it and choose “Create New View for Output” to keep it beside the "
+    "notebook."
+)
+TEXT_FALLBACK = "orjupyter: the live panel shows here while the kernel runs (%gpt4o usage: totals)"
+
+
+def show_panel(magics: OrJupyterMagics, *, side: bool = False) -> None:
+    """`%gpt4o panel [--side]`: show (or move) the live panel; print it in a terminal."""
+    notebook = magics.notebook()
+    if not magics.settings.widgets or getattr(magics.shell, "kernel", None) is None:
+        print(summary_text(read_summary(magics.session, notebook)))
+        return
+    panel: NotebookPanel | None = getattr(magics, "notebook_panel", None)
+    if panel is None or panel.notebook.key != notebook.key:
+        if panel is not None:
+            panel.close()
+        panel = NotebookPanel(magics.session, notebook)
+        magics.notebook_panel = panel
+    panel.show(side=side, cell=magics._cell_label())
+
+
+def read_summary(session: Session, notebook: NotebookId) -> NotebookSummary:
+    ledger = session.book.ledger
+    recent = ledger.calls(notebook.key, limit=CHART_CALLS) if ledger is not None else []
+    return NotebookSummary(
+        notebook.label, session.totals(notebook.key), recent, _flying(session, notebook.key)
+    )
+
+
+def _flying(session: Session, key: str) -> tuple[Flying, ...]:
+    return tuple(
+        Flying(call.number, call.cell, call.model, call.seconds(), call.characters)
+        for call in session.activity.in_flight(key)
+    )
+
+
+class NotebookPanel:
+    """The live widget; `changed` may be called from any thread."""
+
+    def __init__(self, session: Session, notebook: NotebookId) -> None:
+        self.session = session
+        self.notebook = notebook
+        self.interval = 1.0 / REFRESHES_PER_SECOND
+        self.handle: Any = None
+        self.sidecar: Any = None
+        self.box: Any = None
+        self.summary: NotebookSummary | None = None
+        self._lock = threading.Lock()  # guards the schedule below
+        self._drawing = threading.Lock()  # one refresh at a time
+        self._timer: threading.Timer | None = None
+        self._last = 0.0
+        self._due = 0.0
+        self._ledger_stale = True
+        self._rows: dict[int, Any] = {}
+        self._shown: list[int] = []
+        self._stop_listening = session.activity.listen(self.changed)
+
+    # -- where it shows ---------------------------------------------------------------
+
+    def show(self, *, side: bool = False, cell: str = "[?]") -> None:
+        from IPython.display import display
+
+        if self.box is None:
+            self._build()
+        self._ledger_stale = True
+        self.refresh()
+        self._leave(cell)
+        if side:
+            try:
+                sidecar = importlib.import_module("sidecar")
+            except ImportError:
+                print(SIDE_HINT)
+            else:
+                self.sidecar = sidecar.Sidecar(title="orjupyter")
+                with self.sidecar:
+                    display(self.box)
+                return
+        bundle = {**self.box._repr_mimebundle_(), "text/plain": TEXT_FALLBACK}
+        self.handle = display(bundle, raw=True, display_id=True)
+
+    def _leave(self, cell: str) -> None:
+        """The panel moves: its old place says where it went."""
+        if self.handle is not None:
+            self.handle.update(
+                {"text/plain": f"(orjupyter's live panel moved to {cell})"}, raw=True
+            )
+            self.handle = None
+        if self.sidecar is not None:
+            self.sidecar.close()
+            self.sidecar = None
+
+    def _build(self) -> None:
+        import ipywidgets as widgets
+
+        from orjupyter.render.notebook_summary import panel_style
+
+        html = widgets.HTML
+        self.title = html(f"<b>orjupyter</b> · {_escaped(self.notebook.label)}")
+        self.totals, self.budget = html(), html()
+        self.chart, self.recent = html(), html()
+        self.flying = widgets.VBox([])
+        self.flying_heading = html('<div class="orj-np-heading">In flight</div>')
+        self.flying.add_class("orj-np-flying")
+        parts = [self.title, self.totals, self.budget, self.chart, self.flying, self.recent]
+        self.box = widgets.VBox([html(panel_style()), *parts])
+        self.box.add_class("orj-notebook-panel")
+
+    # -- keeping it current -----------------------------------------------------------
+
+    def changed(self, event: ActivityEvent | None = None) -> None:
+        """Something happened: refresh now, or once the interval since the last has passed."""
+        if self.box is None:
+            return
+        with self._lock:
+            if event is None or event.kind == "recorded":
+                self._ledger_stale = True
+            now = time.monotonic()
+            wait = self._last + self.interval - now
+            if self._timer is not None:
+                if self._due <= now + max(wait, 0):
+                    return  # a refresh soon enough is already due
+                self._timer.cancel()  # a slow tick: refresh sooner
+                self._timer = None
+            if wait > 0:
+                self._schedule(wait)
+                return
+            self._last = now
+        self.refresh()
+
+    def _schedule(self, wait: float) -> None:
+        timer = threading.Timer(wait, self._on_timer)
+        timer.daemon = True
+        self._timer, self._due = timer, time.monotonic() + wait
+        timer.start()
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer = None
+            self._last = time.monotonic()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read what changed and update the widgets whose text differs."""
+        with self._drawing:
+            if self.box is None:
+                return
+            if self._ledger_stale or self.summary is None:
+                self._ledger_stale = False
+                summary = read_summary(self.session, self.notebook)
+                _set(self.totals, totals_html(summary.totals))
+                _set(self.budget, budget_html(summary.totals))
+                _set(self.chart, chart_html(summary))
+                _set(self.recent, recent_html(summary.recent))
+            else:
+                summary = NotebookSummary(
+                    self.notebook.label,
+                    self.summary.totals,
+                    self.summary.recent,
+                    _flying(self.session, self.notebook.key),
+                )
+            self.summary = summary
+            self._draw_flying(self.session.activity.in_flight(self.notebook.key))
+        if summary.in_flight:
+            with self._lock:
+                if self._timer is None:
+                    self._schedule(TICK)
+
+    def _draw_flying(self, calls: list[CallInFlight]) -> None:
+        """One row per call in flight: its Stop, its cell, model, time and text so far."""
+        for call in calls:
+            row = self._rows.get(call.number)
+            if row is None:
+                row = self._rows[call.number] = _flying_row(call)
+            line = flying_line(
+                Flying(call.number, call.cell, call.model, call.seconds(), call.characters)
+            )
+            _set(row.children[1], f'<span class="orj-np-line">{_escaped(line)}</span>')
+        numbers = [call.number for call in calls]
+        if numbers != self._shown:
+            rows = [self._rows[number] for number in numbers]
+            self.flying.children = (self.flying_heading, *rows) if rows else ()
+            self._shown = numbers
+        for number in set(self._rows) - set(numbers):
+            _close(self._rows.pop(number))
+
+    def close(self) -> None:
+        """Stop listening and close the widgets (the extension is unloaded)."""
+        self._stop_listening()
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        with self._drawing:
+            box, self.box = self.box, None
+            for row in self._rows.values():
+                _close(row)
+            self._rows.clear()
+            if box is not None:
+                _close(box)
+                self.flying_heading.close()
+            if self.sidecar is not None:
+                self.sidecar.close()
+                self.sidecar = None
+
+
+def _flying_row(call: CallInFlight) -> Any:
+    import ipywidgets as widgets
+
+    button = widgets.Button(
+        description="Stop",
+        icon="stop",
+        tooltip=f"Stop the answer of {call.cell or 'this call'} (keeps what arrived)",
+    )
+    button.add_class("orj-np-stop")
+
+    def stop(_button: Any) -> None:
+        button.disabled = True
+        button.description = "Stopping…"
+        call.stopper.stop()
+
+    button.on_click(stop)
+    return widgets.HBox([button, widgets.HTML()])
+
+
+def _set(widget: Any, value: str) -> None:
+    if widget.value != value:
+        widget.value = value
+
+
+def _escaped(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def _close(widget: Any) -> None:
+    for child in getattr(widget, "children", ()):
+        _close(child)
+    widget.close()
