@@ -1,11 +1,13 @@
 # The two commands a newcomer needs:
 #   make run    set up .venv and execute notebooks/quickstart.ipynb end to end
 #   make test   set up .venv with the test tools and run every test, lint and type check
+#               (the tests build the documentation site too)
+#   make docs   build the documentation site into site/ (strict: a broken link fails it)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-test lint bench clean
+.PHONY: run test setup setup-test setup-docs docs lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +17,17 @@ setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e . ipykernel nbclient nbformat nbconvert jupyterlab
 
 setup-test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,browser]"
+	$(BIN)/python -m pip install --quiet -e ".[test,browser,docs]"
 	@# Browser tests drive Debian's chromium (never a downloaded browser); root installs it.
 	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 		echo "note: /usr/bin/chromium is missing, so the browser tests will be skipped"; }
+
+setup-docs: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+
+docs: setup-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 run: setup
 	$(BIN)/python scripts/run_quickstart.py
@@ -36,4 +44,4 @@ bench: setup-test
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .out build dist *.egg-info
+	rm -rf $(VENV) .out site build dist *.egg-info

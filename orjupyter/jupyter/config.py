@@ -49,11 +49,15 @@ class OrJupyter(Configurable):
         DEFAULT_MODEL, help="Model slug used by %%gpt4o when no -m/--model is given."
     ).tag(config=True)
     timeout = Float(
-        600.0, help="Seconds to wait for the next piece of an answer before giving up."
+        600.0,
+        help="Seconds to wait for the response to start (its headers, in all, however "
+        "slowly they arrive) and then for each next piece of the answer.",
     ).tag(config=True)
     connect_timeout = Float(10.0, help="Seconds to wait for a connection.").tag(config=True)
     max_retries = Int(
-        2, help="Retries before the first token (429, 5xx, connection errors), with backoff."
+        2,
+        help="Retries before the first token (429, 5xx, connection errors), with backoff, "
+        "honouring Retry-After.",
     ).tag(config=True)
     app_url = Unicode(APP_URL, help="Sent as HTTP-Referer for OpenRouter's app attribution.").tag(
         config=True
