@@ -134,7 +134,11 @@ class NotebookPanel:
         from orjupyter.render.notebook_summary import panel_style
 
         html = widgets.HTML
-        self.title = html(f"<b>orjupyter</b> · {_escaped(self.notebook.label)}")
+        label = self.notebook.label
+        name = label.replace("\\", "/").rsplit("/", 1)[-1] or label
+        self.title = html(
+            f'<span title="{_escaped(label)}"><b>orjupyter</b> · {_escaped(name)}</span>'
+        )
         self.totals, self.budget = html(), html()
         self.chart, self.recent = html(), html()
         self.flying = widgets.VBox([])

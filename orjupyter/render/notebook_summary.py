@@ -119,7 +119,10 @@ def chart_html(summary: NotebookSummary) -> str:
     baseline = max(
         summary.totals.cost - sum((call.usage.cost for call in calls), Decimal(0)), Decimal(0)
     )
-    svg = spend_svg(calls, baseline=baseline, budget=summary.totals.budget, width=360, height=110)
+    budget = summary.totals.budget
+    if budget is not None and summary.totals.cost < budget / 2:
+        budget = None  # far below it: the bar says so, and the curve keeps its shape
+    svg = spend_svg(calls, baseline=baseline, budget=budget, width=360, height=110)
     return f'<div class="orj-np-chart">{svg}</div>'
 
 

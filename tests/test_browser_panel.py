@@ -1,0 +1,77 @@
+"""`%gpt4o panel` in JupyterLab: the notebook's live panel follows an answer streaming in
+another cell, without a page reload."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from browser_support import NotebookPage, fake, wait_for
+
+from orjupyter.fakerouter.script import lorem
+
+pytestmark = [pytest.mark.browser]
+
+IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+OpenNotebook = Callable[..., NotebookPage]
+
+JS_FIELDS = """panel => Object.fromEntries(Array.from(
+    panel.querySelectorAll('.orj-np-field')).map(
+        el => [el.dataset.orjField, el.querySelector('.orj-np-value').innerText]))"""
+
+
+def test_notebook_panel_changes_while_an_answer_streams_in_another_cell(
+    open_notebook: OpenNotebook, tmp_path: Path
+) -> None:
+    notebook = open_notebook(
+        "%load_ext orjupyter",
+        "%gpt4o budget 1.00",
+        "%%gpt4o\nWhat is a notebook panel?",
+        f"%%gpt4o\n{fake(lorem(40), chunks=40)}",
+        "%gpt4o panel",
+        f"%%gpt4o\n{fake(lorem(160), chunks=160, delay=0.04)}",
+    )
+    notebook.page.keyboard.press("Control+b")  # hide the file browser: a wider notebook
+    for index in range(5):
+        notebook.run_and_wait(index)
+    panel = notebook.cell(4).locator(".orj-notebook-panel")
+    panel.wait_for()
+    wait_for(lambda: panel.evaluate(JS_FIELDS).get("calls") == "2", 20, "the first calls")
+    notebook.page.evaluate("() => { window.__orjSamePage = true; }")
+
+    notebook.run(5)
+    flying = panel.locator(".orj-np-flying .orj-np-line")
+    lines: list[str] = []
+    deadline = time.monotonic() + 40
+    while notebook.final(5) is None:
+        assert time.monotonic() < deadline, "the answer never finished"
+        if flying.count():
+            line = flying.first.inner_text()
+            if not lines or line != lines[-1]:
+                lines.append(line)
+            if len(lines) == 3:
+                panel.screenshot(path=tmp_path / "notebook-panel.png", animations="disabled")
+        time.sleep(0.1)
+
+    # while it streamed, the panel listed it under its cell, with more text each time
+    assert len(lines) >= 3, f"the panel changed only {len(lines)} times: {lines}"
+    assert all(line.startswith("[6] openai/gpt-4o") for line in lines), lines
+    received = [int(line.split(" · ")[-1].split()[0].replace(",", "")) for line in lines[1:]]
+    assert received == sorted(received), lines
+    assert received[0] < received[-1], lines
+
+    # once recorded, the panel counts it, and its total is the status line's notebook total
+    wait_for(lambda: panel.evaluate(JS_FIELDS).get("calls") == "3", 20, "the streamed call")
+    wait_for(lambda: flying.count() == 0, 20, "the call to leave the in-flight list")
+    status = notebook.wait_final(5)["status"]
+    billed = panel.evaluate(JS_FIELDS)["cost"]
+    assert f"notebook total {billed} (3 calls)" in status, (billed, status)
+    assert "[6]" in panel.locator(".orj-np-recent").inner_text()
+    assert notebook.page.evaluate("() => window.__orjSamePage === true"), "the page reloaded"
+
+    if os.environ.get("ORJUPYTER_UPDATE_SCREENSHOTS"):  # by hand, for the docs
+        shutil.copy(tmp_path / "notebook-panel.png", IMAGES / "notebook-panel.png")
