@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from orjupyter.render.notebook_summary import (
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 REFRESHES_PER_SECOND = 4.0
 TICK = 1.0
 """Seconds between refreshes while calls are in flight (their running time moves on)."""
+LEDGER_INTERVAL = 1.0
+"""Seconds at least between two reads of the ledger (a `--map` records many calls)."""
 SIDE_HINT = (
     "jupyterlab-sidecar is not installed (`pip install sidecar`), so the panel is shown "
     "here: right-click it and choose “Create New View for Output” to keep it beside the "
@@ -88,6 +91,7 @@ class NotebookPanel:
         self._drawing = threading.Lock()  # one refresh at a time
         self._timer: threading.Timer | None = None
         self._last = 0.0
+        self._read_at = 0.0
         self._due = 0.0
         self._ledger_stale = True
         self._rows: dict[int, Any] = {}
@@ -101,8 +105,7 @@ class NotebookPanel:
 
         if self.box is None:
             self._build()
-        self._ledger_stale = True
-        self.refresh()
+        self.refresh(reread=True)
         self._leave(cell)
         if side:
             try:
@@ -182,31 +185,31 @@ class NotebookPanel:
             self._last = time.monotonic()
         self.refresh()
 
-    def refresh(self) -> None:
-        """Read what changed and update the widgets whose text differs."""
+    def refresh(self, *, reread: bool = False) -> None:
+        """Update the widgets whose text changed. The ledger is read again (with `reread`,
+        or) when a call was recorded, at most once every `LEDGER_INTERVAL` seconds."""
         with self._drawing:
             if self.box is None:
                 return
-            if self._ledger_stale or self.summary is None:
-                self._ledger_stale = False
+            now = time.monotonic()
+            due = self._read_at + LEDGER_INTERVAL - now
+            if self.summary is None or reread or (self._ledger_stale and due <= 0):
+                self._ledger_stale, self._read_at = False, now
                 summary = read_summary(self.session, self.notebook)
                 _set(self.totals, totals_html(summary.totals))
                 _set(self.budget, budget_html(summary.totals))
                 _set(self.chart, chart_html(summary))
                 _set(self.recent, recent_html(summary.recent))
             else:
-                summary = NotebookSummary(
-                    self.notebook.label,
-                    self.summary.totals,
-                    self.summary.recent,
-                    _flying(self.session, self.notebook.key),
-                )
+                flying = _flying(self.session, self.notebook.key)
+                summary = replace(self.summary, in_flight=flying)
             self.summary = summary
             self._draw_flying(self.session.activity.in_flight(self.notebook.key))
-        if summary.in_flight:
+            again = max(due, 0.01) if self._ledger_stale else TICK if summary.in_flight else None
+        if again is not None:
             with self._lock:
                 if self._timer is None:
-                    self._schedule(TICK)
+                    self._schedule(again)
 
     def _draw_flying(self, calls: list[CallInFlight]) -> None:
         """One row per call in flight: its Stop, its cell, model, time and text so far."""
