@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from browser_support import NotebookPage, fake, wait_for
+from browser_support import JupyterLab, NotebookPage, fake, wait_for
 
 from orjupyter.fakerouter.script import lorem
+from orjupyter.render.notebook_summary import SAVED_TEXT
 
 pytestmark = [pytest.mark.browser]
 
@@ -75,3 +76,21 @@ def test_notebook_panel_changes_while_an_answer_streams_in_another_cell(
 
     if os.environ.get("ORJUPYTER_UPDATE_SCREENSHOTS"):  # by hand, for the docs
         shutil.copy(tmp_path / "notebook-panel.png", IMAGES / "notebook-panel.png")
+
+
+def test_a_saved_panel_says_what_was_there_once_its_kernel_is_gone(
+    open_notebook: OpenNotebook, lab: JupyterLab
+) -> None:
+    notebook = open_notebook("%load_ext orjupyter", "%gpt4o panel")
+    notebook.run_and_wait(0)
+    notebook.run_and_wait(1)
+    notebook.cell(1).locator(".orj-notebook-panel").wait_for()
+    assert SAVED_TEXT not in notebook.output_area(1).inner_text()  # the live panel is there
+    notebook.save()
+    lab.shutdown_kernels()
+    wait_for(lambda: not lab.kernels(), 10, "the kernel to shut down")
+    notebook.page.close()
+
+    reopened = open_notebook()
+    reopened.check_no_dead_widgets(1, 1)
+    assert SAVED_TEXT in reopened.output_area(1).inner_text()

@@ -22,6 +22,8 @@ from orjupyter.service.activity import Activity
 from orjupyter.service.call import Stopper
 from orjupyter.store.ledger import CallRecord
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
 
 def execute(client, code: str) -> tuple[dict, str, list[dict]]:
     outputs: list[dict] = []
@@ -127,13 +129,19 @@ def test_panel_numbers_equal_usage_after_a_mix_of_calls(router, kernel):
 def test_showing_the_panel_again_moves_it(router, kernel):
     execute(kernel, "%load_ext orjupyter")
     _, _, first = execute(kernel, "%gpt4o panel")
-    [shown] = [m for m in first if m["msg_type"] == "display_data"]
-    display_id = shown["content"]["transient"]["display_id"]
+    shown = [m for m in first if m["msg_type"] == "display_data"]
+    assert WIDGET_VIEW in shown[-1]["content"]["data"]
+    ids = [m["content"]["transient"]["display_id"] for m in shown]
     _, _, second = execute(kernel, "%gpt4o panel")
-    moved = [m for m in second if m["msg_type"] == "update_display_data"]
-    assert [m["content"]["transient"]["display_id"] for m in moved] == [display_id]
-    assert moved[0]["content"]["data"] == {"text/plain": "(orjupyter's live panel moved to [3])"}
-    assert [m["msg_type"] for m in second].count("display_data") == 1
+    moved = {
+        m["content"]["transient"]["display_id"]: m["content"]["data"]
+        for m in second
+        if m["msg_type"] == "update_display_data"
+    }
+    assert set(moved) == set(ids)  # the old place keeps no widget
+    assert {"text/plain": "(orjupyter's live panel moved to [3])"} in moved.values()
+    assert not any(WIDGET_VIEW in data for data in moved.values())
+    assert [m["msg_type"] for m in second].count("display_data") == 2  # the panel, there
 
 
 def test_panel_reads_the_ledger_after_a_restart(router):

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from orjupyter.render.notebook_summary import (
     CHART_CALLS,
+    SAVED_TEXT,
     Flying,
     NotebookSummary,
     budget_html,
     chart_html,
     flying_line,
     recent_html,
+    saved_placeholder_html,
     summary_text,
     totals_html,
 )
@@ -43,7 +45,6 @@ SIDE_HINT = (
     "here: right-click it and choose “Create New View for Output” to keep it beside the "
     "notebook."
 )
-TEXT_FALLBACK = "orjupyter: the live panel shows here while the kernel runs (%gpt4o usage: totals)"
 
 
 def show_panel(magics: OrJupyterMagics, *, side: bool = False) -> None:
@@ -52,7 +53,7 @@ def show_panel(magics: OrJupyterMagics, *, side: bool = False) -> None:
     if not magics.settings.widgets or getattr(magics.shell, "kernel", None) is None:
         print(summary_text(read_summary(magics.session, notebook)))
         return
-    panel: NotebookPanel | None = getattr(magics, "notebook_panel", None)
+    panel = magics.notebook_panel
     if panel is None or panel.notebook.key != notebook.key:
         if panel is not None:
             panel.close()
@@ -84,6 +85,7 @@ class NotebookPanel:
         self.notebook = notebook
         self.interval = 1.0 / REFRESHES_PER_SECOND
         self.handle: Any = None
+        self.placeholder: Any = None
         self.sidecar: Any = None
         self.box: Any = None
         self.summary: NotebookSummary | None = None
@@ -117,16 +119,19 @@ class NotebookPanel:
                 with self.sidecar:
                     display(self.box)
                 return
-        bundle = {**self.box._repr_mimebundle_(), "text/plain": TEXT_FALLBACK}
+        placeholder = {"text/html": saved_placeholder_html(), "text/plain": SAVED_TEXT}
+        self.placeholder = display(placeholder, raw=True, display_id=True)
+        bundle = {**self.box._repr_mimebundle_(), "text/plain": ""}
         self.handle = display(bundle, raw=True, display_id=True)
 
     def _leave(self, cell: str) -> None:
         """The panel moves: its old place says where it went."""
         if self.handle is not None:
-            self.handle.update(
+            self.placeholder.update(
                 {"text/plain": f"(orjupyter's live panel moved to {cell})"}, raw=True
             )
-            self.handle = None
+            self.handle.update({"text/html": ""}, raw=True)
+            self.handle = self.placeholder = None
         if self.sidecar is not None:
             self.sidecar.close()
             self.sidecar = None

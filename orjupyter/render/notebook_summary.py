@@ -187,3 +187,23 @@ def panel_style() -> str:
     """The panel's stylesheet (`orjupyter/static/notebook_panel.css`) as a style tag."""
     css = (Path(__file__).parent.parent / "static" / "notebook_panel.css").read_text("utf-8")
     return f"<style>{css}</style>"
+
+
+SAVED_TEXT = (
+    "orjupyter's notebook panel: live here while the kernel runs (%gpt4o panel shows it again)"
+)
+_SAVED_CSS = (
+    ".jp-OutputArea:has(.orj-notebook-panel) .orj-np-saved{display:none}"
+    ".jp-OutputArea:has(.orj-np-saved) .jp-OutputArea-output:is(.jupyter-widgets,"
+    '[data-mime-type="application/vnd.jupyter.widget-view+json"])'
+    ":not(:has(.orj-notebook-panel)){display:none}"
+)
+
+
+def saved_placeholder_html() -> str:
+    """Shown above the live panel's widget, hidden while the panel is there: in a notebook
+    reopened without its kernel it says what was there, and hides the dead widget."""
+    return (
+        f'<div class="orj-np-saved" style="color:#57606a;font-size:0.85em">{escaped(SAVED_TEXT)}'
+        f"</div><style>{_SAVED_CSS}</style>"
+    )
