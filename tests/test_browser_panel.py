@@ -94,3 +94,26 @@ def test_a_saved_panel_says_what_was_there_once_its_kernel_is_gone(
     reopened = open_notebook()
     reopened.check_no_dead_widgets(1, 1)
     assert SAVED_TEXT in reopened.output_area(1).inner_text()
+
+
+def test_usage_dashboard_lists_the_notebooks_calls(
+    open_notebook: OpenNotebook, tmp_path: Path
+) -> None:
+    notebook = open_notebook(
+        "%load_ext orjupyter",
+        "%%gpt4o\nWhat is a ledger?",
+        f"%%gpt4o\n{fake(lorem(60), chunks=60)}",
+        f"%%gpt4o\n{fake(lorem(20), chunks=20)}",
+        "%gpt4o usage",
+    )
+    notebook.page.keyboard.press("Control+b")  # hide the file browser: a wider notebook
+    for index in range(5):
+        notebook.run_and_wait(index)
+    dashboard = notebook.output_area(4)
+    dashboard.locator("svg polyline").wait_for()
+    text = dashboard.inner_text()
+    assert "3 calls" in text, text
+    assert text.count("openai/gpt-4o-2024-11-20") >= 4, text  # per model, and each call
+    dashboard.screenshot(path=tmp_path / "dashboard.png", animations="disabled")
+    if os.environ.get("ORJUPYTER_UPDATE_SCREENSHOTS"):  # by hand, for the docs
+        shutil.copy(tmp_path / "dashboard.png", IMAGES / "dashboard.png")

@@ -107,6 +107,8 @@ class NotebookPanel:
 
         if self.box is None:
             self._build()
+        self._stop_listening()  # listen afresh: a listener that failed was dropped
+        self._stop_listening = self.session.activity.listen(self.changed)
         self.refresh(reread=True)
         self._leave(cell)
         if side:

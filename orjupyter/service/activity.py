@@ -122,4 +122,8 @@ class Activity:
                 with self._lock:
                     if listener in self._listeners:
                         self._listeners.remove(listener)
-                print(f"orjupyter: a live view stopped updating ({exc!r})", file=sys.stderr)
+                print(
+                    f"orjupyter: a live view stopped updating ({exc!r}); calls are still "
+                    "recorded: show it again (%gpt4o panel)",
+                    file=sys.stderr,
+                )
