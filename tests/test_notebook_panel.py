@@ -90,8 +90,11 @@ def test_panel_numbers_equal_usage_after_a_mix_of_calls(router, kernel):
     _, printed, _ = execute(kernel, "print(b.wait().outcome)")
     assert printed.split() == ["ok"]
     execute(kernel, "%%gpt4o --bg -o s\n[[fake words=400 delay=0.05]]")
-    # the call in flight, under its cell's number as the frontend shows it
-    running = wait_state(kernel, lambda s: "[7]" in "".join(s["flying"]), "the call in flight")
+
+    def streaming(state: dict) -> bool:  # in flight under its cell's number, text arriving
+        return any("[7]" in line and "characters" in line for line in state["flying"])
+
+    running = wait_state(kernel, streaming, "the call in flight")
     [stop] = [
         b for b, line in zip(running["stops"], running["flying"], strict=True) if "[7]" in line
     ]
