@@ -129,16 +129,16 @@ class Session:
             view.start(call.stopper)
             result = await call.run()
             reply = await self._reply(result, question.options, question.parts, client)
+            reply = replace(reply, history_turns=len(turns))
+            warning = usage_warning(result.state.usage)
+            if warning:
+                print(warning, file=sys.stderr)
+            if reply.outcome == "ok" and reply.finish_reason != "length":
+                self.book.remember(request, reply)  # only whole answers: never a cut one
         except BaseException:
             self.book.release(reservation)
             self.activity.ended(flight)
             raise
-        reply = replace(reply, history_turns=len(turns))
-        warning = usage_warning(result.state.usage)
-        if warning:
-            print(warning, file=sys.stderr)
-        if reply.outcome == "ok" and reply.finish_reason != "length":
-            self.book.remember(request, reply)  # only whole answers: never a cut one
         return self._finish(question, reply, view, reservation, flight)
 
     def _finish(
