@@ -185,6 +185,25 @@ def test_help_documents_every_option(shell, capsys):
         assert option in out
 
 
+@pytest.mark.parametrize("source", ["%gpt4o help", "%gpt4o?"])
+def test_help_is_said_once_with_every_command_on_a_line_of_its_own(shell, capsys, source):
+    from orjupyter.jupyter.grammar import COMMANDS
+
+    shell.run_cell(source)
+    out = capsys.readouterr().out
+    assert out.count("Ask an OpenRouter model") == 1
+    assert out.count("usage: %%gpt4o") == 1
+    assert "::" not in out
+    about = out.partition("usage: %%gpt4o")[0]
+    assert not [line for line in about.splitlines() if line.startswith(" ")]  # dedented
+    listed = [line.split() for line in out.splitlines() if line.startswith("  %gpt4o ")]
+    assert [words[1] for words in listed] == [command.name for command in COMMANDS]
+    assert {"budget", "models", "credits", "alias", "reset", "key", "usage"} <= {
+        words[1] for words in listed
+    }
+    assert all(len(words) > 2 for words in listed)  # each with its one-line summary
+
+
 def test_classic_cell_magic_call_works_too(shell, router):
     shell.run_cell_magic("gpt4o", "-o reply", "plain call")
     assert shell.user_ns["reply"].text.startswith("I received 1 part:")
