@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from traitlets.config import Config
 
 from orjupyter.fakerouter import FakeRouter
 
@@ -24,12 +26,17 @@ OUT = ROOT / ".out"
 
 def execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
+    # Local sockets, where there are any: nothing listens on TCP, and the kernel has no
+    # reason to warn that its TCP traffic is unencrypted.
+    with tempfile.TemporaryDirectory(prefix="orjupyter-kernel-") as sockets:
+        ipc = {"transport": "ipc", "ip": str(Path(sockets, "kernel"))}
+        NotebookClient(
+            notebook,
+            config=Config(KernelManager=ipc if os.name == "posix" else {}),
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     return notebook
 
 

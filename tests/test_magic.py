@@ -118,6 +118,7 @@ def test_no_key_says_how_to_set_it(shell, router, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "OPENROUTER_API_KEY" in err
     assert "nothing was sent" in err
+    assert "https://openrouter.ai/keys" in err
     assert router.requests == []
 
 
