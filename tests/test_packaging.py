@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,15 +23,20 @@ def tracked_files() -> list[str]:
     return [name for name in listed.stdout.split("\0") if name and (ROOT / name).is_file()]
 
 
-def test_the_wheel_carries_the_browser_assets_and_the_type_marker(tmp_path):
-    """`python -m build`, from a copy of the checkout (building writes build/ and egg-info)."""
-    pytest.importorskip("build")
+def copy_of_the_checkout(folder: Path) -> Path:
+    """The tracked files (building writes build/ and egg-info beside the sources)."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout to copy")
-    source = tmp_path / "source"
     for name in tracked_files():
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, source / name)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, folder / name)
+    return folder
+
+
+def test_the_wheel_carries_the_browser_assets_and_the_type_marker(tmp_path):
+    """`python -m build`, as the README says."""
+    pytest.importorskip("build")
+    source = copy_of_the_checkout(tmp_path / "source")
     result = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), "."],
         cwd=source,
@@ -54,3 +61,31 @@ def test_the_readme_installs_what_exists_and_says_where_keys_come_from():
     assert "pip install ." in readme
     assert "python -m build" in readme
     assert "https://openrouter.ai/keys" in readme
+
+
+def test_the_makefiles_editable_install_is_quiet(tmp_path):
+    """`make run` and `make test` install the checkout in place; setuptools' advice about
+    editable installs is not for the person who typed `make run`."""
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    shown = subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval", "show: ; @echo $(QUIET_EDITABLE)", "show"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    settings = dict(word.split("=", 1) for word in shlex.split(shown.stdout) if "=" in word)
+    source = copy_of_the_checkout(tmp_path / "source")
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **settings},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Editable installation" not in result.stdout + result.stderr
