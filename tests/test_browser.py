@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -169,6 +170,32 @@ def test_status_line_shows_billed_cost_and_notebook_total(
         )
     assert f"notebook total {format_cost(costs[0])} (1 call)" in finals[0]["status"]
     assert f"notebook total {format_cost(sum(costs))} (2 calls)" in finals[1]["status"]
+
+
+def test_no_output_of_orjupyter_is_typeset_as_maths(
+    open_notebook: OpenNotebook, router: FakeRouter
+) -> None:
+    """Several dollar amounts in one line (the budget line, the dashboard's tables, the model
+    prices, an answer) stay money: JupyterLab's MathJax leaves them alone."""
+    notebook = loaded(
+        open_notebook,
+        "%gpt4o budget 1",
+        gpt4o(fake("Between $5 and $6, or $7 at most.", chunks=3)),
+        "%gpt4o usage",
+        "%gpt4o models gpt-4o",
+        "%gpt4o credits",
+        PROBE_SOURCE,
+    )
+    notebook.run_cells(1, 6)
+    notebook.wait_typeset(6)
+    for index in range(1, 6):
+        typeset = notebook.output_area(index).locator("mjx-container")
+        assert typeset.count() == 0, normalise(notebook.output_area(index).inner_text())
+    usage = normalise(notebook.output_area(3).inner_text())
+    assert re.search(r"\$0\.\d+ of a \$1\.00 budget \(\d+%\)", usage), usage
+    assert "Between $5 and $6, or $7 at most." in normalise(notebook.output_area(2).inner_text())
+    prices = normalise(notebook.output_area(4).inner_text())
+    assert prices.count("$") >= 4, prices
 
 
 def test_answers_persist_after_save_and_reopen(

@@ -19,6 +19,7 @@ from orjupyter.core.formats import Format
 from orjupyter.core.stream import StreamState
 from orjupyter.core.terminal import printable
 from orjupyter.render.report import Exchange, metadata, progress_line, transcript_bundle, usage_line
+from orjupyter.render.tables import NO_MATHS
 from orjupyter.service.call import Stopper
 
 
@@ -145,7 +146,8 @@ class Panel:
 
             above.append(widgets.HTML(transcript_html(self.earlier, self.question)))
         self.box = widgets.VBox([*above, self.blocks, footer])
-        self.box.add_class("orj-panel")
+        for name in ("orj-panel", *NO_MATHS.split()):  # a `$` in an answer is money
+            self.box.add_class(name)
         self.started = time.perf_counter()
         bundle = {
             **self.box._repr_mimebundle_(),
