@@ -6,6 +6,7 @@ import os
 import sys
 from argparse import Namespace
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ class OrJupyterMagics(Magics):
         self.session = Session(settings)
         self.transformers: list[Callable[[list[str]], list[str]]] = []
         self.aliases: dict[str, str] = {}
+        started = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+        self.terminal_session = f"{started}-{os.getpid()}"
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -232,7 +235,11 @@ class OrJupyterMagics(Magics):
             self.user_ns[output] = parse_json(reply.text)
 
     def notebook(self) -> NotebookId:
-        return notebook_identity(self.user_ns, os.environ, Path.cwd())
+        """Whose calls these are: the notebook's, else (terminal IPython) the script's or
+        this session's."""
+        in_terminal = getattr(self.shell, "kernel", None) is None
+        session = self.terminal_session if in_terminal else None
+        return notebook_identity(self.user_ns, os.environ, Path.cwd(), session)
 
     def _cell_label(self) -> str:
         """`[n]` as the frontend shows it (IPython counts the running cell already)."""
@@ -259,7 +266,7 @@ class OrJupyterMagics(Magics):
     def _view(self, model: str, question: Question | None = None) -> View:
         settings = self.settings
         if not settings.widgets or getattr(self.shell, "kernel", None) is None:
-            return TextView(model)
+            return TextView(model, total_name=self.notebook().total_name)
         if question is None:
             return Panel(model, settings.updates_per_second)
         from functools import partial

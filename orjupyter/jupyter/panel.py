@@ -32,9 +32,12 @@ class TextView:
     passes through `printable`: a terminal never receives a control sequence from a
     model or a server (newlines and tabs stay)."""
 
-    def __init__(self, model: str, out: TextIO | None = None) -> None:
+    def __init__(
+        self, model: str, out: TextIO | None = None, total_name: str = "notebook total"
+    ) -> None:
         self.model = model
         self.out = out or sys.stdout
+        self.total_name = total_name
         self.printed = 0
 
     def show(self) -> None:
@@ -59,7 +62,8 @@ class TextView:
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
-        self.out.write(printable(f"{rest}{tail}\n\n[{usage_line(reply, totals)}]\n"))
+        line = usage_line(reply, totals, self.total_name)
+        self.out.write(printable(f"{rest}{tail}\n\n[{line}]\n"))
         self.out.flush()
 
 

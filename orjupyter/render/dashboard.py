@@ -226,7 +226,8 @@ def spend_svg(
         )
         parts.append(_text(end_x, y(budget) - 3, f"budget {dollars(budget)}", "end", "#d62728"))
     elif budget is not None and budget > 0:
-        share = f"{spent[-1] * 100 / budget:.0f}%"
+        percent = spent[-1] * 100 / budget
+        share = "under 1%" if 0 < percent < 1 else f"{percent:.0f}%"
         label = f"budget {dollars(budget)}, above this scale ({share} spent)"
         parts.append(_text(end_x, top - 4, label, "end", "#d62728"))
     parts.append(f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
