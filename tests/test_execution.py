@@ -40,6 +40,13 @@ def test_an_alias_asks_a_question_mark_question_too(shell, router):
     assert body["messages"][-1]["content"] == "Is this a question?"
 
 
+def test_a_question_mark_question_is_asked_in_a_kernel_too(kernel, router):
+    kernel.execute_interactive("%load_ext orjupyter", timeout=60)
+    reply = kernel.execute_interactive("x = 7\n%gpt4o What is {x} squared?", timeout=60)
+    assert reply["content"]["status"] == "ok"
+    assert chat_bodies(router)[-1]["messages"][-1]["content"] == "What is 7 squared?"
+
+
 @pytest.mark.parametrize("source", ["%gpt4o?", "%%gpt4o?"])
 def test_the_magic_name_with_a_question_mark_still_shows_the_help(shell, router, capsys, source):
     assert shell.run_cell(source).success
