@@ -391,3 +391,10 @@ def test_every_html_view_keeps_mathjax_out(view):
     assert classes, "no element"
     for names in classes:
         assert {"tex2jax_ignore", "mathjax_ignore"} <= set(names.split()), (view, names)
+
+
+def test_one_call_is_drawn_across_the_plot_not_up_its_axis():
+    svg = ET.fromstring(spend_svg([record(0)]))
+    (line,) = svg.iter(f"{SVG}polyline")
+    xs = [float(point.split(",")[0]) for point in line.get("points").split()]
+    assert xs[0] < xs[-1]

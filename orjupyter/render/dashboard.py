@@ -186,9 +186,10 @@ def spend_svg(
     left, right, top, bottom = 70, 12, 16, 24
     times = [call.started_at.timestamp() for call in calls]
     spent = [baseline, *_cumulative(calls, baseline)]
-    if times[-1] - times[0] <= 0:  # one call, or all in the same instant: evenly spaced
-        times = [float(i) for i in range(len(calls))]
-    times = [times[0], *times]
+    if times[-1] - times[0] > 0:
+        times = [times[0], *times]  # the spend starts at the first call
+    else:  # one call, or all in the same instant: evenly spaced after the start
+        times = [float(i) for i in range(len(calls) + 1)]
     in_view = budget is not None and 0 < budget <= max(spent[-1], Decimal(0)) * BUDGET_IN_VIEW
     reach = max(spent[-1], budget if in_view and budget is not None else Decimal(0))
     top_value = axis_top(reach) if reach > 0 else Decimal("0.01")
