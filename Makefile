@@ -3,21 +3,26 @@
 #   make test   set up .venv with the test tools and run every test, lint and type check
 #               (the tests build the documentation site too)
 #   make docs   build the documentation site into site/ (strict: a broken link fails it)
+#   make screenshots   re-take the README's screenshots (docs/images/*.png) in JupyterLab
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-test setup-docs docs lint bench clean
+.PHONY: run test setup setup-test setup-docs docs lint bench screenshots clean
+
+# setuptools says "Editable installation… be careful with folders in your working directory"
+# on every `pip install -e .`: true of any checkout, and nothing to act on here.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 setup: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e . ipykernel nbclient nbformat nbconvert jupyterlab
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e . ipykernel nbclient nbformat nbconvert jupyterlab
 
 setup-test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,browser,docs]"
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[test,browser,docs]"
 	@# Browser tests drive Debian's chromium (never a downloaded browser); root installs it.
 	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
@@ -37,8 +42,20 @@ lint: setup-test
 	$(BIN)/ruff format --check orjupyter tests benchmarks scripts
 	$(BIN)/mypy
 
+# The tests must leave the checkout as they found it (`git status` before = after).
 test: setup-test lint
-	$(BIN)/python -m pytest -q
+	@before="$$(git status --porcelain 2>/dev/null)"; \
+	$(BIN)/python -m pytest -q || exit $$?; \
+	after="$$(git status --porcelain 2>/dev/null)"; \
+	if [ "$$before" != "$$after" ]; then \
+		echo "make test: the tests changed the checkout (git status), and they must not:"; \
+		printf '%s\n' "$$after"; exit 1; \
+	fi
+
+screenshots: setup-test
+	ORJUPYTER_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/test_browser.py::test_screenshots_of_the_panel tests/test_browser_panel.py
+	@git status --short docs/images 2>/dev/null || true
 
 bench: setup-test
 	$(BIN)/python benchmarks/run.py

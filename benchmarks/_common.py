@@ -74,7 +74,7 @@ class FakeServer:
         self.url = ""
 
     def __enter__(self) -> FakeServer:
-        command = [PYTHON, "-m", "orjupyter.fakerouter", "--port", "0", "--quiet"]
+        command = [PYTHON, "-m", "orjupyter.fakerouter", "--port", "0", "--delay", "0", "--quiet"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # "Fake OpenRouter listening on URL"

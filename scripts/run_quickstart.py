@@ -7,13 +7,16 @@ The executed notebook is written to .out/quickstart.ipynb and .out/quickstart.ht
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from traitlets.config import Config
 
 from orjupyter.fakerouter import FakeRouter
 
@@ -24,17 +27,29 @@ OUT = ROOT / ".out"
 
 def execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
+    # Local sockets, where there are any: nothing listens on TCP, and the kernel has no
+    # reason to warn that its TCP traffic is unencrypted.
+    with tempfile.TemporaryDirectory(prefix="orjupyter-kernel-") as sockets:
+        ipc = {"transport": "ipc", "ip": str(Path(sockets, "kernel"))}
+        NotebookClient(
+            notebook,
+            config=Config(KernelManager=ipc if os.name == "posix" else {}),
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     return notebook
 
 
-def main() -> int:
-    OUT.mkdir(exist_ok=True)
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write (default: .out)")
+    out: Path = parser.parse_args(argv).out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
     router = None
     if os.environ.get("OPENROUTER_API_KEY"):
         where = os.environ.get("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
@@ -44,8 +59,8 @@ def main() -> int:
         os.environ["OPENROUTER_BASE_URL"] = router.base_url
         os.environ["OPENROUTER_API_KEY"] = "sk-or-local-quickstart"
         # the local server's answers and made-up costs stay out of your real ledger and cache
-        os.environ["ORJUPYTER_LEDGER"] = str(OUT / "ledger.sqlite")
-        os.environ["ORJUPYTER_CACHE_DIR"] = str(OUT / "cache")
+        os.environ["ORJUPYTER_LEDGER"] = str(out / "ledger.sqlite")
+        os.environ["ORJUPYTER_CACHE_DIR"] = str(out / "cache")
         print(
             f"No OPENROUTER_API_KEY: using the local OpenRouter-compatible server at "
             f"{router.base_url} (free; its model describes what it received)."
@@ -55,14 +70,11 @@ def main() -> int:
     finally:
         if router is not None:
             router.stop()
-    nbformat.write(notebook, OUT / "quickstart.ipynb")
+    nbformat.write(notebook, out / "quickstart.ipynb")
     html, _ = HTMLExporter().from_notebook_node(notebook)
-    (OUT / "quickstart.html").write_text(html, encoding="utf-8")
+    (out / "quickstart.html").write_text(html, encoding="utf-8")
     print(f"Executed {NOTEBOOK.relative_to(ROOT)} top to bottom.")
-    print(
-        f"  saved: {(OUT / 'quickstart.ipynb').relative_to(ROOT)} and "
-        f"{(OUT / 'quickstart.html').relative_to(ROOT)}"
-    )
+    print(f"  saved: {shown(out / 'quickstart.ipynb')} and {shown(out / 'quickstart.html')}")
     print("To open it in JupyterLab:  .venv/bin/jupyter lab notebooks/quickstart.ipynb")
     print(
         "  (without a key, first run: .venv/bin/python -m orjupyter.fakerouter &  and export "

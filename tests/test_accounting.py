@@ -109,7 +109,7 @@ def test_budget_warns_at_80_percent(shell, router, capsys):
     shell.run_line_magic("gpt4o", "budget")
     assert "budget" in capsys.readouterr().out
     assert run(shell, "%%gpt4o --max-tokens 50\nfirst").success  # cached: free, allowed
-    assert "of its" in capsys.readouterr().err
+    assert "spent of the" in capsys.readouterr().err
 
 
 def test_bad_budget_amount_is_refused(shell, router, capsys):

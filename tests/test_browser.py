@@ -8,6 +8,8 @@ clicks into cells and presses Shift+Enter.
 from __future__ import annotations
 
 import itertools
+import os
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -38,6 +40,7 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
+"""Where the README's screenshots live: written only by `make screenshots`."""
 VIEWPORT = {"width": 1280, "height": 1000}
 
 OpenNotebook = Callable[..., NotebookPage]
@@ -167,6 +170,32 @@ def test_status_line_shows_billed_cost_and_notebook_total(
         )
     assert f"notebook total {format_cost(costs[0])} (1 call)" in finals[0]["status"]
     assert f"notebook total {format_cost(sum(costs))} (2 calls)" in finals[1]["status"]
+
+
+def test_no_output_of_orjupyter_is_typeset_as_maths(
+    open_notebook: OpenNotebook, router: FakeRouter
+) -> None:
+    """Several dollar amounts in one line (the budget line, the dashboard's tables, the model
+    prices, an answer) stay money: JupyterLab's MathJax leaves them alone."""
+    notebook = loaded(
+        open_notebook,
+        "%gpt4o budget 1",
+        gpt4o(fake("Between $5 and $6, or $7 at most.", chunks=3)),
+        "%gpt4o usage",
+        "%gpt4o models gpt-4o",
+        "%gpt4o credits",
+        PROBE_SOURCE,
+    )
+    notebook.run_cells(1, 6)
+    notebook.wait_typeset(6)
+    for index in range(1, 6):
+        typeset = notebook.output_area(index).locator("mjx-container")
+        assert typeset.count() == 0, normalise(notebook.output_area(index).inner_text())
+    usage = normalise(notebook.output_area(3).inner_text())
+    assert re.search(r"\$0\.\d+ of a \$1\.00 budget \(\d+%\)", usage), usage
+    assert "Between $5 and $6, or $7 at most." in normalise(notebook.output_area(2).inner_text())
+    prices = normalise(notebook.output_area(4).inner_text())
+    assert prices.count("$") >= 4, prices
 
 
 def test_answers_persist_after_save_and_reopen(
@@ -329,14 +358,23 @@ print(top[["date", "sales"]])
 """
 
 
-def test_screenshots_of_the_panel(open_notebook: OpenNotebook, browser: Any) -> None:
-    """docs/images/panel.png (finished answer) and panel-streaming.png (live panel)."""
+def screenshots_folder(tmp_path: Path) -> Path:
+    """docs/images with `ORJUPYTER_SCREENSHOTS=1` (`make screenshots`), else a temporary
+    folder: a test run never rewrites files of the checkout."""
+    return IMAGES if os.environ.get("ORJUPYTER_SCREENSHOTS") == "1" else tmp_path
+
+
+def test_screenshots_of_the_panel(
+    open_notebook: OpenNotebook, browser: Any, tmp_path: Path
+) -> None:
+    """panel.png (finished answer) and panel-streaming.png (live panel), for the README."""
     ctx = browser.new_context(viewport={"width": 1000, "height": 900}, device_scale_factor=2)
+    folder = screenshots_folder(tmp_path)
 
     def shoot(name: str) -> None:
         # the cell's source was edited after it ran (below): drop the "changed" marker
         cell.evaluate("cell => cell.classList.remove('jp-mod-dirty')")
-        cell.screenshot(path=IMAGES / name, animations="disabled")
+        cell.screenshot(path=folder / name, animations="disabled")
 
     try:
         notebook = loaded(
@@ -354,7 +392,6 @@ def test_screenshots_of_the_panel(open_notebook: OpenNotebook, browser: Any) -> 
         notebook.replace_source(1, gpt4o(SHOWCASE_PROMPT))
         notebook.cell(2).click()  # the answer's cell is no longer the active one
         wait_for(lambda: "import pandas as pd" in notebook.panel_text(1), 20, "the code block")
-        IMAGES.mkdir(parents=True, exist_ok=True)
         shoot("panel-streaming.png")
         assert notebook.final(1) is None, "the answer finished before the mid-stream shot"
 
@@ -368,4 +405,4 @@ def test_screenshots_of_the_panel(open_notebook: OpenNotebook, browser: Any) -> 
     finally:
         ctx.close()
     for name in ("panel.png", "panel-streaming.png"):
-        assert (IMAGES / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -76,7 +76,7 @@ def test_notebook_panel_changes_while_an_answer_streams_in_another_cell(
     assert "[6]" in panel.locator(".orj-np-recent").inner_text()
     assert notebook.page.evaluate("() => window.__orjSamePage === true"), "the page reloaded"
 
-    if os.environ.get("ORJUPYTER_UPDATE_SCREENSHOTS"):  # by hand, for the docs
+    if os.environ.get("ORJUPYTER_SCREENSHOTS") == "1":  # by hand, for the docs
         shutil.copy(tmp_path / "notebook-panel.png", IMAGES / "notebook-panel.png")
 
 
@@ -117,5 +117,5 @@ def test_usage_dashboard_lists_the_notebooks_calls(
     assert "3 calls" in text, text
     assert text.count("openai/gpt-4o-2024-11-20") >= 4, text  # per model, and each call
     dashboard.screenshot(path=tmp_path / "dashboard.png", animations="disabled")
-    if os.environ.get("ORJUPYTER_UPDATE_SCREENSHOTS"):  # by hand, for the docs
+    if os.environ.get("ORJUPYTER_SCREENSHOTS") == "1":  # by hand, for the docs
         shutil.copy(tmp_path / "dashboard.png", IMAGES / "dashboard.png")

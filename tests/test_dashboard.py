@@ -124,7 +124,7 @@ def test_usage_dashboard_shows_totals_models_and_calls():
 
 def test_spend_plot_is_well_formed_svg_with_no_script_or_links():
     totals = totals_of(CALLS)
-    html = usage_dashboard(totals, CALLS, [], "nb", budget=Decimal("0.05"))["text/html"]
+    html = usage_dashboard(totals, CALLS, [], "nb", budget=Decimal("0.03"))["text/html"]
     svg = svg_of(html)
     ns = "{http://www.w3.org/2000/svg}"
     assert svg.tag == f"{ns}svg"
@@ -135,10 +135,43 @@ def test_spend_plot_is_well_formed_svg_with_no_script_or_links():
     assert list(xs) == sorted(xs)
     assert list(ys) == sorted(ys, reverse=True)  # spend only grows (SVG y points down)
     texts = "".join(el.text or "" for el in svg.iter(f"{ns}text"))
-    assert "$0.05" in texts  # the axis reaches the budget, drawn as a dashed line
+    assert "budget $0.03" in texts  # the axis reaches the budget, drawn as a dashed line
     assert any(el.get("stroke-dasharray") for el in svg.iter(f"{ns}line"))
     assert not any(el.tag.endswith(("script", "a", "image", "foreignObject")) for el in svg.iter())
     assert "href" not in ET.tostring(svg, encoding="unicode")
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def plot(spends: list[str], budget: str) -> tuple[list[float], list[ET.Element], str]:
+    """The spend line's y values, the dashed lines and the labels of a plot of these calls."""
+    calls = [record(i, usage=Usage(10, 5, Decimal(cost))) for i, cost in enumerate(spends)]
+    svg = ET.fromstring(spend_svg(calls, budget=Decimal(budget)))
+    (line,) = svg.iter(f"{SVG}polyline")
+    ys = [float(point.split(",")[1]) for point in line.get("points").split()]
+    dashed = [el for el in svg.iter(f"{SVG}line") if el.get("stroke-dasharray")]
+    return ys, dashed, " | ".join(el.text or "" for el in svg.iter(f"{SVG}text"))
+
+
+def test_the_spend_plot_is_scaled_to_the_spend_not_to_a_far_budget():
+    """$0.01 of a $1.00 budget: the spend fills the plot; the budget is named above it."""
+    ys, dashed, labels = plot(["0.004", "0.006"], budget="1.00")
+    base, top = ys[0], 16.0  # the first point is the start at $0
+    assert ys[-1] <= top + (base - top) * 0.25, "the spend is flattened against the axis"
+    assert "| $0.01 |" in labels  # the axis ends at the spend, not at $1.00
+    assert "budget $1.00, above this scale (1% spent)" in labels
+    assert dashed == []
+
+
+def test_a_near_budget_is_a_reference_line_above_the_spend():
+    ys, dashed, labels = plot(["0.004", "0.006"], budget="0.02")
+    (budget_line,) = dashed
+    budget_y = float(budget_line.get("y1"))
+    assert budget_y == float(budget_line.get("y2"))
+    assert 16.0 <= budget_y < ys[-1] < ys[0]  # in the plot, above where the spend got to
+    assert "budget $0.02" in labels
+    assert "| $0.02 |" in labels
 
 
 def test_plot_of_one_call_and_the_newest_calls_only():
@@ -306,3 +339,62 @@ def test_ledger_identity_and_views_are_pure():
     loaded = set(json.loads(out.stdout))
     heavy = ("IPython", "ipywidgets", "openai", "pandas", "jupyter_core", "PIL")
     assert [name for name in heavy if name in loaded] == []
+
+
+# --- no maths typesetting -----------------------------------------------------------------
+
+
+class TopLevel(HTMLParser):
+    """The class attribute of each top-level element (a `<style>` aside)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.classes: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth == 0 and tag != "style":
+            self.classes.append(dict(attrs).get("class") or "")
+        if tag not in {"br", "img", "hr", "input", "meta", "link"}:
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        self.depth -= 1
+
+
+def every_html_view() -> dict[str, str]:
+    from orjupyter.core.domain import Reply
+    from orjupyter.render.report import final_bundle
+
+    now = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
+    totals = totals_of(CALLS)
+    reply = Reply("It costs $5 and $6.", "openai/gpt-4o-mini", "gen-1", CALLS[0].usage)
+    by_model = [("openai/gpt-4o-mini", 4, Decimal("0.011"))]
+    return {
+        "usage": usage_dashboard(totals, CALLS, by_model, "t", budget=Decimal(1))["text/html"],
+        "usage, empty": usage_dashboard(Totals(), [], [], "t", budget=Decimal(1))["text/html"],
+        "every notebook": notebooks_dashboard([("/a.ipynb", 1, Decimal("0.5"))])["text/html"],
+        "models": models_table(ENTRIES, None, now, now=now)["text/html"],
+        "credits": credits_view({"data": key_info("sk-or-v1-x", Decimal("0.25"))})["text/html"],
+        "answer": final_bundle(reply, totals)["text/html"],
+    }
+
+
+@pytest.mark.parametrize("view", list(every_html_view()))
+def test_every_html_view_keeps_mathjax_out(view):
+    """`$0.0111 of a $1.00 budget` must not be typeset as a formula in JupyterLab."""
+    html = every_html_view()[view]
+    assert "$" in html
+    classes = TopLevel(html).classes
+    assert classes, "no element"
+    for names in classes:
+        assert {"tex2jax_ignore", "mathjax_ignore"} <= set(names.split()), (view, names)
+
+
+def test_one_call_is_drawn_across_the_plot_not_up_its_axis():
+    svg = ET.fromstring(spend_svg([record(0)]))
+    (line,) = svg.iter(f"{SVG}polyline")
+    xs = [float(point.split(",")[0]) for point in line.get("points").split()]
+    assert xs[0] < xs[-1]

@@ -541,7 +541,7 @@ def test_servers_keep_separate_state(router: FakeRouter, client: openai.OpenAI) 
 
 def test_cli_prints_url_and_stops_on_interrupt() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "orjupyter.fakerouter", "--port", "0", "--quiet"],
+        [sys.executable, "-m", "orjupyter.fakerouter", "--port", "0", "--delay", "0", "--quiet"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -551,6 +551,7 @@ def test_cli_prints_url_and_stops_on_interrupt() -> None:
         assert line.startswith("Fake OpenRouter listening on http://127.0.0.1:")
         base_url = line.split()[-1]
         assert f"export OPENROUTER_BASE_URL={base_url}" in process.stdout.readline()
+        assert process.stdout.readline() == "Answers stream at once (--delay 0).\n"
         sdk = openai.OpenAI(base_url=base_url, api_key="sk-or-fake", max_retries=0)
         assert text_of(stream(sdk, user("hi"))).startswith("I received 1 part")
         sdk.close()
@@ -559,6 +560,47 @@ def test_cli_prints_url_and_stops_on_interrupt() -> None:
         assert process.wait(timeout=5) == 0
         assert process.stdout is not None
         process.stdout.close()
+
+
+def test_cli_streams_at_a_human_pace_unless_told_otherwise() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orjupyter.fakerouter", "--port", "0", "--quiet"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[2] == "Answers stream one word every 0.05 s.\n"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=5) == 0
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_cli_help_shows_its_defaults_and_where_the_switches_are_documented() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "orjupyter.fakerouter", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    text = " ".join(result.stdout.split())
+    assert "--port PORT default: 8765" in text
+    assert "(default: 0.05" in text
+    assert "docs/local-server.md" in text
+
+
+def test_every_fake_directive_is_documented() -> None:
+    from pathlib import Path
+
+    from orjupyter.fakerouter import script
+
+    page = (Path(__file__).parent.parent / "docs" / "local-server.md").read_text()
+    keys = (*script._INT_KEYS, *script._FLOAT_KEYS, *script._TEXT_KEYS, *script._FLAGS)
+    assert [key for key in keys if f"`{key}" not in page] == []
 
 
 # --- pure parts -----------------------------------------------------------------------

@@ -118,6 +118,7 @@ def test_no_key_says_how_to_set_it(shell, router, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "OPENROUTER_API_KEY" in err
     assert "nothing was sent" in err
+    assert "https://openrouter.ai/keys" in err
     assert router.requests == []
 
 
@@ -183,6 +184,25 @@ def test_help_documents_every_option(shell, capsys):
     out = capsys.readouterr().out
     for option in ("--output", "--model", "--system", "--temperature", "--max-tokens", "--detail"):
         assert option in out
+
+
+@pytest.mark.parametrize("source", ["%gpt4o help", "%gpt4o?"])
+def test_help_is_said_once_with_every_command_on_a_line_of_its_own(shell, capsys, source):
+    from orjupyter.jupyter.grammar import COMMANDS
+
+    shell.run_cell(source)
+    out = capsys.readouterr().out
+    assert out.count("Ask an OpenRouter model") == 1
+    assert out.count("usage: %%gpt4o") == 1
+    assert "::" not in out
+    about = out.partition("usage: %%gpt4o")[0]
+    assert not [line for line in about.splitlines() if line.startswith(" ")]  # dedented
+    listed = [line.split() for line in out.splitlines() if line.startswith("  %gpt4o ")]
+    assert [words[1] for words in listed] == [command.name for command in COMMANDS]
+    assert {"budget", "models", "credits", "alias", "reset", "key", "usage"} <= {
+        words[1] for words in listed
+    }
+    assert all(len(words) > 2 for words in listed)  # each with its one-line summary
 
 
 def test_classic_cell_magic_call_works_too(shell, router):

@@ -101,3 +101,30 @@ def test_fallback_when_nothing_names_the_notebook(namespace):
 def test_the_fallback_key_is_per_directory():
     assert identity(cwd=Path("/a")).key != identity(cwd=Path("/b")).key
     assert identity(cwd=Path("/a/./b/..")).key == f"unsaved:{os.path.normpath('/a')}"
+
+
+# --- terminal IPython: no notebook ----------------------------------------------------
+
+
+def test_a_terminal_session_is_named_as_such_and_counted_on_its_own():
+    one = notebook_identity({}, ENV, CWD, terminal_session="2026-11-30T10:00:00-11")
+    other = notebook_identity({}, ENV, CWD, terminal_session="2026-11-30T11:00:00-12")
+    assert one.label == "this IPython session"
+    assert one.total_name == "session total"
+    assert one.source == "terminal"
+    assert one.key != other.key
+    assert str(CWD) in one.key
+
+
+def test_a_script_run_by_ipython_is_named_by_its_path():
+    nb = notebook_identity({"__file__": "ask.ipy"}, ENV, CWD, terminal_session="s")
+    assert nb.key == os.path.normpath(CWD / "ask.ipy")
+    assert nb.label.endswith("ask.ipy")
+    assert nb.total_name == "ask.ipy total"
+
+
+def test_a_notebook_wins_over_the_terminal_and_kernels_keep_their_fallback():
+    named = notebook_identity({"__session__": "/n/a.ipynb"}, ENV, CWD, terminal_session="s")
+    assert named.total_name == "notebook total"
+    assert named.key == "/n/a.ipynb"
+    assert identity({"__file__": "x.py"}).source == "fallback"  # a kernel: no terminal session

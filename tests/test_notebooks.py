@@ -159,3 +159,25 @@ def test_headless_runs_keep_final_outputs(router, tmp_path, widgets):
     )
     assert "lorem ipsum dolor" in text
     assert "30 completion tokens" in text
+
+
+def test_make_run_says_only_what_a_person_needs(tmp_path, monkeypatch):
+    """`make run`'s script: no kernel warning about unencrypted TCP (the kernel talks over
+    local sockets), no traceback, and the executed notebook where it says."""
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    monkeypatch.delenv("OPENROUTER_BASE_URL", raising=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_quickstart.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "without encryption" not in said
+    assert "WARNING" not in said
+    assert "Traceback" not in said
+    assert "Executed notebooks/quickstart.ipynb top to bottom." in said
+    assert (tmp_path / "quickstart.ipynb").exists()
+    assert (tmp_path / "quickstart.html").exists()

@@ -38,8 +38,8 @@ class BudgetExceeded(NotSent):
         self.suggested = suggested_budget(spent + held + worst_case)
         in_flight = f" (+ {dollars(held)} held by calls in flight)" if held else ""
         super().__init__(
-            f"refused (nothing was sent): this notebook has spent {dollars(spent)}{in_flight} "
-            f"of its {dollars(budget)} budget and this call could cost up to "
+            f"refused (nothing was sent): {dollars(spent)}{in_flight} spent of the "
+            f"{dollars(budget)} budget, and this call could cost up to "
             f"{dollars(worst_case)}; raise it with `%gpt4o budget {self.suggested}`"
         )
 
@@ -83,7 +83,7 @@ def budget_warning(spent: Decimal, budget: Decimal | None) -> str | None:
         return None
     share = int(spent * 100 / budget)
     return (
-        f"orjupyter: this notebook has spent {dollars(spent)} of its "
+        f"orjupyter: {dollars(spent)} spent of the "
         f"{dollars(budget)} budget ({share}%); raise it with "
         f"`%gpt4o budget {suggested_budget(budget * 2)}`"
     )

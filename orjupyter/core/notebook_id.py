@@ -16,9 +16,15 @@ Sources, in order (the first that names a notebook wins):
    set to the notebook's path (absolute in jupyter-server 2; relative to the server's root
    in older servers).
 4. ``__session__`` in the namespace: ipykernel's copy of ``JPY_SESSION_NAME``.
-5. Otherwise (plain ``jupyter console``, nbclient/nbconvert and papermill without injected
-   paths, other frontends): ``unsaved:<working directory>``, labelled "(notebook path
-   unknown)", so such kernels share one history per directory.
+5. Otherwise, in a kernel (plain ``jupyter console``, nbclient/nbconvert and papermill
+   without injected paths, other frontends): ``unsaved:<working directory>``, labelled
+   "(notebook path unknown)", so such kernels share one history per directory.
+
+Terminal IPython has no notebook (the caller says so by passing ``terminal_session``):
+
+6. ``__file__`` in the namespace (``ipython ask.ipy`` runs a script): the script's path.
+7. Otherwise: this IPython session, ``ipython:<working directory>@<session>``, labelled
+   "this IPython session"; its calls, total and budget are the session's own.
 
 Renaming. The key is the notebook's path, so a renamed or moved notebook starts a new
 history and the old one stays under the old path. The kernel does not learn of a rename
@@ -39,8 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Literal
 
-Source = Literal["vscode", "papermill", "jupyter-server", "ipykernel", "fallback"]
+Source = Literal[
+    "vscode", "papermill", "jupyter-server", "ipykernel", "fallback", "script", "terminal"
+]
 UNKNOWN_LABEL = "(notebook path unknown)"
+SESSION_LABEL = "this IPython session"
 
 
 @dataclass(frozen=True)
@@ -51,11 +60,27 @@ class NotebookId:
     label: str
     source: Source
 
+    @property
+    def total_name(self) -> str:
+        """What the status line calls the running total: `notebook total`, `session total`,
+        `ask.ipy total`."""
+        if self.source == "terminal":
+            return "session total"
+        if self.source == "script":
+            return f"{PurePath(self.key).name} total"
+        return "notebook total"
+
 
 def notebook_identity(
-    namespace: Mapping[str, object], environ: Mapping[str, str], cwd: Path
+    namespace: Mapping[str, object],
+    environ: Mapping[str, str],
+    cwd: Path,
+    terminal_session: str | None = None,
 ) -> NotebookId:
-    """This kernel's notebook, from the first source that names it (see the module doc)."""
+    """This kernel's notebook, from the first source that names it (see the module doc).
+
+    `terminal_session`: in terminal IPython (no kernel), a name for this session (its start
+    time and process id), so that its calls are not taken for a notebook's."""
     candidates: list[tuple[Source, object]] = [
         ("vscode", namespace.get("__vsc_ipynb_file__")),
         ("papermill", namespace.get("PAPERMILL_INPUT_PATH")),
@@ -67,6 +92,13 @@ def notebook_identity(
         if isinstance(value, (str, PurePath)) and str(value).strip() not in ("", "-"):
             key = _absolute(str(value).strip(), cwd, relative_to_root=source != "papermill")
             return NotebookId(key=key, label=_label(key, environ), source=source)
+    if terminal_session is not None:
+        script = namespace.get("__file__")
+        if isinstance(script, (str, PurePath)) and str(script).strip():
+            key = _absolute(str(script).strip(), cwd, relative_to_root=False)
+            return NotebookId(key=key, label=_label(key, environ), source="script")
+        key = f"ipython:{_normal(cwd)}@{terminal_session}"
+        return NotebookId(key=key, label=SESSION_LABEL, source="terminal")
     return NotebookId(key=f"unsaved:{_normal(cwd)}", label=UNKNOWN_LABEL, source="fallback")
 
 

@@ -1,6 +1,6 @@
 """A fake OpenRouter on 127.0.0.1: run notebooks and tests without a key or a bill.
 
-    python -m orjupyter.fakerouter --port 8765 [--delay 0.05] [--require-key KEY]
+    python -m orjupyter.fakerouter [--port 8765] [--delay 0.05] [--require-key KEY]
 
 or in Python: ``with FakeRouter() as router: OpenAI(base_url=router.base_url, api_key="x")``.
 
@@ -16,7 +16,8 @@ Put `[[fake key=value flag …]]` in the last user message to script it:
 `reply=A_B` / `reply_b64=…`, `words=N`, `chunks=N`, `delay=S`, `first_delay=S`,
 `status=CODE` (+ `retry_after=S`, `fail_times=N`), `midstream_error_after=N`,
 `drop_after=N`, `stall_after=N`, `malformed_after=N`, `html_error=CODE`, `no_cost`,
-`no_usage`. Token counting is described in `orjupyter.fakerouter.script`.
+`no_usage` (docs/local-server.md says what each does). Token counting is described in
+`orjupyter.fakerouter.script`.
 
 Streams use HTTP/1.1 chunked transfer encoding: each SSE event is written and flushed as
 one chunk, and a dropped connection is an error to the client, not a clean end.
@@ -591,17 +592,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+DEFAULT_PORT = 8765
+HUMAN_DELAY = 0.05
+"""The command line's seconds per streamed word: about 20 words a second, so a person sees the
+answer stream. `FakeRouter` itself (tests, benchmarks) answers at once unless told."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m orjupyter.fakerouter",
-        description="A local OpenRouter-compatible server: no key, no bill.",
+        description="A local OpenRouter-compatible server: no key, no bill. "
+        "`[[fake …]]` in a prompt scripts its answer: see docs/local-server.md.",
     )
-    parser.add_argument("--host", help="address to bind (default 127.0.0.1, loopback only)")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds per streamed chunk")
+    parser.add_argument("--host", help="address to bind (default: 127.0.0.1, loopback only)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"default: {DEFAULT_PORT}; 0 picks a free one",
+    )
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=HUMAN_DELAY,
+        metavar="SECONDS",
+        help=f"pause before each streamed word (default: {HUMAN_DELAY}, about the pace of a "
+        "real model); 0 answers at once",
+    )
     parser.add_argument("--require-key", metavar="KEY", help="accept only this API key")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args(argv)
+    if args.delay < 0:
+        parser.error("--delay cannot be negative")
     host = args.host or "127.0.0.1"
     if not _is_loopback(host):
         print(f"warning: serving the fake OpenRouter on non-loopback {host}", file=sys.stderr)
@@ -609,9 +631,11 @@ def main(argv: list[str] | None = None) -> int:
     router.log_requests = not args.quiet
     router.start()
     key = args.require_key or "sk-or-fake"
-    print(f"Fake OpenRouter listening on {router.base_url}", flush=True)
-    print(f"export OPENROUTER_BASE_URL={router.base_url} OPENROUTER_API_KEY={key}", flush=True)
-    try:
+    pace = f"one word every {args.delay:g} s" if args.delay else "at once (--delay 0)"
+    try:  # from the first line printed on, Ctrl+C stops it quietly
+        print(f"Fake OpenRouter listening on {router.base_url}", flush=True)
+        print(f"export OPENROUTER_BASE_URL={router.base_url} OPENROUTER_API_KEY={key}", flush=True)
+        print(f"Answers stream {pace}.", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ while the answer streams."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -71,6 +72,43 @@ def awaiting_transformer(magics: OrJupyterMagics) -> Callable[[list[str]], list[
         cell = "".join(lines[1:])
         call = f"{_ENTRY}({name!r}, {line.strip()!r}, {cell!r})"
         return [f"await {call}\n"]
+
+    # Not run by `check_complete`: a typed `%%gpt4o` then waits for its body (and a blank
+    # line) like any cell magic, in terminal IPython and in `jupyter console`.
+    transform.has_side_effects = True  # type: ignore[attr-defined]
+    return transform
+
+
+# `%NAME rest-of-line` on a line of its own (indented or not), the line's ending kept apart.
+_LINE_MAGIC = re.compile(
+    r"(?P<indent>[ \t]*)%(?P<name>\w+)[ \t]+(?P<line>.*?)[ \t]*(?P<end>\r?\n?)"
+)
+
+
+def question_transformer(magics: OrJupyterMagics) -> Callable[[list[str]], list[str]]:
+    """Keep a one-line question a question when it ends in `?`: `%gpt4o What is a p-value?`.
+
+    IPython reads a trailing `?` (or `??`) as a help request and would look up `value`
+    instead of asking. Among the cleanup transformers, this runs before IPython's help
+    syntax and writes such a line as the very call IPython makes for `%gpt4o …` without
+    the `?` (aliases too). `%gpt4o?` and `%%gpt4o?` alone still show the help."""
+
+    def transform(lines: list[str]) -> list[str]:
+        if not lines or lines[0].startswith("%%"):
+            return lines  # a cell magic's body is its own text
+        names = (MAGIC_NAME, *magics.aliases)
+        asked = list(lines)
+        for index, line in enumerate(lines):
+            if index and lines[index - 1].rstrip("\r\n").endswith("\\"):
+                continue  # the tail of a continued line
+            match = _LINE_MAGIC.fullmatch(line)
+            if match is None or match["name"] not in names:
+                continue
+            question = match["line"]
+            if question.endswith("?") and question.strip("? \t"):
+                call = f"get_ipython().run_line_magic({match['name']!r}, {question!r})"
+                asked[index] = f"{match['indent']}{call}{match['end']}"
+        return asked
 
     return transform
 

@@ -6,6 +6,7 @@ import os
 import sys
 from argparse import Namespace
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,12 @@ from orjupyter.core.question import Question
 from orjupyter.core.request import CallOptions
 from orjupyter.jupyter.config import OrJupyter, SecretStr
 from orjupyter.jupyter.door import speaking_plainly
-from orjupyter.jupyter.execution import MAGIC_NAME, awaiting_transformer, run_sync
+from orjupyter.jupyter.execution import (
+    MAGIC_NAME,
+    awaiting_transformer,
+    question_transformer,
+    run_sync,
+)
 from orjupyter.jupyter.grammar import (
     help_text,
     is_command,
@@ -42,6 +48,18 @@ from orjupyter.service.views import View
 
 if TYPE_CHECKING:
     from orjupyter.jupyter.notebook_panel import NotebookPanel
+ABOUT = """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
+
+In the cell, `{name}` puts a notebook variable in place: an image (PIL image,
+matplotlib figure, array, image file path or bytes) travels as an image,
+anything else as text; `{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a
+failed cell) and `{_}` work; `{{` and `}}` are literal braces. The answer
+streams into a panel with its token usage and cost, and stays in the notebook.
+
+`%gpt4o [options] QUESTION` asks a one-line question; `%gpt4o COMMAND` runs one of
+the commands listed below.
+"""
+"""What `%gpt4o help` and `%gpt4o?` say before the options and commands."""
 
 
 @magics_class
@@ -52,9 +70,11 @@ class OrJupyterMagics(Magics):
         super().__init__(shell)
         self.settings = settings
         self.session = Session(settings)
-        self.transformer: Callable[[list[str]], list[str]] | None = None
+        self.transformers: list[Callable[[list[str]], list[str]]] = []
         self.aliases: dict[str, str] = {}
         self.notebook_panel: NotebookPanel | None = None
+        started = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+        self.terminal_session = f"{started}-{os.getpid()}"
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -64,17 +84,6 @@ class OrJupyterMagics(Magics):
 
     @line_cell_magic
     def gpt4o(self, line: str, cell: str | None = None) -> None:
-        """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
-
-        In the cell, `{name}` puts a notebook variable in place: an image (PIL image,
-        matplotlib figure, array, image file path or bytes) travels as an image,
-        anything else as text; `{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a
-        failed cell) and `{_}` work; `{{` and `}}` are literal braces. The answer
-        streams into a panel with its token usage and cost, and stays in the notebook.
-
-        `%gpt4o [options] QUESTION` asks a one-line question; `%gpt4o COMMAND` runs one of
-        the commands listed below.
-        """
         with speaking_plainly():
             if cell is not None:
                 self._sync(self.ask(line, cell))
@@ -92,7 +101,7 @@ class OrJupyterMagics(Magics):
         getattr(self, f"_cmd_{args.command}")(args)
 
     def _cmd_help(self, _args: Namespace) -> None:
-        print(help_text(OrJupyterMagics.gpt4o.__doc__ or ""))
+        print(help_text(ABOUT))
 
     def _cmd_key(self, _args: Namespace) -> None:
         import getpass
@@ -236,7 +245,11 @@ class OrJupyterMagics(Magics):
             self.user_ns[output] = parse_json(reply.text)
 
     def notebook(self) -> NotebookId:
-        return notebook_identity(self.user_ns, os.environ, Path.cwd())
+        """Whose calls these are: the notebook's, else (terminal IPython) the script's or
+        this session's."""
+        in_terminal = getattr(self.shell, "kernel", None) is None
+        session = self.terminal_session if in_terminal else None
+        return notebook_identity(self.user_ns, os.environ, Path.cwd(), session)
 
     def _cell_label(self) -> str:
         """`[n]` as the frontend shows it (IPython counts the running cell already)."""
@@ -263,7 +276,7 @@ class OrJupyterMagics(Magics):
     def _view(self, model: str, question: Question | None = None) -> View:
         settings = self.settings
         if not settings.widgets or getattr(self.shell, "kernel", None) is None:
-            return TextView(model)
+            return TextView(model, total_name=self.notebook().total_name)
         if question is None:
             return Panel(model, settings.updates_per_second)
         from functools import partial
@@ -273,6 +286,9 @@ class OrJupyterMagics(Magics):
         make_panel = partial(Panel, model, settings.updates_per_second)
         conversation = Conversation(self.session, question, make_panel)
         return make_panel(on_done=conversation.done, after_show=conversation.show)
+
+
+OrJupyterMagics.gpt4o.__doc__ = help_text(ABOUT)  # `%gpt4o?` shows the whole help, once
 
 
 def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
@@ -285,9 +301,8 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
             magics.add_alias(name, model)
         except OptionError as exc:  # a configured alias that would shadow a magic
             print(f"orjupyter: alias not added: {exc}", file=sys.stderr)
-    transformer = awaiting_transformer(magics)
-    shell.input_transformers_cleanup.append(transformer)
-    magics.transformer = transformer
+    magics.transformers = [awaiting_transformer(magics), question_transformer(magics)]
+    shell.input_transformers_cleanup.extend(magics.transformers)
     shell.events.register("post_run_cell", magics.session.errors.remember)
     shell.events.register("pre_run_cell", magics.session.background.on_cell)
     shell.user_ns["Err"] = magics.session.errors.tracebacks
@@ -308,8 +323,9 @@ def unregister(shell: Any) -> None:
     if magics is None:
         return
     shell.display_formatter.mimebundle_formatter.pop(Reply, None)
-    if magics.transformer in shell.input_transformers_cleanup:
-        shell.input_transformers_cleanup.remove(magics.transformer)
+    for transformer in magics.transformers:
+        if transformer in shell.input_transformers_cleanup:
+            shell.input_transformers_cleanup.remove(transformer)
     shell.events.unregister("post_run_cell", magics.session.errors.remember)
     shell.events.unregister("pre_run_cell", magics.session.background.on_cell)
     if magics.notebook_panel is not None:

@@ -19,6 +19,7 @@ from orjupyter.core.formats import Format
 from orjupyter.core.stream import StreamState
 from orjupyter.core.terminal import printable
 from orjupyter.render.report import Exchange, metadata, progress_line, transcript_bundle, usage_line
+from orjupyter.render.tables import NO_MATHS
 from orjupyter.service.call import Stopper
 
 
@@ -31,9 +32,12 @@ class TextView:
     passes through `printable`: a terminal never receives a control sequence from a
     model or a server (newlines and tabs stay)."""
 
-    def __init__(self, model: str, out: TextIO | None = None) -> None:
+    def __init__(
+        self, model: str, out: TextIO | None = None, total_name: str = "notebook total"
+    ) -> None:
         self.model = model
         self.out = out or sys.stdout
+        self.total_name = total_name
         self.printed = 0
 
     def show(self) -> None:
@@ -58,7 +62,8 @@ class TextView:
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
-        self.out.write(printable(f"{rest}{tail}\n\n[{usage_line(reply, totals)}]\n"))
+        line = usage_line(reply, totals, self.total_name)
+        self.out.write(printable(f"{rest}{tail}\n\n[{line}]\n"))
         self.out.flush()
 
 
@@ -145,7 +150,8 @@ class Panel:
 
             above.append(widgets.HTML(transcript_html(self.earlier, self.question)))
         self.box = widgets.VBox([*above, self.blocks, footer])
-        self.box.add_class("orj-panel")
+        for name in ("orj-panel", *NO_MATHS.split()):  # a `$` in an answer is money
+            self.box.add_class(name)
         self.started = time.perf_counter()
         bundle = {
             **self.box._repr_mimebundle_(),

@@ -154,6 +154,21 @@ def _minute(call: CallRecord) -> str:
     return call.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+BUDGET_IN_VIEW = 3
+"""The plot's scale reaches the budget when the budget is at most this many times the spend;
+further away, it would flatten the spend into the axis, so the budget is named instead."""
+
+
+def axis_top(value: Decimal) -> Decimal:
+    """The smallest of 1, 2, 2.5, 5 × a power of ten that reaches `value` (> 0)."""
+    step = Decimal(1).scaleb(value.adjusted())
+    return next(
+        step * m
+        for m in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10))
+        if step * m >= value
+    )
+
+
 def spend_svg(
     calls: Sequence[CallRecord],
     *,
@@ -162,16 +177,22 @@ def spend_svg(
     width: int = 560,
     height: int = 170,
 ) -> str:
-    """Cumulative spend against time as a standalone, well-formed SVG element."""
+    """Cumulative spend against time as a standalone, well-formed SVG element.
+
+    Scaled to the spend; the budget is a dashed reference line when it is in view (at most
+    `BUDGET_IN_VIEW` times the spend), else named in the corner."""
     if not calls:
         return ""
-    left, right, top, bottom = 70, 12, 10, 24
+    left, right, top, bottom = 70, 12, 16, 24
     times = [call.started_at.timestamp() for call in calls]
     spent = [baseline, *_cumulative(calls, baseline)]
-    if times[-1] - times[0] <= 0:  # one call, or all in the same instant: evenly spaced
-        times = [float(i) for i in range(len(calls))]
-    times = [times[0], *times]
-    top_value = max(spent[-1], budget or Decimal(0)) or Decimal(1)
+    if times[-1] - times[0] > 0:
+        times = [times[0], *times]  # the spend starts at the first call
+    else:  # one call, or all in the same instant: evenly spaced after the start
+        times = [float(i) for i in range(len(calls) + 1)]
+    in_view = budget is not None and 0 < budget <= max(spent[-1], Decimal(0)) * BUDGET_IN_VIEW
+    reach = max(spent[-1], budget if in_view and budget is not None else Decimal(0))
+    top_value = axis_top(reach) if reach > 0 else Decimal("0.01")
     span = (times[-1] - times[0]) or 1.0
 
     def x(t: float) -> float:
@@ -184,29 +205,39 @@ def spend_svg(
     keep = [*range(0, len(times) - 1, step), len(times) - 1]
     points = " ".join(f"{x(times[i])},{y(spent[i])}" for i in keep)
     first, last = (_minute(call) for call in (calls[0], calls[-1]))
-    base_y = height - bottom
+    base_y, end_x = height - bottom, width - right
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" font-family="sans-serif" font-size="11">',
         f"<title>{escaped(f'Cumulative spend: {dollars(spent[-1])}')}</title>",
-        f'<line x1="{left}" y1="{base_y}" x2="{width - right}" y2="{base_y}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{base_y}" x2="{end_x}" y2="{base_y}" stroke="#999"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base_y}" stroke="#999"/>',
-        f'<text x="{left - 4}" y="{base_y}" text-anchor="end" fill="currentColor">$0</text>',
-        f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" fill="currentColor">'
-        f"{escaped(dollars(top_value))}</text>",
-        f'<text x="{left}" y="{height - 6}" fill="currentColor">{escaped(first)}</text>',
-        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" fill="currentColor">'
-        f"{escaped(last)}</text>",
+        f'<line x1="{left}" y1="{top}" x2="{end_x}" y2="{top}" stroke="#999" '
+        f'stroke-opacity="0.3"/>',
+        _text(left - 4, base_y, "$0", "end"),
+        _text(left - 4, top + 4, dollars(top_value), "end"),
+        _text(left, height - 6, first),
+        _text(end_x, height - 6, last, "end"),
     ]
-    if budget is not None and budget > 0:
+    if in_view and budget is not None:
         parts.append(
-            f'<line x1="{left}" y1="{y(budget)}" x2="{width - right}" y2="{y(budget)}" '
+            f'<line x1="{left}" y1="{y(budget)}" x2="{end_x}" y2="{y(budget)}" '
             f'stroke="#d62728" stroke-dasharray="4 3">'
             f"<title>{escaped(f'budget {dollars(budget)}')}</title></line>"
         )
+        parts.append(_text(end_x, y(budget) - 3, f"budget {dollars(budget)}", "end", "#d62728"))
+    elif budget is not None and budget > 0:
+        percent = spent[-1] * 100 / budget
+        share = "under 1%" if 0 < percent < 1 else f"{percent:.0f}%"
+        label = f"budget {dollars(budget)}, above this scale ({share} spent)"
+        parts.append(_text(end_x, top - 4, label, "end", "#d62728"))
     parts.append(f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", fill: str = "currentColor") -> str:
+    return f'<text x="{x}" y="{y}" text-anchor="{anchor}" fill="{fill}">{escaped(text)}</text>'
 
 
 # --- export ------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from markdown_it.utils import EnvType, OptionsDict
 from pygments import formatters, highlight, lexers, util
 from pygments.token import STANDARD_TYPES
 
+from orjupyter.render.tables import NO_MATHS
+
 MAX_HIGHLIGHT_CHARS: Final = 100_000
 """Longer code blocks are shown escaped but not highlighted, to bound the work."""
 
@@ -171,7 +173,7 @@ def sanitize_html(fragment: str) -> str:
     return _cleaner().clean(fragment)
 
 
-OUTPUT_CLASSES = "orj-output jp-RenderedHTMLCommon tex2jax_ignore mathjax_ignore"
+OUTPUT_CLASSES = f"orj-output jp-RenderedHTMLCommon {NO_MATHS}"
 """The final output's wrapper: JupyterLab's text styles, and no MathJax (a `$` in an answer
 or a cost is money, not mathematics)."""
 

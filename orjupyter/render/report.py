@@ -17,8 +17,9 @@ def progress_line(model: str, characters: int, chunks: int, ttft: float | None) 
     return f"{model} · streaming · {chunks} chunks, {characters} characters{first}"
 
 
-def usage_line(reply: Reply, totals: Totals) -> str:
-    """After: model, tokens, this call's cost, the notebook's total, speed."""
+def usage_line(reply: Reply, totals: Totals, total_name: str = "notebook total") -> str:
+    """After: model, tokens, this call's cost, the running total (`total_name`: the
+    notebook's, or in a terminal the session's or the script's), speed."""
     usage = reply.usage
     cost = format_cost(usage.cost, estimate=usage.cost_is_estimate)
     if usage.cost_is_estimate:
@@ -27,7 +28,7 @@ def usage_line(reply: Reply, totals: Totals) -> str:
         reply.model,
         f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens",
         cost,
-        f"notebook total {format_cost(totals.cost, estimate=totals.estimated_calls > 0)}"
+        f"{total_name} {format_cost(totals.cost, estimate=totals.estimated_calls > 0)}"
         f" ({totals.calls} call{'s' if totals.calls != 1 else ''})",
     ]
     near = budget_note(totals)

@@ -14,6 +14,10 @@ from html import escape
 
 Bundle = dict[str, str]
 
+NO_MATHS = "tex2jax_ignore mathjax_ignore"
+"""Classes that keep JupyterLab's, Notebook's and nbconvert's MathJax out of an element:
+in everything we show, `$` is money (`$0.01 of a $1.00 budget` is not a formula)."""
+
 _BOX = 'style="font-size:13px;line-height:1.4;max-width:100%;overflow-x:auto"'
 _NUM = 'style="text-align:right;font-variant-numeric:tabular-nums"'
 
@@ -56,7 +60,10 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: s
 
 def bundle(title: str, summary: str, sections: Sequence[tuple[str, str, str]]) -> Bundle:
     """Title, one summary line and (heading, html, text) sections → a mimebundle."""
-    html = [f"<div {_BOX}><strong>{escaped(title)}</strong><div>{escaped(summary)}</div>"]
+    html = [
+        f'<div class="orj-view {NO_MATHS}" {_BOX}>'
+        f"<strong>{escaped(title)}</strong><div>{escaped(summary)}</div>"
+    ]
     text = [title, summary]
     for heading, section_html, section_text in sections:
         if heading:

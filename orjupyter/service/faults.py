@@ -20,13 +20,13 @@ from orjupyter.core.redact import redact
 from orjupyter.core.terminal import printable
 
 NO_KEY = (
-    "no OpenRouter API key: set OPENROUTER_API_KEY in the environment, or run `%gpt4o key` "
-    "to enter it for this session (nothing was sent)"
+    "no OpenRouter API key (nothing was sent): create one at https://openrouter.ai/keys, then "
+    "set OPENROUTER_API_KEY in the environment, or run `%gpt4o key` to enter it for this session"
 )
 
 _HINTS: Mapping[int, str] = {
     400: "check the model slug and the cell's options",
-    401: "check OPENROUTER_API_KEY (or run `%gpt4o key`)",
+    401: "check OPENROUTER_API_KEY (or run `%gpt4o key`); keys are at https://openrouter.ai/keys",
     402: "add credits at https://openrouter.ai/settings/credits or lower --max-tokens",
     403: "the request was refused by moderation; no credits were charged",
     404: "check OPENROUTER_BASE_URL and the model slug",
