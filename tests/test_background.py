@@ -45,7 +45,10 @@ def test_bg_can_be_stopped(router, kernel):
             comm_id = msg["content"]["comm_id"]
     while kernel.get_shell_msg(timeout=10)["parent_header"].get("msg_id") != msg_id:
         pass
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60  # the first call imports the SDK: wait for the stream
+    while not router.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
     click = kernel.session.msg(
         "comm_msg",
         {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},

@@ -70,12 +70,21 @@ def test_stop_click_ends_a_streaming_answer(router, kernel):
     assert (estimate, paid) == ("True", "True")
 
 
+def streaming(router, seconds: float = 0.5) -> None:
+    """Return once the answer has been streaming for about `seconds` (the kernel's first
+    call imports the SDK first, which takes a while on a busy machine)."""
+    deadline = time.monotonic() + 60
+    while not router.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(seconds)
+
+
 def test_kernel_interrupt_stops_gracefully(router):
     manager, client = start_new_kernel(kernel_name="python3")
     try:
         run_quietly(client, "%load_ext orjupyter")
         msg_id = client.execute("%%gpt4o -o reply\n[[fake words=400 delay=0.05]]")
-        time.sleep(1.5)
+        streaming(router)
         manager.interrupt_kernel()  # the toolbar's ■, or I,I
         interrupted = time.monotonic()
         reply = client.get_shell_msg(timeout=30)
