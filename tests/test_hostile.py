@@ -400,12 +400,19 @@ def test_output_names_ipython_relies_on_are_refused(ip, hostile, name):
     assert not hostile.requests
 
 
-def test_a_fifo_placeholder_is_refused_at_once(ip, hostile, tmp_path):
+def test_a_fifo_or_a_huge_file_placeholder_is_refused_at_once(ip, hostile, tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     ip.user_ns["fifo"] = fifo
     result = run(ip, "%%gpt4o\nLook at {fifo}")
     assert "is not a regular file" in str(result.error_in_exec)
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as sparse:  # 300 MB of nothing, on no disk
+        sparse.truncate(300 * 2**20)
+    ip.user_ns["huge"] = huge
+    result = run(ip, "%%gpt4o\nLook at {huge}")
+    assert "too large for an image file" in str(result.error_in_exec)
+    assert not hostile.requests
 
 
 def test_a_deeply_nested_cache_file_is_a_miss(ip, hostile, tmp_path):

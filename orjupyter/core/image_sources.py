@@ -135,15 +135,24 @@ def _open(file: io.BytesIO, what: str) -> Image.Image:
     return image
 
 
+MAX_IMAGE_FILE_BYTES = 256 * 2**20
+"""An image file larger than this is not read (no photo is; a model sees at most 2048 px)."""
+
+
 def _from_path(path: PurePath) -> Image.Image:
     import stat
 
     try:
-        mode = os.stat(path).st_mode
+        info = os.stat(path)
+        mode, size = info.st_mode, info.st_size
     except OSError:
-        mode = stat.S_IFREG  # reading it says what is wrong
+        mode, size = stat.S_IFREG, 0  # reading it says what is wrong
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO or device would block
         raise ImageError(f"{path} is not a regular file (a pipe or device?); pass an image file")
+    if size > MAX_IMAGE_FILE_BYTES:
+        raise ImageError(
+            f"{path} is {size / 2**20:,.0f} MB, too large for an image file; pass a smaller one"
+        )
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError as error:
