@@ -6,6 +6,9 @@ short and writes terminal escapes.
     with HostileRouter() as server:
         OpenAI(base_url=server.base_url, api_key="x")
 
+or `python -m orjupyter.fakerouter.hostile --port 8766`, then
+`OPENROUTER_BASE_URL=http://127.0.0.1:8766/api/v1` in the notebook's environment.
+
 Put `[[hostile MODE key=value …]]` in the last user message to choose what it does:
 
 - (nothing): a normal short streamed answer, billed `0.0001`.
@@ -344,3 +347,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(self._chunk("", "stop"))
         self._event(self._chunk(None, usage=self._usage(values)))
         self._end()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until interrupted: `python -m orjupyter.fakerouter.hostile [--port N]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m orjupyter.fakerouter.hostile")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766, help="default: 8766")
+    args = parser.parse_args(argv)
+    router = HostileRouter(args.host, args.port).start()
+    print(f"hostile server at {router.base_url} (Ctrl-C stops it)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        router.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -133,6 +133,8 @@ def _decode(key: str, data: bytes) -> CachedAnswer:
         cost = Decimal(usage["cost"])
     except InvalidOperation as exc:
         raise ValueError("cost is not a number") from exc
+    if not cost.is_finite() or cost < 0:
+        raise ValueError("cost is not a finite, non-negative number")
     finish = entry["finish_reason"]
     return CachedAnswer(
         text="".join(lines),
