@@ -130,16 +130,14 @@ class Session:
             result = await call.run()
             reply = await self._reply(result, question.options, question.parts, client)
             reply = replace(reply, history_turns=len(turns))
-            warning = usage_warning(result.state.usage)
-            if warning:
-                print(warning, file=sys.stderr)
             if reply.outcome == "ok" and reply.finish_reason != "length":
                 self.book.remember(request, reply)  # only whole answers: never a cut one
         except BaseException:
             self.book.release(reservation)
             self.activity.ended(flight)
             raise
-        return self._finish(question, reply, view, reservation, flight)
+        doubt = usage_warning(result.state.usage)
+        return self._finish(question, reply, view, reservation, flight, doubt)
 
     def _finish(
         self,
@@ -148,7 +146,9 @@ class Session:
         view: View,
         reservation: Any = None,
         flight: CallInFlight | None = None,
+        doubt: str | None = None,
     ) -> Reply:
+        """Record the call, show its end, then any warning (after the usage line)."""
         try:
             self.book.record(question, reply, reservation)
         finally:
@@ -157,9 +157,9 @@ class Session:
             self.threads.append(question.thread, Turn.from_parts(question.parts, reply.text))
         totals = self.book.totals(question.notebook)
         view.finish(reply, totals, question.fmt)
-        warning = self.book.budget_warning(question.notebook)
-        if warning:
-            print(warning, file=sys.stderr)
+        for warning in (doubt, self.book.budget_warning(question.notebook)):
+            if warning:
+                print(warning, file=sys.stderr)
         return reply
 
     def _worst_case(self, question: Question) -> Decimal | None:
