@@ -94,6 +94,7 @@ def test_a_server_that_reflects_the_key_never_shows_or_stores_it(
     seen = capsys.readouterr()
     assert not leaks(message + repr(reply) + str(reply.error) + seen.out + seen.err)
     assert ledger_rows(tmp_path)[-1][0] == "error"
+    assert (tmp_path / "ledger.sqlite-wal").stat().st_size > 0  # the WAL is read too
     assert not disk_leaks(tmp_path)
 
 
