@@ -517,3 +517,15 @@ def test_a_ten_megabyte_cell_is_refused_in_one_line(ip, hostile):
     assert "more than openai/gpt-4o-2024-11-20's context window" in message
     assert "nothing was sent" in message
     assert not hostile.requests
+
+
+def test_a_ledger_that_cannot_be_opened_warns_once_and_answers(ip, hostile, monkeypatch, capsys):
+    monkeypatch.setenv("ORJUPYTER_LEDGER", "/proc/no-such-dir/ledger.sqlite")
+    ip.run_line_magic("unload_ext", "orjupyter")
+    ip.run_line_magic("load_ext", "orjupyter")
+    for question in ("One", "Two", "Three"):
+        assert run(ip, f"%%gpt4o -o reply\n{question}").success
+        assert ip.user_ns["reply"].text == "A fine answer."
+    err = capsys.readouterr().err
+    assert err.count("cannot open the ledger") == 1
+    assert err.count("orjupyter:") <= 2  # and at most one line about the rows

@@ -129,7 +129,9 @@ class Records:
             with os.fdopen(fd, "a", encoding="utf-8") as side:
                 side.write(json.dumps(row) + "\n")
         except OSError as exc:
-            print(f"orjupyter: this call's row could not be kept ({exc})", file=sys.stderr)
+            if self._broken_path is not None:  # said once: a read-only folder stays one
+                print(f"orjupyter: calls' rows cannot be kept ({exc})", file=sys.stderr)
+            self._broken_path = None
 
     def _record(self, question: Question, reply: Reply) -> Any:
         from orjupyter.store.ledger import CallRecord
