@@ -428,6 +428,12 @@ def test_a_deeply_nested_cache_file_is_a_miss(ip, hostile, tmp_path):
 # --- a real kernel, a saved notebook -------------------------------------------------------
 
 
+def dumped(obj: object) -> str:
+    import json
+
+    return json.dumps(obj, default=str)
+
+
 def test_a_saved_notebook_never_holds_a_reflected_key(hostile, tmp_path):
     import json
 
@@ -449,6 +455,7 @@ def test_a_saved_notebook_never_holds_a_reflected_key(hostile, tmp_path):
         "%%gpt4o --bg -o pending\n[[hostile reflect]]",
         "try:\n    pending.wait()\nexcept Exception as exc:\n    print(exc)\nrepr(pending)",
         "%%gpt4o -o cut\n[[hostile truncated]]",
+        "%%gpt4o\n[[hostile escapes]]",  # text/plain is what `jupyter console` prints
         "print(cut.outcome, repr(cut.error))",
         "%gpt4o usage",
         f"%gpt4o usage --csv {csv}",
@@ -476,6 +483,10 @@ def test_a_saved_notebook_never_holds_a_reflected_key(hostile, tmp_path):
     # …and the key is nowhere: notebook (outputs and widget state), log, ledger, WAL, CSV
     assert leaks(saved) == []
     assert leaks(json.dumps(notebook.metadata)) == []
+    escapes = notebook.cells[sources.index("%%gpt4o\n[[hostile escapes]]")].outputs
+    assert "clipboard, link hyperlink" in dumped(escapes)
+    assert "\\u001b" not in dumped(escapes)
+    assert "\\u0007" not in dumped(escapes)
     assert leaks(log.read_bytes()) == []
     assert csv.exists()
     assert leaks(csv.read_bytes()) == []

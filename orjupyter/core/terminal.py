@@ -23,7 +23,23 @@ _SEQUENCES = re.compile(
 )
 
 
+_ANY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def printable(text: str) -> str:
     """`text` without terminal control sequences or control characters (newlines and tabs
     stay; a carriage return goes, so nothing overwrites what was printed)."""
-    return _SEQUENCES.sub("", text)
+    found = _ANY_CONTROL.search(text)
+    if found is None:  # the usual case: one quick scan, no copy
+        return text
+    kept, position = [], 0
+    while found is not None:  # only where a control character is: what it starts
+        start = found.start()
+        if start >= position:
+            match = _SEQUENCES.match(text, start)
+            end = match.end() if match and match.end() > start else start + 1
+            kept.append(text[position:start])
+            position = end
+        found = _ANY_CONTROL.search(text, max(position, start + 1))
+    kept.append(text[position:])
+    return "".join(kept)

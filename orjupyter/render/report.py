@@ -9,6 +9,7 @@ from typing import Any
 
 from orjupyter.core.domain import Reply, Totals, format_cost, tokens_per_second
 from orjupyter.core.formats import OUTPUT_FORMATS, Format
+from orjupyter.core.terminal import printable
 
 
 def progress_line(model: str, characters: int, chunks: int, ttft: float | None) -> str:
@@ -126,7 +127,8 @@ def transcript_bundle(
             html_parts.append(f'<div class="orj-error">{html.escape(reply.error)}</div>')
         html_parts.append(f'<div class="orj-status">{html.escape(line)}</div>')
         plain.append(f"{reply.text}{error}\n\n{line}")
-    return {"text/html": output_html(*html_parts), "text/plain": "\n\n".join(plain)}
+    # text/plain is what a terminal frontend (`jupyter console`) prints: no control sequences
+    return {"text/html": output_html(*html_parts), "text/plain": printable("\n\n".join(plain))}
 
 
 def formatted_html(fmt: Format, text: str) -> str:
@@ -134,6 +136,7 @@ def formatted_html(fmt: Format, text: str) -> str:
     from orjupyter.render.markdown import answer_html, sanitize_html
 
     rendering = OUTPUT_FORMATS[fmt].rendering
+    text = printable(text)  # no control characters in a saved page either
     if rendering == "preformatted":
         return f'<div class="orj-answer"><pre class="orj-text">{html.escape(text)}</pre></div>'
     if rendering == "html":
