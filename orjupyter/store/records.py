@@ -65,7 +65,8 @@ class Records:
         path = ledger.path if ledger else "the ledger"
         print(
             f"orjupyter: the ledger {path} failed ({redact(str(exc), self._secrets())}); "
-            "totals are kept in this kernel only and each call's row goes to "
+            "totals are kept in this kernel only, budgets are not checked, and each call's "
+            "row goes to "
             f"{_side_file(path)}. Repair it with `sqlite3 {path} .recover | sqlite3 "
             "repaired.sqlite`, or move it aside (a new one is made on the next start), or "
             "set ORJUPYTER_LEDGER to another file.",
