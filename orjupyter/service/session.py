@@ -137,7 +137,7 @@ class Session:
             self.activity.ended(flight)
             raise
         doubt = usage_warning(result.state.usage)
-        return self._finish(question, reply, view, reservation, flight, doubt)
+        return self._finish(question, reply, view, reservation, flight, doubt=doubt)
 
     def _finish(
         self,
@@ -146,6 +146,7 @@ class Session:
         view: View,
         reservation: Any = None,
         flight: CallInFlight | None = None,
+        *,
         doubt: str | None = None,
     ) -> Reply:
         """Record the call, show its end, then any warning (after the usage line)."""
