@@ -107,14 +107,15 @@ def test_a_mid_stream_error_reflecting_the_key_keeps_the_text_not_the_key(ip, ho
     assert not disk_leaks(tmp_path)
 
 
-@pytest.mark.parametrize("directive", ["echo_key", "echo_key split"])
+@pytest.mark.parametrize("directive", ["echo_key", "echo_key split", "echo_key envelope"])
 def test_a_key_echoed_in_the_answer_is_hidden_before_it_is_shown_or_cached(
     ip, hostile, tmp_path, capsys, directive
 ):
     assert run(ip, f"%%gpt4o -o reply\n[[hostile {directive}]]").success
     reply = ip.user_ns["reply"]
-    assert reply.text.startswith("Your key is <key hidden>")
-    assert not leaks(reply.text + capsys.readouterr().out)
+    assert "Your key is <key hidden>" in reply.text
+    assert not leaks(reply.text + capsys.readouterr().out + repr(reply))
+    assert not leaks(f"{reply.model} {reply.id} {reply.provider} {reply.finish_reason}")
     assert list((tmp_path / "cache").rglob("*.json"))  # cached, without the key
     assert not disk_leaks(tmp_path)
 

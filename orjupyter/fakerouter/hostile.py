@@ -15,7 +15,8 @@ Put `[[hostile MODE key=value …]]` in the last user message to choose what it 
 - `reflect` (`status=401`): an error whose message and metadata reflect the request's
   `Authorization` header; `bare` reflects the key without `Bearer`.
 - `reflect_midstream`: one piece of text, then a mid-stream error reflecting the header.
-- `echo_key` (`split`): the answer contains the key (`split`: across two chunks).
+- `echo_key` (`split`): the answer contains the key (`split`: across two chunks);
+  `envelope`: the key is the chunks' model, id and provider.
 - `html200`: HTTP 200 with an HTML login page.
 - `json200`: HTTP 200 with a non-streaming JSON chat completion.
 - `redirect`: 302 to a JSON page that is not a completion.
@@ -259,6 +260,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _echo_key(self, values: dict[str, str], auth: str) -> None:
         key = auth.removeprefix("Bearer ")
         self._start_stream()
+        if "envelope" in values:
+            choice = {"index": 0, "delta": {"content": "Fine. "}, "finish_reason": key}
+            chunk = {"id": key, "model": key, "provider": key, "choices": [choice]}
+            self._event(json.dumps(chunk))
         if "split" in values:
             half = len(key) // 2
             self._event(self._chunk(f"Your key is {key[:half]}"))

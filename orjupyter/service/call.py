@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orjupyter.core.domain import Outcome, Reply, Usage
-from orjupyter.core.redact import redact_answer
+from orjupyter.core.redact import redact, redact_answer
 from orjupyter.core.stream import StreamState, ended_early
+from orjupyter.core.terminal import printable
 
 TextListener = Callable[[StreamState], None]
 UsageEstimator = Callable[[StreamState], Usage]
@@ -293,15 +294,19 @@ def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
     """A finished call as a Reply: billed usage when OpenRouter sent a cost, else an estimate."""
     state = result.state
     billed = state.usage.to_usage() if state.usage else None
+
+    def label(value: str | None) -> str | None:  # the server's words: short, no secrets
+        return None if value is None else printable(redact(str(value)[:200], state.secrets))
+
     return Reply(
         text=redact_answer(state.text, state.secrets) if state.secrets else state.text,
-        model=state.model or model,
-        id=state.id or result.response_id,
+        model=label(state.model) or model,
+        id=label(state.id or result.response_id) or "",
         usage=billed or estimate(state),
         outcome=result.outcome,
-        finish_reason=state.finish_reason,
+        finish_reason=label(state.finish_reason),
         error=result.error,
         time_to_first_token=result.time_to_first_token,
         duration=result.duration,
-        provider=state.provider,
+        provider=label(state.provider),
     )
