@@ -20,9 +20,10 @@ from typing import Any
 
 from orjupyter.core import describe_data as data
 from orjupyter.core.describe_data import CHARS_PER_TOKEN, Description, module_of, shortened
+from orjupyter.core.errlog import is_ipython_frame
 from orjupyter.core.errors import PromptError
 
-__all__ = ["DESCRIBERS", "Description", "Describer", "describe", "full_text", "module_of"]
+__all__ = ["DESCRIBERS", "Describer", "Description", "describe", "exception_text", "full_text"]
 
 FULL_VALUES_LIMIT = 2_000_000
 """`{x:full}` refuses a value of more cells/items than this before rendering it (no model
@@ -75,7 +76,8 @@ def full_text(value: object, name: str) -> str:
         if module.startswith("numpy") and hasattr(value, "shape"):
             import numpy as np
 
-            return str(np.array2string(value, threshold=count + 1, max_line_width=200))
+            array: Any = value
+            return str(np.array2string(array, threshold=count + 1, max_line_width=200))
         if isinstance(value, (list, tuple, dict, set, frozenset)):
             return repr(value)
         return str(value)
@@ -89,7 +91,9 @@ def full_text(value: object, name: str) -> str:
 
 
 def _element_count(value: object) -> int:
-    shape = getattr(value, "shape", None) if module_of(value).startswith(("pandas", "numpy")) else None
+    shape = (
+        getattr(value, "shape", None) if module_of(value).startswith(("pandas", "numpy")) else None
+    )
     if isinstance(shape, tuple):
         count = 1
         for size in shape:
@@ -146,15 +150,23 @@ def _describe_container(value: Any, name: str, limit: int) -> Description:
 TRACEBACK_FRAMES = 6
 
 
-def _describe_exception(error: BaseException, name: str, limit: int) -> Description:
-    """Type, message and the last few frames of its traceback."""
+def exception_text(error: BaseException, limit: int) -> str:
+    """Type, message and the last few frames of its traceback, within `limit` characters."""
     head = f"{type(error).__name__}: {error}"
     if error.__traceback__ is None:
-        return Description(shortened(head, limit))
-    frames = traceback.extract_tb(error.__traceback__)[-TRACEBACK_FRAMES:]
+        return shortened(head, limit)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not is_ipython_frame(frame.filename)
+    ][-TRACEBACK_FRAMES:]
     stack = "".join(traceback.format_list(frames)).rstrip()
     text = f"{head}\nTraceback (most recent call last, last {len(frames)} frames):\n{stack}"
-    return Description(shortened(text, limit))
+    return shortened(text, limit)
+
+
+def _describe_exception(error: BaseException, name: str, limit: int) -> Description:
+    return Description(exception_text(error, limit))
 
 
 # -- images asked for as text -----------------------------------------------------------

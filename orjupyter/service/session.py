@@ -149,6 +149,8 @@ class Session:
         reservation: Any = None,
         flight: CallInFlight | None = None,
     ) -> Reply:
+        if question.note:
+            reply = replace(reply, attached=question.note)
         try:
             self.book.record(question, reply, reservation)
         finally:
@@ -193,6 +195,8 @@ class Session:
             worst=self._worst_case(question),
             cached=cached is not None,
             format_cost=format_cost,
+            context=question.context,
+            note=question.note,
         )
         print(text)
         return text

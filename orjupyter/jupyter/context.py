@@ -1,0 +1,204 @@
+"""What each execution produced, captured as it is produced, for `--context N`.
+
+The kernel is never told what the frontend shows, so `Recorder` listens where outputs
+are made: IPython's `pre_run_cell`/`post_run_cell` events (the source, the errors), the
+display publisher (`display(...)`, matplotlib's inline figures), the displayhook (a
+cell's `Out`), and `sys.stdout`/`sys.stderr` while a cell runs. Each finished cell
+becomes a `core.context.RanCell`; the newest `KEEP` are kept.
+
+Left out: cells that ran orjupyter's own magics (questions, answers, commands), outputs
+orjupyter displayed (they carry `orjupyter` metadata), widgets, display updates and
+silent executions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections import deque
+from typing import Any, TextIO
+
+from orjupyter.core.context import CellOutput, OutputKind, OutputText, RanCell
+from orjupyter.core.describe import exception_text
+
+KEEP = 200
+"""Most finished cells remembered (`--context all` takes as many of these as fit)."""
+IMAGE_TYPES = ("image/png", "image/jpeg")
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+class _Running:
+    """The cell running now: its source and what it has produced so far."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.outputs: list[CellOutput | tuple[OutputKind, OutputText]] = []
+        self.excluded = False
+        self.muted = 0
+        """Above 0 while IPython itself prints something recorded another way (a terminal's
+        `Out[n]:`, a displayed value's text, a traceback)."""
+        self.lock = threading.Lock()
+
+    def text(self, kind: OutputKind, text: str) -> None:
+        if self.muted:
+            return
+        with self.lock:
+            last = self.outputs[-1] if self.outputs else None
+            if isinstance(last, tuple) and last[0] == kind:
+                last[1].write(text)
+                return
+            buffer = OutputText()
+            buffer.write(text)
+            self.outputs.append((kind, buffer))
+
+    def add(self, output: CellOutput) -> None:
+        with self.lock:
+            self.outputs.append(output)
+
+    def finished(self, number: int) -> RanCell:
+        with self.lock:
+            outputs = tuple(
+                CellOutput(o[0], o[1].value()) if isinstance(o, tuple) else o for o in self.outputs
+            )
+        return RanCell(number, self.source, outputs)
+
+
+class _Tee:
+    """`sys.stdout` while a cell runs: writes go on to the real stream and are recorded."""
+
+    def __init__(self, stream: TextIO, cell: _Running, kind: OutputKind) -> None:
+        self._stream = stream
+        self._cell = cell
+        self._kind: OutputKind = kind
+
+    def write(self, text: str) -> int:
+        written = self._stream.write(text)
+        if isinstance(text, str) and text:
+            self._cell.text(self._kind, text)
+        return written
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _nothing(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+class Recorder:
+    """Listens to one shell; `cells()` are the finished executions, oldest first."""
+
+    def __init__(self, shell: Any, keep: int = KEEP) -> None:
+        self.shell = shell
+        self._cells: deque[RanCell] = deque(maxlen=keep)
+        self._running: _Running | None = None
+        self._tees: dict[str, _Tee] = {}
+        self._wrapped: list[tuple[Any, str]] = []
+
+    # -- installing ---------------------------------------------------------------------
+
+    def install(self) -> None:
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        self._wrap(self.shell.display_pub, "publish", self._published)
+        self._wrap(self.shell.displayhook, "write_format_data", self._result)
+        for owner, quiet in (
+            (self.shell.displayhook, "write_output_prompt"),
+            (self.shell, "_showtraceback"),
+        ):
+            if hasattr(owner, quiet):
+                self._wrap(owner, quiet, _nothing)
+
+    def uninstall(self) -> None:
+        self.shell.events.unregister("pre_run_cell", self.pre_run_cell)
+        self.shell.events.unregister("post_run_cell", self.post_run_cell)
+        self._restore_streams()
+        for owner, name in self._wrapped:
+            owner.__dict__.pop(name, None)
+        self._wrapped.clear()
+
+    def _wrap(self, owner: Any, name: str, record: Any) -> None:
+        """Call `record(*args, **kwargs)` after each call of `owner.name`; what the call
+        itself prints to stdout is not recorded twice."""
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            cell = self._running
+            if cell is not None:
+                cell.muted += 1
+            try:
+                result = original(*args, **kwargs)
+            finally:
+                if cell is not None:
+                    cell.muted -= 1
+            with contextlib.suppress(Exception):  # recording never breaks the user's output
+                record(*args, **kwargs)
+            return result
+
+        setattr(owner, name, wrapper)
+        self._wrapped.append((owner, name))
+
+    # -- the events ---------------------------------------------------------------------
+
+    def pre_run_cell(self, info: Any) -> None:
+        if getattr(info, "silent", False) or not getattr(info, "store_history", True):
+            self._running = None
+            return
+        self._running = _Running(str(getattr(info, "raw_cell", "") or ""))
+        for name, kind in (("stdout", "printed"), ("stderr", "stderr")):
+            tee = _Tee(getattr(sys, name), self._running, kind)  # type: ignore[arg-type]
+            setattr(sys, name, tee)
+            self._tees[name] = tee
+
+    def post_run_cell(self, result: Any) -> None:
+        self._restore_streams()
+        cell, self._running = self._running, None
+        if cell is None or cell.excluded or not cell.source.strip():
+            return
+        error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+        if error is not None:
+            cell.add(CellOutput("error", exception_text(error, 3_000)))
+        number = getattr(result, "execution_count", None)
+        self._cells.append(cell.finished(number if isinstance(number, int) else 0))
+
+    def _restore_streams(self) -> None:
+        for name, tee in self._tees.items():
+            if getattr(sys, name) is tee:
+                setattr(sys, name, tee._stream)
+        self._tees.clear()
+
+    def _published(self, data: Any = None, metadata: Any = None, *_: Any, **kwargs: Any) -> None:
+        if kwargs.get("update") or self._running is None or not isinstance(data, dict):
+            return
+        if isinstance(metadata, dict) and "orjupyter" in metadata:
+            return
+        self._record_bundle("display", data)
+
+    def _result(self, format_dict: Any, md_dict: Any = None) -> None:
+        if self._running is not None and isinstance(format_dict, dict):
+            self._record_bundle("result", format_dict)
+
+    def _record_bundle(self, kind: OutputKind, data: dict[str, Any]) -> None:
+        assert self._running is not None
+        if WIDGET in data:
+            return
+        text = str(data.get("text/plain", ""))
+        image = next((data[t] for t in IMAGE_TYPES if isinstance(data.get(t), str)), "")
+        if image or text:
+            self._running.add(CellOutput(kind, text if not image else text[:200], image))
+
+    # -- what the magic asks ----------------------------------------------------------------
+
+    def exclude_current(self) -> None:
+        """The running cell is orjupyter's own (a question or a command): never context."""
+        if self._running is not None:
+            self._running.excluded = True
+
+    def cells(self) -> list[RanCell]:
+        """Finished executions, oldest first (never the one running now)."""
+        return list(self._cells)
