@@ -147,7 +147,7 @@ def build_parts(
         image = make_image(value, detail) if spec == "" else None
         if image is not None:
             parts.append(image)
-        elif isinstance(value, str) and spec in OUR_SPECS:
+        elif isinstance(value, str) and spec in ("", *OUR_SPECS):
             _append_text(parts, value)  # the user's own text goes whole
         elif spec == "full":
             _append_text(parts, full_text(value, segment.field))
