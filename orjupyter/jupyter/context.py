@@ -28,8 +28,15 @@ IMAGE_TYPES = ("image/png", "image/jpeg")
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+PENDING_CHARS = 65_536
+"""Printed text gathered before it is folded into the cell's bounded record."""
+
+
 class _Running:
-    """The cell running now: its source and what it has produced so far."""
+    """The cell running now: its source and what it has produced so far.
+
+    `text` is on the path of every `print`, so it only appends; the pieces are folded
+    into a bounded `OutputText` every `PENDING_CHARS` and when another output comes."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -39,24 +46,44 @@ class _Running:
         """Above 0 while IPython itself prints something recorded another way (a terminal's
         `Out[n]:`, a displayed value's text, a traceback)."""
         self.lock = threading.Lock()
+        self.pending: list[str] = []
+        self.pending_kind: OutputKind = "printed"
+        self.pending_size = 0
 
     def text(self, kind: OutputKind, text: str) -> None:
         if self.muted:
             return
+        if kind != self.pending_kind:
+            self.fold()
+            self.pending_kind = kind
+        self.pending.append(text)
+        self.pending_size += len(text)
+        if self.pending_size > PENDING_CHARS:
+            self.fold()
+
+    def fold(self) -> None:
+        """Move the pending printed text into the bounded record."""
+        pieces, self.pending = self.pending, []
+        self.pending_size = 0
+        if not pieces:
+            return
+        text = "".join(pieces)
         with self.lock:
             last = self.outputs[-1] if self.outputs else None
-            if isinstance(last, tuple) and last[0] == kind:
+            if isinstance(last, tuple) and last[0] == self.pending_kind:
                 last[1].write(text)
                 return
             buffer = OutputText()
             buffer.write(text)
-            self.outputs.append((kind, buffer))
+            self.outputs.append((self.pending_kind, buffer))
 
     def add(self, output: CellOutput) -> None:
+        self.fold()
         with self.lock:
             self.outputs.append(output)
 
     def finished(self, number: int) -> RanCell:
+        self.fold()
         with self.lock:
             outputs = tuple(
                 CellOutput(o[0], o[1].value()) if isinstance(o, tuple) else o for o in self.outputs
@@ -74,8 +101,7 @@ class _Tee:
 
     def write(self, text: str) -> int:
         written = self._stream.write(text)
-        if isinstance(text, str) and text:
-            self._cell.text(self._kind, text)
+        self._cell.text(self._kind, text)
         return written
 
     def writelines(self, lines: Any) -> None:
