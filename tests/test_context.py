@@ -56,7 +56,8 @@ def test_oldest_cells_are_dropped_first_to_fit_the_budget():
     cells = [cell(n, f"step_{n} = {n}", CellOutput("printed", "y" * 2000)) for n in range(1, 9)]
     context = select_context(cells, None, budget_tokens=1500, make_image=MAKE)
     text = text_of(context.parts)
-    assert "step_8" in text and "step_1 " not in text
+    assert "step_8" in text
+    assert "step_1 " not in text
     assert context.dropped == 8 - context.cells > 0
     assert f"{context.dropped} older left out" in context.note
     assert context.tokens <= 1500 + 100
@@ -71,7 +72,8 @@ def test_a_large_output_is_shortened_with_a_note():
         make_image=MAKE,
     )
     text = text_of(context.parts)
-    assert "line 0\n" in text and "line 99999" in text
+    assert "line 0\n" in text
+    assert "line 99999" in text
     assert "characters left out" in text
     assert len(text) < 6000
 
@@ -81,7 +83,8 @@ def test_capture_keeps_the_head_and_tail_of_a_flood():
     for n in range(10_000):
         buffer.write(f"{n}\n")
     value = buffer.value()
-    assert value.startswith("0\n1\n") and value.endswith("9998\n9999\n")
+    assert value.startswith("0\n1\n")
+    assert value.endswith("9998\n9999\n")
     assert "characters left out" in value
 
 
@@ -179,9 +182,7 @@ def test_context_sends_a_plotted_figure_and_the_printed_text(router, tmp_path):
                 "%matplotlib inline\n"
                 "import matplotlib.pyplot as plt\n"
                 "df = pd.DataFrame({'x': np.arange(10), 'y': np.arange(10) ** 2})",
-                "print('rows:', len(df))\n"
-                "df.plot(x='x', y='y')\n"
-                "plt.title('squares')",
+                "print('rows:', len(df))\ndf.plot(x='x', y='y')\nplt.title('squares')",
                 "%%gpt4o --context 2\nWhat does the plot show about {df}?",
             )
         ],
@@ -197,6 +198,7 @@ def test_context_sends_a_plotted_figure_and_the_printed_text(router, tmp_path):
     assert "%load_ext" not in sent
     assert "df: pandas DataFrame, 10 rows × 2 columns" in sent
     before, question = sent.split("The question:")
-    assert "What does the plot show" in question and "What does the plot" not in before
+    assert "What does the plot show" in question
+    assert "What does the plot" not in before
     [answer] = answer_outputs(done.cells[3])
     assert "context: 2 cells (1 image) · df: 10 × 2 described" in answer["data"]["text/plain"]

@@ -36,10 +36,13 @@ def test_a_frame_gives_shape_dtypes_missing_rows_and_summary(weather):
     text = described.text
     assert text.startswith("df: pandas DataFrame, 10,000 rows × 6 columns")
     assert "temp: float64, 1,429 missing" in text
-    assert "city:" in text and "2,500 missing" in text
+    assert "city:" in text
+    assert "2,500 missing" in text
     assert "when: datetime64" in text
-    assert "first 5 rows:" in text and "Paris" in text
-    assert "numeric summary:" in text and "median" in text
+    assert "first 5 rows:" in text
+    assert "Paris" in text
+    assert "numeric summary:" in text
+    assert "median" in text
     assert described.note == "df: 10,000 × 6 described"
     assert text_tokens(text) <= 1500
 
@@ -59,7 +62,8 @@ def test_a_wide_frame_lists_every_column_and_says_what_was_left_out():
     assert "float64 (1,000 columns): sensor_0, sensor_1" in text
     assert "object (1 columns): label" in text or "str (1 columns): label" in text
     assert "left out:" in text
-    assert "example rows show" in text and "of 1,001 columns" in text
+    assert "example rows show" in text
+    assert "of 1,001 columns" in text
     assert "summary of" in text
 
 
@@ -77,7 +81,8 @@ def test_a_series(weather):
     )
     assert "mean" in described.text
     words = describe(weather["city"], "c").text
-    assert "most common values" in words and "Paris" in words
+    assert "most common values" in words
+    assert "Paris" in words
 
 
 def test_a_data_array_gives_shape_dtype_statistics_and_a_corner():
@@ -87,7 +92,9 @@ def test_a_data_array_gives_shape_dtype_statistics_and_a_corner():
     assert described.text.startswith(
         "arr: numpy array, shape (500, 400), dtype float64 (200,000 values)"
     )
-    assert "min " in described.text and "std " in described.text and "NaN 0" in described.text
+    assert "min " in described.text
+    assert "std " in described.text
+    assert "NaN 0" in described.text
     assert "corner arr[:5, :8]:" in described.text
     assert described.note == "arr: 500 × 400 array described"
 
@@ -161,18 +168,22 @@ def test_measurements_are_described_and_pixels_stay_images():
     rng = np.random.default_rng(2)
     measured = rng.normal(size=(500, 400))
     pixels = np.zeros((40, 60, 3), np.uint8)
-    text, image, tail, notes = parts("What is {arr}? See {img}.", arr=measured, img=pixels)
-    assert isinstance(text, TextPart) and "shape (500, 400)" in text.text
-    assert isinstance(image, ImagePart) and (image.width, image.height) == (60, 40)
+    text, image, _tail, notes = parts("What is {arr}? See {img}.", arr=measured, img=pixels)
+    assert isinstance(text, TextPart)
+    assert "shape (500, 400)" in text.text
+    assert isinstance(image, ImagePart)
+    assert (image.width, image.height) == (60, 40)
     assert notes == ["arr: 500 × 400 array described"]
 
 
 def test_format_specs_force_either_reading():
     rng = np.random.default_rng(3)
     [image, _notes] = parts("{arr:image}", arr=rng.random((30, 20)))
-    assert isinstance(image, ImagePart) and (image.width, image.height) == (20, 30)
+    assert isinstance(image, ImagePart)
+    assert (image.width, image.height) == (20, 30)
     [text, _notes] = parts("{img:text}", img=np.zeros((4, 6), np.uint8))
-    assert isinstance(text, TextPart) and "dtype uint8" in text.text
+    assert isinstance(text, TextPart)
+    assert "dtype uint8" in text.text
     with pytest.raises(PromptError, match=r"\{name:image\}: a str cannot be sent as an image"):
         parts("{name:image}", name="hello")
 
