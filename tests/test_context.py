@@ -202,3 +202,27 @@ def test_context_sends_a_plotted_figure_and_the_printed_text(router, tmp_path):
     assert "What does the plot" not in before
     [answer] = answer_outputs(done.cells[3])
     assert "context: 2 cells (1 image) · df: 10 × 2 described" in answer["data"]["text/plain"]
+
+
+def test_the_context_is_part_of_the_cache_key_and_of_the_thread(shell, router):
+    assert run(shell, "x = 1\nprint('x is', x)").success
+    assert run(shell, "%%gpt4o --context 1 --thread t\nWhat is x?").success
+    assert run(shell, "%%gpt4o --context 1\nWhat is x?").success
+    assert len(router.requests) == 1  # the same cell before and question: from the cache
+    assert run(shell, "x = 2\nprint('x is', x)").success
+    assert run(shell, "%%gpt4o --context 1\nWhat is x?").success
+    assert len(router.requests) == 2  # another context is another request
+    assert "x is 2" in last_user_text(router)
+    assert run(shell, "%%gpt4o --thread t\nAnd doubled?").success
+    history = router.requests[-1].body["messages"]
+    assert "x is 1" in history[0]["content"]
+    assert "The question:\nWhat is x?" in history[0]["content"]
+    assert history[-1]["content"] == "And doubled?"
+
+
+def test_a_one_line_question_takes_context(shell, router):
+    assert run(shell, "name = 'Ada'\nprint(name.upper())").success
+    assert run(shell, "%gpt4o --context 1 Who is named here").success
+    sent = last_user_text(router)
+    assert "ADA" in sent
+    assert sent.endswith("The question:\nWho is named here")
