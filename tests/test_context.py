@@ -226,3 +226,13 @@ def test_a_one_line_question_takes_context(shell, router):
     sent = last_user_text(router)
     assert "ADA" in sent
     assert sent.endswith("The question:\nWho is named here")
+
+
+def test_a_one_liner_describes_its_values_and_still_expands_its_options(shell, router):
+    import numpy as np
+
+    shell.user_ns.update(arr=np.zeros((500, 400)), style="Be terse.")
+    assert run(shell, '%gpt4o --system "$style" What is the shape of {arr}').success
+    messages = router.requests[-1].body["messages"]
+    assert messages[0]["content"].startswith("Be terse.")
+    assert "arr: numpy array, shape (500, 400), dtype float64" in messages[-1]["content"]

@@ -11,7 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.utils.text import DollarFormatter
 
 from orjupyter.core.context import Context, select_context, with_context
 from orjupyter.core.domain import Detail, Part, Reply
@@ -87,15 +88,26 @@ class OrJupyterMagics(Magics):
         return namespace
 
     @line_cell_magic
+    @no_var_expand
     def gpt4o(self, line: str, cell: str | None = None) -> None:
         self.recorder.exclude_current()
         with speaking_plainly():
             if cell is not None:
-                self._sync(self.ask(line, cell))
+                self._sync(self.ask(self.expanded(line), cell))
             elif is_command(line):
-                self._command(line)
+                self._command(self.expanded(line))
             else:
-                self._sync(self.ask(*split_question(line)))
+                options, question = split_question(line)
+                self._sync(self.ask(self.expanded(options), question))
+
+    def expanded(self, text: str) -> str:
+        """`$name` and `{name}` in the options, as IPython expands a magic's line. The
+        question of a one-liner is not expanded here: its `{df}` is described, its
+        `{img}` sent as an image, like a cell's."""
+        try:
+            return str(DollarFormatter().vformat(text, args=[], kwargs=self.user_ns))
+        except Exception:  # IPython leaves what it cannot expand as it is
+            return text
 
     def _sync(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run a call to its end from a blocking cell, closing the connections it made."""
@@ -166,15 +178,16 @@ class OrJupyterMagics(Magics):
                 f"`%gpt4o alias {name} {model} --force`"
             )
 
+        @no_var_expand
         def magic(line: str, cell: str | None = None) -> None:
             self.recorder.exclude_current()
             with speaking_plainly():
                 if cell is None and not is_command(line):
                     line, cell = split_question(line)
                 if cell is None:
-                    self._command(line)
+                    self._command(self.expanded(line))
                 else:
-                    self._sync(self.ask(line, cell, default_model=model))
+                    self._sync(self.ask(self.expanded(line), cell, default_model=model))
 
         magic.__doc__ = f"Ask {model} (an alias of %%gpt4o; same options)."
         shell.register_magic_function(magic, magic_kind="line_cell", magic_name=name)
