@@ -192,3 +192,19 @@ def test_a_users_string_goes_whole_and_python_specs_still_work():
     long = "word " * 5000
     [text, _notes] = parts("{s} {n:.2f} {s2!r}", s=long, n=3.14159, s2="x")
     assert text.text == f"{long} 3.14 'x'"
+
+
+def test_polars_frames_and_series_are_described_the_same_way():
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame({"city": ["Paris", None, "Nice", "Lyon"] * 25, "temp": range(100)})
+    described = describe(frame, "pf")
+    assert described.text.startswith("pf: polars DataFrame, 100 rows × 2 columns")
+    assert "city: String, 25 missing" in described.text
+    assert "Paris" in described.text
+    assert "temp: mean 49.5" in described.text
+    assert described.note == "pf: 100 × 2 described"
+    series = describe(frame["temp"], "s").text
+    assert series.startswith("s: polars Series 'temp', 100 values, dtype Int64, 0 missing")
+    assert full_text(frame, "pf").count("Paris") == 25
+    with pytest.raises(PromptError, match=r"\{lazy\} is a polars LazyFrame: describing it would"):
+        describe(frame.lazy(), "lazy")

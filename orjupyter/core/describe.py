@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orjupyter.core import describe_data as data
+from orjupyter.core import describe_polars as polars
 from orjupyter.core.describe_data import CHARS_PER_TOKEN, Description, module_of, shortened
 from orjupyter.core.errlog import is_ipython_frame
 from orjupyter.core.errors import PromptError
@@ -51,9 +52,9 @@ def describe(value: object, name: str, max_tokens: int = 1500) -> Description:
         if describer is not None:
             return describer.describe(value, name, limit)
         return _as_str(value, name, limit)
-    except PromptError:
+    except (PromptError, KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # a broken __repr__ or __str__, a frame that will not print
+    except BaseException as exc:  # also a Rust panic in polars (not an Exception)  # a broken __repr__ or __str__, a frame that will not print
         raise PromptError(
             f"{{{name}}}: could not describe this {type(value).__name__} "
             f"({type(exc).__name__}: {_first_line(exc)}); send one of its attributes or a "
@@ -71,6 +72,8 @@ def full_text(value: object, name: str) -> str:
                 f"send {{{name}}} for a description, or a slice made in a cell"
             )
         module = module_of(value)
+        if polars.is_polars_frame(value) or polars.is_polars_series(value):
+            return polars.full_table(value)
         if module.startswith("pandas") and hasattr(value, "to_string"):
             return str(value.to_string())
         if module.startswith("numpy") and hasattr(value, "shape"):
@@ -81,9 +84,9 @@ def full_text(value: object, name: str) -> str:
         if isinstance(value, (list, tuple, dict, set, frozenset)):
             return repr(value)
         return str(value)
-    except PromptError:
+    except (PromptError, KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # also a Rust panic in polars (not an Exception)
         raise PromptError(
             f"{{{name}:full}}: could not turn this {type(value).__name__} into text "
             f"({type(exc).__name__}: {_first_line(exc)})"
@@ -92,7 +95,9 @@ def full_text(value: object, name: str) -> str:
 
 def _element_count(value: object) -> int:
     shape = (
-        getattr(value, "shape", None) if module_of(value).startswith(("pandas", "numpy")) else None
+        getattr(value, "shape", None)
+        if module_of(value).startswith(("pandas", "numpy", "polars"))
+        else None
     )
     if isinstance(shape, tuple):
         count = 1
@@ -184,6 +189,8 @@ def _describe_pil(image: Any, name: str, limit: int) -> Description:
 DESCRIBERS: tuple[Describer, ...] = (
     Describer("pandas DataFrame", data.is_pandas_frame, data.describe_frame),
     Describer("pandas Series", data.is_pandas_series, data.describe_series),
+    Describer("polars DataFrame", polars.is_polars_frame, polars.describe_polars_frame),
+    Describer("polars Series", polars.is_polars_series, polars.describe_polars_series),
     Describer("lazy frame", data.is_lazy_frame, data.refuse_lazy),
     Describer("numpy array", data.is_numpy_array, data.describe_array),
     Describer("exception", lambda v: isinstance(v, BaseException), _describe_exception),

@@ -92,7 +92,7 @@ def _sample(frame: Any, cells: int = SAMPLE_CELLS) -> tuple[Any, str]:
     return sample, f"{len(sample):,} evenly spaced rows of {rows:,}"
 
 
-def _column_lines(frame: Any, missing: Any, allowance: int) -> tuple[str, str]:
+def column_lines(frame: Any, missing: Any, allowance: int) -> tuple[str, str]:
     """Every column with its dtype and missing values; grouped by dtype when too wide."""
     names = [str(name) for name in frame.columns]
     dtypes = [str(dtype) for dtype in frame.dtypes]
@@ -130,7 +130,7 @@ def _listed(prefix: str, items: list[str], limit: int) -> str:
     return prefix + ", ".join(shown) + (f" … and {rest:,} more" if rest else "")
 
 
-def _fitted_table(render: Any, columns: int, allowance: int) -> tuple[str, int, int]:
+def fitted_table(render: Any, columns: int, allowance: int) -> tuple[str, int, int]:
     """A table of up to `EXAMPLE_ROWS` rows and `columns` columns that fits `allowance`:
     fewer columns first, then fewer rows. Returns (text, rows, columns)."""
     rows, shown = EXAMPLE_ROWS, min(columns, 12)
@@ -170,7 +170,7 @@ def describe_frame(frame: Any, name: str, limit: int) -> Description:
     sample, sampled = _sample(frame)
     header = f"{name}: pandas DataFrame, {rows:,} rows × {columns:,} columns"
     left_out: list[str] = []
-    columns_text, grouped = _column_lines(frame, sample.isna().sum(), int(limit * 0.4))
+    columns_text, grouped = column_lines(frame, sample.isna().sum(), int(limit * 0.4))
     if grouped:
         left_out.append(grouped)
     budget = limit - len(header) - len(columns_text) - 200
@@ -179,7 +179,7 @@ def describe_frame(frame: Any, name: str, limit: int) -> Description:
     def render(n: int, k: int) -> str:
         return str(head.iloc[:n, :k].to_string(max_colwidth=30, show_dimensions=False))
 
-    rows_text, shown_rows, shown_columns = _fitted_table(render, columns, max(200, budget // 2))
+    rows_text, shown_rows, shown_columns = fitted_table(render, columns, max(200, budget // 2))
     if shown_columns < columns:
         left_out.append(f"example rows show {shown_columns:,} of {columns:,} columns")
     summary, summarised, numeric, summary_sample = _numeric_summary(
