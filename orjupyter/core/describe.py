@@ -54,7 +54,7 @@ def describe(value: object, name: str, max_tokens: int = 1500) -> Description:
         return _as_str(value, name, limit)
     except (PromptError, KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:  # also a Rust panic in polars (not an Exception)  # a broken __repr__ or __str__, a frame that will not print
+    except BaseException as exc:  # a broken __str__; a Rust panic in polars
         raise PromptError(
             f"{{{name}}}: could not describe this {type(value).__name__} "
             f"({type(exc).__name__}: {_first_line(exc)}); send one of its attributes or a "
