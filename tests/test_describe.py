@@ -208,3 +208,14 @@ def test_polars_frames_and_series_are_described_the_same_way():
     assert full_text(frame, "pf").count("Paris") == 25
     with pytest.raises(PromptError, match=r"\{lazy\} is a polars LazyFrame: describing it would"):
         describe(frame.lazy(), "lazy")
+
+
+class Opaque:
+    """An object with no text form of its own."""
+
+
+def test_text_spec_on_plain_values_and_objects_without_a_text_form():
+    [text, _notes] = parts("{n:text} {flag:text}", n=3, flag=True)
+    assert text.text == "3 True"
+    with pytest.raises(PromptError, match=r"\{o\} is a Opaque with no text form"):
+        parts("{o:text}", o=Opaque())

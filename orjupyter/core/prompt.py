@@ -178,13 +178,14 @@ def _append_described(
     notes: list[str] | None,
 ) -> None:
     """A value described for a model; a multi-line description stands on its own lines."""
+    plain = Placeholder(segment.field)  # `{x:text}` formats like `{x}`
     if _is_plain(value):
-        _append_text(parts, _as_text(segment, value))
+        _append_text(parts, _as_text(plain, value))
         return
     described = describe(value, segment.field, value_tokens)
     text = described.text
     if _DEFAULT_REPR.match(text):
-        _as_text(segment, value)  # raises: the value has no text form
+        _as_text(plain, value)  # raises: the value has no text form
     if "\n" in text:
         text = f"\n{text}\n"
     _append_text(parts, text)
