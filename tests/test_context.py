@@ -181,7 +181,9 @@ def test_context_sends_a_plotted_figure_and_the_printed_text(router, tmp_path):
                 "import numpy as np, pandas as pd\n"
                 "%matplotlib inline\n"
                 "import matplotlib.pyplot as plt\n"
-                "df = pd.DataFrame({'x': np.arange(10), 'y': np.arange(10) ** 2})",
+                "df = pd.DataFrame({'x': np.arange(10), 'y': np.arange(10) ** 2})\n"
+                "from PIL import Image\n"
+                "display(Image.new('RGB', (40, 30), 'red'))",
                 "print('rows:', len(df))\ndf.plot(x='x', y='y')\nplt.title('squares')",
                 "%%gpt4o --context 2\nWhat does the plot show about {df}?",
             )
@@ -191,7 +193,9 @@ def test_context_sends_a_plotted_figure_and_the_printed_text(router, tmp_path):
     done = execute(notebook, tmp_path)
     content = router.requests[-1].body["messages"][-1]["content"]
     sent = text_of_content(content)
-    assert len(sent_images(content)) == 1  # the inline PNG, as an image part
+    images = sent_images(content)
+    assert len(images) == 2  # display(img) and the inline figure, as image parts
+    assert images[0][:2] == (40, 30)
     assert "df = pd.DataFrame" in sent  # the cell before
     assert "rows: 10" in sent  # printed text
     assert "result:\n```\nText(0.5, 1.0, 'squares')" in sent  # the cell's Out
@@ -201,7 +205,7 @@ def test_context_sends_a_plotted_figure_and_the_printed_text(router, tmp_path):
     assert "What does the plot show" in question
     assert "What does the plot" not in before
     [answer] = answer_outputs(done.cells[3])
-    assert "context: 2 cells (1 image) · df: 10 × 2 described" in answer["data"]["text/plain"]
+    assert "context: 2 cells (2 images) · df: 10 × 2 described" in answer["data"]["text/plain"]
 
 
 def test_the_context_is_part_of_the_cache_key_and_of_the_thread(shell, router):

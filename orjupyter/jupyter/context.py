@@ -13,6 +13,7 @@ silent executions.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import sys
 import threading
@@ -110,6 +111,13 @@ class _Tee:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def _base64(image: object) -> str:
+    """An image from a display bundle as base64 text (Jupyter's form; raw bytes encoded)."""
+    if isinstance(image, (bytes, bytearray)):
+        return base64.b64encode(bytes(image)).decode("ascii")
+    return image if isinstance(image, str) else ""
 
 
 def _nothing(*_args: Any, **_kwargs: Any) -> None:
@@ -214,7 +222,7 @@ class Recorder:
         if WIDGET in data:
             return
         text = str(data.get("text/plain", ""))
-        image = next((data[t] for t in IMAGE_TYPES if isinstance(data.get(t), str)), "")
+        image = next((_base64(data[t]) for t in IMAGE_TYPES if data.get(t)), "")
         if image or text:
             self._running.add(CellOutput(kind, text if not image else text[:200], image))
 
