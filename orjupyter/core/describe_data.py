@@ -246,12 +246,14 @@ def _statistics(np: Any, array: Any) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN samples
         numbers = values.astype(np.float64, copy=False)
-        nan = int(np.isnan(numbers).sum()) if kind == "f" else 0
+        nan = int(np.count_nonzero(np.isnan(numbers))) if kind == "f" else 0
+        if nan:  # the nan-aware functions copy: only when there is a NaN to skip
+            numbers = numbers[~np.isnan(numbers)]
         figures = {
-            "min": np.nanmin(numbers),
-            "max": np.nanmax(numbers),
-            "mean": np.nanmean(numbers),
-            "std": np.nanstd(numbers),
+            "min": numbers.min() if numbers.size else math.nan,
+            "max": numbers.max() if numbers.size else math.nan,
+            "mean": numbers.mean() if numbers.size else math.nan,
+            "std": numbers.std() if numbers.size else math.nan,
         }
     shown = ", ".join(f"{key} {float(value):.6g}" for key, value in figures.items())
     return f"{shown}, NaN {nan:,}{source}"

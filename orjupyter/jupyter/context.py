@@ -36,8 +36,9 @@ PENDING_CHARS = 65_536
 class _Running:
     """The cell running now: its source and what it has produced so far.
 
-    `text` is on the path of every `print`, so it only appends; the pieces are folded
-    into a bounded `OutputText` every `PENDING_CHARS` and when another output comes."""
+    Printed text is on the path of every `print`, so `_Tee` only appends it to `pending`;
+    the pieces are folded into a bounded `OutputText` every `PENDING_CHARS` and when
+    another output comes."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -50,17 +51,6 @@ class _Running:
         self.pending: list[str] = []
         self.pending_kind: OutputKind = "printed"
         self.pending_size = 0
-
-    def text(self, kind: OutputKind, text: str) -> None:
-        if self.muted:
-            return
-        if kind != self.pending_kind:
-            self.fold()
-            self.pending_kind = kind
-        self.pending.append(text)
-        self.pending_size += len(text)
-        if self.pending_size > PENDING_CHARS:
-            self.fold()
 
     def fold(self) -> None:
         """Move the pending printed text into the bounded record."""
@@ -97,12 +87,21 @@ class _Tee:
 
     def __init__(self, stream: TextIO, cell: _Running, kind: OutputKind) -> None:
         self._stream = stream
+        self._write = stream.write
         self._cell = cell
         self._kind: OutputKind = kind
 
     def write(self, text: str) -> int:
-        written = self._stream.write(text)
-        self._cell.text(self._kind, text)
+        written = self._write(text)
+        cell = self._cell
+        if not cell.muted:  # `_Running.text`, inlined: this runs for every piece printed
+            if cell.pending_kind != self._kind:
+                cell.fold()
+                cell.pending_kind = self._kind
+            cell.pending.append(text)
+            cell.pending_size += len(text)
+            if cell.pending_size > PENDING_CHARS:
+                cell.fold()
         return written
 
     def writelines(self, lines: Any) -> None:
