@@ -1,10 +1,10 @@
 """Notebook values → text a model reads well: described, not dumped. Pure.
 
 `describe(value, name, max_tokens)` picks the first row of `DESCRIBERS` that claims the
-value: pandas DataFrames and Series, numpy arrays that are data, exceptions, containers.
-Anything else goes as its text (`str`), shortened with a note when it is longer than the
-cap. pandas and numpy are touched only when the value comes from them (its type's
-module), never imported here. `full_text` is what `{name:full}` sends: the whole value.
+value: pandas and polars DataFrames and Series, numpy arrays that are data, exceptions,
+containers. Anything else goes as its text (`str`), shortened with a note when it is
+longer than the cap. pandas, polars and numpy are touched only when the value comes from
+them (its type's module), never imported here. `full_text` is what `{name:full}` sends: the whole value.
 
 A description never mutates the value and works on a bounded sample of a huge one (it
 says so). A describer that raises becomes one `PromptError` naming the value.
@@ -47,8 +47,8 @@ def describe(value: object, name: str, max_tokens: int = 1500) -> Description:
 
     Raises `PromptError` naming `name` when the value cannot be described."""
     limit = max(200, max_tokens * CHARS_PER_TOKEN)
-    describer = next((d for d in DESCRIBERS if d.claims(value)), None)
     try:
+        describer = next((d for d in DESCRIBERS if d.claims(value)), None)
         if describer is not None:
             return describer.describe(value, name, limit)
         return _as_str(value, name, limit)
