@@ -4,7 +4,8 @@
 value: pandas and polars DataFrames and Series, numpy arrays that are data, exceptions,
 containers. Anything else goes as its text (`str`), shortened with a note when it is
 longer than the cap. pandas, polars and numpy are touched only when the value comes from
-them (its type's module), never imported here. `full_text` is what `{name:full}` sends: the whole value.
+them (its type's module), never imported here. `full_text` is what `{name:full}`
+sends: the whole value.
 
 A description never mutates the value and works on a bounded sample of a huge one (it
 says so). A describer that raises becomes one `PromptError` naming the value.
