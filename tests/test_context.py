@@ -184,7 +184,10 @@ def test_context_sends_a_plotted_figure_and_the_printed_text(router, tmp_path):
                 "df = pd.DataFrame({'x': np.arange(10), 'y': np.arange(10) ** 2})\n"
                 "from PIL import Image\n"
                 "display(Image.new('RGB', (40, 30), 'red'))",
-                "print('rows:', len(df))\ndf.plot(x='x', y='y')\nplt.title('squares')",
+                "import sys\n"
+                "print('rows:', len(df), 'stdout is', type(sys.stdout).__name__)\n"
+                "df.plot(x='x', y='y')\n"
+                "plt.title('squares')",
                 "%%gpt4o --context 2\nWhat does the plot show about {df}?",
             )
         ],
@@ -198,6 +201,7 @@ def test_context_sends_a_plotted_figure_and_the_printed_text(router, tmp_path):
     assert images[0][:2] == (40, 30)
     assert "df = pd.DataFrame" in sent  # the cell before
     assert "rows: 10" in sent  # printed text
+    assert "stdout is OutStream" in sent  # captured without replacing the kernel's stream
     assert "result:\n```\nText(0.5, 1.0, 'squares')" in sent  # the cell's Out
     assert "%load_ext" not in sent
     assert "df: pandas DataFrame, 10 rows × 2 columns" in sent

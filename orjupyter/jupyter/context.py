@@ -3,8 +3,11 @@
 The kernel is never told what the frontend shows, so `Recorder` listens where outputs
 are made: IPython's `pre_run_cell`/`post_run_cell` events (the source, the errors), the
 display publisher (`display(...)`, matplotlib's inline figures), the displayhook (a
-cell's `Out`), and `sys.stdout`/`sys.stderr` while a cell runs. Each finished cell
-becomes a `core.context.RanCell`; the newest `KEEP` are kept.
+cell's `Out`), and printed text. In ipykernel, printed text is taken where the kernel
+sends it (each flush of its stdout/stderr, by the request it belongs to), so a `print`
+costs nothing more; elsewhere (terminal IPython) `sys.stdout`/`sys.stderr` are teed while
+a cell runs. Each finished cell becomes a `core.context.RanCell`; the newest `KEEP` are
+kept.
 
 Left out: cells that ran orjupyter's own magics (questions, answers, commands), outputs
 orjupyter displayed (they carry `orjupyter` metadata), widgets, display updates and
@@ -17,7 +20,8 @@ import base64
 import contextlib
 import sys
 import threading
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from orjupyter.core.context import CellOutput, OutputKind, OutputText, RanCell
@@ -26,6 +30,7 @@ from orjupyter.core.describe import exception_text
 KEEP = 200
 """Most finished cells remembered (`--context all` takes as many of these as fit)."""
 IMAGE_TYPES = ("image/png", "image/jpeg")
+STREAMS: tuple[tuple[str, OutputKind], ...] = (("stdout", "printed"), ("stderr", "stderr"))
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -56,17 +61,19 @@ class _Running:
         """Move the pending printed text into the bounded record."""
         pieces, self.pending = self.pending, []
         self.pending_size = 0
-        if not pieces:
-            return
-        text = "".join(pieces)
+        if pieces:
+            self.printed(self.pending_kind, "".join(pieces))
+
+    def printed(self, kind: OutputKind, text: str) -> None:
+        """Add printed text to the record (safe from the kernel's I/O thread)."""
         with self.lock:
             last = self.outputs[-1] if self.outputs else None
-            if isinstance(last, tuple) and last[0] == self.pending_kind:
+            if isinstance(last, tuple) and last[0] == kind:
                 last[1].write(text)
                 return
             buffer = OutputText()
             buffer.write(text)
-            self.outputs.append((self.pending_kind, buffer))
+            self.outputs.append((kind, buffer))
 
     def add(self, output: CellOutput) -> None:
         self.fold()
@@ -128,10 +135,14 @@ class Recorder:
 
     def __init__(self, shell: Any, keep: int = KEEP) -> None:
         self.shell = shell
-        self._cells: deque[RanCell] = deque(maxlen=keep)
+        self._cells: deque[tuple[int, _Running]] = deque(maxlen=keep)
         self._running: _Running | None = None
         self._tees: dict[str, _Tee] = {}
         self._wrapped: list[tuple[Any, str]] = []
+        self._by_request: OrderedDict[str, _Running] = OrderedDict()
+        """The last few cells by the kernel request that ran them: a stream's last flush
+        can come after `post_run_cell`."""
+        self._kernel_streams = False
 
     # -- installing ---------------------------------------------------------------------
 
@@ -146,6 +157,29 @@ class Recorder:
         ):
             if hasattr(owner, quiet):
                 self._wrap(owner, quiet, _nothing)
+        streams = [getattr(sys, name) for name, _kind in STREAMS]
+        self._kernel_streams = all(
+            hasattr(stream, "_flush_buffers") and hasattr(stream, "parent_header")
+            for stream in streams
+        )
+        if self._kernel_streams:
+            for stream, (_name, kind) in zip(streams, STREAMS, strict=True):
+                self._hook_kernel_stream(stream, kind)
+
+    def _hook_kernel_stream(self, stream: Any, kind: OutputKind) -> None:
+        """Record what an ipykernel `OutStream` flushes, by the request it belongs to."""
+        original = stream._flush_buffers
+
+        def flush_buffers() -> Iterator[tuple[dict[str, Any], str]]:
+            for parent, data in original():
+                cell = self._by_request.get(str(parent.get("msg_id")))
+                if cell is not None and data:
+                    with contextlib.suppress(Exception):
+                        cell.printed(kind, data)
+                yield parent, data
+
+        stream._flush_buffers = flush_buffers
+        self._wrapped.append((stream, "_flush_buffers"))
 
     def uninstall(self) -> None:
         self.shell.events.unregister("pre_run_cell", self.pre_run_cell)
@@ -183,8 +217,14 @@ class Recorder:
             self._running = None
             return
         self._running = _Running(str(getattr(info, "raw_cell", "") or ""))
-        for name, kind in (("stdout", "printed"), ("stderr", "stderr")):
-            tee = _Tee(getattr(sys, name), self._running, kind)  # type: ignore[arg-type]
+        if self._kernel_streams:
+            request = str(getattr(sys.stdout, "parent_header", {}).get("msg_id"))
+            self._by_request[request] = self._running
+            while len(self._by_request) > 8:
+                self._by_request.popitem(last=False)
+            return
+        for name, kind in STREAMS:
+            tee = _Tee(getattr(sys, name), self._running, kind)
             setattr(sys, name, tee)
             self._tees[name] = tee
 
@@ -197,7 +237,7 @@ class Recorder:
         if error is not None:
             cell.add(CellOutput("error", exception_text(error, 3_000)))
         number = getattr(result, "execution_count", None)
-        self._cells.append(cell.finished(number if isinstance(number, int) else 0))
+        self._cells.append((number if isinstance(number, int) else 0, cell))
 
     def _restore_streams(self) -> None:
         for name, tee in self._tees.items():
@@ -234,4 +274,4 @@ class Recorder:
 
     def cells(self) -> list[RanCell]:
         """Finished executions, oldest first (never the one running now)."""
-        return list(self._cells)
+        return [cell.finished(number) for number, cell in list(self._cells)]
