@@ -3,10 +3,12 @@
 Describe: `orjupyter.core.describe.describe` on a 10,000,000 × 20 DataFrame (float64,
 int64, strings, timestamps, 1.6 GB) and a 10,000 × 1,000 float64 array, each in a fresh
 process (made once, described `runs` times); tokens are the description's estimate
-(`pricing.text_tokens`). Capture: a real ipykernel each, with and without
-`%load_ext orjupyter` (whose recorder captures every cell): `%timeit -o -q pass` (the
-statement's own time, which the recorder does not touch), a `pass` cell's round trip
-(execute_request to execute_reply; 10 per repetition) and a cell printing 100,000 lines.
+(`pricing.text_tokens`). Capture: the recorder's own work in one process (its two
+events per cell; 100,000 prints through its terminal tee), then two real ipykernels, with
+and without `%load_ext orjupyter` (whose recorder captures every cell), measured in
+turns: `%timeit -o -q pass` (the statement's own time, which the recorder does not
+touch), a `pass` cell's round trip (execute_request to execute_reply; 10 per repetition)
+and a cell printing 100,000 lines.
 """
 
 from __future__ import annotations
@@ -182,8 +184,9 @@ def recorder_rows() -> list[Row]:
             signed_ms(teed - plain),
             "-",
             None,
-            "print() into io.StringIO with and without the recorder's stdout in between: "
-            "the capture's cost per line, without a kernel's own (larger) cost per line",
+            "print() into io.StringIO with and without the recorder's tee in between (the "
+            "path of terminal IPython; in ipykernel printed text is taken where the kernel "
+            "flushes it, so a print costs nothing more there)",
         ),
     ]
 
