@@ -244,3 +244,32 @@ def test_a_one_liner_describes_its_values_and_still_expands_its_options(shell, r
     messages = router.requests[-1].body["messages"]
     assert messages[0]["content"].startswith("Be terse.")
     assert "arr: numpy array, shape (500, 400), dtype float64" in messages[-1]["content"]
+
+
+def test_a_redrawn_output_and_orjupyters_own_cells_are_not_context(router, tmp_path):
+    notebook = new_notebook(
+        cells=[
+            new_code_cell(source)
+            for source in (
+                "%load_ext orjupyter",
+                "from PIL import Image\n"
+                "from IPython.display import clear_output, display\n"
+                "for n in range(10):\n"
+                "    clear_output(wait=True)\n"
+                "    display(Image.new('RGB', (20 + n, 20), 'blue'))\n"
+                "    print('frame', n)",
+                "%gpt4o usage",
+                "%%gpt4o --context 2\nWhat did the loop show last?",
+            )
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    done = execute(notebook, tmp_path)
+    content = router.requests[-1].body["messages"][-1]["content"]
+    sent = text_of_content(content)
+    assert [size[:2] for size in sent_images(content)] == [(29, 20)]  # the last frame only
+    assert "frame 9" in sent
+    assert "frame 8" not in sent
+    assert "%gpt4o usage" not in sent
+    [answer] = answer_outputs(done.cells[3])
+    assert "context: 1 cell (1 image)" in answer["data"]["text/plain"]

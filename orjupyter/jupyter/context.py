@@ -36,6 +36,10 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 
 PENDING_CHARS = 65_536
 """Printed text gathered before it is folded into the cell's bounded record."""
+MOST_OUTPUTS = 50
+MOST_IMAGES = 3
+"""A cell that displays in a loop keeps only its latest outputs and images (a plot redrawn
+1,000 times is not 1,000 images in memory)."""
 
 
 class _Running:
@@ -79,6 +83,23 @@ class _Running:
         self.fold()
         with self.lock:
             self.outputs.append(output)
+            if output.image_base64:
+                images = [
+                    i
+                    for i, o in enumerate(self.outputs)
+                    if isinstance(o, CellOutput) and o.image_base64
+                ]
+                for index in images[:-MOST_IMAGES]:
+                    kept = self.outputs[index]
+                    assert isinstance(kept, CellOutput)
+                    self.outputs[index] = CellOutput(kept.kind, kept.text)
+            del self.outputs[:-MOST_OUTPUTS]
+
+    def clear(self) -> None:
+        """`clear_output()`: what the cell showed so far is gone, as in the frontend."""
+        self.pending, self.pending_size = [], 0
+        with self.lock:
+            self.outputs.clear()
 
     def finished(self, number: int) -> RanCell:
         self.fold()
@@ -150,6 +171,7 @@ class Recorder:
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         self._wrap(self.shell.display_pub, "publish", self._published)
+        self._wrap(self.shell.display_pub, "clear_output", self._cleared)
         self._wrap(self.shell.displayhook, "write_format_data", self._result)
         for owner, quiet in (
             (self.shell.displayhook, "write_output_prompt"),
@@ -251,6 +273,10 @@ class Recorder:
         if isinstance(metadata, dict) and "orjupyter" in metadata:
             return
         self._record_bundle("display", data)
+
+    def _cleared(self, *_args: Any, **_kwargs: Any) -> None:
+        if self._running is not None:
+            self._running.clear()
 
     def _result(self, format_dict: Any, md_dict: Any = None) -> None:
         if self._running is not None and isinstance(format_dict, dict):
