@@ -55,10 +55,13 @@ if TYPE_CHECKING:
 ABOUT = """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
 
 In the cell, `{name}` puts a notebook variable in place: an image (PIL image,
-matplotlib figure, array, image file path or bytes) travels as an image,
-anything else as text; `{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a
-failed cell) and `{_}` work; `{{` and `}}` are literal braces. The answer
-streams into a panel with its token usage and cost, and stays in the notebook.
+matplotlib figure, uint8 pixel array, image file path or bytes) travels as an
+image; a DataFrame, a data array, a container or an exception as a description
+made for a model; a string whole. `{x:image}`, `{x:text}` and `{x:full}` choose.
+`{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a failed cell) and `{_}` work;
+`{{` and `}}` are literal braces. `--context N` sends the N cells run before, with
+their outputs and plots. The answer streams into a panel with its token usage and
+cost, and stays in the notebook.
 
 `%gpt4o [options] QUESTION` asks a one-line question; `%gpt4o COMMAND` runs one of
 the commands listed below.
