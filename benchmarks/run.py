@@ -30,11 +30,21 @@ import first_call
 import images
 import load
 import memory
+import notebook_context
 import streaming
 import traffic
 from _common import FakeServer, Row, log
 
-MODULES = ("load", "first_call", "streaming", "traffic", "images", "memory", "cache_hit")
+MODULES = (
+    "load",
+    "first_call",
+    "streaming",
+    "traffic",
+    "images",
+    "memory",
+    "cache_hit",
+    "context",
+)
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 
 
@@ -42,9 +52,29 @@ def repetitions(quick: bool) -> dict[str, int]:
     """How many times each figure is measured (medians over these)."""
     if quick:
         return dict(
-            load=3, shell=3, kernel=2, stream=2, image=3, slow=1, image_mem=1, answer=1, hit=10
+            load=3,
+            shell=3,
+            kernel=2,
+            stream=2,
+            image=3,
+            slow=1,
+            image_mem=1,
+            answer=1,
+            hit=10,
+            context=2,
         )
-    return dict(load=7, shell=5, kernel=5, stream=5, image=5, slow=3, image_mem=3, answer=5, hit=20)
+    return dict(
+        load=7,
+        shell=5,
+        kernel=5,
+        stream=5,
+        image=5,
+        slow=3,
+        image_mem=3,
+        answer=5,
+        hit=20,
+        context=5,
+    )
 
 
 def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], list[Row]]]:
@@ -56,6 +86,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "images": lambda: images.measure(runs["image"], runs["slow"]),
         "memory": lambda: memory.measure(runs["answer"], runs["image_mem"]),
         "cache_hit": lambda: cache_hit.measure(runs["hit"], server),
+        "context": lambda: notebook_context.measure(runs["context"], server),
     }
 
 

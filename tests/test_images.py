@@ -424,7 +424,7 @@ def test_a_matplotlib_figure_and_its_axes():
     ],
 )
 def test_arrays(array, mode, expected):
-    image = to_image(array)
+    image = to_image(array, forced=True)  # {arr:image}; only uint8 pixels go unasked
     assert image is not None
     assert image.mode == mode
     assert image.size == (6, 4)
@@ -436,16 +436,16 @@ def pixels(image: Image.Image) -> list[int]:
 
 
 def test_array_values_use_their_range():
-    floats = to_image(np.array([[-2.0, 0.0, 2.0]]))
+    floats = to_image(np.array([[-2.0, 0.0, 2.0]]), forced=True)
     assert floats is not None
     assert pixels(floats) == [0, 128, 255]
-    wide = to_image(np.array([[0, 500, 1000]]))
+    wide = to_image(np.array([[0, 500, 1000]]), forced=True)
     assert wide is not None
     assert pixels(wide) == [0, 128, 255]
-    sixteen = to_image(np.array([[0, 32768, 65535]], np.uint16))
+    sixteen = to_image(np.array([[0, 32768, 65535]], np.uint16), forced=True)
     assert sixteen is not None
     assert pixels(sixteen) == [0, 128, 255]
-    with_nan = to_image(np.array([[np.nan, 0.5, 1.0]]))
+    with_nan = to_image(np.array([[np.nan, 0.5, 1.0]]), forced=True)
     assert with_nan is not None
     assert pixels(with_nan) == [0, 128, 255]
 
@@ -455,12 +455,28 @@ def test_array_values_use_their_range():
 )
 def test_arrays_of_other_shapes_are_refused(array):
     with pytest.raises(ImageError, match=r"^unsupported array shape .*; pass HxW"):
-        to_image(array)
+        to_image(array, forced=True)
 
 
 def test_a_channels_first_array_gets_a_hint():
     with pytest.raises(ImageError, match=r"channels first\? use array.transpose\(1, 2, 0\)"):
-        to_image(np.zeros((3, 40, 60), np.uint8))
+        to_image(np.zeros((3, 40, 60), np.uint8), forced=True)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.zeros((500, 400)),  # measurements
+        np.zeros((4, 6), np.int64),
+        np.zeros((4, 6, 1), np.uint8),
+        np.zeros((4, 6, 2), np.uint8),
+        np.zeros((3, 40, 60), np.uint8),
+        np.zeros((2, 3, 4, 5), np.uint8),
+        np.full((4, 6), True),
+    ],
+)
+def test_only_uint8_pixel_arrays_are_images_unasked(array):
+    assert to_image(array) is None
 
 
 def test_a_closed_image_gives_an_image_error():
@@ -472,7 +488,7 @@ def test_a_closed_image_gives_an_image_error():
 
 def test_complex_arrays_are_refused():
     with pytest.raises(ImageError, match="dtype"):
-        to_image(np.zeros((2, 2), complex))
+        to_image(np.zeros((2, 2), complex), forced=True)
 
 
 def test_a_path_to_an_image(tmp_path):

@@ -121,9 +121,16 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     ]
     assert errors == []
     answers = [o for c in done.cells if c.cell_type == "code" for o in answer_outputs(c)]
-    assert len(answers) == 6
+    assert len(answers) == 7
     chat = [r for r in router.requests if r.path.endswith("/chat/completions")]
-    assert len(chat) == 5  # the repeated question came from the cache
+    assert len(chat) == 6  # the repeated question came from the cache
+    # the data section: {df} described, and the plot of the cell before as an image
+    with_context = next(
+        r for r in chat if "--context" not in str(r.body) and "Daily" in str(r.body)
+    )
+    content = with_context.body["messages"][-1]["content"]
+    assert len(sent_images(content)) == 1
+    assert "df: pandas DataFrame, 60 rows × 2 columns" in str(content)
 
 
 def test_nbconvert_html_shows_the_answer_safely(router, tmp_path):

@@ -171,6 +171,8 @@ class Reply:
     provider: str | None = None
     cached: bool = False
     history_turns: int = 0
+    attached: str = ""
+    """What went with the question beyond its text (`context: 2 cells (1 image)`)."""
     extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:

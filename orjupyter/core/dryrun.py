@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
+
+from orjupyter.core.domain import ImagePart, Part
+from orjupyter.core.pricing import prompt_tokens
 
 PREVIEW = 200
 
@@ -41,9 +44,16 @@ def describe_request(
     worst: Decimal | None,
     cached: bool,
     format_cost: Callable[[Decimal], str],
+    context: Sequence[Part] = (),
+    note: str = "",
 ) -> str:
-    """A readable summary; never contains base64 image data or the key."""
+    """A readable summary; never contains base64 image data or the key. The `--context`
+    cells (the start of the last message) are shown whole, as they would be sent."""
     lines = [f"Dry run: nothing was sent. Model {request.get('model')}."]
+    if note:
+        lines.append(f"With the question: {note}.")
+    if context:
+        lines.extend(context_lines(context))
     for message in request.get("messages", []):
         lines.extend(_message_lines(message))
     settings = {
@@ -65,3 +75,15 @@ def describe_request(
     else:
         lines.append("Estimated cost: unknown (no price for this model).")
     return "\n".join(lines)
+
+
+def context_lines(context: Sequence[Part]) -> list[str]:
+    """The context exactly as it goes (images summarised), with its token estimate."""
+    tokens = prompt_tokens([context]) - prompt_tokens([[]])
+    lines = [f"  context, sent at the start of the question (about {tokens:,} tokens):"]
+    for part in context:
+        if isinstance(part, ImagePart):
+            lines.append(f"    | [{part.summary()}]")
+        else:
+            lines.extend(f"    | {line}" for line in part.text.rstrip("\n").split("\n"))
+    return lines

@@ -8,7 +8,7 @@ from typing import Any
 _IPYTHON_FRAMES = ("/IPython/", "/ipykernel/")
 
 
-def _is_ipython(filename: str) -> bool:
+def is_ipython_frame(filename: str) -> bool:
     path = filename.replace("\\", "/")
     return any(part in path for part in _IPYTHON_FRAMES)
 
@@ -31,6 +31,6 @@ class ErrorLog:
 def format_traceback(error: BaseException) -> str:
     """Plain text, without IPython's own frames, as a person would paste it."""
     summary = traceback.TracebackException.from_exception(error)
-    own = [frame for frame in summary.stack if not _is_ipython(frame.filename)]
+    own = [frame for frame in summary.stack if not is_ipython_frame(frame.filename)]
     summary.stack = traceback.StackSummary.from_list(own)
     return "".join(summary.format()).rstrip()

@@ -31,34 +31,46 @@ __all__ = ["SOURCES", "ImageSource", "image_maker", "source_for", "to_image"]
 _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
 
-def to_image(value: object) -> Image.Image | None:
+def to_image(value: object, *, forced: bool = False) -> Image.Image | None:
     """`value` as a PIL image, or None when it is not image-like (send it as text).
 
-    The first row of `SOURCES` that claims the value converts it. Array values: uint8 as
+    The first row of `SOURCES` that claims the value converts it (with `forced`, also a
+    row that `may_claim` it: `{arr:image}` for a float array). Array values: uint8 as
     they are; booleans → 0/255; floats in [0, 1] x 255, other floats by their actual range;
     other integers that fit 0..255 as they are, wider ones scaled from
     min(0, lowest)..max(255, highest) to 0..255. Files and bytes keep PIL's
     decompression-bomb limit (twice `PIL.Image.MAX_IMAGE_PIXELS`). Raises `ImageError`.
     """
-    source = source_for(value)
+    source = source_for(value, forced=forced)
     return source.convert(value) if source else None
 
 
-def source_for(value: object) -> ImageSource | None:
-    """The row of `SOURCES` that claims `value` (cheap: never imports Pillow)."""
-    return next((source for source in SOURCES if source.claims(value)), None)
+def source_for(value: object, *, forced: bool = False) -> ImageSource | None:
+    """The row of `SOURCES` that claims `value` (cheap: never imports Pillow). `forced`:
+    the user asked for an image (`{value:image}`), so a row's `may_claim` counts too."""
+    return next(
+        (
+            source
+            for source in SOURCES
+            if source.claims(value) or (forced and source.may_claim(value))
+        ),
+        None,
+    )
 
 
-def image_maker(model: str) -> Callable[[object, Detail], ImagePart | None]:
+def image_maker(
+    model: str, *, forced: bool = False
+) -> Callable[[object, Detail], ImagePart | None]:
     """What the prompt builder calls for each `{value}`: an image part sized for `model`,
-    or None when the value is not an image (it then goes as text)."""
+    or None when the value is not an image (it then goes as text). `forced` (for
+    `{value:image}`) also takes what a row only `may_claim`, such as a float array."""
 
     def make(value: object, detail: Detail) -> ImagePart | None:
-        if source_for(value) is None:
+        if source_for(value, forced=forced) is None:
             return None
         from orjupyter.core.images import limits_for, prepare_image
 
-        image = to_image(value)
+        image = to_image(value, forced=forced)
         return None if image is None else prepare_image(image, detail, limits_for(model))
 
     return make
@@ -74,8 +86,16 @@ def _is_pil(value: object) -> bool:
 
 
 def _is_array(value: object) -> bool:
-    # Scalars and 1-D arrays are numbers, not pictures: they go as text.
+    # Scalars and 1-D arrays are numbers, not pictures: even {arr:image} sends them as text.
     return _module(value).startswith("numpy") and len(getattr(value, "shape", ())) >= 2
+
+
+def _is_image_array(value: object) -> bool:
+    """uint8 shaped (H, W), (H, W, 3) or (H, W, 4): pixels. Any other array is data."""
+    if not _is_array(value) or str(getattr(value, "dtype", "")) != "uint8":
+        return False
+    shape = tuple(getattr(value, "shape", ()))
+    return 0 not in shape and (len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4)))
 
 
 def _is_image_bytes(value: object) -> bool:
@@ -97,6 +117,8 @@ class ImageSource:
     claims: Callable[[object], bool]
     """Cheap test on the value's type; must not import Pillow, numpy or matplotlib."""
     convert: Callable[[Any], Image.Image | None]
+    may_claim: Callable[[object], bool] = lambda _value: False
+    """What the row also takes when the user asks for an image (`{value:image}`)."""
 
 
 def _open(file: io.BytesIO, what: str) -> Image.Image:
@@ -232,9 +254,17 @@ SOURCES: tuple[ImageSource, ...] = (
     ImageSource(
         "matplotlib figure or axes", lambda v: _module(v).startswith("matplotlib"), _from_figure
     ),
-    ImageSource("numpy array (2-D, or 3-D with 3 or 4 channels)", _is_array, _from_array),
+    ImageSource(
+        "numpy uint8 array shaped (H, W), (H, W, 3) or (H, W, 4); other 2-D or 3-D arrays "
+        "only as {arr:image}",
+        _is_image_array,
+        _from_array,
+        may_claim=_is_array,
+    ),
     ImageSource("path to an image file", lambda v: isinstance(v, PurePath), _from_path),
     ImageSource("PNG, JPEG, GIF or WebP bytes", _is_image_bytes, _from_bytes),
 )
 """Every kind of value that travels as an image, in the order they are tried. A new kind
-is one row here: the prompt builder and `to_image` both read this table."""
+is one row here: the prompt builder and `to_image` both read this table. Anything no row
+claims is described as text (`core/describe.py`); `{value:image}` also accepts what a row
+`may_claim`, and `{value:text}` skips this table."""

@@ -2,7 +2,12 @@
 
 The template syntax is Python's format-string syntax (parsed by `string.Formatter`), so
 `{{` and `}}` are literal braces, `{In[3]}` and `{obj.attr}` work, and `{x:.2f}` /
-`{x!r}` format values as Python would. Pure: no IPython.
+`{x!r}` format values as Python would. Three format specs are ours: `{x:image}` sends
+the value as an image, `{x:text}` as a description even when it is image-like, and
+`{x:full}` the whole value as text. Without a spec, images (`image_sources.SOURCES`)
+travel as images, strings and numbers as themselves, and data (frames, arrays,
+containers, exceptions) as a description within `value_tokens` (`core/describe.py`).
+Pure: no IPython.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from orjupyter.core.describe import describe, full_text
 from orjupyter.core.domain import Detail, ImagePart, Part, TextPart
 from orjupyter.core.errors import PromptError
 
@@ -87,12 +93,21 @@ _DEFAULT_REPR = re.compile(r"^<[^<>]* at 0x[0-9a-fA-F]+>$")
 """`<Foo object at 0x7f…>`: Python's repr of a value that has no text of its own."""
 
 
+OUR_SPECS = ("image", "text", "full")
+"""Format specs that choose how a value travels rather than how Python formats it."""
+
+
 def _as_text(placeholder: Placeholder, value: object) -> str:
     converted = _FORMATTER.convert_field(value, placeholder.conversion)
     try:
         text = format(converted, placeholder.format_spec)
     except (TypeError, ValueError) as exc:
         raise PromptError(f"{placeholder.source}: {exc}") from None
+    except Exception as exc:  # a broken __str__ or __format__
+        raise PromptError(
+            f"{placeholder.source}: could not turn this {type(value).__name__} into text "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
     if _DEFAULT_REPR.match(text):
         kind = type(value).__name__
         raise PromptError(
@@ -107,10 +122,17 @@ def build_parts(
     namespace: Mapping[str, object],
     make_image: ImageMaker,
     detail: Detail = "auto",
+    *,
+    force_image: ImageMaker | None = None,
+    value_tokens: int = 1500,
+    notes: list[str] | None = None,
 ) -> list[Part]:
     """Fill placeholders: images become image parts in place; everything else text.
 
-    Adjacent text is merged; leading and trailing whitespace of the whole prompt is dropped.
+    `force_image` makes `{x:image}` (default: `make_image`); data values are described
+    within about `value_tokens` tokens each, and what the status line should say about
+    them is appended to `notes`. Adjacent text is merged; leading and trailing whitespace
+    of the whole prompt is dropped.
     """
     parts: list[Part] = []
     for segment in segments:
@@ -118,12 +140,62 @@ def build_parts(
             _append_text(parts, segment.text)
             continue
         value = resolve(segment, namespace)
-        image = None if segment.conversion or segment.format_spec else make_image(value, detail)
-        if image is None:
-            _append_text(parts, _as_text(segment, value))
-        else:
+        spec = segment.format_spec if not segment.conversion else "(python)"
+        if spec == "image":
+            parts.append(_forced_image(segment, value, force_image or make_image, detail))
+            continue
+        image = make_image(value, detail) if spec == "" else None
+        if image is not None:
             parts.append(image)
+        elif isinstance(value, str) and spec in ("", *OUR_SPECS):
+            _append_text(parts, value)  # the user's own text goes whole
+        elif spec == "full":
+            _append_text(parts, full_text(value, segment.field))
+        elif spec in ("", "text"):
+            _append_described(parts, segment, value, value_tokens, notes)
+        else:
+            _append_text(parts, _as_text(segment, value))
     return _strip_ends(parts)
+
+
+def _forced_image(
+    segment: Placeholder, value: object, make_image: ImageMaker, detail: Detail
+) -> ImagePart:
+    image = make_image(value, detail)
+    if image is None:
+        raise PromptError(
+            f"{segment.source}: a {type(value).__name__} cannot be sent as an image; pass a "
+            "PIL image, a matplotlib figure, a 2-D or 3-D array, an image file path or bytes"
+        )
+    return image
+
+
+def _append_described(
+    parts: list[Part],
+    segment: Placeholder,
+    value: object,
+    value_tokens: int,
+    notes: list[str] | None,
+) -> None:
+    """A value described for a model; a multi-line description stands on its own lines."""
+    plain = Placeholder(segment.field)  # `{x:text}` formats like `{x}`
+    if _is_plain(value):
+        _append_text(parts, _as_text(plain, value))
+        return
+    described = describe(value, segment.field, value_tokens)
+    text = described.text
+    if _DEFAULT_REPR.match(text):
+        _as_text(plain, value)  # raises: the value has no text form
+    if "\n" in text:
+        text = f"\n{text}\n"
+    _append_text(parts, text)
+    if described.note and notes is not None:
+        notes.append(described.note)
+
+
+def _is_plain(value: object) -> bool:
+    """Numbers, booleans and None: their text is all there is to say."""
+    return value is None or isinstance(value, (int, float, complex))
 
 
 def _append_text(parts: list[Part], text: str) -> None:

@@ -23,3 +23,7 @@ class Question:
     use_cache: bool = True
     cell: str = "[?]"
     notebook: str = "(unknown notebook)"
+    context: Sequence[Part] = ()
+    """The `--context` cells, already at the start of `parts`; kept apart for the dry run."""
+    note: str = ""
+    """What went with the question, for the status line (`context: 2 cells · df: …`)."""

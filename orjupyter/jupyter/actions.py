@@ -111,7 +111,12 @@ class Conversation:
         self.follow_up.value = ""
         self._seed_thread()
         question = replace(
-            self.question, parts=[TextPart(text)], thread=self.thread, new_thread=False
+            self.question,
+            parts=[TextPart(text)],
+            thread=self.thread,
+            new_thread=False,
+            context=(),
+            note="",  # the first question's context is in the thread already
         )
         self._run(question, self.exchanges, text)
 
@@ -127,6 +132,8 @@ class Conversation:
                 parts=[TextPart(last.question)],
                 thread=self.thread,
                 use_cache=False,
+                context=(),
+                note="",
             )
             self.session.threads.drop_last(self.thread)
         self._run(question, self.exchanges[:-1], last.question)

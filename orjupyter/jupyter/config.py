@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Int, Unicode
+from traitlets import Bool, Dict, Enum, Float, Int, Unicode, Union
 from traitlets.config import Configurable
 
 from orjupyter.core.domain import DEFAULT_MODEL
@@ -89,6 +89,22 @@ class OrJupyter(Configurable):
     ).tag(config=True)
     store_prompts = Bool(
         False, help="Also keep prompts and answers in the ledger (off: only numbers)."
+    ).tag(config=True)
+    value_tokens = Int(
+        1500,
+        help="Most tokens one {value} description takes (DataFrames, arrays, containers); "
+        "{value:full} sends the whole value.",
+    ).tag(config=True)
+    context = Union(
+        [Int(), Enum(["all"])],
+        default_value=0,
+        help="Cells run before the question sent with it when a cell has no --context "
+        "(0: none; 'all': as many as fit context_tokens).",
+    ).tag(config=True)
+    context_tokens = Int(
+        6000,
+        help="Most tokens the --context cells take (images included); oldest cells are "
+        "left out first.",
     ).tag(config=True)
     widgets = Bool(
         True, help="Show the live ipywidgets panel in kernels (False: plain text output)."

@@ -56,6 +56,21 @@ def output_name(text: str) -> str:
     return text
 
 
+def context_count(text: str) -> int | str:
+    """`--context N` (cells, 0 or more) or `--context all`."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"takes a number of cells (0 or more) or all, not {text!r}"
+        )
+    return value
+
+
 def fallbacks(text: str) -> tuple[str, ...]:
     slugs = tuple(slug.strip() for slug in text.split(",") if slug.strip())
     if not slugs:
@@ -107,6 +122,12 @@ OPTIONS: tuple[Option, ...] = (
         "markdown (default), text, code (answer goes into a new cell below), "
         "json (-o stores the parsed value) or html",
         {"choices": FORMATS, "default": "markdown"},
+    ),
+    Option(
+        ("--context",),
+        "send the N cells run before this one, with their outputs and images "
+        "(all: as many as fit OrJupyter.context_tokens; default OrJupyter.context)",
+        {"type": context_count, "metavar": "N|all"},
     ),
     Option(("--thread",), "start or continue a named conversation", {"metavar": "NAME"}),
     Option(("--new",), "start the --thread afresh", {"action": "store_true"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from argparse import Namespace
@@ -10,9 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.utils.text import DollarFormatter
 
-from orjupyter.core.domain import Detail, Reply
+from orjupyter.core.context import Context, select_context, with_context
+from orjupyter.core.domain import Detail, Part, Reply
 from orjupyter.core.errors import CallFailed, OptionError, PromptError
 from orjupyter.core.formats import (
     OUTPUT_FORMATS,
@@ -28,6 +31,7 @@ from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
 from orjupyter.core.request import CallOptions
 from orjupyter.jupyter.config import OrJupyter, SecretStr
+from orjupyter.jupyter.context import Recorder
 from orjupyter.jupyter.door import speaking_plainly
 from orjupyter.jupyter.execution import (
     MAGIC_NAME,
@@ -51,10 +55,13 @@ if TYPE_CHECKING:
 ABOUT = """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
 
 In the cell, `{name}` puts a notebook variable in place: an image (PIL image,
-matplotlib figure, array, image file path or bytes) travels as an image,
-anything else as text; `{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a
-failed cell) and `{_}` work; `{{` and `}}` are literal braces. The answer
-streams into a panel with its token usage and cost, and stays in the notebook.
+matplotlib figure, uint8 pixel array, image file path or bytes) travels as an
+image; a DataFrame, a data array, a container or an exception as a description
+made for a model; a string whole. `{x:image}`, `{x:text}` and `{x:full}` choose.
+`{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a failed cell) and `{_}` work;
+`{{` and `}}` are literal braces. `--context N` sends the N cells run before, with
+their outputs and plots. The answer streams into a panel with its token usage and
+cost, and stays in the notebook.
 
 `%gpt4o [options] QUESTION` asks a one-line question; `%gpt4o COMMAND` runs one of
 the commands listed below.
@@ -75,6 +82,7 @@ class OrJupyterMagics(Magics):
         self.notebook_panel: NotebookPanel | None = None
         started = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S")
         self.terminal_session = f"{started}-{os.getpid()}"
+        self.recorder = Recorder(shell)
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -83,14 +91,26 @@ class OrJupyterMagics(Magics):
         return namespace
 
     @line_cell_magic
+    @no_var_expand
     def gpt4o(self, line: str, cell: str | None = None) -> None:
+        self.recorder.exclude_current()
         with speaking_plainly():
             if cell is not None:
-                self._sync(self.ask(line, cell))
+                self._sync(self.ask(self.expanded(line), cell))
             elif is_command(line):
-                self._command(line)
+                self._command(self.expanded(line))
             else:
-                self._sync(self.ask(*split_question(line)))
+                options, question = split_question(line)
+                self._sync(self.ask(self.expanded(options), question))
+
+    def expanded(self, text: str) -> str:
+        """`$name` and `{name}` in the options, as IPython expands a magic's line. The
+        question of a one-liner is not expanded here: its `{df}` is described, its
+        `{img}` sent as an image, like a cell's."""
+        try:
+            return str(DollarFormatter().vformat(text, args=[], kwargs=self.user_ns))
+        except Exception:  # IPython leaves what it cannot expand as it is
+            return text
 
     def _sync(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run a call to its end from a blocking cell, closing the connections it made."""
@@ -161,20 +181,23 @@ class OrJupyterMagics(Magics):
                 f"`%gpt4o alias {name} {model} --force`"
             )
 
+        @no_var_expand
         def magic(line: str, cell: str | None = None) -> None:
+            self.recorder.exclude_current()
             with speaking_plainly():
                 if cell is None and not is_command(line):
                     line, cell = split_question(line)
                 if cell is None:
-                    self._command(line)
+                    self._command(self.expanded(line))
                 else:
-                    self._sync(self.ask(line, cell, default_model=model))
+                    self._sync(self.ask(self.expanded(line), cell, default_model=model))
 
         magic.__doc__ = f"Ask {model} (an alias of %%gpt4o; same options)."
         shell.register_magic_function(magic, magic_kind="line_cell", magic_name=name)
         self.aliases[name] = model
 
     async def ask(self, line: str, cell: str, default_model: str | None = None) -> None:
+        self.recorder.exclude_current()  # a question is never context for the next one
         args = parse_options(line)
         fmt: Format = args.format
         model = args.model or default_model or self.settings.default_model
@@ -187,8 +210,13 @@ class OrJupyterMagics(Magics):
             fallback_models=args.models or (),
             provider=args.provider,
         )
+        notes: list[str] = []
+        parts = await self._parts(cell, args.detail, model, notes)
+        context = await asyncio.to_thread(self._context, args.context, args.detail, model)
         question = Question(
-            parts=await self._parts(cell, args.detail, model),
+            parts=with_context(context, parts),
+            context=context.parts,
+            note=" · ".join(note for note in (context.note, *notes) if note),
             options=options,
             fmt=fmt,
             thread=args.thread,
@@ -256,22 +284,40 @@ class OrJupyterMagics(Magics):
         count = getattr(self.shell, "execution_count", None)
         return f"[{count - 1}]" if isinstance(count, int) and count > 1 else "[?]"
 
-    async def _parts(self, cell: str, detail: Detail, model: str) -> list[Any]:
+    async def _parts(self, cell: str, detail: Detail, model: str, notes: list[str]) -> list[Part]:
         """The cell's message parts. The placeholders' values are read in a worker thread
         (a slow `__str__` or a big figure is the user's code): the kernel's loop stays free,
         so an interrupt or a Stop ends the cell at once."""
-        import asyncio
 
         try:
             segments = parse_template(cell)
             parts = await asyncio.to_thread(
-                build_parts, segments, self.user_ns, image_maker(model), detail
+                build_parts,
+                segments,
+                self.user_ns,
+                image_maker(model),
+                detail,
+                force_image=image_maker(model, forced=True),
+                value_tokens=self.settings.value_tokens,
+                notes=notes,
             )
         except PromptError as exc:
             raise PromptError(f"{exc} (nothing was sent)") from None
         if not parts:
             raise PromptError("the cell is empty: write your question below %%gpt4o")
         return parts
+
+    def _context(self, asked: int | str | None, detail: Detail, model: str) -> Context:
+        """The cells run before this one: `--context`, else `OrJupyter.context`."""
+        wanted = self.settings.context if asked is None else asked
+        return select_context(
+            self.recorder.cells(),
+            None if wanted == "all" else int(wanted),
+            budget_tokens=self.settings.context_tokens,
+            make_image=image_maker(model),
+            detail=detail,
+            explicit=asked is not None,
+        )
 
     def _view(self, model: str, question: Question | None = None) -> View:
         settings = self.settings
@@ -306,6 +352,7 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     shell.events.register("post_run_cell", magics.session.errors.remember)
     shell.events.register("pre_run_cell", magics.session.background.on_cell)
     shell.user_ns["Err"] = magics.session.errors.tracebacks
+    magics.recorder.install()
     return magics
 
 
@@ -330,6 +377,7 @@ def unregister(shell: Any) -> None:
     shell.events.unregister("pre_run_cell", magics.session.background.on_cell)
     if magics.notebook_panel is not None:
         magics.notebook_panel.close()
+    magics.recorder.uninstall()
     magics.session.close()
     if shell.user_ns.get("Err") is magics.session.errors.tracebacks:
         del shell.user_ns["Err"]

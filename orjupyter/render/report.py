@@ -43,6 +43,8 @@ def usage_line(reply: Reply, totals: Totals, total_name: str = "notebook total")
     if reply.history_turns:
         turns = reply.history_turns
         fields.append(f"{turns} earlier turn{'s' if turns != 1 else ''} included")
+    if reply.attached:
+        fields.append(reply.attached)
     if reply.cached:
         fields.insert(0, "cached")
     if reply.outcome != "ok":

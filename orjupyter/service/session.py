@@ -150,6 +150,8 @@ class Session:
         doubt: str | None = None,
     ) -> Reply:
         """Record the call, show its end, then any warning (after the usage line)."""
+        if question.note:
+            reply = replace(reply, attached=question.note)
         try:
             self.book.record(question, reply, reservation)
         finally:
@@ -194,6 +196,8 @@ class Session:
             worst=self._worst_case(question),
             cached=cached is not None,
             format_cost=format_cost,
+            context=question.context,
+            note=question.note,
         )
         print(text)
         return text

@@ -1,0 +1,202 @@
+"""Notebook values → text a model reads well: described, not dumped. Pure.
+
+`describe(value, name, max_tokens)` picks the first row of `DESCRIBERS` that claims the
+value: pandas and polars DataFrames and Series, numpy arrays that are data, exceptions,
+containers. Anything else goes as its text (`str`), shortened with a note when it is
+longer than the cap. pandas, polars and numpy are touched only when the value comes from
+them (its type's module), never imported here. `full_text` is what `{name:full}`
+sends: the whole value.
+
+A description never mutates the value and works on a bounded sample of a huge one (it
+says so). A describer that raises becomes one `PromptError` naming the value.
+"""
+
+from __future__ import annotations
+
+import reprlib
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from orjupyter.core import describe_data as data
+from orjupyter.core import describe_polars as polars
+from orjupyter.core.describe_data import CHARS_PER_TOKEN, Description, module_of, shortened
+from orjupyter.core.errlog import is_ipython_frame
+from orjupyter.core.errors import PromptError
+
+__all__ = ["DESCRIBERS", "Describer", "Description", "describe", "exception_text", "full_text"]
+
+FULL_VALUES_LIMIT = 2_000_000
+"""`{x:full}` refuses a value of more cells/items than this before rendering it (no model
+window holds even the numbers of such a value)."""
+
+
+@dataclass(frozen=True)
+class Describer:
+    """One kind of value described its own way."""
+
+    name: str
+    claims: Callable[[object], bool]
+    """Cheap test on the value's type: must not import pandas or numpy."""
+    describe: Callable[[Any, str, int], Description]
+    """(value, name, cap in characters) → description."""
+
+
+def describe(value: object, name: str, max_tokens: int = 1500) -> Description:
+    """`value` described for a model within about `max_tokens` tokens.
+
+    Raises `PromptError` naming `name` when the value cannot be described."""
+    limit = max(200, max_tokens * CHARS_PER_TOKEN)
+    try:
+        describer = next((d for d in DESCRIBERS if d.claims(value)), None)
+        if describer is not None:
+            return describer.describe(value, name, limit)
+        return _as_str(value, name, limit)
+    except (PromptError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a broken __str__; a Rust panic in polars
+        raise PromptError(
+            f"{{{name}}}: could not describe this {type(value).__name__} "
+            f"({type(exc).__name__}: {_first_line(exc)}); send one of its attributes or a "
+            "slice instead"
+        ) from None
+
+
+def full_text(value: object, name: str) -> str:
+    """`{name:full}`: the whole value as text. Refuses one far too large for any model."""
+    try:
+        count = _element_count(value)
+        if count > FULL_VALUES_LIMIT:
+            raise PromptError(
+                f"{{{name}:full}} is {count:,} values, far more than a model's context holds; "
+                f"send {{{name}}} for a description, or a slice made in a cell"
+            )
+        module = module_of(value)
+        if polars.is_polars_frame(value) or polars.is_polars_series(value):
+            return polars.full_table(value)
+        if module.startswith("pandas") and hasattr(value, "to_string"):
+            return str(value.to_string())
+        if module.startswith("numpy") and hasattr(value, "shape"):
+            import numpy as np
+
+            array: Any = value
+            return str(np.array2string(array, threshold=count + 1, max_line_width=200))
+        if isinstance(value, (list, tuple, dict, set, frozenset)):
+            return repr(value)
+        return str(value)
+    except (PromptError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # also a Rust panic in polars (not an Exception)
+        raise PromptError(
+            f"{{{name}:full}}: could not turn this {type(value).__name__} into text "
+            f"({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
+
+
+def _element_count(value: object) -> int:
+    shape = (
+        getattr(value, "shape", None)
+        if module_of(value).startswith(("pandas", "numpy", "polars"))
+        else None
+    )
+    if isinstance(shape, tuple):
+        count = 1
+        for size in shape:
+            count *= int(size)
+        return count
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return len(value)
+    return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else "no message"
+
+
+def _as_str(value: object, name: str, limit: int) -> Description:
+    """Any other object: its text, shortened with a note when it is long."""
+    text = format(value, "")
+    if len(text) <= limit:
+        return Description(text)
+    return Description(shortened(text, limit), f"{name}: shortened")
+
+
+# -- containers -----------------------------------------------------------------------
+
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _bounded_repr(limit: int) -> reprlib.Repr:
+    shown = reprlib.Repr()
+    shown.maxlevel = 4
+    shown.maxlist = shown.maxtuple = shown.maxset = shown.maxfrozenset = 60
+    shown.maxdict = 40
+    shown.maxstring = shown.maxother = min(400, limit // 4)
+    shown.maxlong = 200
+    return shown
+
+
+def _describe_container(value: Any, name: str, limit: int) -> Description:
+    """Its length and a repr bounded in items and characters (never the whole of a huge one)."""
+    text = _bounded_repr(limit).repr(value)
+    kind = type(value).__name__
+    whole = len(value) <= 60 and "..." not in text and len(text) <= limit
+    if whole and text == repr(value):
+        return Description(text)
+    text = shortened(text, limit)
+    return Description(
+        f"{kind} of {len(value):,} items (shown in part): {text}", f"{name}: {len(value):,} items"
+    )
+
+
+# -- exceptions -------------------------------------------------------------------------
+
+TRACEBACK_FRAMES = 6
+
+
+def exception_text(error: BaseException, limit: int) -> str:
+    """Type, message and the last few frames of its traceback, within `limit` characters."""
+    head = f"{type(error).__name__}: {error}"
+    if error.__traceback__ is None:
+        return shortened(head, limit)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not is_ipython_frame(frame.filename)
+    ][-TRACEBACK_FRAMES:]
+    stack = "".join(traceback.format_list(frames)).rstrip()
+    text = f"{head}\nTraceback (most recent call last, last {len(frames)} frames):\n{stack}"
+    return shortened(text, limit)
+
+
+def _describe_exception(error: BaseException, name: str, limit: int) -> Description:
+    return Description(exception_text(error, limit))
+
+
+# -- images asked for as text -----------------------------------------------------------
+
+
+def _is_pil(value: object) -> bool:
+    return module_of(value).startswith("PIL.") and hasattr(value, "mode") and hasattr(value, "size")
+
+
+def _describe_pil(image: Any, name: str, limit: int) -> Description:
+    width, height = image.size
+    return Description(f"PIL image, {width}×{height} pixels, mode {image.mode}")
+
+
+DESCRIBERS: tuple[Describer, ...] = (
+    Describer("pandas DataFrame", data.is_pandas_frame, data.describe_frame),
+    Describer("pandas Series", data.is_pandas_series, data.describe_series),
+    Describer("polars DataFrame", polars.is_polars_frame, polars.describe_polars_frame),
+    Describer("polars Series", polars.is_polars_series, polars.describe_polars_series),
+    Describer("lazy frame", data.is_lazy_frame, data.refuse_lazy),
+    Describer("numpy array", data.is_numpy_array, data.describe_array),
+    Describer("exception", lambda v: isinstance(v, BaseException), _describe_exception),
+    Describer("container", lambda v: isinstance(v, _CONTAINERS), _describe_container),
+    Describer("PIL image", _is_pil, _describe_pil),
+)
+"""Every kind of value described its own way, in the order they are tried. Strings,
+numbers and other objects match no row: they go as their text."""
