@@ -46,7 +46,7 @@ class CallOptions:
     system: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
-    response_format: dict[str, str] | None = None
+    response_format: dict[str, Any] | None = None
     fallback_models: tuple[str, ...] = ()
     provider: dict[str, Any] | None = None
 

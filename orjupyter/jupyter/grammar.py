@@ -16,6 +16,7 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orjupyter.core.domain import DETAILS
@@ -68,6 +69,28 @@ def context_count(text: str) -> int | str:
         raise argparse.ArgumentTypeError(
             f"takes a number of cells (0 or more) or all, not {text!r}"
         )
+    return value
+
+
+def concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of requests; give a whole number, 1 or more"
+        )
+    return value
+
+
+def amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().lstrip("$"))
+    except InvalidOperation:
+        value = Decimal(0)
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars, like 0.50")
     return value
 
 
@@ -142,6 +165,28 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
     Option(
         ("--provider",), "OpenRouter provider preferences", {"type": provider, "metavar": "JSON"}
+    ),
+    Option(
+        ("--schema",),
+        "answer as this pydantic model, dataclass, TypedDict or JSON Schema dict "
+        "(-o stores the validated value)",
+        {"metavar": "NAME"},
+    ),
+    Option(
+        ("--map",),
+        "ask once per row of this DataFrame, Series, list or dict ({column}, {row}, "
+        "{item}, {index}); -o stores the answers in the same order",
+        {"metavar": "SOURCE"},
+    ),
+    Option(
+        ("--concurrency",),
+        "with --map: requests in flight at once (default 8)",
+        {"type": concurrency, "metavar": "N"},
+    ),
+    Option(
+        ("--budget",),
+        "with --map: stop sending once this run could cost more than AMOUNT dollars",
+        {"type": amount, "metavar": "AMOUNT"},
     ),
 )
 

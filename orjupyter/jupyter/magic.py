@@ -51,6 +51,7 @@ from orjupyter.service.session import Session
 from orjupyter.service.views import View
 
 if TYPE_CHECKING:
+    from orjupyter.core.schema import Schema
     from orjupyter.jupyter.notebook_panel import NotebookPanel
 ABOUT = """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
 
@@ -199,17 +200,17 @@ class OrJupyterMagics(Magics):
     async def ask(self, line: str, cell: str, default_model: str | None = None) -> None:
         self.recorder.exclude_current()  # a question is never context for the next one
         args = parse_options(line)
-        fmt: Format = args.format
-        model = args.model or default_model or self.settings.default_model
-        options = CallOptions(
-            model=model,
-            system=system_prompt(args.system, fmt),
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            response_format=response_format(fmt),
-            fallback_models=args.models or (),
-            provider=args.provider,
-        )
+        if args.map is not None:
+            from orjupyter.jupyter.mapcell import run_map
+
+            await run_map(self, args, cell, default_model)
+            return
+        unused = [flag for flag in ("concurrency", "budget") if getattr(args, flag) is not None]
+        if unused:
+            raise OptionError(f"--{unused[0]} works with --map SOURCE; add it or drop this one")
+        schema = self.schema(args.schema)
+        options, fmt = self.call_options(args, default_model, schema)
+        model = options.model
         notes: list[str] = []
         parts = await self._parts(cell, args.detail, model, notes)
         context = await asyncio.to_thread(self._context, args.context, args.detail, model)
@@ -229,12 +230,49 @@ class OrJupyterMagics(Magics):
             await self.session.dry_run(question)
             return
         if args.bg:
-            self._in_background(question, args.output)
+            self._in_background(question, args.output, schema)
             return
-        reply = await self.session.ask(question, self._view(model, question))
-        self._deliver(reply, fmt, args.output)
+        reply = await self.session.ask(question, self._view(options.model, question))
+        self._deliver(reply, fmt, args.output, schema)
 
-    def _in_background(self, question: Question, output: str | None) -> None:
+    def schema(self, name: str | None) -> Schema | None:
+        """`--schema NAME`: the notebook value NAME as a strict schema."""
+        if name is None:
+            return None
+        from orjupyter.core.prompt import Placeholder, resolve
+        from orjupyter.core.schema import schema_for
+
+        try:
+            value = resolve(Placeholder(name), self.user_ns)
+        except PromptError:
+            raise OptionError(f"--schema {name}: no such variable in the notebook") from None
+        return schema_for(value, name)
+
+    def call_options(
+        self, args: Namespace, default_model: str | None, schema: Schema | None
+    ) -> tuple[CallOptions, Format]:
+        """The request's options from the line; `--schema` asks for strict JSON."""
+        fmt: Format = args.format
+        if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].parsed:
+            raise OptionError(f"--schema answers JSON; drop -f {fmt}")
+        provider = args.provider
+        if schema is not None:
+            fmt = "json"
+            provider = {**(provider or {}), "require_parameters": True}
+        options = CallOptions(
+            model=args.model or default_model or self.settings.default_model,
+            system=system_prompt(args.system, fmt),
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            response_format=schema.response_format() if schema else response_format(fmt),
+            fallback_models=args.models or (),
+            provider=provider,
+        )
+        return options, fmt
+
+    def _in_background(
+        self, question: Question, output: str | None, schema: Schema | None = None
+    ) -> None:
         from orjupyter.service.background import PendingReply
 
         if OUTPUT_FORMATS[question.fmt].next_cell:
@@ -251,7 +289,7 @@ class OrJupyterMagics(Magics):
                 self.session.background.finished(view.republish)
             with speaking_plainly():  # `NAME.wait()` shows a failure as one line
                 if output and isinstance(self.user_ns.get(output), PendingReply):
-                    self._deliver(reply, question.fmt, output)
+                    self._deliver(reply, question.fmt, output, schema)
                 elif reply.outcome == "error":
                     raise CallFailed(reply.error or "the call failed")
             return reply
@@ -260,7 +298,9 @@ class OrJupyterMagics(Magics):
         if output:
             self.user_ns[output] = PendingReply(future, output, self.session.background.flush)
 
-    def _deliver(self, reply: Reply, fmt: Format, output: str | None) -> None:
+    def _deliver(
+        self, reply: Reply, fmt: Format, output: str | None, schema: Schema | None = None
+    ) -> None:
         """Store the reply, hand code to a new cell, and fail the cell if the call failed."""
         if output:
             self.user_ns[output] = reply
@@ -269,7 +309,13 @@ class OrJupyterMagics(Magics):
         if OUTPUT_FORMATS[fmt].next_cell and reply.outcome == "ok":
             shell: Any = self.shell
             shell.set_next_input(extract_code(reply.text), replace=False)
-        if OUTPUT_FORMATS[fmt].parsed and output:
+        if schema is not None and reply.outcome == "ok":
+            from orjupyter.core.schema import validated
+
+            value = validated(schema, reply.text)
+            if output:
+                self.user_ns[output] = value
+        elif OUTPUT_FORMATS[fmt].parsed and output:
             self.user_ns[output] = parse_json(reply.text)
 
     def notebook(self) -> NotebookId:

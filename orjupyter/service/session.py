@@ -93,13 +93,17 @@ class Session:
     def _request(self, question: Question, turns: Sequence[Turn]) -> dict[str, Any]:
         return build_request(question.parts, question.options, history_messages(turns))
 
-    async def ask(self, question: Question, view: View) -> Reply:
-        """Answer from the cache, or send, stream into the view and account for it."""
+    async def ask(self, question: Question, view: View, *, quiet: bool = False) -> Reply:
+        """Answer from the cache, or send, stream into the view and account for it.
+
+        `quiet` (one row of a `--map` run): the view gets no notebook totals and no
+        budget warning is printed; the run reports for all its rows."""
         turns = self._history(question)
         request = self._request(question, turns)
         cached = self.book.cached(request, question) if question.use_cache else None
         if cached is not None:
-            return self._finish(question, replace(cached, history_turns=len(turns)), view)
+            cached = replace(cached, history_turns=len(turns))
+            return self._finish(question, cached, view, quiet=quiet)
         spec = self.client_spec()
         client = self.clients.get(spec)
         await self.check(question.parts, question.options, client)
@@ -137,7 +141,7 @@ class Session:
             self.activity.ended(flight)
             raise
         doubt = usage_warning(result.state.usage)
-        return self._finish(question, reply, view, reservation, flight, doubt=doubt)
+        return self._finish(question, reply, view, reservation, flight, doubt=doubt, quiet=quiet)
 
     def _finish(
         self,
@@ -148,6 +152,7 @@ class Session:
         flight: CallInFlight | None = None,
         *,
         doubt: str | None = None,
+        quiet: bool = False,
     ) -> Reply:
         """Record the call, show its end, then any warning (after the usage line)."""
         if question.note:
@@ -158,6 +163,11 @@ class Session:
             self.activity.recorded(flight, reply)
         if question.thread and reply.outcome == "ok":
             self.threads.append(question.thread, Turn.from_parts(question.parts, reply.text))
+        if quiet:  # one row of a --map: the run reports for all its rows
+            view.finish(reply, Totals(), question.fmt)
+            if doubt:
+                print(doubt, file=sys.stderr)
+            return reply
         totals = self.book.totals(question.notebook)
         view.finish(reply, totals, question.fmt)
         for warning in (doubt, self.book.budget_warning(question.notebook)):
@@ -178,6 +188,24 @@ class Session:
         )
         estimate = prompt_tokens([*self._system_parts(options), list(question.parts)])
         return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION)
+
+    def cost_range(self, question: Question) -> tuple[Decimal, Decimal] | None:
+        """The cheapest (a one-token answer) and the worst case of a question, if priced."""
+        price = price_for(question.options.model, self.catalog)
+        if price is None:
+            return None
+        estimate = prompt_tokens([*self._system_parts(question.options), list(question.parts)])
+        return price.cost(estimate, 1), self._worst_case(question)
+
+    async def prepare(self, options: CallOptions) -> None:
+        """Before many calls at once: fetch the model list once (not once per call)."""
+        if self.catalog is not None or options.model in OFFLINE_MODELS:
+            return
+        try:
+            spec = self.client_spec()
+        except NotSent:
+            return  # answered from the cache, or each row says there is no key
+        await self._load_catalog(self.clients.get(spec))
 
     async def dry_run(self, question: Question) -> str:
         """What would be sent and what it could cost; sends nothing."""

@@ -1,0 +1,162 @@
+"""`%%gpt4o --map SOURCE`: the glue between the magic's line and a `MapRun`.
+
+Reads the source and the template (bad input is one line and nothing is sent), builds
+each row's question as it is dispatched, shows the run's progress and puts the answers
+in `-o NAME` in the input's order: a pandas Series (or, with `--schema`, a DataFrame
+with one column per field) on the input's index, a list, or a dict. A row without an
+answer is `None`; why is in `NAME_errors` (a dict by row label, also
+`NAME.attrs["errors"]` for pandas).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from argparse import Namespace
+from collections import ChainMap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from orjupyter.core.domain import format_cost
+from orjupyter.core.errors import OptionError, PromptError
+from orjupyter.core.formats import OUTPUT_FORMATS, Format, parse_json
+from orjupyter.core.image_sources import image_maker
+from orjupyter.core.mapping import MapSource, RowResult, check_template, errors_by_label, map_source
+from orjupyter.core.prompt import Placeholder, build_parts, parse_template, resolve
+from orjupyter.core.question import Question
+from orjupyter.jupyter.progress import run_view
+from orjupyter.service.mapping import Converter, MapRun
+
+if TYPE_CHECKING:
+    from orjupyter.core.schema import Schema
+    from orjupyter.jupyter.magic import OrJupyterMagics
+
+DEFAULT_CONCURRENCY = 8
+_REFUSED = (
+    ("bg", "--map runs in its cell, with a progress panel and Stop; drop --bg"),
+    ("thread", "--map rows are separate questions, not a conversation; drop --thread"),
+    ("new", "--map rows are separate questions, not a conversation; drop --new"),
+)
+
+
+def _refuse_combinations(args: Namespace) -> None:
+    for flag, message in _REFUSED:
+        if getattr(args, flag):
+            raise OptionError(f"{message} (nothing was sent)")
+    if OUTPUT_FORMATS[args.format].next_cell:
+        raise OptionError(
+            f"--map cannot put answers in new cells; drop -f {args.format} (-f json parses)"
+        )
+
+
+def _source(magics: OrJupyterMagics, name: str) -> MapSource:
+    try:
+        value = resolve(Placeholder(name), magics.user_ns)
+    except PromptError:
+        raise OptionError(
+            f"--map {name}: no such variable in the notebook (nothing was sent)"
+        ) from None
+    return map_source(value, name)
+
+
+def _converter(fmt: Format, schema: Schema | None) -> Converter:
+    if schema is not None:
+        from orjupyter.core.schema import validated
+
+        return lambda reply: validated(schema, reply.text)
+    if OUTPUT_FORMATS[fmt].parsed:
+        return lambda reply: parse_json(reply.text)
+    return lambda reply: reply.text
+
+
+async def run_map(
+    magics: OrJupyterMagics, args: Namespace, cell: str, default_model: str | None
+) -> None:
+    """Run the cell's template over every row of `--map SOURCE`."""
+    _refuse_combinations(args)
+    source = _source(magics, args.map)
+    schema = magics.schema(args.schema)
+    options, fmt = magics.call_options(args, default_model, schema)
+    try:
+        segments = parse_template(cell)
+    except PromptError as exc:
+        raise PromptError(f"{exc} (nothing was sent)") from None
+    namespace = magics.user_ns
+    check_template(segments, source, namespace)
+    make_image = image_maker(options.model)
+    cell_label, notebook = magics._cell_label(), magics.notebook().key
+
+    def build(fields: dict[str, object]) -> Question:
+        parts = build_parts(segments, ChainMap(fields, namespace), make_image, args.detail)
+        if not parts:
+            raise PromptError("this row's question is empty")
+        return Question(
+            parts, options, fmt, use_cache=not args.no_cache, cell=cell_label, notebook=notebook
+        )
+
+    rows = source.rows()
+    first_row = next(rows)
+    try:
+        first = build(first_row)
+    except PromptError as exc:
+        raise PromptError(f"the first row: {exc} (nothing was sent)") from None
+    if args.dry_run:
+        await magics.session.dry_run(first)
+        print(_run_estimate(magics, first, len(source)))
+        return
+    shell: Any = magics.shell
+    widgets = magics.settings.widgets and getattr(shell, "kernel", None) is not None
+    run = MapRun(
+        session=magics.session,
+        rows=itertools.chain([first_row], rows),
+        total=len(source),
+        build=build,
+        convert=_converter(fmt, schema),
+        view=run_view(widgets, options.model, magics.settings.updates_per_second),
+        options=options,
+        concurrency=args.concurrency or DEFAULT_CONCURRENCY,
+        cap=args.budget,
+    )
+    results = await run.run()
+    if args.output:
+        answers, errors = assemble(source, results, schema, args.output)
+        namespace[args.output] = answers
+        namespace[f"{args.output}_errors"] = errors
+
+
+def _run_estimate(magics: OrJupyterMagics, first: Question, rows: int) -> str:
+    costs = magics.session.cost_range(first)
+    if costs is None:
+        return f"The whole run: {rows:,} rows; cost unknown (no price for this model)."
+    cheapest, worst = costs
+    return (
+        f"The whole run: {rows:,} rows, about {format_cost(cheapest * rows)} (one-token "
+        f"answers) to {format_cost(worst * rows)} (longest answers) at the first row's "
+        "size; rows already in the cache cost $0."
+    )
+
+
+def assemble(
+    source: MapSource,
+    results: Sequence[RowResult | None],
+    schema: Schema | None,
+    name: str | None = None,
+) -> tuple[Any, dict[object, str]]:
+    """The answers in the input's shape and order, and why each missing one is missing."""
+    values = [result.value if result is not None else None for result in results]
+    errors = errors_by_label(source, results)
+    if source.kind in ("frame", "series"):
+        pandas: Any = sys.modules["pandas"]  # the input is a pandas object
+        index = source.value.index
+        if schema is not None:
+            from orjupyter.core.schema import as_record
+
+            records = [as_record(value) if value is not None else {} for value in values]
+            answers = pandas.DataFrame(records, index=index, columns=schema.fields)
+        else:
+            answers = pandas.Series(values, index=index, dtype=object, name=name)
+        answers.attrs["errors"] = errors
+        return answers, errors
+    if source.kind == "dict":
+        return dict(zip(source.labels, values, strict=True)), errors
+    return values, errors

@@ -1,0 +1,233 @@
+"""A `--map` run: one question per row, at most `concurrency` in flight, each through the
+session (cache, budget, retries, ledger) exactly like a single cell.
+
+Stop (the panel's button) and the kernel interrupt stop dispatching, stop every call in
+flight (their streams are closed, what they cost is recorded) and keep every finished
+row. `--budget` stops dispatching when the billed total plus the rows in flight could
+cross it (`core.mapping.may_send`). A 429 or 5xx is retried by the call itself, and the
+run waits out its `Retry-After` before sending more rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from orjupyter.core.budget import BudgetExceeded
+from orjupyter.core.domain import Reply, Totals
+from orjupyter.core.errors import OrJupyterError
+from orjupyter.core.formats import Format
+from orjupyter.core.mapping import RowResult, RunProgress, cap_note, may_send
+from orjupyter.core.question import Question
+from orjupyter.core.request import CallOptions
+from orjupyter.core.stream import StreamState
+from orjupyter.service.call import Stopper
+from orjupyter.service.session import Session
+
+STOPPED = "stopped before the answer was complete"
+
+
+class RunView(Protocol):
+    """What a person sees of a run (`jupyter.progress`): told at the start (with the
+    run's Stop), after each row (it decides how often to redraw) and at the end."""
+
+    def start(self, progress: RunProgress, stop: Callable[[], None]) -> None: ...
+
+    def update(self, progress: RunProgress) -> None: ...
+
+    def finish(self, progress: RunProgress, note: str | None) -> None: ...
+
+
+class _RowView:
+    """The `View` of one row: shows nothing, hands its Stop handle and retries to the run."""
+
+    def __init__(self, run: MapRun) -> None:
+        self.run = run
+        self.stopper: Stopper | None = None
+
+    def show(self) -> None:
+        return None
+
+    def republish(self) -> None:
+        return None
+
+    def start(self, stopper: Stopper) -> None:
+        self.stopper = stopper
+        self.run.active.add(self)
+        if self.run.stopping:
+            stopper.stop()
+
+    def on_text(self, state: StreamState) -> None:
+        return None
+
+    def on_retry(self, attempt: int, delay: float, why: str) -> None:
+        self.run.retrying(delay)
+
+    def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
+        self.run.active.discard(self)
+
+
+RowBuilder = Callable[[dict[str, object]], Question]
+"""A row's placeholders → its question (raises `OrJupyterError` when the row cannot be)."""
+Converter = Callable[[Reply], object]
+"""An `ok` reply → the row's value (text, parsed JSON, a validated schema object)."""
+
+
+@dataclass
+class MapRun:
+    session: Session
+    rows: Iterator[dict[str, object]]
+    total: int
+    build: RowBuilder
+    convert: Converter
+    view: RunView
+    options: CallOptions
+    concurrency: int = 8
+    cap: Decimal | None = None
+    results: list[RowResult | None] = field(init=False)
+    progress: RunProgress = field(init=False)
+    active: set[_RowView] = field(default_factory=set)
+    """Rows whose call has started and not finished: what Stop stops."""
+    stopping: bool = False
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        self.results = [None] * self.total
+        self.progress = RunProgress(self.total)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.pause_until = 0.0
+
+    def stop(self) -> None:
+        """Send no more rows and stop those in flight (safe from a widget callback)."""
+        self.stopping = True
+        for row in list(self.active):
+            if row.stopper is not None:
+                row.stopper.stop()
+
+    def retrying(self, delay: float) -> None:
+        """A row waits to retry (429, 5xx): hold back new rows for as long."""
+        self.progress.retries += 1
+        loop = asyncio.get_running_loop()
+        self.pause_until = max(self.pause_until, loop.time() + delay)
+
+    async def run(self) -> list[RowResult | None]:
+        self.slots = asyncio.Semaphore(self.concurrency)
+        self.finished = asyncio.Event()
+        self.view.start(self.progress, self.stop)
+        try:
+            await self._dispatch()
+            await self._drain()
+        except (asyncio.CancelledError, KeyboardInterrupt):  # the kernel's interrupt
+            self.stop()
+            await self._drain()
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)
+            if uncancel is not None:  # Python 3.11+: the interrupt was handled here
+                uncancel()
+        finally:
+            self.progress.unsent = sum(result is None for result in self.results)
+            self.progress.ended = asyncio.get_running_loop().time()
+            self.view.finish(self.progress, self.closing_note())
+        return self.results
+
+    async def _dispatch(self) -> None:
+        await self.session.prepare(self.options)
+        for position, fields in enumerate(self.rows):
+            await self.slots.acquire()
+            if self.stopping:
+                self.slots.release()
+                return
+            try:
+                question = self.build(fields)
+            except OrJupyterError as exc:
+                self._settle(position, RowResult(error=str(exc)), Decimal(0), cached=False)
+                self.slots.release()
+                continue
+            await self._wait_out_retries()
+            if self.stopping or not await self._affordable(question):
+                self.slots.release()
+                return
+            self.progress.in_flight += 1
+            task = asyncio.ensure_future(self._row(position, question))
+            self.tasks.add(task)
+            task.add_done_callback(self._row_done)
+
+    async def _affordable(self, question: Question) -> bool:
+        """`--budget`: wait for rows in flight while the next one might not fit."""
+        if self.cap is None:
+            return True
+        costs = self.session.cost_range(question)
+        if costs is None:
+            return True
+        cheapest, worst = costs
+        while not may_send(self.cap, self.progress, worst, cheapest):
+            if self.progress.in_flight == 0:
+                self.stopping = True
+                self.note = "cap"
+                return False
+            self.finished.clear()
+            await self.finished.wait()
+        return True
+
+    async def _wait_out_retries(self) -> None:
+        delay = self.pause_until - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _row_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.progress.in_flight -= 1
+        self.slots.release()
+        self.finished.set()
+
+    async def _drain(self) -> None:
+        while self.tasks:
+            try:
+                await asyncio.wait(list(self.tasks))
+            except asyncio.CancelledError:  # interrupted again: stop waiting
+                self.stop()
+                await asyncio.wait(list(self.tasks), timeout=5.0)
+                return
+
+    async def _row(self, position: int, question: Question) -> None:
+        try:
+            reply = await self.session.ask(question, _RowView(self), quiet=True)
+        except BudgetExceeded as exc:  # the notebook's budget: send nothing more
+            self.stopping = True
+            self.note = f"{exc}"
+            return
+        except OrJupyterError as exc:
+            self._settle(position, RowResult(error=str(exc)), Decimal(0), cached=False)
+            return
+        except Exception as exc:  # one row's surprise never ends the run
+            result = RowResult(error=f"{type(exc).__name__}: {exc}")
+            self._settle(position, result, Decimal(0), cached=False)
+            return
+        self._settle(position, self._result(reply), reply.usage.cost, cached=reply.cached)
+
+    def _result(self, reply: Reply) -> RowResult:
+        if reply.outcome == "stopped":
+            return RowResult(error=STOPPED)
+        if reply.outcome == "error":
+            return RowResult(error=reply.error or "the call failed")
+        try:
+            return RowResult(value=self.convert(reply))
+        except OrJupyterError as exc:
+            return RowResult(error=str(exc))
+
+    def _settle(self, position: int, result: RowResult, cost: Decimal, *, cached: bool) -> None:
+        self.results[position] = result
+        if result.error == STOPPED:
+            self.progress.stopped += 1
+            self.progress.billed += cost
+        else:
+            self.progress.add(cost, ok=result.error is None, cached=cached)
+        self.view.update(self.progress)
+
+    def closing_note(self) -> str | None:
+        """What the run's end should say beyond the summary (the cap, the budget)."""
+        if self.note == "cap" and self.cap is not None:
+            return cap_note(self.cap, self.progress)
+        return self.note
