@@ -127,7 +127,7 @@ def _type_schema(hint: Any, where: str, seen: frozenset[type]) -> JSON:
         return {"type": "array", "items": _type_schema(args[0], where, seen)}
     if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or _is_typeddict(hint)):
         return _object_schema(hint, where, seen)
-    shown = getattr(hint, "__name__", None) or repr(hint)
+    shown = hint.__name__ if isinstance(hint, type) else repr(hint).replace("typing.", "")
     raise OptionError(
         f"--schema {where}: {shown} has no strict JSON form; use str, int, float, bool, "
         "a Literal, an Enum, list[...], a nested dataclass or TypedDict, or X | None"

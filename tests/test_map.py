@@ -1,0 +1,246 @@
+"""`%%gpt4o --map`: real kernels and a real shell against the local OpenRouter server,
+with its per-request delays and scripted failures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+from decimal import Decimal
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+
+def run_quietly(client, code: str) -> None:
+    reply = client.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+    assert reply["content"]["status"] == "ok", reply["content"]
+
+
+def printed(client, code: str) -> str:
+    outputs: list[dict] = []
+    reply = client.execute_interactive(code, timeout=120, output_hook=outputs.append)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+
+
+def wait_for_reply(client, msg_id: str, timeout: float = 60) -> dict:
+    reply = client.get_shell_msg(timeout=timeout)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = client.get_shell_msg(timeout=timeout)
+    return reply
+
+
+def ledger_outcomes(tmp_path) -> dict[str, int]:
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        rows = db.execute("SELECT outcome, count(*) FROM calls GROUP BY outcome").fetchall()
+    return dict(rows)
+
+
+def wait_until_answered(router, rows: int, timeout: float = 30.0) -> None:
+    """Until the server has finished answering `rows` requests (the run is under way)."""
+    deadline = time.monotonic() + timeout
+    while len(router.billed()) < rows:
+        assert time.monotonic() < deadline, "the run never got going"
+        time.sleep(0.05)
+
+
+def b64(value: object) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def test_answers_keep_the_input_order_and_failures_stay_in_their_rows(router, kernel):
+    rows = {
+        "a": "[[fake reply=alpha delay=0.3]]",  # slowest: finishes last
+        "b": "[[fake reply=beta status=429 retry_after=0.2 fail_times=1]]",  # retried
+        "c": "[[fake reply=gamma status=503 retry_after=0.1 fail_times=1]]",  # retried
+        "d": "[[fake reply=delta chunks=3 midstream_error_after=1]]",  # breaks mid-stream
+        "e": "[[fake status=400]]",  # refused: not retried
+        "f": "[[fake reply=zeta]]",
+    }
+    run_quietly(
+        kernel,
+        "%load_ext orjupyter\nimport pandas as pd\n"
+        f"tickets = pd.DataFrame({{'text': {list(rows.values())!r}}}, index={list(rows)!r})",
+    )
+    run_quietly(kernel, "%%gpt4o --map tickets -o labels --concurrency 3\n{text}")
+    text = printed(
+        kernel,
+        "print(labels.index.tolist(), labels.tolist())\n"
+        "print(sorted(labels_errors), sorted(labels.attrs['errors']))\n"
+        "print(labels_errors['d'][:60]); print(labels_errors['e'][:40])",
+    )
+    lines = text.splitlines()
+    assert lines[0] == (
+        "['a', 'b', 'c', 'd', 'e', 'f'] ['alpha', 'beta', 'gamma', None, None, 'zeta']"
+    )
+    assert lines[1] == "['d', 'e'] ['d', 'e']"
+    assert "stream" in lines[2] or "error" in lines[2].lower()
+    assert lines[3].startswith("HTTP 400")
+    # six rows, two of them retried once: eight requests, each a ledger row of its own
+    assert len(router.requests) == 8
+    assert [r.body["messages"][-1]["content"] for r in router.requests].count(rows["b"]) == 2
+
+
+def test_the_kernel_interrupt_keeps_finished_rows_and_a_rerun_sends_only_the_rest(router, tmp_path):
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        run_quietly(
+            client,
+            "%load_ext orjupyter\n"
+            "items = [f'row {i} [[fake words=5 delay=0.1]]' for i in range(40)]",
+        )
+        cell = "%%gpt4o --map items -o out --concurrency 4\n{item}"
+        msg_id = client.execute(cell)
+        wait_until_answered(router, 3)
+        manager.interrupt_kernel()  # the toolbar's ■
+        assert wait_for_reply(client, msg_id)["content"]["status"] == "ok"
+        text = printed(
+            client,
+            "answered = [i for i, v in enumerate(out) if v is not None]\n"
+            "print(len(out), len(answered), answered == list(range(len(answered))))\n"
+            "print(sorted(set(out_errors.values())))",
+        )
+        total, answered, in_order = text.splitlines()[0].split()
+        assert (total, in_order) == ("40", "True")
+        assert 0 < int(answered) < 36
+        assert "stopped before the answer was complete" in text
+        assert "not sent" in text
+        time.sleep(0.3)
+        # the server saw the answered rows and at most the four in flight, which were closed
+        sent = len(router.requests)
+        assert int(answered) < sent <= int(answered) + 4
+        assert any(e["event"] == "client_disconnected" for e in router.events)
+        # every spent cent is in the ledger: the answered rows and the stopped ones
+        assert ledger_outcomes(tmp_path) == {"ok": int(answered), "stopped": sent - int(answered)}
+        # a re-run answers the finished rows from the cache and sends only the rest
+        run_quietly(client, cell)
+        assert len(router.requests) - sent == 40 - int(answered)
+        assert printed(client, "print(sum(v is not None for v in out), out_errors)") == "40 {}\n"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def find_button(client, description: str, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        msg = client.get_iopub_msg(timeout=5)
+        if msg["msg_type"] != "comm_open":
+            continue
+        state = msg["content"]["data"].get("state", {})
+        if state.get("_model_name") == "ButtonModel" and state.get("description") == description:
+            return str(msg["content"]["comm_id"])
+    raise AssertionError(f"no {description} button appeared")
+
+
+def test_the_panels_stop_button_ends_the_run(router, kernel):
+    run_quietly(
+        kernel,
+        "%load_ext orjupyter\nitems = [f'row {i} [[fake words=5 delay=0.1]]' for i in range(30)]",
+    )
+    msg_id = kernel.execute("%%gpt4o --map items -o out --concurrency 3\n{item}")
+    comm_id = find_button(kernel, "Stop", time.monotonic() + 30)
+    wait_until_answered(router, 3)
+    click = kernel.session.msg(
+        "comm_msg",
+        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
+    )
+    kernel.shell_channel.send(click)
+    assert wait_for_reply(kernel, msg_id)["content"]["status"] == "ok"
+    answered = int(printed(kernel, "print(sum(v is not None for v in out))"))
+    assert 0 < answered < 30
+    assert len(router.requests) < 30
+
+
+def test_schema_rows_become_a_dataframe_with_one_column_per_field(router, kernel):
+    good = [{"kind": "bug", "score": 3}, {"kind": "question", "score": 1}]
+    texts = [f"[[fake reply_b64={b64(good[0])}]]", "[[fake reply=not_json]]"]
+    texts.append(f"[[fake reply_b64={b64(good[1])}]]")
+    run_quietly(
+        kernel,
+        "%load_ext orjupyter\nimport pandas as pd\nfrom dataclasses import dataclass\n"
+        "@dataclass\nclass Label:\n    kind: str\n    score: int\n"
+        f"s = pd.Series({texts!r}, index=[10, 20, 30])",
+    )
+    run_quietly(kernel, "%%gpt4o --map s --schema Label -o labels\nLabel this: {item}")
+    text = printed(
+        kernel,
+        "print(list(labels.columns), labels.index.tolist())\n"
+        "print(labels['kind'].tolist(), labels['score'].tolist())\n"
+        "print(labels_errors[20][:39])",
+    )
+    assert text.splitlines() == [
+        "['kind', 'score'] [10, 20, 30]",
+        "['bug', nan, 'question'] [3.0, nan, 1.0]",
+        "the answer is not valid JSON (Expecting",
+    ]
+    body = router.requests[0].body
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["strict"] is True
+    assert body["response_format"]["json_schema"]["schema"]["required"] == ["kind", "score"]
+    assert body["provider"] == {"require_parameters": True}
+
+
+# --- in a plain shell (the text line) ------------------------------------------------
+
+
+def run(shell, source: str):
+    return shell.run_cell(source, store_history=True)
+
+
+@pytest.mark.parametrize(
+    ("cell", "says"),
+    [
+        ("%%gpt4o --map 7\n{item}", "--map 7: no such variable"),
+        ("%%gpt4o --map number\n{item}", "--map number: a int is not rows to map over"),
+        ("%%gpt4o --map nothing\n{item}", "--map nothing is empty"),
+        ("%%gpt4o --map frame\n{titel}", "frame has no column 'titel' (columns: title, n)"),
+        ("%%gpt4o --map frame --concurrency 0\n{title}", "'0' is not a number of requests"),
+        ("%%gpt4o --map frame --bg\n{title}", "--map runs in its cell"),
+        ("%%gpt4o --map frame --thread t\n{title}", "drop --thread"),
+        ("%%gpt4o --map frame --schema number\n{title}", "--schema number: a int is not"),
+        ("%%gpt4o --concurrency 4\nhello", "--concurrency works with --map SOURCE"),
+        ("%%gpt4o --map frame --budget nothing\n{title}", "is not an amount of dollars"),
+    ],
+)
+def test_bad_input_is_one_line_and_sends_nothing(shell, router, capsys, cell, says):
+    import pandas as pd
+
+    shell.user_ns.update(number=5, nothing=[], frame=pd.DataFrame({"title": ["a"], "n": [1]}))
+    assert not run(shell, cell).success
+    err = capsys.readouterr().err
+    assert says in err
+    assert "Traceback" not in err
+    assert router.requests == []
+
+
+def test_dry_run_shows_the_first_row_and_the_whole_runs_estimate(shell, router, capsys):
+    shell.user_ns["cities"] = ["Lyon", "Oslo", "Lima"]
+    assert run(shell, "%%gpt4o --map cities --dry-run\nDescribe {item}.").success
+    out = capsys.readouterr().out
+    assert '"Describe Lyon."' in out
+    assert "The whole run: 3 rows, about $" in out
+    assert router.requests == []
+
+
+def test_the_budget_cap_stops_sending_and_says_what_was_left(shell, router, capsys):
+    shell.user_ns["items"] = {f"k{i}": f"row {i} [[fake words=40]]" for i in range(12)}
+    assert run(shell, "%%gpt4o --map items -o out --budget 0.002\n{item}").success
+    out = capsys.readouterr().out
+    answers, errors = shell.user_ns["out"], shell.user_ns["out_errors"]
+    assert list(answers) == [f"k{i}" for i in range(12)]
+    sent = len(router.requests)
+    assert 1 <= sent < 12
+    assert sum(value is not None for value in answers.values()) == sent
+    assert sum(Decimal(str(bill["cost"])) for bill in router.billed()) <= Decimal("0.002")
+    unsent = 12 - sent
+    assert f"--budget $0.002 reached: {unsent} rows not sent (about $" in out
+    assert list(errors.values()) == ["not sent"] * unsent
+
+
+def test_a_list_answers_as_a_list_and_json_rows_are_parsed(shell, router):
+    shell.user_ns["items"] = [f"[[fake reply_b64={b64({'n': i})}]]" for i in range(5)]
+    assert run(shell, "%%gpt4o --map items -f json -o out --concurrency 2\n{item}").success
+    assert shell.user_ns["out"] == [{"n": i} for i in range(5)]
+    assert shell.user_ns["out_errors"] == {}

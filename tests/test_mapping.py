@@ -1,0 +1,156 @@
+"""`--map`'s pure planning: sources → rows, the template check, the run's arithmetic."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from orjupyter.core.errors import OptionError, PromptError
+from orjupyter.core.mapping import (
+    RowResult,
+    RunProgress,
+    cap_note,
+    check_template,
+    errors_by_label,
+    map_source,
+    may_send,
+    progress_text,
+    summary_text,
+)
+from orjupyter.core.prompt import parse_template
+
+
+def test_a_dataframe_row_offers_its_columns_the_row_and_its_label():
+    frame = pd.DataFrame({"title": ["a", "b"], "n": [1, 2]}, index=["x", "y"])
+    source = map_source(frame, "frame")
+    assert (source.kind, list(source.labels), source.columns) == (
+        "frame",
+        ["x", "y"],
+        ("title", "n"),
+    )
+    first, second = source.rows()
+    assert (first["title"], first["n"], first["index"]) == ("a", 1, "x")
+    assert str(second["row"]) == "title: b\nn: 2"
+    assert f"{second['row']}" == "title: b\nn: 2"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "labels", "items"),
+    [
+        (["p", "q"], "list", [0, 1], ["p", "q"]),
+        (("p", "q"), "list", [0, 1], ["p", "q"]),
+        (range(2), "list", [0, 1], [0, 1]),
+        ({"k1": "p", "k2": "q"}, "dict", ["k1", "k2"], ["p", "q"]),
+        (pd.Series(["p", "q"], index=[10, 20]), "series", [10, 20], ["p", "q"]),
+    ],
+)
+def test_lists_dicts_and_series_offer_item_and_index(value, kind, labels, items):
+    source = map_source(value, "things")
+    assert source.kind == kind
+    rows = list(source.rows())
+    assert [row["index"] for row in rows] == labels
+    assert [row["item"] for row in rows] == items
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (5, "a int is not rows to map over"),
+        ("text", "a str is not rows to map over"),
+        ([], "--map things is empty"),
+        (pd.DataFrame(), "--map things is empty"),
+    ],
+)
+def test_what_cannot_be_mapped_is_one_line(value, says):
+    with pytest.raises(OptionError, match=says) as caught:
+        map_source(value, "things")
+    assert "nothing was sent" in str(caught.value)
+
+
+def test_a_missing_column_is_named_with_the_columns_listed():
+    source = map_source(pd.DataFrame({"title": ["a"], "body": ["b"]}), "tickets")
+    with pytest.raises(PromptError) as caught:
+        check_template(parse_template("Label {titel}: {body}"), source, {})
+    assert str(caught.value) == (
+        "{titel}: tickets has no column 'titel' (columns: title, body) and no notebook "
+        "variable has that name (nothing was sent)"
+    )
+
+
+def test_columns_row_fields_and_notebook_variables_are_all_fine():
+    source = map_source(pd.DataFrame({"title": ["a"]}), "tickets")
+    segments = parse_template("{title} {row[title]} {index} {labels}")
+    check_template(segments, source, {"labels": "x, y"})
+
+
+def test_a_template_that_ignores_the_row_is_refused():
+    source = map_source(["a", "b"], "items")
+    with pytest.raises(PromptError, match=r"never uses the row.*\{item\}"):
+        check_template(parse_template("Say {greeting}"), source, {"greeting": "hi"})
+    with pytest.raises(PromptError, match="no notebook variable named 'itme'"):
+        check_template(parse_template("Say {itme}"), source, {})
+
+
+def test_progress_forecasts_from_the_answered_rows():
+    progress = RunProgress(total=10, started=100.0)
+    assert progress.forecast() is None
+    progress.add(Decimal("0.01"), ok=True, cached=False)
+    progress.add(Decimal("0.03"), ok=True, cached=False)
+    progress.add(Decimal(0), ok=True, cached=True)
+    progress.add(Decimal(0), ok=False, cached=False)
+    assert progress.average == Decimal("0.02")
+    assert progress.forecast() == Decimal("0.04") + Decimal("0.02") * 6
+    assert progress.rate(now=102.0) == 2.0
+    assert progress.time_left(now=102.0) == 3.0
+    line = progress_text(progress, now=102.0)
+    assert line == (
+        "4/10 rows · 1 failed · 1 cached · billed $0.04 · forecast $0.16 · 2.0 rows/s · 3.0 s left"
+    )
+
+
+def test_the_summary_counts_every_row():
+    progress = RunProgress(total=6, started=0.0, ended=2.5)
+    progress.add(Decimal("0.01"), ok=True, cached=False)
+    progress.add(Decimal(0), ok=True, cached=True)
+    progress.add(Decimal(0), ok=False, cached=False)
+    progress.stopped, progress.unsent = 1, 2
+    assert summary_text(progress) == (
+        "6 rows · 2 answered · 1 from the cache · 1 failed · 1 stopped · 2 not sent · "
+        "billed $0.01 · 2.5 s"
+    )
+
+
+def test_the_cap_probes_with_one_row_then_holds_the_largest_row_per_call_in_flight():
+    cap, worst, cheapest = Decimal("0.10"), Decimal("0.50"), Decimal("0.001")
+    progress = RunProgress(total=100)
+    assert may_send(None, progress, worst, cheapest)
+    assert may_send(cap, progress, worst, cheapest)  # one probe, though the worst is over
+    progress.in_flight = 1
+    assert not may_send(cap, progress, worst, cheapest)  # no second row before an answer
+    progress.in_flight = 0
+    progress.add(Decimal("0.02"), ok=True, cached=False)
+    progress.in_flight = 3  # 0.02 billed + 4 × 0.02 held = 0.10: fits
+    assert may_send(cap, progress, worst, cheapest)
+    progress.in_flight = 4
+    assert not may_send(cap, progress, worst, cheapest)
+    progress.in_flight = 0
+    progress.billed = Decimal("0.09")
+    assert not may_send(cap, progress, worst, cheapest)
+
+
+def test_the_cap_note_says_what_was_left_out():
+    progress = RunProgress(total=10)
+    progress.add(Decimal("0.02"), ok=True, cached=False)
+    progress.unsent = 7
+    assert cap_note(Decimal("0.05"), progress) == (
+        "--budget $0.05 reached: 7 rows not sent (about $0.14 at this run's average); "
+        "re-run with a higher --budget to send them (answered rows come from the cache)"
+    )
+
+
+def test_errors_are_kept_by_label_and_unsent_rows_say_so():
+    source = map_source({"a": 1, "b": 2, "c": 3}, "d")
+    results = [RowResult("ok"), RowResult(error="HTTP 500"), None]
+    assert errors_by_label(source, results) == {"b": "HTTP 500", "c": "not sent"}

@@ -1,0 +1,164 @@
+"""`--schema`: Python types and JSON Schema dicts → strict schemas; answers → values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal, TypedDict
+
+import pydantic
+import pytest
+
+from orjupyter.core.errors import FormatError, OptionError
+from orjupyter.core.schema import as_record, schema_for, strict_schema, validated
+
+
+class Priority(Enum):
+    LOW = "low"
+    HIGH = "high"
+
+
+@dataclass
+class Place:
+    city: str
+    country: str
+
+
+@dataclass
+class Ticket:
+    label: Literal["bug", "question"]
+    priority: Priority
+    score: float
+    tags: list[str]
+    place: Place
+    note: str | None = None
+
+
+class Reading(TypedDict):
+    title: str
+    pages: int
+
+
+class Invoice(pydantic.BaseModel):
+    number: str
+    total: float
+    paid: bool = False
+
+
+def test_a_dataclass_becomes_a_strict_schema():
+    schema = schema_for(Ticket, "Ticket")
+    body = schema.json_schema
+    assert schema.response_format()["json_schema"]["strict"] is True
+    assert schema.response_format()["json_schema"]["name"] == "Ticket"
+    assert body["required"] == ["label", "priority", "score", "tags", "place", "note"]
+    assert body["additionalProperties"] is False
+    assert body["properties"]["label"] == {"enum": ["bug", "question"]}
+    assert body["properties"]["priority"] == {"enum": ["low", "high"]}
+    assert body["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
+    assert body["properties"]["place"]["additionalProperties"] is False
+    assert body["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+
+
+def test_a_valid_answer_becomes_nested_dataclasses():
+    answer = {
+        "label": "bug",
+        "priority": "high",
+        "score": 0.5,
+        "tags": ["ui"],
+        "place": {"city": "Lyon", "country": "FR"},
+        "note": None,
+    }
+    ticket = validated(schema_for(Ticket, "Ticket"), "```json\n" + json.dumps(answer) + "\n```")
+    assert ticket == Ticket("bug", Priority.HIGH, 0.5, ["ui"], Place("Lyon", "FR"))
+    assert as_record(ticket)["place"] == Place("Lyon", "FR")
+
+
+def test_an_answer_that_does_not_match_names_what_is_wrong():
+    schema = schema_for(Reading, "Reading")
+    with pytest.raises(FormatError) as caught:
+        validated(schema, '{"title": "Dune", "pages": "many", "extra": 1}')
+    message = str(caught.value)
+    assert message.startswith("the answer does not match Reading: ")
+    assert "$.pages: expected integer" in message
+    assert "unexpected 'extra'" in message
+    assert "the text is kept in the reply" in message
+    with pytest.raises(FormatError, match="not valid JSON"):
+        validated(schema, "Dune, 412 pages")
+
+
+def test_a_typeddict_answer_is_a_dict():
+    assert validated(schema_for(Reading, "R"), '{"title": "Dune", "pages": 412}') == {
+        "title": "Dune",
+        "pages": 412,
+    }
+
+
+def test_a_pydantic_model_is_validated_by_pydantic():
+    schema = schema_for(Invoice, "Invoice")
+    props = schema.json_schema["properties"]
+    assert schema.json_schema["required"] == ["number", "total", "paid"]
+    assert props["paid"] == {"title": "Paid", "type": ["boolean", "null"]}  # default dropped
+    invoice = validated(schema, '{"number": "A-1", "total": 12.5, "paid": true}')
+    assert invoice == Invoice(number="A-1", total=12.5, paid=True)
+    with pytest.raises(FormatError, match="does not match Invoice: .*total"):
+        validated(schema, '{"number": "A-1", "total": "twelve", "paid": true}')
+
+
+def test_a_json_schema_dict_is_made_strict_without_changing_the_original():
+    original = {
+        "type": "object",
+        "title": "city facts",
+        "properties": {"name": {"type": "string"}, "people": {"type": "integer"}},
+        "required": ["name"],
+    }
+    schema = schema_for(original, "facts")
+    assert schema.name == "city_facts"
+    assert schema.json_schema["required"] == ["name", "people"]
+    assert schema.json_schema["properties"]["people"] == {"type": ["integer", "null"]}
+    assert "additionalProperties" not in original
+    assert validated(schema, '{"name": "Lyon", "people": null}') == {"name": "Lyon", "people": None}
+
+
+def test_nested_objects_and_defs_are_strict_too():
+    strict = strict_schema(
+        {
+            "type": "object",
+            "properties": {"a": {"$ref": "#/$defs/A"}},
+            "$defs": {"A": {"type": "object", "properties": {"x": {"type": "string"}}}},
+        }
+    )
+    assert strict["$defs"]["A"] == {
+        "type": "object",
+        "properties": {"x": {"type": ["string", "null"]}},
+        "required": ["x"],
+        "additionalProperties": False,
+    }
+
+
+@pytest.mark.parametrize("value", [42, "Ticket", {"type": "string"}, Place("a", "b"), dict])
+def test_what_is_not_a_schema_is_one_line(value):
+    with pytest.raises(OptionError, match=r"^--schema S: a \w+ is not a schema; pass a pydantic"):
+        schema_for(value, "S")
+
+
+def test_a_field_type_without_a_strict_form_is_named():
+    @dataclass
+    class Loose:
+        extra: dict[str, int]
+
+    with pytest.raises(OptionError, match=r"--schema Loose.extra: dict\[str, int\] has no strict"):
+        schema_for(Loose, "Loose")
+
+
+def test_the_schema_module_never_imports_pydantic():
+    code = (
+        "import sys; from dataclasses import dataclass\n"
+        "from orjupyter.core.schema import schema_for, validated\n"
+        "@dataclass\nclass A:\n    x: int\n"
+        "print(validated(schema_for(A, 'A'), '{\"x\": 1}'), 'pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "A(x=1) False"
