@@ -103,7 +103,7 @@ def test_a_pydantic_model_is_validated_by_pydantic():
     assert props["paid"] == {"title": "Paid", "type": ["boolean", "null"]}  # default dropped
     invoice = validated(schema, '{"number": "A-1", "total": 12.5, "paid": true}')
     assert invoice == Invoice(number="A-1", total=12.5, paid=True)
-    with pytest.raises(FormatError, match="does not match Invoice: .*total"):
+    with pytest.raises(FormatError, match=r"does not match Invoice: .*total"):
         validated(schema, '{"number": "A-1", "total": "twelve", "paid": true}')
 
 
