@@ -100,11 +100,12 @@ def test_a_pydantic_model_is_validated_by_pydantic():
     schema = schema_for(Invoice, "Invoice")
     props = schema.json_schema["properties"]
     assert schema.json_schema["required"] == ["number", "total", "paid"]
-    assert props["paid"] == {"title": "Paid", "type": ["boolean", "null"]}  # default dropped
+    assert props["paid"] == {"title": "Paid", "type": "boolean"}  # answered, default dropped
     invoice = validated(schema, '{"number": "A-1", "total": 12.5, "paid": true}')
     assert invoice == Invoice(number="A-1", total=12.5, paid=True)
-    with pytest.raises(FormatError, match=r"does not match Invoice: .*total"):
+    with pytest.raises(FormatError, match=r"does not match Invoice: .*total") as caught:
         validated(schema, '{"number": "A-1", "total": "twelve", "paid": true}')
+    assert "errors.pydantic.dev" not in str(caught.value)
 
 
 def test_a_json_schema_dict_is_made_strict_without_changing_the_original():
@@ -162,3 +163,32 @@ def test_the_schema_module_never_imports_pydantic():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "A(x=1) False"
+
+
+# --- in a real shell, against the local server ---------------------------------------
+
+
+def _reply_b64(value: object) -> str:
+    import base64
+
+    return base64.b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def test_a_cell_with_schema_stores_the_validated_object(shell, router):
+    shell.user_ns["Invoice"] = Invoice
+    answer = _reply_b64({"number": "A-7", "total": 3.5, "paid": True})
+    cell = f"%%gpt4o --schema Invoice -o invoice\nRead this: [[fake reply_b64={answer}]]"
+    assert shell.run_cell(cell).success
+    assert shell.user_ns["invoice"] == Invoice(number="A-7", total=3.5, paid=True)
+    body = router.requests[-1].body
+    assert body["response_format"]["json_schema"]["name"] == "Invoice"
+    assert body["provider"] == {"require_parameters": True}
+
+
+def test_an_answer_that_does_not_validate_fails_the_cell_and_keeps_the_text(shell, router, capsys):
+    shell.user_ns["Reading"] = Reading
+    answer = _reply_b64({"title": "Dune"})
+    cell = f"%%gpt4o --schema Reading -o book\n[[fake reply_b64={answer}]]"
+    assert not shell.run_cell(cell).success
+    assert "does not match Reading: $: missing 'pages'" in capsys.readouterr().err
+    assert json.loads(shell.user_ns["book"].text) == {"title": "Dune"}

@@ -28,6 +28,7 @@ SchemaKind = Literal["pydantic", "dataclass", "typeddict", "json"]
 JSON = dict[str, Any]
 _SCALARS: dict[object, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+_PYDANTIC_LINK = re.compile(r"\s*For further information visit \S+")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def schema_for(value: object, name: str) -> Schema:
     if _is_pydantic(value):
         model: Any = value
         raw: JSON = model.model_json_schema()
-        return Schema(title, "pydantic", strict_schema(raw), value)
+        # a field with a default must still be answered: pydantic would refuse a null
+        return Schema(title, "pydantic", strict_schema(raw, optional_nullable=False), value)
     if isinstance(value, type) and (dataclasses.is_dataclass(value) or _is_typeddict(value)):
         kind: SchemaKind = "dataclass" if dataclasses.is_dataclass(value) else "typeddict"
         return Schema(title, kind, strict_schema(_object_schema(value, name)), value)
@@ -137,18 +139,19 @@ def _type_schema(hint: Any, where: str, seen: frozenset[type]) -> JSON:
 # --- strict mode ------------------------------------------------------------------
 
 
-def strict_schema(schema: JSON) -> JSON:
+def strict_schema(schema: JSON, *, optional_nullable: bool = True) -> JSON:
     """A copy where every object requires all its properties and allows no others; a
-    property that was optional may be null instead. `default`s are dropped."""
+    property that was optional may be null instead (unless `optional_nullable` is
+    False). `default`s are dropped."""
     result: JSON = copy.deepcopy(schema)
-    _make_strict(result)
+    _make_strict(result, optional_nullable)
     return result
 
 
-def _make_strict(node: object) -> None:
+def _make_strict(node: object, optional_nullable: bool) -> None:
     if isinstance(node, list):
         for item in node:
-            _make_strict(item)
+            _make_strict(item, optional_nullable)
         return
     if not isinstance(node, dict):
         return
@@ -157,13 +160,13 @@ def _make_strict(node: object) -> None:
     if isinstance(properties, dict):
         required = set(node.get("required", ()))
         for name, prop in properties.items():
-            if name not in required and isinstance(prop, dict):
+            if optional_nullable and name not in required and isinstance(prop, dict):
                 properties[name] = _nullable(prop)
         node["required"] = list(properties)
         node["additionalProperties"] = False
         node.setdefault("type", "object")
     for value in node.values():
-        _make_strict(value)
+        _make_strict(value, optional_nullable)
 
 
 def _nullable(prop: JSON) -> JSON:
@@ -245,7 +248,8 @@ def validated(schema: Schema, text: str) -> Any:
         try:
             return schema.target.model_validate(data)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise _mismatch(schema, " ".join(str(exc).split())) from None
+            why = _PYDANTIC_LINK.sub("", str(exc))
+            raise _mismatch(schema, " ".join(why.split())) from None
     found = problems(schema.json_schema, data)
     if found:
         raise _mismatch(schema, "; ".join(found[:3]))
