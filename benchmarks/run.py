@@ -29,6 +29,7 @@ import cache_hit
 import first_call
 import images
 import load
+import mapping
 import memory
 import notebook_context
 import streaming
@@ -44,6 +45,7 @@ MODULES = (
     "memory",
     "cache_hit",
     "context",
+    "mapping",
 )
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 
@@ -62,6 +64,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             answer=1,
             hit=10,
             context=2,
+            map=3,
         )
     return dict(
         load=7,
@@ -74,6 +77,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         answer=5,
         hit=20,
         context=5,
+        map=7,
     )
 
 
@@ -87,6 +91,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "memory": lambda: memory.measure(runs["answer"], runs["image_mem"]),
         "cache_hit": lambda: cache_hit.measure(runs["hit"], server),
         "context": lambda: notebook_context.measure(runs["context"], server),
+        "mapping": lambda: mapping.measure(runs["map"], server),
     }
 
 

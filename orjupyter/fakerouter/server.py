@@ -256,6 +256,7 @@ class FakeRouter:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # many clients connect at once (a --map run, a benchmark)
     router: FakeRouter
 
 
