@@ -239,6 +239,18 @@ def test_the_budget_cap_stops_sending_and_says_what_was_left(shell, router, caps
     assert list(errors.values()) == ["not sent"] * unsent
 
 
+def test_the_notebook_budget_still_applies_to_every_row(shell, router, capsys):
+    shell.run_line_magic("gpt4o", "budget 0.01")
+    shell.user_ns["items"] = ["a", "b", "c"]
+    assert run(shell, "%%gpt4o --map items -o out\nSay {item}").success
+    out = capsys.readouterr().out
+    assert "0 answered" in out
+    assert "3 not sent" in out
+    assert "refused (nothing was sent): this notebook has spent $0" in out
+    assert shell.user_ns["out"] == [None, None, None]
+    assert router.requests == []
+
+
 def test_a_list_answers_as_a_list_and_json_rows_are_parsed(shell, router):
     shell.user_ns["items"] = [f"[[fake reply_b64={b64({'n': i})}]]" for i in range(5)]
     assert run(shell, "%%gpt4o --map items -f json -o out --concurrency 2\n{item}").success

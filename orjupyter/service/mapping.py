@@ -11,6 +11,7 @@ run waits out its `Retry-After` before sending more rows.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -99,6 +100,8 @@ class MapRun:
         self.progress = RunProgress(self.total)
         self.tasks: set[asyncio.Task[None]] = set()
         self.pause_until = 0.0
+        self.waiting = 0
+        """Rows waiting for the notebook's budget to free up (rows in flight to finish)."""
 
     def stop(self) -> None:
         """Send no more rows and stop those in flight (safe from a widget callback)."""
@@ -128,7 +131,7 @@ class MapRun:
                 uncancel()
         finally:
             self.progress.unsent = sum(result is None for result in self.results)
-            self.progress.ended = asyncio.get_running_loop().time()
+            self.progress.ended = time.monotonic()
             self.view.finish(self.progress, self.closing_note())
         return self.results
 
@@ -193,7 +196,7 @@ class MapRun:
 
     async def _row(self, position: int, question: Question) -> None:
         try:
-            reply = await self.session.ask(question, _RowView(self), quiet=True)
+            reply = await self._ask_within_budget(question)
         except BudgetExceeded as exc:  # the notebook's budget: send nothing more
             self.stopping = True
             self.note = f"{exc}"
@@ -206,6 +209,22 @@ class MapRun:
             self._settle(position, result, Decimal(0), cached=False)
             return
         self._settle(position, self._result(reply), reply.usage.cost, cached=reply.cached)
+
+    async def _ask_within_budget(self, question: Question) -> Reply:
+        """Ask; when the notebook's budget refuses the row while other rows are in flight
+        (each holds its worst case), wait for one of them to finish and ask again."""
+        while True:
+            try:
+                return await self.session.ask(question, _RowView(self), quiet=True)
+            except BudgetExceeded:
+                if self.stopping or self.progress.in_flight - self.waiting <= 1:
+                    raise
+            self.waiting += 1
+            try:
+                self.finished.clear()
+                await self.finished.wait()
+            finally:
+                self.waiting -= 1
 
     def _result(self, reply: Reply) -> RowResult:
         if reply.outcome == "stopped":
