@@ -39,11 +39,12 @@ def ledger_outcomes(tmp_path) -> dict[str, int]:
 
 
 def wait_until_answered(router, rows: int, timeout: float = 30.0) -> None:
-    """Until the server has finished answering `rows` requests (the run is under way)."""
+    """Until the server has finished answering `rows` requests and is streaming others
+    (the run is under way, with rows in flight)."""
     deadline = time.monotonic() + timeout
-    while len(router.billed()) < rows:
+    while len(router.billed()) < rows or len(router.requests) <= len(router.billed()):
         assert time.monotonic() < deadline, "the run never got going"
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def b64(value: object) -> str:
