@@ -105,6 +105,8 @@ class MapRun:
 
     def stop(self) -> None:
         """Send no more rows and stop those in flight (safe from a widget callback)."""
+        if not self.stopping:
+            self.note = self.note or "stopped"
         self.stopping = True
         for row in list(self.active):
             if row.stopper is not None:
@@ -249,4 +251,12 @@ class MapRun:
         """What the run's end should say beyond the summary (the cap, the budget)."""
         if self.note == "cap" and self.cap is not None:
             return cap_note(self.cap, self.progress)
+        if self.note == "stopped":
+            left = self.progress.unsent + self.progress.stopped
+            if not left:
+                return None
+            return (
+                f"Stopped: re-run the cell to send the {left:,} row{'s' if left != 1 else ''} "
+                "without an answer (the answered ones come from the cache)."
+            )
         return self.note
