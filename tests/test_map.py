@@ -238,6 +238,11 @@ def test_the_budget_cap_stops_sending_and_says_what_was_left(shell, router, caps
     unsent = 12 - sent
     assert f"--budget $0.002 reached: {unsent} rows not sent (about $" in out
     assert list(errors.values()) == ["not sent"] * unsent
+    # under a cap too small for any new row, the answered rows still come from the cache
+    assert run(shell, "%%gpt4o --map items -o again --budget 0.0000001\n{item}").success
+    assert len(router.requests) == sent
+    assert shell.user_ns["again"] == answers
+    assert f"{sent} from the cache" in capsys.readouterr().out
 
 
 def test_the_notebook_budget_still_applies_to_every_row(shell, router, capsys):
@@ -257,3 +262,21 @@ def test_a_list_answers_as_a_list_and_json_rows_are_parsed(shell, router):
     assert run(shell, "%%gpt4o --map items -f json -o out --concurrency 2\n{item}").success
     assert shell.user_ns["out"] == [{"n": i} for i in range(5)]
     assert shell.user_ns["out_errors"] == {}
+
+
+def test_the_usage_dashboard_shows_a_run_as_one_group(shell, router, capsys, tmp_path):
+    shell.user_ns["items"] = [f"row {i}" for i in range(5)]
+    assert run(shell, "%%gpt4o --map items -o out --concurrency 2\nSay {item}").success
+    assert run(shell, "%%gpt4o\nSay hello").success
+    capsys.readouterr()
+    shell.run_line_magic("gpt4o", "usage")
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "--map items" in line)
+    assert "(5 calls)" in row
+    assert "5 ok" in row
+    assert "--map" not in out.replace(row, "")
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        runs = db.execute("SELECT run, count(*) FROM calls GROUP BY run ORDER BY run").fetchall()
+    assert runs[0] == (None, 1)
+    assert runs[1][0].startswith("--map items ")
+    assert runs[1][1] == 5

@@ -27,3 +27,5 @@ class Question:
     """The `--context` cells, already at the start of `parts`; kept apart for the dry run."""
     note: str = ""
     """What went with the question, for the status line (`context: 2 cells · df: …`)."""
+    run: str | None = None
+    """The `--map` run this question is one row of (the ledger groups its calls)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import uuid
 from argparse import Namespace
 from collections import ChainMap
 from collections.abc import Sequence
@@ -85,13 +86,20 @@ async def run_map(
     check_template(segments, source, namespace)
     make_image = image_maker(options.model)
     cell_label, notebook = magics._cell_label(), magics.notebook().key
+    run_label = f"--map {source.name} {uuid.uuid4().hex[:8]}"  # the ledger groups its calls
 
     def build(fields: dict[str, object]) -> Question:
         parts = build_parts(segments, ChainMap(fields, namespace), make_image, args.detail)
         if not parts:
             raise PromptError("this row's question is empty")
         return Question(
-            parts, options, fmt, use_cache=not args.no_cache, cell=cell_label, notebook=notebook
+            parts,
+            options,
+            fmt,
+            use_cache=not args.no_cache,
+            cell=cell_label,
+            notebook=notebook,
+            run=run_label,
         )
 
     rows = source.rows()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import importlib
 import io
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -27,6 +28,7 @@ COLUMNS = (
     "started_at", "notebook", "cell", "model", "generation_id", "prompt_tokens",
     "completion_tokens", "cached_tokens", "reasoning_tokens", "cost", "cost_is_estimate",
     "from_cache", "outcome", "error", "time_to_first_token", "duration", "prompt", "answer",
+    "run",
 )  # fmt: skip
 """The columns of `calls_csv` and `calls_frame`, in order."""
 
@@ -80,6 +82,43 @@ def _call_row(call: CallRecord) -> list[str]:
     ]
 
 
+def _grouped_rows(calls: Sequence[CallRecord]) -> list[list[str]]:
+    """One row per call, except that the calls of one `--map` run are one row."""
+    runs: dict[str, list[CallRecord]] = {}
+    order: list[CallRecord | str] = []
+    for call in calls:
+        if call.run is None:
+            order.append(call)
+            continue
+        if call.run not in runs:
+            runs[call.run] = []
+            order.append(call.run)
+        runs[call.run].append(call)
+    return [
+        _call_row(item) if isinstance(item, CallRecord) else _run_row(runs[item]) for item in order
+    ]
+
+
+def _run_row(calls: Sequence[CallRecord]) -> list[str]:
+    """A `--map` run: its first call's time, `[5] --map tickets (64 calls)`, the sums."""
+    first = calls[0]
+    label = (first.run or "").rsplit(" ", 1)[0]
+    outcomes = Counter(call.outcome for call in calls)
+    cost = sum((call.usage.cost for call in calls), Decimal(0))
+    estimated = any(call.usage.cost_is_estimate for call in calls)
+    cached = sum(call.from_cache for call in calls)
+    return [
+        first.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        f"{first.cell or '—'} {label} ({len(calls):,} calls)",
+        ", ".join(sorted({call.model for call in calls})),
+        _tokens(sum(call.usage.prompt_tokens for call in calls)),
+        _tokens(sum(call.usage.completion_tokens for call in calls)),
+        ("~" if estimated else "") + dollars(cost),
+        ", ".join(f"{count:,} {outcome}" for outcome, count in sorted(outcomes.items())),
+        f"{cached:,}" if cached else "",
+    ]
+
+
 def usage_dashboard(
     totals: Totals,
     calls: Sequence[CallRecord],
@@ -106,7 +145,7 @@ def usage_dashboard(
     ]
     shown = list(calls)[-max_rows:] if max_rows > 0 else []
     call_headers = ["time", "cell", "model", "prompt", "completion", "cost", "outcome", "cached"]
-    call_rows = [_call_row(call) for call in shown]
+    call_rows = _grouped_rows(shown)
     heading = "Calls" if len(shown) == totals.calls else f"The last {len(shown):,} calls"
     numeric = {3, 4, 5}
     return bundle(
@@ -249,7 +288,7 @@ def _row(call: CallRecord) -> list[object]:
         call.started_at, call.notebook, call.cell, call.model, call.generation_id,
         usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.reasoning_tokens,
         usage.cost, usage.cost_is_estimate, call.from_cache, call.outcome, call.error,
-        call.time_to_first_token, call.duration, call.prompt, call.answer,
+        call.time_to_first_token, call.duration, call.prompt, call.answer, call.run,
     ]  # fmt: skip
 
 

@@ -151,25 +151,30 @@ class MapRun:
                 self.slots.release()
                 continue
             await self._wait_out_retries()
-            if self.stopping or not await self._affordable(question):
+            if self.stopping:
                 self.slots.release()
                 return
+            if not await self._affordable(question):  # over --budget: only cached rows now
+                self.slots.release()
+                continue
             self.progress.in_flight += 1
             task = asyncio.ensure_future(self._row(position, question))
             self.tasks.add(task)
             task.add_done_callback(self._row_done)
 
     async def _affordable(self, question: Question) -> bool:
-        """`--budget`: wait for rows in flight while the next one might not fit."""
-        if self.cap is None:
+        """`--budget`: wait for rows in flight while the next one might not fit; once it
+        does not, only rows the cache answers go on."""
+        if self.cap is None or self.session.is_cached(question):
             return True
+        if self.note == "cap":
+            return False
         costs = self.session.cost_range(question)
-        if costs is None:
+        if costs is None:  # no price known: nothing to cap by
             return True
         cheapest, worst = costs
         while not may_send(self.cap, self.progress, worst, cheapest):
             if self.progress.in_flight == 0:
-                self.stopping = True
                 self.note = "cap"
                 return False
             self.finished.clear()

@@ -197,6 +197,12 @@ class Session:
         estimate = prompt_tokens([*self._system_parts(question.options), list(question.parts)])
         return price.cost(estimate, 1), self._worst_case(question)
 
+    def is_cached(self, question: Question) -> bool:
+        """Whether the cache would answer this question (for $0)."""
+        if not question.use_cache:
+            return False
+        return self.book.peek(self._request(question, self._history(question))) is not None
+
     async def prepare(self, options: CallOptions) -> None:
         """Before many calls at once: fetch the model list once (not once per call)."""
         if self.catalog is not None or options.model in OFFLINE_MODELS:

@@ -42,6 +42,8 @@ class CallRecord:
     from_cache: bool = False
     prompt: str | None = None
     answer: str | None = None
+    run: str | None = None
+    """The `--map` run this call was one row of (its calls show as one group)."""
     started_at: datetime = field(default_factory=_now)
 
 

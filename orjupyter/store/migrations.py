@@ -116,3 +116,9 @@ def m001_initial(conn: sqlite3.Connection) -> None:
             created_at REAL NOT NULL               -- Unix time
         )"""
     )
+
+
+@migration
+def m002_call_run(conn: sqlite3.Connection) -> None:
+    """`run`: the `--map` run a call belongs to (NULL for a single cell's call)."""
+    conn.execute("ALTER TABLE calls ADD COLUMN run TEXT")

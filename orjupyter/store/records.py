@@ -152,6 +152,7 @@ class Records:
             from_cache=reply.cached,
             prompt=_prompt_text(question) if store else None,
             answer=reply.text if store else None,
+            run=question.run,
         )
 
     def reserve(self, question: Question, worst_case: Decimal | None) -> Reservation | None:
