@@ -280,3 +280,41 @@ def test_the_usage_dashboard_shows_a_run_as_one_group(shell, router, capsys, tmp
     assert runs[0] == (None, 1)
     assert runs[1][0].startswith("--map items ")
     assert runs[1][1] == 5
+
+
+def test_images_travel_per_row_from_pil_images_and_file_paths(shell, router, tmp_path):
+    import pandas as pd
+    from conftest import sent_images
+    from PIL import Image
+
+    for name, size in (("a.png", (40, 30)), ("b.jpg", (50, 20))):
+        Image.new("RGB", size, "red").save(tmp_path / name)
+    shell.user_ns["photos"] = pd.DataFrame(
+        {
+            "picture": [Image.new("RGB", (64, 48), "blue"), Image.new("RGB", (32, 32), "green")],
+            "path": [str(tmp_path / "a.png"), str(tmp_path / "b.jpg")],
+        }
+    )
+    cell = (
+        "%%gpt4o --map photos -o out --concurrency 1\nCompare {picture} with {path}; file {path!s}"
+    )
+    assert run(shell, cell).success
+    assert shell.user_ns["out_errors"] == {}
+    sent = [r.body["messages"][-1]["content"] for r in router.requests]
+    assert [[size[:2] for size in sent_images(content)] for content in sent] == [
+        [(64, 48), (40, 30)],
+        [(32, 32), (50, 20)],
+    ]
+    assert sent[0][-1] == {"type": "text", "text": f"; file {tmp_path / 'a.png'}"}
+
+
+def test_a_missing_image_file_fails_only_its_row(shell, router, tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    Image.new("RGB", (10, 10)).save(tmp_path / "here.png")
+    shell.user_ns["paths"] = [str(tmp_path / "here.png"), str(tmp_path / "gone.png")]
+    assert run(shell, "%%gpt4o --map paths -o out\nWhat is in {item}?").success
+    out, errors = shell.user_ns["out"], shell.user_ns["out_errors"]
+    assert out[0] is not None
+    assert out[1] is None
+    assert errors[1].startswith(f"no image file at {tmp_path / 'gone.png'}; check the path")
+    assert len(router.requests) == 1

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import PurePath
 from typing import Any, Literal
 
 from orjupyter.core.domain import format_cost
@@ -32,6 +33,7 @@ ROW_FIELDS: dict[SourceKind, tuple[str, ...]] = {
     "dict": ("item", "index"),
 }
 _NAME = re.compile(r"^[^.\[]+")
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
 
 def _is_pandas(value: object, name: str) -> bool:
@@ -69,10 +71,20 @@ class MapSource:
             records = self.value.itertuples(index=False, name=None)
             for label, values in zip(self.labels, records, strict=True):
                 columns = dict(zip(self.columns, values, strict=True))
-                yield {**columns, "row": RowText(columns), "index": label}
+                cells = {name: image_path(value) for name, value in columns.items()}
+                yield {**cells, "row": RowText(columns), "index": label}
             return
         for label, item in zip(self.labels, self._items, strict=True):
-            yield {"item": item, "index": label}
+            yield {"item": image_path(item), "index": label}
+
+
+def image_path(value: object) -> object:
+    """A row's string naming an image file (`photos/a.jpg`) becomes a path, so it travels
+    as the image; any other value stays as it is (`{path!s}` sends the text)."""
+    if not isinstance(value, str) or len(value) >= 1024 or "\n" in value:
+        return value
+    path = PurePath(value.strip())
+    return path if path.suffix.lower() in IMAGE_SUFFIXES else value
 
 
 def map_source(value: object, name: str) -> MapSource:
