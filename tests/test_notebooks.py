@@ -123,7 +123,8 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     answers = [o for c in done.cells if c.cell_type == "code" for o in answer_outputs(c)]
     assert len(answers) == 7
     chat = [r for r in router.requests if r.path.endswith("/chat/completions")]
-    assert len(chat) == 6  # the repeated question came from the cache
+    # the repeated question came from the cache; the --map cell asked once per review
+    assert len(chat) == 6 + 3
     # the data section: {df} described, and the plot of the cell before as an image
     with_context = next(
         r for r in chat if "--context" not in str(r.body) and "Daily" in str(r.body)
@@ -131,6 +132,11 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     content = with_context.body["messages"][-1]["content"]
     assert len(sent_images(content)) == 1
     assert "df: pandas DataFrame, 60 rows × 2 columns" in str(content)
+    summary = [
+        o for c in done.cells if c.cell_type == "code" and "--map" in c.source for o in c.outputs
+    ]
+    assert len(summary) == 1  # the panel became the run's summary
+    assert summary[0]["data"]["text/plain"].startswith("3 rows · 3 answered · 0 failed · billed $")
 
 
 def test_nbconvert_html_shows_the_answer_safely(router, tmp_path):

@@ -245,7 +245,9 @@ class OrJupyterMagics(Magics):
         try:
             value = resolve(Placeholder(name), self.user_ns)
         except PromptError:
-            raise OptionError(f"--schema {name}: no such variable in the notebook") from None
+            raise OptionError(
+                f"--schema {name}: no such variable in the notebook (nothing was sent)"
+            ) from None
         return schema_for(value, name)
 
     def call_options(

@@ -46,7 +46,8 @@ def _refuse_combinations(args: Namespace) -> None:
             raise OptionError(f"{message} (nothing was sent)")
     if OUTPUT_FORMATS[args.format].next_cell:
         raise OptionError(
-            f"--map cannot put answers in new cells; drop -f {args.format} (-f json parses)"
+            f"--map cannot put answers in new cells; drop -f {args.format} (-f json parses "
+            "them; nothing was sent)"
         )
 
 
@@ -126,6 +127,9 @@ async def run_map(
         cap=args.budget,
     )
     results = await run.run()
+    warning = magics.session.book.budget_warning(notebook)
+    if warning:
+        print(warning, file=sys.stderr)
     if args.output:
         answers, errors = assemble(source, results, schema, args.output)
         namespace[args.output] = answers
