@@ -203,6 +203,7 @@ def run(shell, source: str):
         ("%%gpt4o --map frame --schema number\n{title}", "--schema number: a int is not"),
         ("%%gpt4o --concurrency 4\nhello", "--concurrency works with --map SOURCE"),
         ("%%gpt4o --map frame --budget nothing\n{title}", "is not an amount of dollars"),
+        ("%%gpt4o --map frame -m no/such-model\n{title}", "'no/such-model' is not a valid model"),
     ],
 )
 def test_bad_input_is_one_line_and_sends_nothing(shell, router, capsys, cell, says):
@@ -213,7 +214,7 @@ def test_bad_input_is_one_line_and_sends_nothing(shell, router, capsys, cell, sa
     err = capsys.readouterr().err
     assert says in err
     assert "Traceback" not in err
-    assert router.requests == []
+    assert router.requests == []  # no chat request: nothing was sent
 
 
 def test_dry_run_shows_the_first_row_and_the_whole_runs_estimate(shell, router, capsys):

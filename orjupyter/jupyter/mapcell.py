@@ -113,6 +113,7 @@ async def run_map(
         await magics.session.dry_run(first)
         print(_run_estimate(magics, first, len(source)))
         return
+    await magics.session.prepare(options)
     shell: Any = magics.shell
     widgets = magics.settings.widgets and getattr(shell, "kernel", None) is not None
     run = MapRun(
@@ -122,7 +123,6 @@ async def run_map(
         build=build,
         convert=_converter(fmt, schema),
         view=run_view(widgets, options.model, magics.settings.updates_per_second),
-        options=options,
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
         cap=args.budget,
     )

@@ -23,7 +23,6 @@ from orjupyter.core.errors import OrJupyterError
 from orjupyter.core.formats import Format
 from orjupyter.core.mapping import RowResult, RunProgress, cap_note, may_send
 from orjupyter.core.question import Question
-from orjupyter.core.request import CallOptions
 from orjupyter.core.stream import StreamState
 from orjupyter.service.call import Stopper
 from orjupyter.service.session import Session
@@ -85,7 +84,6 @@ class MapRun:
     build: RowBuilder
     convert: Converter
     view: RunView
-    options: CallOptions
     concurrency: int = 8
     cap: Decimal | None = None
     results: list[RowResult | None] = field(init=False)
@@ -138,7 +136,6 @@ class MapRun:
         return self.results
 
     async def _dispatch(self) -> None:
-        await self.session.prepare(self.options)
         for position, fields in enumerate(self.rows):
             await self.slots.acquire()
             if self.stopping:

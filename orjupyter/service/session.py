@@ -204,14 +204,20 @@ class Session:
         return self.book.peek(self._request(question, self._history(question))) is not None
 
     async def prepare(self, options: CallOptions) -> None:
-        """Before many calls at once: fetch the model list once (not once per call)."""
-        if self.catalog is not None or options.model in OFFLINE_MODELS:
+        """Before many calls at once: fetch the model list once (not once per call) and
+        refuse a model OpenRouter does not list, before anything is sent."""
+        if options.model in OFFLINE_MODELS:
             return
         try:
             spec = self.client_spec()
         except NotSent:
             return  # answered from the cache, or each row says there is no key
         await self._load_catalog(self.clients.get(spec))
+        if self.catalog and info_for(options.model, self.catalog) is None:
+            raise NotSent(
+                f"{options.model!r} is not a valid model ID on OpenRouter; check the "
+                "slug at https://openrouter.ai/models (nothing was sent)"
+            )
 
     async def dry_run(self, question: Question) -> str:
         """What would be sent and what it could cost; sends nothing."""
