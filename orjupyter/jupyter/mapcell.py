@@ -10,6 +10,7 @@ answer is `None`; why is in `NAME_errors` (a dict by row label, also
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sys
 import uuid
@@ -106,7 +107,7 @@ async def run_map(
     rows = source.rows()
     first_row = next(rows)
     try:
-        first = build(first_row)
+        first = await asyncio.to_thread(build, first_row)
     except PromptError as exc:
         raise PromptError(f"the first row: {exc} (nothing was sent)") from None
     if args.dry_run:

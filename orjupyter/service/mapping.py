@@ -141,8 +141,8 @@ class MapRun:
             if self.stopping:
                 self.slots.release()
                 return
-            try:
-                question = self.build(fields)
+            try:  # values are read in a worker thread: the loop stays free for Stop
+                question = await asyncio.to_thread(self.build, fields)
             except OrJupyterError as exc:
                 self._settle(position, RowResult(error=str(exc)), Decimal(0), cached=False)
                 self.slots.release()

@@ -192,10 +192,11 @@ class Session:
     def cost_range(self, question: Question) -> tuple[Decimal, Decimal] | None:
         """The cheapest (a one-token answer) and the worst case of a question, if priced."""
         price = price_for(question.options.model, self.catalog)
-        if price is None:
+        worst = self._worst_case(question)
+        if price is None or worst is None:
             return None
         estimate = prompt_tokens([*self._system_parts(question.options), list(question.parts)])
-        return price.cost(estimate, 1), self._worst_case(question)
+        return price.cost(estimate, 1), worst
 
     def is_cached(self, question: Question) -> bool:
         """Whether the cache would answer this question (for $0)."""
