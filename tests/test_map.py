@@ -312,10 +312,10 @@ def test_images_travel_per_row_from_pil_images_and_file_paths(shell, router, tmp
 def test_a_missing_image_file_fails_only_its_row(shell, router, tmp_path):
     Image = pytest.importorskip("PIL.Image")
     Image.new("RGB", (10, 10)).save(tmp_path / "here.png")
-    shell.user_ns["paths"] = [str(tmp_path / "here.png"), str(tmp_path / "gone.png")]
+    shell.user_ns["paths"] = [str(tmp_path / "gone.png"), str(tmp_path / "here.png")]
     assert run(shell, "%%gpt4o --map paths -o out\nWhat is in {item}?").success
     out, errors = shell.user_ns["out"], shell.user_ns["out_errors"]
-    assert out[0] is not None
-    assert out[1] is None
-    assert errors[1].startswith(f"no image file at {tmp_path / 'gone.png'}; check the path")
+    assert out[0] is None  # the first row, too, fails alone
+    assert out[1] is not None
+    assert errors[0].startswith(f"no image file at {tmp_path / 'gone.png'}; check the path")
     assert len(router.requests) == 1

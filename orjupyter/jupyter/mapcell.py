@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orjupyter.core.domain import format_cost
-from orjupyter.core.errors import OptionError, PromptError
+from orjupyter.core.errors import ImageError, OptionError, PromptError
 from orjupyter.core.formats import OUTPUT_FORMATS, Format, parse_json
 from orjupyter.core.image_sources import image_maker
 from orjupyter.core.mapping import MapSource, RowResult, check_template, errors_by_label, map_source
@@ -106,10 +106,11 @@ async def run_map(
 
     rows = source.rows()
     first_row = next(rows)
-    try:
+    try:  # a mistake every row would make is refused now; a bad image fails its row only
         first = await asyncio.to_thread(build, first_row)
     except PromptError as exc:
-        raise PromptError(f"the first row: {exc} (nothing was sent)") from None
+        if args.dry_run or not isinstance(exc, ImageError):
+            raise PromptError(f"the first row: {exc} (nothing was sent)") from None
     if args.dry_run:
         await magics.session.dry_run(first)
         print(_run_estimate(magics, first, len(source)))
