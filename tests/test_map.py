@@ -39,12 +39,18 @@ def ledger_outcomes(tmp_path) -> dict[str, int]:
 
 
 def wait_until_answered(router, rows: int, timeout: float = 30.0) -> None:
-    """Until the server has finished answering `rows` requests and is streaming others
+    """Until the server has finished answering `rows` requests and is streaming two more
     (the run is under way, with rows in flight)."""
     deadline = time.monotonic() + timeout
-    while len(router.billed()) < rows or len(router.requests) <= len(router.billed()):
+    while len(router.billed()) < rows or len(router.requests) < len(router.billed()) + 2:
         assert time.monotonic() < deadline, "the run never got going"
-        time.sleep(0.02)
+        time.sleep(0.01)
+
+
+def staggered(rows: int) -> str:
+    """Code for rows that take 0.8 to 2 s each, so some are always mid-answer."""
+    words = "{8 + 4 * (i % 4)}"
+    return f"[f'row {{i}} [[fake words={words} delay=0.1]]' for i in range({rows})]"
 
 
 def b64(value: object) -> str:
@@ -89,8 +95,7 @@ def test_the_kernel_interrupt_keeps_finished_rows_and_a_rerun_sends_only_the_res
     try:
         run_quietly(
             client,
-            "%load_ext orjupyter\n"
-            "items = [f'row {i} [[fake words=5 delay=0.1]]' for i in range(40)]",
+            "%load_ext orjupyter\nitems = " + staggered(40),
         )
         cell = "%%gpt4o --map items -o out --concurrency 4\n{item}"
         msg_id = client.execute(cell)
@@ -138,7 +143,7 @@ def find_button(client, description: str, deadline: float) -> str:
 def test_the_panels_stop_button_ends_the_run(router, kernel):
     run_quietly(
         kernel,
-        "%load_ext orjupyter\nitems = [f'row {i} [[fake words=5 delay=0.1]]' for i in range(30)]",
+        "%load_ext orjupyter\nitems = " + staggered(30),
     )
     msg_id = kernel.execute("%%gpt4o --map items -o out --concurrency 3\n{item}")
     comm_id = find_button(kernel, "Stop", time.monotonic() + 30)
@@ -253,7 +258,7 @@ def test_the_notebook_budget_still_applies_to_every_row(shell, router, capsys):
     out = capsys.readouterr().out
     assert "0 answered" in out
     assert "3 not sent" in out
-    assert "refused (nothing was sent): this notebook has spent $0" in out
+    assert "refused (nothing was sent): $0.00 spent of the $0.01 budget" in out
     assert shell.user_ns["out"] == [None, None, None]
     assert router.requests == []
 
