@@ -205,6 +205,7 @@ def run(shell, source: str):
         ("%%gpt4o --map frame --concurrency 0\n{title}", "'0' is not a number of requests"),
         ("%%gpt4o --map frame --bg\n{title}", "--map runs in its cell"),
         ("%%gpt4o --map frame --thread t\n{title}", "drop --thread"),
+        ("%%gpt4o --map frame --context 2\n{title}", "drop --context"),
         ("%%gpt4o --map frame --schema number\n{title}", "--schema number: a int is not"),
         ("%%gpt4o --concurrency 4\nhello", "--concurrency works with --map SOURCE"),
         ("%%gpt4o --map frame --budget nothing\n{title}", "is not an amount of dollars"),

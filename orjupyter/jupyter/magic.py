@@ -22,14 +22,12 @@ from orjupyter.core.formats import (
     Format,
     extract_code,
     parse_json,
-    response_format,
-    system_prompt,
 )
 from orjupyter.core.image_sources import image_maker
 from orjupyter.core.notebook_id import NotebookId, notebook_identity
 from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
-from orjupyter.core.request import CallOptions
+from orjupyter.jupyter.call_options import call_options, refuse_map_only, schema_named
 from orjupyter.jupyter.config import OrJupyter, SecretStr
 from orjupyter.jupyter.context import Recorder
 from orjupyter.jupyter.door import speaking_plainly
@@ -205,12 +203,10 @@ class OrJupyterMagics(Magics):
 
             await run_map(self, args, cell, default_model)
             return
-        unused = [flag for flag in ("concurrency", "budget") if getattr(args, flag) is not None]
-        if unused:
-            raise OptionError(f"--{unused[0]} works with --map SOURCE; add it or drop this one")
-        schema = self.schema(args.schema)
-        options, fmt = self.call_options(args, default_model, schema)
-        model = options.model
+        refuse_map_only(args)
+        schema = schema_named(args.schema, self.user_ns)
+        model = args.model or default_model or self.settings.default_model
+        options, fmt = call_options(args, model, schema)
         notes: list[str] = []
         parts = await self._parts(cell, args.detail, model, notes)
         context = await asyncio.to_thread(self._context, args.context, args.detail, model)
@@ -234,43 +230,6 @@ class OrJupyterMagics(Magics):
             return
         reply = await self.session.ask(question, self._view(options.model, question))
         self._deliver(reply, fmt, args.output, schema)
-
-    def schema(self, name: str | None) -> Schema | None:
-        """`--schema NAME`: the notebook value NAME as a strict schema."""
-        if name is None:
-            return None
-        from orjupyter.core.prompt import Placeholder, resolve
-        from orjupyter.core.schema import schema_for
-
-        try:
-            value = resolve(Placeholder(name), self.user_ns)
-        except PromptError:
-            raise OptionError(
-                f"--schema {name}: no such variable in the notebook (nothing was sent)"
-            ) from None
-        return schema_for(value, name)
-
-    def call_options(
-        self, args: Namespace, default_model: str | None, schema: Schema | None
-    ) -> tuple[CallOptions, Format]:
-        """The request's options from the line; `--schema` asks for strict JSON."""
-        fmt: Format = args.format
-        if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].parsed:
-            raise OptionError(f"--schema answers JSON; drop -f {fmt}")
-        provider = args.provider
-        if schema is not None:
-            fmt = "json"
-            provider = {**(provider or {}), "require_parameters": True}
-        options = CallOptions(
-            model=args.model or default_model or self.settings.default_model,
-            system=system_prompt(args.system, fmt),
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            response_format=schema.response_format() if schema else response_format(fmt),
-            fallback_models=args.models or (),
-            provider=provider,
-        )
-        return options, fmt
 
     def _in_background(
         self, question: Question, output: str | None, schema: Schema | None = None

@@ -26,6 +26,7 @@ from orjupyter.core.image_sources import image_maker
 from orjupyter.core.mapping import MapSource, RowResult, check_template, errors_by_label, map_source
 from orjupyter.core.prompt import Placeholder, build_parts, parse_template, resolve
 from orjupyter.core.question import Question
+from orjupyter.jupyter.call_options import call_options, schema_named
 from orjupyter.jupyter.progress import run_view
 from orjupyter.service.mapping import Converter, MapRun
 
@@ -38,6 +39,7 @@ _REFUSED = (
     ("bg", "--map runs in its cell, with a progress panel and Stop; drop --bg"),
     ("thread", "--map rows are separate questions, not a conversation; drop --thread"),
     ("new", "--map rows are separate questions, not a conversation; drop --new"),
+    ("context", "--map rows carry no notebook context (each would send it); drop --context"),
 )
 
 
@@ -78,8 +80,9 @@ async def run_map(
     """Run the cell's template over every row of `--map SOURCE`."""
     _refuse_combinations(args)
     source = _source(magics, args.map)
-    schema = magics.schema(args.schema)
-    options, fmt = magics.call_options(args, default_model, schema)
+    schema = schema_named(args.schema, magics.user_ns)
+    model = args.model or default_model or magics.settings.default_model
+    options, fmt = call_options(args, model, schema)
     try:
         segments = parse_template(cell)
     except PromptError as exc:
@@ -87,11 +90,21 @@ async def run_map(
     namespace = magics.user_ns
     check_template(segments, source, namespace)
     make_image = image_maker(options.model)
+    force_image = image_maker(options.model, forced=True)
+    value_tokens = magics.settings.value_tokens
     cell_label, notebook = magics._cell_label(), magics.notebook().key
     run_label = f"--map {source.name} {uuid.uuid4().hex[:8]}"  # the ledger groups its calls
 
     def build(fields: dict[str, object]) -> Question:
-        parts = build_parts(segments, ChainMap(fields, namespace), make_image, args.detail)
+        values = ChainMap(fields, namespace)
+        parts = build_parts(
+            segments,
+            values,
+            make_image,
+            args.detail,
+            force_image=force_image,
+            value_tokens=value_tokens,
+        )
         if not parts:
             raise PromptError("this row's question is empty")
         return Question(
