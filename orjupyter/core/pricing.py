@@ -25,6 +25,23 @@ class ModelInfo:
     price: Price | None
     context_length: int | None = None
     max_completion_tokens: int | None = None
+    cache_read: Decimal | None = None
+    """USD per cached prompt token (`pricing.input_cache_read`)."""
+    web_search: Decimal | None = None
+    """USD per web search (`pricing.web_search`)."""
+    parameters: frozenset[str] | None = None
+    """`supported_parameters`; None when unknown."""
+
+    @property
+    def reasons(self) -> bool | None:
+        """Whether the model takes `reasoning` (None: unknown)."""
+        return None if self.parameters is None else "reasoning" in self.parameters
+
+    def caching_saved(self, cached_tokens: int) -> Decimal:
+        """What `cached_tokens` cost less than at the full prompt price."""
+        if self.price is None or self.cache_read is None:
+            return Decimal(0)
+        return max(self.price.prompt - self.cache_read, Decimal(0)) * cached_tokens
 
 
 OFFLINE_MODELS: Mapping[str, ModelInfo] = {
@@ -33,6 +50,7 @@ OFFLINE_MODELS: Mapping[str, ModelInfo] = {
         price=Price(prompt=Decimal("0.0000025"), completion=Decimal("0.00001")),
         context_length=128_000,
         max_completion_tokens=16_384,
+        cache_read=Decimal("0.00000125"),
     ),
 }
 """Built in, so the default model needs no model list: prices in USD per token."""
@@ -64,11 +82,16 @@ def model_info(entry: Mapping[str, object]) -> ModelInfo:
             price = Price(prompt=prompt, completion=completion, request=request)
     top = entry.get("top_provider")
     max_completion = top.get("max_completion_tokens") if isinstance(top, Mapping) else None
+    listed = entry.get("supported_parameters")
+    prices = pricing if isinstance(pricing, Mapping) else {}
     return ModelInfo(
         id=str(entry.get("id", "")),
         price=price,
         context_length=_tokens(entry.get("context_length")),
         max_completion_tokens=_tokens(max_completion),
+        cache_read=_decimal(prices.get("input_cache_read")),
+        web_search=_decimal(prices.get("web_search")),
+        parameters=frozenset(map(str, listed)) if isinstance(listed, list) else None,
     )
 
 

@@ -26,7 +26,7 @@ from orjupyter.core.formats import (
     system_prompt,
 )
 from orjupyter.core.image_sources import image_maker
-from orjupyter.core.notebook_id import NotebookId, notebook_identity
+from orjupyter.core.notebook_id import NotebookId, notebook_identity, session_id
 from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
 from orjupyter.core.request import CallOptions
@@ -201,6 +201,7 @@ class OrJupyterMagics(Magics):
         args = parse_options(line)
         fmt: Format = args.format
         model = args.model or default_model or self.settings.default_model
+        notebook = self.notebook().key
         options = CallOptions(
             model=model,
             system=system_prompt(args.system, fmt),
@@ -209,6 +210,7 @@ class OrJupyterMagics(Magics):
             response_format=response_format(fmt),
             fallback_models=args.models or (),
             provider=args.provider,
+            session_id=session_id(notebook),
         )
         notes: list[str] = []
         parts = await self._parts(cell, args.detail, model, notes)
@@ -223,7 +225,7 @@ class OrJupyterMagics(Magics):
             new_thread=args.new,
             use_cache=not args.no_cache,
             cell=self._cell_label(),
-            notebook=self.notebook().key,
+            notebook=notebook,
         )
         if args.dry_run:
             await self.session.dry_run(question)

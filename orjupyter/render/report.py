@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orjupyter.core.domain import Reply, Totals, format_cost, tokens_per_second
+from orjupyter.core.domain import Reply, Totals, Usage, format_cost, tokens_per_second
 from orjupyter.core.formats import OUTPUT_FORMATS, Format
 from orjupyter.core.terminal import printable
 
@@ -27,7 +27,7 @@ def usage_line(reply: Reply, totals: Totals, total_name: str = "notebook total")
         cost += " (estimated)"
     fields = [
         reply.model,
-        f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens",
+        tokens_text(usage),
         cost,
         f"{total_name} {format_cost(totals.cost, estimate=totals.estimated_calls > 0)}"
         f" ({totals.calls} call{'s' if totals.calls != 1 else ''})",
@@ -62,6 +62,16 @@ def budget_note(totals: Totals) -> str | None:
     return f"{int(share * 100)}% of the {dollars(totals.budget)} budget spent"
 
 
+def tokens_text(usage: Usage) -> str:
+    """`1,203 prompt (1,024 cached) + 310 completion tokens (256 reasoning)`."""
+    cached = f" ({usage.cached_tokens:,} cached)" if usage.cached_tokens else ""
+    reasoning = f" ({usage.reasoning_tokens:,} reasoning)" if usage.reasoning_tokens else ""
+    return (
+        f"{usage.prompt_tokens:,} prompt{cached} + "
+        f"{usage.completion_tokens:,} completion tokens{reasoning}"
+    )
+
+
 def metadata(reply: Reply) -> dict[str, Any]:
     """Machine-readable facts stored beside the persisted answer (never the key)."""
     return {
@@ -71,6 +81,8 @@ def metadata(reply: Reply) -> dict[str, Any]:
             "outcome": reply.outcome,
             "prompt_tokens": reply.usage.prompt_tokens,
             "completion_tokens": reply.usage.completion_tokens,
+            "cached_tokens": reply.usage.cached_tokens,
+            "reasoning_tokens": reply.usage.reasoning_tokens,
             "cost": str(reply.usage.cost),
             "cost_is_estimate": reply.usage.cost_is_estimate,
         }
