@@ -156,6 +156,14 @@ def format_cost(cost: Decimal, *, estimate: bool = False) -> str:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """A web source the answer cites (an OpenRouter `url_citation` annotation)."""
+
+    url: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class Reply:
     """One answer: its text, which model served it, its generation id and usage."""
 
@@ -173,6 +181,10 @@ class Reply:
     history_turns: int = 0
     attached: str = ""
     """What went with the question beyond its text (`context: 2 cells (1 image)`)."""
+    reasoning: str = ""
+    """The model's reasoning (`--think`), never part of `text`."""
+    citations: tuple[Citation, ...] = ()
+    """The web sources the answer cites (`--web`), numbered from 1 in this order."""
     extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:

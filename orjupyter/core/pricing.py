@@ -171,8 +171,11 @@ def prompt_tokens(messages: Sequence[Sequence[Part]], *, exact: bool = False) ->
     return total
 
 
-def estimated_usage(price: Price | None, prompt: int, completion: int, *, cached: int = 0) -> Usage:
-    """A usage record whose cost is computed from list prices (marked as an estimate)."""
+def estimated_usage(
+    price: Price | None, prompt: int, completion: int, *, cached: int = 0, reasoning: int = 0
+) -> Usage:
+    """A usage record whose cost is computed from list prices (marked as an estimate);
+    `completion` includes the `reasoning` tokens."""
     cost = price.cost(prompt, completion) if price else Decimal(0)
     return Usage(
         prompt_tokens=prompt,
@@ -180,4 +183,5 @@ def estimated_usage(price: Price | None, prompt: int, completion: int, *, cached
         cost=cost,
         cost_is_estimate=True,
         cached_tokens=cached,
+        reasoning_tokens=reasoning,
     )

@@ -21,6 +21,7 @@ from typing import Any
 from orjupyter.core.domain import DETAILS
 from orjupyter.core.errors import OptionError
 from orjupyter.core.formats import FORMATS
+from orjupyter.core.request import REASONING_EFFORTS
 
 
 def temperature(text: str) -> float:
@@ -138,6 +139,12 @@ OPTIONS: tuple[Option, ...] = (
         "answer in the background: the cell returns at once; -o NAME holds a pending reply "
         "(NAME.wait() waits)",
         {"action": "store_true"},
+    ),
+    Option(
+        ("--think",),
+        "let a reasoning model think first (effort low, medium or high; medium when given "
+        "alone); its reasoning shows in a collapsed Thinking section",
+        {"nargs": "?", "const": "medium", "choices": REASONING_EFFORTS, "metavar": "EFFORT"},
     ),
     Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
     Option(

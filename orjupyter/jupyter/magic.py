@@ -211,6 +211,7 @@ class OrJupyterMagics(Magics):
             fallback_models=args.models or (),
             provider=args.provider,
             session_id=session_id(notebook),
+            reasoning_effort=args.think,
         )
         notes: list[str] = []
         parts = await self._parts(cell, args.detail, model, notes)

@@ -110,6 +110,7 @@ class Panel:
         self.stopper: Stopper | None = None
         self.stop_requested = False
         self.final: tuple[dict[str, str], dict[str, Any]] | None = None
+        self.thinking: Any = None
 
     @staticmethod
     def _status_html(text: str) -> str:
@@ -219,10 +220,35 @@ class Panel:
             old_tail.close()
         elif self.tail.value != tail_html:
             self.tail.value = tail_html
+        if state.reasoning_chunks:
+            self._show_thinking(state)
         if self.last_flush - self.last_status >= STATUS_INTERVAL:
             self.last_status = self.last_flush
-            line = progress_line(self.model, len(text), state.content_chunks, self.first_token)
+            line = progress_line(
+                self.model, len(text), state.content_chunks, self.first_token,
+                state.reasoning_chunks,
+            )  # fmt: skip
             self.status.value = self._status_html(line)
+
+    def _show_thinking(self, state: StreamState) -> None:
+        """The reasoning so far, in a collapsed "Thinking" section above the answer."""
+        import ipywidgets as widgets
+
+        from orjupyter.render.report import thinking_html
+
+        if self.thinking is None:
+            self.thinking_text = self._answer_widget("")
+            self.thinking = widgets.Accordion(children=[self.thinking_text], selected_index=None)
+            self.thinking.add_class("orj-thinking")
+            children = list(self.box.children)
+            children.insert(children.index(self.blocks), self.thinking)
+            self.box.children = tuple(children)
+        title = "Thinking…" if not state.content_chunks else "Thinking"
+        if self.thinking.get_title(0) != title:
+            self.thinking.set_title(0, title)
+        thought = thinking_html(state.reasoning, collapsed=False)
+        if self.thinking_text.value != thought:
+            self.thinking_text.value = thought
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if self.pending is not None:

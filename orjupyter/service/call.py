@@ -197,7 +197,8 @@ class StreamedCall:
         else:
             async for chunk in stream:
                 watchdog.touch()
-                if state.handle_chunk(chunk):
+                thoughts = state.reasoning_chunks
+                if state.handle_chunk(chunk) or state.reasoning_chunks != thoughts:
                     if result.time_to_first_token is None:
                         result.time_to_first_token = time.perf_counter() - started
                     self.on_text(state)
@@ -309,4 +310,6 @@ def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
         time_to_first_token=result.time_to_first_token,
         duration=result.duration,
         provider=label(state.provider),
+        reasoning=state.reasoning,
+        citations=tuple(state.citations),
     )

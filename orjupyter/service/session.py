@@ -103,6 +103,9 @@ class Session:
         spec = self.client_spec()
         client = self.clients.get(spec)
         await self.check(question.parts, question.options, client)
+        if await self._drop_unsupported(question, client):
+            question = replace(question, options=replace(question.options, reasoning_effort=None))
+            request = self._request(question, turns)
         reservation = self.book.reserve(question, self._worst_case(question))
         secrets = (spec.api_key,)
 
@@ -164,6 +167,23 @@ class Session:
             if warning:
                 print(warning, file=sys.stderr)
         return reply
+
+    async def _drop_unsupported(self, question: Question, client: Any) -> bool:
+        """True (having said so in one line) when `--think` asks a model that does not
+        reason, as OpenRouter's model list tells (`supported_parameters`)."""
+        options = question.options
+        if not options.reasoning_effort:
+            return False
+        await self._load_catalog(client)
+        info = info_for(options.model, self.catalog)
+        if info is None or info.reasons is not False:
+            return False
+        print(
+            f"{options.model} does not reason (OpenRouter lists no `reasoning` parameter "
+            "for it): --think is ignored; try a reasoning model such as openai/o4-mini",
+            file=sys.stderr,
+        )
+        return True
 
     def _worst_case(self, question: Question) -> Decimal | None:
         """The most this call can cost: its estimated prompt plus the longest answer; None
@@ -249,8 +269,9 @@ class Session:
             if prompt is None:
                 prompt = estimate_prompt
             if completion is None:
-                completion = s.content_chunks
-            return estimated_usage(price, prompt, completion)
+                completion = s.content_chunks + s.reasoning_chunks
+            reasoning = billed.reasoning_tokens if billed else s.reasoning_chunks
+            return estimated_usage(price, prompt, completion, reasoning=reasoning or 0)
 
         return to_reply(result, options.model, estimate)
 
