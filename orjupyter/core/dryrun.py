@@ -46,6 +46,7 @@ def describe_request(
     format_cost: Callable[[Decimal], str],
     context: Sequence[Part] = (),
     note: str = "",
+    web_search: Decimal | None = None,
 ) -> str:
     """A readable summary; never contains base64 image data or the key. The `--context`
     cells (the start of the last message) are shown whole, as they would be sent."""
@@ -65,6 +66,8 @@ def describe_request(
     if settings or extra:
         lines.append(f"  parameters: {json.dumps({**settings, **extra})}")
     lines.append(f"Estimated prompt: about {prompt_estimate:,} tokens.")
+    if web_search is not None:
+        lines.append(f"Web search: about {format_cost(web_search)} a call, included below.")
     if cached:
         lines.append("Cached: re-running this cell would answer from the cache for $0.")
     elif cheapest is not None and worst is not None:

@@ -171,6 +171,18 @@ def prompt_tokens(messages: Sequence[Sequence[Part]], *, exact: bool = False) ->
     return total
 
 
+WEB_RESULT_PRICE = Decimal("0.004")
+"""OpenRouter's web search: $4 per 1,000 results (its default engine)."""
+
+
+def web_search_cost(info: ModelInfo | None, results: int) -> Decimal:
+    """What one `--web` search adds: the model's own search price when it lists one
+    (native search), else `results` results at OpenRouter's price."""
+    if info is not None and info.web_search:
+        return info.web_search
+    return WEB_RESULT_PRICE * results
+
+
 def estimated_usage(
     price: Price | None, prompt: int, completion: int, *, cached: int = 0, reasoning: int = 0
 ) -> Usage:

@@ -87,7 +87,7 @@ class FakeModel:
     def to_wire(self) -> JSON:
         inputs = ["text", "image", "file"] if self.sees_images else ["text"]
         pricing = {"prompt": self.prompt, "completion": self.completion, "image": self.image}
-        pricing |= {"request": "0", "web_search": "0.02", "internal_reasoning": "0"}
+        pricing |= {"request": "0", "web_search": "0", "internal_reasoning": "0"}
         if self.input_cache_read is not None:
             pricing["input_cache_read"] = self.input_cache_read
         return {

@@ -49,6 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from orjupyter.fakerouter import features
 from orjupyter.fakerouter.script import (
+    DIRECTIVE,
     JSON,
     MODELS,
     Directives,
@@ -445,7 +446,10 @@ class _Handler(BaseHTTPRequestHandler):
             answer_length = len("".join(gen.pieces))
             if results or d.cite_b64:
                 gen.annotations = features.citations(
-                    results, received.last_user_text[:60], answer_length, d.cite_b64
+                    results,
+                    DIRECTIVE.sub("", received.last_user_text)[:60],
+                    answer_length,
+                    d.cite_b64,
                 )
         except features.FeatureError as err:
             raise RequestError(400, str(err)) from err

@@ -146,6 +146,12 @@ OPTIONS: tuple[Option, ...] = (
         "alone); its reasoning shows in a collapsed Thinking section",
         {"nargs": "?", "const": "medium", "choices": REASONING_EFFORTS, "metavar": "EFFORT"},
     ),
+    Option(
+        ("--web",),
+        "search the web first (OpenRouter's web search, about $0.02 a call); numbered "
+        "sources follow the answer",
+        {"action": "store_true"},
+    ),
     Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
     Option(
         ("--provider",), "OpenRouter provider preferences", {"type": provider, "metavar": "JSON"}

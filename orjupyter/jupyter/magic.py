@@ -212,6 +212,7 @@ class OrJupyterMagics(Magics):
             provider=args.provider,
             session_id=session_id(notebook),
             reasoning_effort=args.think,
+            web_search=args.web,
         )
         notes: list[str] = []
         parts = await self._parts(cell, args.detail, model, notes)

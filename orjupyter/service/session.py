@@ -21,10 +21,11 @@ from orjupyter.core.pricing import (
     info_for,
     price_for,
     prompt_tokens,
+    web_search_cost,
 )
 from orjupyter.core.question import Question
 from orjupyter.core.redact import redact_json
-from orjupyter.core.request import CallOptions, build_request
+from orjupyter.core.request import WEB_RESULTS, CallOptions, build_request
 from orjupyter.core.settings import Settings
 from orjupyter.core.stream import StreamState, usage_warning
 from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
@@ -197,7 +198,13 @@ class Session:
             info.max_completion_tokens if info and info.max_completion_tokens else None
         )
         estimate = prompt_tokens([*self._system_parts(options), list(question.parts)])
-        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION)
+        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION) + self._extras_cost(options)
+
+    def _extras_cost(self, options: CallOptions) -> Decimal:
+        """What the call's extras add to the tokens: a web search."""
+        if not options.web_search:
+            return Decimal(0)
+        return web_search_cost(info_for(options.model, self.catalog), WEB_RESULTS)
 
     async def dry_run(self, question: Question) -> str:
         """What would be sent and what it could cost; sends nothing."""
@@ -209,11 +216,13 @@ class Session:
         options = question.options
         estimate = prompt_tokens([*self._system_parts(options), list(question.parts)], exact=True)
         price = price_for(options.model, self.catalog)
+        extras = self._extras_cost(options)
         text = describe_request(
             request,
             prompt_estimate=estimate,
-            cheapest=price.cost(estimate, 1) if price else None,
+            cheapest=price.cost(estimate, 1) + extras if price else None,
             worst=self._worst_case(question),
+            web_search=extras if options.web_search else None,
             cached=cached is not None,
             format_cost=format_cost,
             context=question.context,
