@@ -59,7 +59,25 @@ class ImagePart:
         return f"ImagePart({self.summary()})"
 
 
-Part = TextPart | ImagePart
+@dataclass(frozen=True)
+class FilePart:
+    """A PDF ready to send as OpenRouter's `file` part."""
+
+    filename: str
+    data_url: str
+    pages: int
+    nbytes: int
+
+    def summary(self) -> str:
+        """One line for logs and dry runs: never the base64 payload."""
+        pages = f"{self.pages} page{'' if self.pages == 1 else 's'}"
+        return f"PDF {self.filename}, {pages}, {self.nbytes / 1024:.0f} KiB"
+
+    def __repr__(self) -> str:
+        return f"FilePart({self.summary()})"
+
+
+Part = TextPart | ImagePart | FilePart
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from typing import Any
 
 from orjupyter.core.domain import DEFAULT_MODEL, ImagePart, Part, Price, TextPart, Usage
 
+PDF_PAGE_TOKENS = 500
+"""Estimated prompt tokens of one PDF page (OpenRouter bills the truth)."""
 MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens a chat message costs beyond its content (role and separators)."""
 
@@ -168,6 +170,8 @@ def prompt_tokens(messages: Sequence[Sequence[Part]], *, exact: bool = False) ->
                 total += text_tokens(part.text, exact=exact)
             elif isinstance(part, ImagePart):
                 total += image_tokens(part.width, part.height, part.detail)
+            else:
+                total += part.pages * PDF_PAGE_TOKENS
     return total
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-from orjupyter.core.domain import DEFAULT_MODEL, ImagePart, Part, TextPart
+from orjupyter.core.domain import DEFAULT_MODEL, FilePart, ImagePart, Part, TextPart
 
 APP_URL = "https://github.com/orjupyter/orjupyter"
 APP_TITLE = "orjupyter"
@@ -35,7 +35,17 @@ class ImageContent(TypedDict):
     image_url: ImageURL
 
 
-Content = TextContent | ImageContent
+class PdfFile(TypedDict):
+    filename: str
+    file_data: str
+
+
+class FileContent(TypedDict):
+    type: Literal["file"]
+    file: PdfFile
+
+
+Content = TextContent | ImageContent | FileContent
 
 
 class Message(TypedDict):
@@ -63,6 +73,8 @@ class CallOptions:
 def content_of(part: Part) -> Content:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, FilePart):
+        return {"type": "file", "file": {"filename": part.filename, "file_data": part.data_url}}
     return image_content(part)
 
 

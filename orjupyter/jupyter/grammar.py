@@ -21,7 +21,7 @@ from typing import Any
 from orjupyter.core.domain import DETAILS
 from orjupyter.core.errors import OptionError
 from orjupyter.core.formats import FORMATS
-from orjupyter.core.request import REASONING_EFFORTS
+from orjupyter.core.request import PDF_ENGINES, REASONING_EFFORTS
 
 
 def temperature(text: str) -> float:
@@ -151,6 +151,12 @@ OPTIONS: tuple[Option, ...] = (
         "search the web first (OpenRouter's web search, about $0.02 a call); numbered "
         "sources follow the answer",
         {"action": "store_true"},
+    ),
+    Option(
+        ("--pdf-engine",),
+        "how OpenRouter reads PDFs: native (the model reads the file), mistral-ocr "
+        "(scans, $2 per 1,000 pages) or cloudflare-ai (free)",
+        {"choices": PDF_ENGINES, "metavar": "ENGINE"},
     ),
     Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
     Option(

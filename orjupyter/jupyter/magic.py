@@ -213,6 +213,7 @@ class OrJupyterMagics(Magics):
             session_id=session_id(notebook),
             reasoning_effort=args.think,
             web_search=args.web,
+            pdf_engine=args.pdf_engine,
         )
         notes: list[str] = []
         parts = await self._parts(cell, args.detail, model, notes)

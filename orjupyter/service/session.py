@@ -198,13 +198,15 @@ class Session:
             info.max_completion_tokens if info and info.max_completion_tokens else None
         )
         estimate = prompt_tokens([*self._system_parts(options), list(question.parts)])
-        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION) + self._extras_cost(options)
+        extras = self._extras_cost(options, question.parts)
+        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION) + extras
 
-    def _extras_cost(self, options: CallOptions) -> Decimal:
-        """What the call's extras add to the tokens: a web search."""
-        if not options.web_search:
-            return Decimal(0)
-        return web_search_cost(info_for(options.model, self.catalog), WEB_RESULTS)
+    def _extras_cost(self, options: CallOptions, parts: Sequence[Part] = ()) -> Decimal:
+        """What the call's extras add to the tokens: a web search, PDF parsing."""
+        cost = _pdf_parsing(options, parts)
+        if options.web_search:
+            cost += web_search_cost(info_for(options.model, self.catalog), WEB_RESULTS)
+        return cost
 
     async def dry_run(self, question: Question) -> str:
         """What would be sent and what it could cost; sends nothing."""
@@ -216,13 +218,15 @@ class Session:
         options = question.options
         estimate = prompt_tokens([*self._system_parts(options), list(question.parts)], exact=True)
         price = price_for(options.model, self.catalog)
-        extras = self._extras_cost(options)
+        extras = self._extras_cost(options, question.parts)
+        web = self._extras_cost(options)  # without the parts: the search alone
         text = describe_request(
             request,
             prompt_estimate=estimate,
             cheapest=price.cost(estimate, 1) + extras if price else None,
             worst=self._worst_case(question),
-            web_search=extras if options.web_search else None,
+            web_search=web if options.web_search else None,
+            pdf_parsing=_pdf_parsing(options, question.parts) if options.pdf_engine else None,
             cached=cached is not None,
             format_cost=format_cost,
             context=question.context,
@@ -311,6 +315,15 @@ class Session:
         body = await client.get("/key", cast_to=object)
         secrets = (client.api_key,) if isinstance(client.api_key, str) else ()
         return cast(dict[str, Any], redact_json(body, secrets))
+
+
+def _pdf_parsing(options: CallOptions, parts: Sequence[Part]) -> Decimal:
+    """What `--pdf-engine` adds for the PDFs among `parts` (per page)."""
+    from orjupyter.core.domain import FilePart
+    from orjupyter.core.pdf import OCR_PAGE_PRICE
+
+    price = Decimal(OCR_PAGE_PRICE.get(options.pdf_engine or "native", "0"))
+    return price * sum(part.pages for part in parts if isinstance(part, FilePart))
 
 
 def _unreachable(state: StreamState) -> Usage:

@@ -244,8 +244,8 @@ def _side_file(ledger: Path | str) -> Path:
 
 
 def _prompt_text(question: Question) -> str:
-    from orjupyter.core.domain import ImagePart
+    from orjupyter.core.domain import TextPart
 
     return "".join(
-        part.summary() if isinstance(part, ImagePart) else part.text for part in question.parts
+        part.text if isinstance(part, TextPart) else part.summary() for part in question.parts
     )
