@@ -232,6 +232,16 @@ class Reply:
         )
 
 
+UNCANCELLED_PROVIDERS = frozenset({"Google", "Google AI Studio", "Amazon Bedrock"})
+"""Providers OpenRouter's streaming docs list as not cancelling upstream when a stream is
+closed: a stopped answer may go on being generated, and billed, there."""
+
+
+def billing_may_continue(reply: Reply) -> bool:
+    """True for a stopped answer whose provider does not cancel upstream."""
+    return reply.outcome == "stopped" and reply.provider in UNCANCELLED_PROVIDERS
+
+
 def tokens_per_second(reply: Reply) -> float | None:
     if reply.time_to_first_token is None:
         return None

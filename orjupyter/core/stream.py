@@ -235,6 +235,31 @@ def read_citation(note: Any) -> Citation | None:
     return Citation(url=url, title=title if isinstance(title, str) else "")
 
 
+def usage_from_generation(data: Any) -> Usage | None:
+    """`GET /generation`'s data → the billed usage; None when it carries no cost, or a
+    number that cannot be right (the estimate is kept then)."""
+    if not isinstance(data, dict):
+        return None
+    doubts: list[str] = []
+    cost = _money(data.get("total_cost"), doubts)
+    prompt = _count(data.get("tokens_prompt", data.get("native_tokens_prompt")), "prompt", doubts)
+    completion = _count(
+        data.get("tokens_completion", data.get("native_tokens_completion")), "completion", doubts
+    )
+    cached = _count(data.get("native_tokens_cached"), "cached", doubts)
+    reasoning = _count(data.get("native_tokens_reasoning"), "reasoning", doubts)
+    if cost is None or doubts:
+        return None
+    return Usage(
+        prompt_tokens=prompt or 0,
+        completion_tokens=completion or 0,
+        cost=cost,
+        cost_is_estimate=False,
+        cached_tokens=cached or 0,
+        reasoning_tokens=reasoning or 0,
+    )
+
+
 def read_usage(usage: Any) -> BilledUsage:
     """Read OpenRouter's usage object (SDK model or dict)."""
 

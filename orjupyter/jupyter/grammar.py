@@ -206,6 +206,10 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     Command(
+        "reconcile",
+        "replace this notebook's estimated costs (stopped or failed calls) with OpenRouter's bill",
+    ),
+    Command(
         "alias",
         "a new %%NAME magic for another model",
         lambda p: (

@@ -7,6 +7,7 @@ import os
 import sys
 from argparse import Namespace
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,6 +160,20 @@ class OrJupyterMagics(Magics):
 
         show_panel(self, side=args.side)
 
+    def _cmd_reconcile(self, _args: Namespace) -> None:
+        from orjupyter.core.domain import format_cost
+
+        settled, left, change = self._sync(self.session.reconcile(self.notebook().key))
+        if settled + left == 0:
+            print("No estimated calls in this notebook: every cost is OpenRouter's bill.")
+            return
+        sign = "+" if change >= 0 else "-"
+        print(
+            f"Settled {settled} estimated call{'s' if settled != 1 else ''} with OpenRouter's "
+            f"bill ({sign}{format_cost(abs(change))}); {left} still estimated (OpenRouter "
+            "does not know their generation)."
+        )
+
     def _cmd_reset(self, args: Namespace) -> None:
         self.session.threads.reset(args.thread)
         print(f"Thread {args.thread!r} reset." if args.thread else "All threads reset.")
@@ -236,8 +251,21 @@ class OrJupyterMagics(Magics):
         if args.bg:
             self._in_background(question, args.output)
             return
-        reply = await self.session.ask(question, self._view(model, question))
+        view = self._view(model, question)
+        reply = await self.session.ask(question, view, self._settled_into(args.output))
         self._deliver(reply, fmt, args.output)
+
+    def _settled_into(self, output: str | None) -> Callable[[Reply], None] | None:
+        """Put a reply's exact bill into `output` when it still holds that reply."""
+        if not output:
+            return None
+
+        def settled(reply: Reply) -> None:
+            held = self.user_ns.get(output)
+            if isinstance(held, Reply) and held.id == reply.id and held.usage.cost_is_estimate:
+                self.user_ns[output] = replace(held, usage=reply.usage)
+
+        return settled
 
     def _in_background(self, question: Question, output: str | None) -> None:
         from orjupyter.service.background import PendingReply
@@ -251,7 +279,7 @@ class OrJupyterMagics(Magics):
 
         async def answer() -> Reply:
             try:
-                reply = await self.session.ask(question, view)
+                reply = await self.session.ask(question, view, self._settled_into(output))
             finally:
                 self.session.background.finished(view.republish)
             with speaking_plainly():  # `NAME.wait()` shows a failure as one line

@@ -59,6 +59,9 @@ class TextView:
         self.out.write(printable(f"[{retry_line(attempt, delay, why)}]\n"))
         self.out.flush()
 
+    def settled(self, reply: Reply, totals: Totals) -> None:
+        return None  # the line is printed already; `reply` and the ledger hold the bill
+
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
@@ -254,6 +257,7 @@ class Panel:
         if self.pending is not None:
             self.pending.cancel()
             self.pending = None
+        self.fmt = fmt
         self.exchanges = [*self.earlier, Exchange(self.question, reply)]
         bundle = transcript_bundle(self.exchanges, totals, fmt)
         self.final = (bundle, metadata(reply))
@@ -269,6 +273,16 @@ class Panel:
             self.on_done(self)
         self.handle.update(bundle, metadata=metadata(reply), raw=True)
         _close_tree(self.box)
+
+    def settled(self, reply: Reply, totals: Totals) -> None:
+        """Show the billed cost in place of the estimate, if the answer is still shown."""
+        exchanges = getattr(self, "exchanges", None)
+        if self.handle is None or not exchanges or exchanges[-1].reply.id != reply.id:
+            return
+        self.exchanges = [*exchanges[:-1], Exchange(exchanges[-1].question, reply)]
+        bundle = transcript_bundle(self.exchanges, totals, self.fmt)
+        self.final = (bundle, metadata(reply))
+        self.handle.update(bundle, metadata=metadata(reply), raw=True)
 
     def republish(self) -> None:
         """Send the final output again (see `BackgroundLoop.flush`)."""

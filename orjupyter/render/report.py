@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orjupyter.core.domain import Citation, Reply, Totals, Usage, format_cost, tokens_per_second
+from orjupyter.core.domain import (
+    Citation,
+    Reply,
+    Totals,
+    Usage,
+    billing_may_continue,
+    format_cost,
+    tokens_per_second,
+)
 from orjupyter.core.formats import OUTPUT_FORMATS, Format
 from orjupyter.core.terminal import printable
 
@@ -81,6 +89,8 @@ def usage_line(reply: Reply, totals: Totals, total_name: str = "notebook total")
         fields.insert(0, "cached")
     if reply.outcome != "ok":
         fields.insert(0, reply.outcome)
+    if billing_may_continue(reply):
+        fields.insert(1, f"billing may continue upstream ({reply.provider} does not cancel)")
     return " · ".join(fields)
 
 

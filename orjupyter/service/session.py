@@ -4,7 +4,7 @@ and the ledger entry. The magic parses; the views show; this module decides."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -34,10 +34,13 @@ from orjupyter.service.background import BackgroundLoop
 from orjupyter.service.call import CallResult, StreamedCall, to_reply
 from orjupyter.service.client import ClientCache, ClientSpec
 from orjupyter.service.faults import NO_KEY, describe, retry_delay
+from orjupyter.service.settle import fetch_generation
 from orjupyter.service.views import View
 from orjupyter.store.records import Records
 
 DEFAULT_MAX_COMPLETION = 16_384
+Settled = Callable[[Reply], None]
+"""Told the reply again once its estimated cost is replaced by OpenRouter's bill."""
 
 
 @dataclass
@@ -52,6 +55,8 @@ class Session:
     model_entries: list[dict[str, Any]] | None = None
     models_fetched_at: datetime | None = None
     activity: Activity = field(default_factory=Activity)
+    settling: dict[str, Any] = field(default_factory=dict)
+    """Generation id → the future of its background settlement."""
 
     def __post_init__(self) -> None:
         if self.records is None:
@@ -94,8 +99,12 @@ class Session:
     def _request(self, question: Question, turns: Sequence[Turn]) -> dict[str, Any]:
         return build_request(question.parts, question.options, history_messages(turns))
 
-    async def ask(self, question: Question, view: View) -> Reply:
-        """Answer from the cache, or send, stream into the view and account for it."""
+    async def ask(self, question: Question, view: View, on_settled: Settled | None = None) -> Reply:
+        """Answer from the cache, or send, stream into the view and account for it.
+
+        A stopped or failed call is recorded at an estimate; its exact bill is fetched in
+        the background and replaces the estimate in the ledger, the view and (through
+        `on_settled`) wherever the reply was stored."""
         turns = self._history(question)
         request = self._request(question, turns)
         cached = self.book.cached(request, question) if question.use_cache else None
@@ -141,7 +150,43 @@ class Session:
             self.activity.ended(flight)
             raise
         doubt = usage_warning(result.state.usage)
-        return self._finish(question, reply, view, reservation, flight, doubt=doubt)
+        reply = self._finish(question, reply, view, reservation, flight, doubt=doubt)
+        self._settle_later(question, reply, view, on_settled)
+        return reply
+
+    def _settle_later(
+        self, question: Question, reply: Reply, view: View, on_settled: Settled | None
+    ) -> None:
+        """Fetch the exact bill of an estimated call on the background loop (never blocking
+        the cell) and put it where the estimate was."""
+        if not (reply.usage.cost_is_estimate and reply.id) or reply.cached:
+            return
+        spec = self.client_spec()
+
+        async def settle() -> Reply | None:
+            usage = await fetch_generation(self.clients.get(spec), reply.id)
+            if usage is None:
+                return None
+            settled = replace(reply, usage=usage)
+            self.book.settle(reply.id, usage)
+            view.settled(settled, self.book.totals(question.notebook))
+            if on_settled is not None:
+                on_settled(settled)
+            return settled
+
+        self.settling[reply.id] = self.background.submit(settle())
+
+    async def reconcile(self, notebook: str) -> tuple[int, int, Decimal]:
+        """Re-check this notebook's estimated calls: (settled, still estimated, change)."""
+        client = self.clients.get(self.client_spec())
+        calls = self.book.estimated(notebook)
+        settled, change = 0, Decimal(0)
+        for call in calls:
+            usage = await fetch_generation(client, call.generation_id, delays=(0.3,))
+            if usage is not None and self.book.settle(call.generation_id, usage):
+                settled += 1
+                change += usage.cost - call.usage.cost
+        return settled, len(calls) - settled, change
 
     def _finish(
         self,

@@ -116,3 +116,10 @@ def m001_initial(conn: sqlite3.Connection) -> None:
             created_at REAL NOT NULL               -- Unix time
         )"""
     )
+
+
+@migration
+def m002_calls_by_generation(conn: sqlite3.Connection) -> None:
+    """Find a call by its generation id: an estimated row is settled with OpenRouter's bill
+    (`Ledger.settle`) once `GET /generation` knows it."""
+    conn.execute("CREATE INDEX IF NOT EXISTS calls_by_generation ON calls (generation_id)")

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orjupyter.core.domain import Reply, Totals
+from orjupyter.core.domain import Reply, Totals, Usage
 from orjupyter.core.redact import redact
 
 if TYPE_CHECKING:
@@ -153,6 +153,17 @@ class Records:
             prompt=_prompt_text(question) if store else None,
             answer=reply.text if store else None,
         )
+
+    def estimated(self, notebook: str) -> list[Any]:
+        ledger = self.ledger
+        return ledger.estimated(notebook) if ledger else []
+
+    def settle(self, generation_id: str, usage: Usage) -> bool:
+        """Replace an estimated call's cost with the billed one (ledger and totals)."""
+        ledger = self.ledger
+        if ledger is None:
+            return False
+        return ledger.settle(generation_id, usage)
 
     def reserve(self, question: Question, worst_case: Decimal | None) -> Reservation | None:
         """Hold the call's worst case against the notebook's budget (`BudgetExceeded` if it
