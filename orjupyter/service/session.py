@@ -159,8 +159,8 @@ class Session:
     ) -> None:
         """Fetch the exact bill of an estimated call on the background loop (never blocking
         the cell) and put it where the estimate was."""
-        if not (reply.usage.cost_is_estimate and reply.id) or reply.cached:
-            return
+        if reply.outcome == "ok" or not (reply.usage.cost_is_estimate and reply.id):
+            return  # a complete answer carries its bill (or its server bills nothing)
         spec = self.client_spec()
 
         async def settle() -> Reply | None:
