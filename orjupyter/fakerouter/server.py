@@ -84,6 +84,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: JSON
     generation_id: str | None
+    received_at: float = 0.0  # time.time() when it arrived
 
     def to_json(self) -> JSON:
         """The shape `GET /_fake/requests` serves: `data:` images become `_summary`."""
@@ -411,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
         _Answer(self, gen).run()
 
     def _record(self, body: JSON, gen_id: str | None) -> None:
-        request = RecordedRequest(self.path, self._masked_headers(), body, gen_id)
+        request = RecordedRequest(self.path, self._masked_headers(), body, gen_id, time.time())
         self.router._record(request)
 
     def _prepare(self, body: JSON, parsed: object) -> Generation:

@@ -158,6 +158,12 @@ OPTIONS: tuple[Option, ...] = (
         "(scans, $2 per 1,000 pages) or cloudflare-ai (free)",
         {"choices": PDF_ENGINES, "metavar": "ENGINE"},
     ),
+    Option(
+        ("--compare",),
+        "ask these models at the same time and show the answers side by side; -o NAME "
+        "holds {model: reply}",
+        {"type": fallbacks, "metavar": "A,B,C"},
+    ),
     Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
     Option(
         ("--provider",), "OpenRouter provider preferences", {"type": provider, "metavar": "JSON"}

@@ -245,6 +245,11 @@ class OrJupyterMagics(Magics):
             cell=self._cell_label(),
             notebook=notebook,
         )
+        if args.compare:
+            from orjupyter.jupyter.compare import compare
+
+            await compare(self, question, args, cell)
+            return
         if args.dry_run:
             await self.session.dry_run(question)
             return

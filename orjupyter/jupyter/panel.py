@@ -129,8 +129,23 @@ class Panel:
 
     def show(self) -> None:
         """Build the widgets and display them (a cached answer never needs them)."""
-        import ipywidgets as widgets
         from IPython.display import display
+
+        self.build()
+        bundle = {
+            **self.box._repr_mimebundle_(),
+            "text/plain": f"{self.model}: the answer is streaming (the panel needs widgets)…",
+        }
+        if self.reuse is not None:
+            self.handle = self.reuse
+            self.handle.update(bundle, raw=True)
+        else:
+            self.handle = display(bundle, raw=True, display_id=True)
+            self._shown()
+
+    def build(self) -> None:
+        """The panel's widgets (`self.box`), not displayed yet."""
+        import ipywidgets as widgets
 
         # one layout and one style for every answer widget: a block costs one comm, not three
         from ipywidgets.widgets.widget_string import HTMLStyle
@@ -157,16 +172,6 @@ class Panel:
         for name in ("orj-panel", *NO_MATHS.split()):  # a `$` in an answer is money
             self.box.add_class(name)
         self.started = time.perf_counter()
-        bundle = {
-            **self.box._repr_mimebundle_(),
-            "text/plain": f"{self.model}: the answer is streaming (the panel needs widgets)…",
-        }
-        if self.reuse is not None:
-            self.handle = self.reuse
-            self.handle.update(bundle, raw=True)
-        else:
-            self.handle = display(bundle, raw=True, display_id=True)
-            self._shown()
 
     def _shown(self) -> None:
         if self.after_show is not None:

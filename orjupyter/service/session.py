@@ -99,7 +99,14 @@ class Session:
     def _request(self, question: Question, turns: Sequence[Turn]) -> dict[str, Any]:
         return build_request(question.parts, question.options, history_messages(turns))
 
-    async def ask(self, question: Question, view: View, on_settled: Settled | None = None) -> Reply:
+    async def ask(
+        self,
+        question: Question,
+        view: View,
+        on_settled: Settled | None = None,
+        *,
+        reserve: bool = True,
+    ) -> Reply:
         """Answer from the cache, or send, stream into the view and account for it.
 
         A stopped or failed call is recorded at an estimate; its exact bill is fetched in
@@ -116,7 +123,7 @@ class Session:
         if await self._drop_unsupported(question, client):
             question = replace(question, options=replace(question.options, reasoning_effort=None))
             request = self._request(question, turns)
-        reservation = self.book.reserve(question, self._worst_case(question))
+        reservation = self.book.reserve(question, self.worst_case(question)) if reserve else None
         secrets = (spec.api_key,)
 
         def on_text(state: StreamState) -> None:
@@ -231,7 +238,7 @@ class Session:
         )
         return True
 
-    def _worst_case(self, question: Question) -> Decimal | None:
+    def worst_case(self, question: Question) -> Decimal | None:
         """The most this call can cost: its estimated prompt plus the longest answer; None
         when the model's price is unknown (no budget can bound it)."""
         options = question.options
@@ -269,7 +276,7 @@ class Session:
             request,
             prompt_estimate=estimate,
             cheapest=price.cost(estimate, 1) + extras if price else None,
-            worst=self._worst_case(question),
+            worst=self.worst_case(question),
             web_search=web if options.web_search else None,
             pdf_parsing=_pdf_parsing(options, question.parts) if options.pdf_engine else None,
             cached=cached is not None,
