@@ -88,7 +88,7 @@ class Column(Panel):
         title = widgets.HTML(f'<div class="orj-model">{_escaped(self.model)}</div>')
         self.box.children = (self.box.children[0], title, *self.box.children[1:])
         self.box.add_class("orj-column")
-        self.box.layout = widgets.Layout(flex="1 1 320px", min_width="0")
+        self.box.layout = widgets.Layout(flex="1 1 240px", min_width="0")
 
     def show(self) -> None:
         if self.comparison.widgets and not hasattr(self, "box"):
