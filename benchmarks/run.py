@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the modules beside this file
 
 import cache_hit
+import compare
 import first_call
 import images
 import load
@@ -44,6 +45,7 @@ MODULES = (
     "memory",
     "cache_hit",
     "context",
+    "compare",
 )
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 
@@ -62,6 +64,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             answer=1,
             hit=10,
             context=2,
+            compare=2,
         )
     return dict(
         load=7,
@@ -74,6 +77,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         answer=5,
         hit=20,
         context=5,
+        compare=5,
     )
 
 
@@ -87,6 +91,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "memory": lambda: memory.measure(runs["answer"], runs["image_mem"]),
         "cache_hit": lambda: cache_hit.measure(runs["hit"], server),
         "context": lambda: notebook_context.measure(runs["context"], server),
+        "compare": lambda: compare.measure(runs["compare"], server),
     }
 
 
