@@ -40,7 +40,7 @@ async def compare(magics: OrJupyterMagics, question: Question, args: Namespace, 
         replace(
             question,
             options=replace(question.options, model=model),
-            parts=magics._parts(cell, args.detail, model),
+            parts=await magics._parts(cell, args.detail, model),
         )
         for model in models
     ]
