@@ -120,7 +120,10 @@ def test_one_stop_stops_only_its_model(router: FakeRouter, kernel) -> None:
     run_quietly(kernel, "%load_ext orjupyter")
     msg_id = kernel.execute(f"%%gpt4o --compare {THREE} -o cmp\n[[fake words=120 delay=0.03]]")
     buttons = stop_buttons(kernel, time.monotonic() + 30, 3)
-    time.sleep(0.8)
+    deadline = time.monotonic() + 30
+    while len(router.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # every stream has begun
+    time.sleep(1.0)
     click = kernel.session.msg(
         "comm_msg",
         {"comm_id": buttons[1], "data": {"method": "custom", "content": {"event": "click"}}},
