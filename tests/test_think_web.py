@@ -127,3 +127,10 @@ def test_web_search_numbers_its_sources_and_bills_the_search(router: FakeRouter,
     dry = streamed(notebook.cells[4])
     assert "Web search: about $0.02 a call" in dry
     assert len(router.requests) == 2  # the dry run sent nothing
+
+
+def test_sources_are_listed_in_a_terminal_too(shell, router, capsys):
+    assert shell.run_cell("%gpt4o --web What is new [[fake reply=News.]]").success
+    out = capsys.readouterr().out
+    assert "News.\n\nSources:\n[1] Source 1 about what-is-new https://example.org/" in out
+    assert out.index("Sources:") < out.index("[openai/")

@@ -65,6 +65,10 @@ class TextView:
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
+        if reply.citations:
+            from orjupyter.render.report import sources_text
+
+            tail += f"\n\nSources:\n{sources_text(reply.citations)}"
         line = usage_line(reply, totals, self.total_name)
         self.out.write(printable(f"{rest}{tail}\n\n[{line}]\n"))
         self.out.flush()
