@@ -134,3 +134,19 @@ def test_sources_are_listed_in_a_terminal_too(shell, router, capsys):
     out = capsys.readouterr().out
     assert "News.\n\nSources:\n[1] Source 1 about what-is-new https://example.org/" in out
     assert out.index("Sources:") < out.index("[openai/")
+
+
+def test_a_server_echoing_the_key_in_reasoning_or_sources_shows_no_key(shell, router, capsys):
+    from conftest import TEST_KEY
+
+    cite = base64.b64encode(
+        json.dumps([{"url": f"https://example.org/?k={TEST_KEY}", "title": TEST_KEY}]).encode()
+    ).decode()
+    reply = base64.b64encode(f"Key: {TEST_KEY}".encode()).decode()
+    cell = f"%gpt4o --web -o r Echo [[fake reply_b64={reply} cite_b64={cite}]]"
+    assert shell.run_cell(cell).success
+    r = shell.user_ns["r"]
+    shown = capsys.readouterr().out
+    assert TEST_KEY not in shown
+    assert TEST_KEY not in r.text
+    assert TEST_KEY not in repr(r.citations)

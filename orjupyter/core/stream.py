@@ -134,6 +134,11 @@ class StreamState:
             self.reasoning_chunks += 1
         for note in getattr(delta, "annotations", None) or ():
             citation = read_citation(note)
+            if citation is not None and self.secrets:
+                citation = Citation(
+                    redact_answer(citation.url, self.secrets),
+                    redact_answer(citation.title, self.secrets),
+                )
             if citation is not None and citation not in self.citations:
                 self.citations.append(citation)
 
