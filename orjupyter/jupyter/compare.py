@@ -103,7 +103,10 @@ class Column(Panel):
             super().on_retry(attempt, delay, why)
 
     def start(self, stopper: Stopper) -> None:
+        import time
+
         self.show()
+        self.started = time.perf_counter()  # the live first-token time counts from here
         self.comparison.stoppers.append(stopper)
         stopper.on_interrupt = self.comparison.stop_all
         self.stopper = stopper
