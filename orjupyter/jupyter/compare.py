@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 MOST_MODELS = 6
 
 
-async def compare(magics: OrJupyterMagics, question: Question, args: Namespace, cell: str) -> None:
-    """`--compare A,B,C`: the question to each model at once; `-o NAME` holds
-    `{model: Reply}`. The cell fails only when no model answered."""
+async def compare(magics: OrJupyterMagics, question: Question, args: Namespace) -> None:
+    """`--compare A,B,C`: the same question (its parts, context included) to each model at
+    once; `-o NAME` holds `{model: Reply}`. The cell fails only when no model answered."""
     models = list(dict.fromkeys(args.compare))
     if not 2 <= len(models) <= MOST_MODELS:
         raise OptionError(f"--compare takes 2 to {MOST_MODELS} models: --compare A,B,C")
@@ -36,14 +36,7 @@ async def compare(magics: OrJupyterMagics, question: Question, args: Namespace, 
             raise OptionError(f"--compare cannot be combined with {flag}; drop one of them")
     if question.fmt == "code":
         raise OptionError("--compare cannot put code in a new cell; drop -f code")
-    questions = [
-        replace(
-            question,
-            options=replace(question.options, model=model),
-            parts=await magics._parts(cell, args.detail, model),
-        )
-        for model in models
-    ]
+    questions = [replace(question, options=replace(question.options, model=m)) for m in models]
     if args.dry_run:
         for each in questions:
             await magics.session.dry_run(each)

@@ -248,7 +248,7 @@ class OrJupyterMagics(Magics):
         if args.compare:
             from orjupyter.jupyter.compare import compare
 
-            await compare(self, question, args, cell)
+            await compare(self, question, args)
             return
         if args.dry_run:
             await self.session.dry_run(question)
