@@ -7,7 +7,6 @@ import os
 import sys
 from argparse import Namespace
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,8 @@ from orjupyter.core.notebook_id import NotebookId, notebook_identity, session_id
 from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
 from orjupyter.core.request import CallOptions
+from orjupyter.jupyter.bills import reconcile, settled_into
+from orjupyter.jupyter.compare import compare
 from orjupyter.jupyter.config import OrJupyter, SecretStr
 from orjupyter.jupyter.context import Recorder
 from orjupyter.jupyter.door import speaking_plainly
@@ -161,18 +162,7 @@ class OrJupyterMagics(Magics):
         show_panel(self, side=args.side)
 
     def _cmd_reconcile(self, _args: Namespace) -> None:
-        from orjupyter.core.domain import format_cost
-
-        settled, left, change = self._sync(self.session.reconcile(self.notebook().key))
-        if settled + left == 0:
-            print("No estimated calls in this notebook: every cost is OpenRouter's bill.")
-            return
-        sign = "+" if change >= 0 else "-"
-        print(
-            f"Settled {settled} estimated call{'s' if settled != 1 else ''} with OpenRouter's "
-            f"bill ({sign}{format_cost(abs(change))}); {left} still estimated (OpenRouter "
-            "does not know their generation)."
-        )
+        reconcile(self)
 
     def _cmd_reset(self, args: Namespace) -> None:
         self.session.threads.reset(args.thread)
@@ -246,10 +236,7 @@ class OrJupyterMagics(Magics):
             notebook=notebook,
         )
         if args.compare:
-            from orjupyter.jupyter.compare import compare
-
-            await compare(self, question, args)
-            return
+            return await compare(self, question, args)
         if args.dry_run:
             await self.session.dry_run(question)
             return
@@ -257,20 +244,8 @@ class OrJupyterMagics(Magics):
             self._in_background(question, args.output)
             return
         view = self._view(model, question)
-        reply = await self.session.ask(question, view, self._settled_into(args.output))
+        reply = await self.session.ask(question, view, settled_into(self.user_ns, args.output))
         self._deliver(reply, fmt, args.output)
-
-    def _settled_into(self, output: str | None) -> Callable[[Reply], None] | None:
-        """Put a reply's exact bill into `output` when it still holds that reply."""
-        if not output:
-            return None
-
-        def settled(reply: Reply) -> None:
-            held = self.user_ns.get(output)
-            if isinstance(held, Reply) and held.id == reply.id and held.usage.cost_is_estimate:
-                self.user_ns[output] = replace(held, usage=reply.usage)
-
-        return settled
 
     def _in_background(self, question: Question, output: str | None) -> None:
         from orjupyter.service.background import PendingReply
@@ -284,7 +259,7 @@ class OrJupyterMagics(Magics):
 
         async def answer() -> Reply:
             try:
-                reply = await self.session.ask(question, view, self._settled_into(output))
+                reply = await self.session.ask(question, view, settled_into(self.user_ns, output))
             finally:
                 self.session.background.finished(view.republish)
             with speaking_plainly():  # `NAME.wait()` shows a failure as one line
