@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the modules beside this file
 
 import cache_hit
+import compare
 import first_call
 import images
 import load
@@ -46,6 +47,7 @@ MODULES = (
     "cache_hit",
     "context",
     "mapping",
+    "compare",
 )
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 
@@ -65,6 +67,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             hit=10,
             context=2,
             map=3,
+            compare=2,
         )
     return dict(
         load=7,
@@ -78,6 +81,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         hit=20,
         context=5,
         map=7,
+        compare=5,
     )
 
 
@@ -92,6 +96,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "cache_hit": lambda: cache_hit.measure(runs["hit"], server),
         "context": lambda: notebook_context.measure(runs["context"], server),
         "mapping": lambda: mapping.measure(runs["map"], server),
+        "compare": lambda: compare.measure(runs["compare"], server),
     }
 
 

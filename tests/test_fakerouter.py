@@ -496,6 +496,9 @@ def test_key_reflects_billed_usage(router: FakeRouter, client: openai.OpenAI) ->
 
 def test_generation_lookup(client: openai.OpenAI) -> None:
     chunks = stream(client, user("[[fake reply=hello_there]]"))
+    with pytest.raises(openai.NotFoundError):  # like OpenRouter: known a moment later
+        client.get("/generation", cast_to=object, options={"params": {"id": chunks[0].id}})
+    time.sleep(FakeRouter.generation_delay + 0.1)
     record: Any = client.get(
         "/generation", cast_to=object, options={"params": {"id": chunks[0].id}}
     )

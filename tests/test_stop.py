@@ -54,7 +54,8 @@ def test_stop_click_ends_a_streaming_answer(router, kernel):
     gone = [e for e in router.events if e["event"] == "client_disconnected"]
     assert len(gone) == 1
     assert 0 < gone[0]["after_chunks"] < 400
-    # the partial answer stays, marked stopped, with an estimated cost
+    # the partial answer stays, marked stopped, with its cost (an estimate until the bill
+    # arrives a moment later: tests/test_settle.py)
     outputs: list[dict] = []
     check = kernel.execute_interactive(
         "print(reply.outcome, len(reply.text.split()), reply.usage.cost_is_estimate,"
@@ -67,7 +68,8 @@ def test_stop_click_ends_a_streaming_answer(router, kernel):
     outcome, words, estimate, paid = printed.split()
     assert outcome == "stopped"
     assert 0 < int(words) < 400
-    assert (estimate, paid) == ("True", "True")
+    assert estimate in ("True", "False")
+    assert paid == "True"
 
 
 def streaming(router, seconds: float = 0.5) -> None:

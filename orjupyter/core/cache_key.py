@@ -24,8 +24,9 @@ KEY_VERSION = "orjupyter-cache-v1"
 
 _NOT_IN_KEY = frozenset({"stream", "stream_options", "extra_headers", "timeout"})
 """Request arguments that change how an answer is delivered, not what it is."""
-_NOT_IN_KEY_BODY = frozenset({"usage"})
-"""`extra_body` fields that are accounting flags only."""
+_NOT_IN_KEY_BODY = frozenset({"usage", "session_id"})
+"""`extra_body` fields that are accounting flags only (`session_id` groups calls in
+OpenRouter's logs and routing; it does not change the answer)."""
 _DATA_URL_FIELDS = frozenset({"url", "image_url", "file_data"})
 
 

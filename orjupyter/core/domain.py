@@ -59,7 +59,25 @@ class ImagePart:
         return f"ImagePart({self.summary()})"
 
 
-Part = TextPart | ImagePart
+@dataclass(frozen=True)
+class FilePart:
+    """A PDF ready to send as OpenRouter's `file` part."""
+
+    filename: str
+    data_url: str
+    pages: int
+    nbytes: int
+
+    def summary(self) -> str:
+        """One line for logs and dry runs: never the base64 payload."""
+        pages = f"{self.pages} page{'' if self.pages == 1 else 's'}"
+        return f"PDF {self.filename}, {pages}, {self.nbytes / 1024:.0f} KiB"
+
+    def __repr__(self) -> str:
+        return f"FilePart({self.summary()})"
+
+
+Part = TextPart | ImagePart | FilePart
 
 
 @dataclass(frozen=True)
@@ -156,6 +174,14 @@ def format_cost(cost: Decimal, *, estimate: bool = False) -> str:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """A web source the answer cites (an OpenRouter `url_citation` annotation)."""
+
+    url: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class Reply:
     """One answer: its text, which model served it, its generation id and usage."""
 
@@ -173,6 +199,10 @@ class Reply:
     history_turns: int = 0
     attached: str = ""
     """What went with the question beyond its text (`context: 2 cells (1 image)`)."""
+    reasoning: str = ""
+    """The model's reasoning (`--think`), never part of `text`."""
+    citations: tuple[Citation, ...] = ()
+    """The web sources the answer cites (`--web`), numbered from 1 in this order."""
     extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:
@@ -200,6 +230,16 @@ class Reply:
             f"cost={format_cost(self.usage.cost, estimate=self.usage.cost_is_estimate)}, "
             f"text={preview!r})"
         )
+
+
+UNCANCELLED_PROVIDERS = frozenset({"Google", "Google AI Studio", "Amazon Bedrock"})
+"""Providers OpenRouter's streaming docs list as not cancelling upstream when a stream is
+closed: a stopped answer may go on being generated, and billed, there."""
+
+
+def billing_may_continue(reply: Reply) -> bool:
+    """True for a stopped answer whose provider does not cancel upstream."""
+    return reply.outcome == "stopped" and reply.provider in UNCANCELLED_PROVIDERS
 
 
 def tokens_per_second(reply: Reply) -> float | None:

@@ -7,13 +7,18 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from orjupyter.core.domain import ImagePart, Part
+from orjupyter.core.domain import Part, TextPart
 from orjupyter.core.pricing import prompt_tokens
 
 PREVIEW = 200
 
 
 def _part_line(part: Mapping[str, Any]) -> str:
+    if part.get("type") == "file":
+        file = part.get("file", {})
+        payload = str(file.get("file_data", "")).partition(",")[2]
+        size = len(payload) * 3 // 4
+        return f"    file: {file.get('filename')}, PDF, {size / 1024:.0f} KiB"
     if part.get("type") == "image_url":
         image = part.get("image_url", {})
         url = str(image.get("url", ""))
@@ -46,6 +51,8 @@ def describe_request(
     format_cost: Callable[[Decimal], str],
     context: Sequence[Part] = (),
     note: str = "",
+    web_search: Decimal | None = None,
+    pdf_parsing: Decimal | None = None,
 ) -> str:
     """A readable summary; never contains base64 image data or the key. The `--context`
     cells (the start of the last message) are shown whole, as they would be sent."""
@@ -65,6 +72,10 @@ def describe_request(
     if settings or extra:
         lines.append(f"  parameters: {json.dumps({**settings, **extra})}")
     lines.append(f"Estimated prompt: about {prompt_estimate:,} tokens.")
+    if web_search is not None:
+        lines.append(f"Web search: about {format_cost(web_search)} a call, included below.")
+    if pdf_parsing is not None:
+        lines.append(f"PDF parsing: {format_cost(pdf_parsing)}, included below.")
     if cached:
         lines.append("Cached: re-running this cell would answer from the cache for $0.")
     elif cheapest is not None and worst is not None:
@@ -82,7 +93,7 @@ def context_lines(context: Sequence[Part]) -> list[str]:
     tokens = prompt_tokens([context]) - prompt_tokens([[]])
     lines = [f"  context, sent at the start of the question (about {tokens:,} tokens):"]
     for part in context:
-        if isinstance(part, ImagePart):
+        if not isinstance(part, TextPart):
             lines.append(f"    | [{part.summary()}]")
         else:
             lines.extend(f"    | {line}" for line in part.text.rstrip("\n").split("\n"))

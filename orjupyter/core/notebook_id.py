@@ -39,6 +39,7 @@ notebook document, so the path is the best key available.)
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,6 +101,12 @@ def notebook_identity(
         key = f"ipython:{_normal(cwd)}@{terminal_session}"
         return NotebookId(key=key, label=SESSION_LABEL, source="terminal")
     return NotebookId(key=f"unsaved:{_normal(cwd)}", label=UNKNOWN_LABEL, source="fallback")
+
+
+def session_id(key: str) -> str:
+    """OpenRouter's `session_id` for a notebook: stable for its key, different between
+    notebooks, and not the path in clear (a path can name a client or a project)."""
+    return "orj-" + hashlib.sha256(f"orjupyter-session\n{key}".encode()).hexdigest()[:32]
 
 
 def _absolute(path: str, cwd: Path, *, relative_to_root: bool) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 
 from orjupyter.core.domain import DEFAULT_MODEL, ImagePart, Part, Price, TextPart, Usage
 
+PDF_PAGE_TOKENS = 500
+"""Estimated prompt tokens of one PDF page (OpenRouter bills the truth)."""
 MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens a chat message costs beyond its content (role and separators)."""
 
@@ -25,6 +27,23 @@ class ModelInfo:
     price: Price | None
     context_length: int | None = None
     max_completion_tokens: int | None = None
+    cache_read: Decimal | None = None
+    """USD per cached prompt token (`pricing.input_cache_read`)."""
+    web_search: Decimal | None = None
+    """USD per web search (`pricing.web_search`)."""
+    parameters: frozenset[str] | None = None
+    """`supported_parameters`; None when unknown."""
+
+    @property
+    def reasons(self) -> bool | None:
+        """Whether the model takes `reasoning` (None: unknown)."""
+        return None if self.parameters is None else "reasoning" in self.parameters
+
+    def caching_saved(self, cached_tokens: int) -> Decimal:
+        """What `cached_tokens` cost less than at the full prompt price."""
+        if self.price is None or self.cache_read is None:
+            return Decimal(0)
+        return max(self.price.prompt - self.cache_read, Decimal(0)) * cached_tokens
 
 
 OFFLINE_MODELS: Mapping[str, ModelInfo] = {
@@ -33,6 +52,7 @@ OFFLINE_MODELS: Mapping[str, ModelInfo] = {
         price=Price(prompt=Decimal("0.0000025"), completion=Decimal("0.00001")),
         context_length=128_000,
         max_completion_tokens=16_384,
+        cache_read=Decimal("0.00000125"),
     ),
 }
 """Built in, so the default model needs no model list: prices in USD per token."""
@@ -64,11 +84,16 @@ def model_info(entry: Mapping[str, object]) -> ModelInfo:
             price = Price(prompt=prompt, completion=completion, request=request)
     top = entry.get("top_provider")
     max_completion = top.get("max_completion_tokens") if isinstance(top, Mapping) else None
+    listed = entry.get("supported_parameters")
+    prices = pricing if isinstance(pricing, Mapping) else {}
     return ModelInfo(
         id=str(entry.get("id", "")),
         price=price,
         context_length=_tokens(entry.get("context_length")),
         max_completion_tokens=_tokens(max_completion),
+        cache_read=_decimal(prices.get("input_cache_read")),
+        web_search=_decimal(prices.get("web_search")),
+        parameters=frozenset(map(str, listed)) if isinstance(listed, list) else None,
     )
 
 
@@ -145,11 +170,28 @@ def prompt_tokens(messages: Sequence[Sequence[Part]], *, exact: bool = False) ->
                 total += text_tokens(part.text, exact=exact)
             elif isinstance(part, ImagePart):
                 total += image_tokens(part.width, part.height, part.detail)
+            else:
+                total += part.pages * PDF_PAGE_TOKENS
     return total
 
 
-def estimated_usage(price: Price | None, prompt: int, completion: int, *, cached: int = 0) -> Usage:
-    """A usage record whose cost is computed from list prices (marked as an estimate)."""
+WEB_RESULT_PRICE = Decimal("0.004")
+"""OpenRouter's web search: $4 per 1,000 results (its default engine)."""
+
+
+def web_search_cost(info: ModelInfo | None, results: int) -> Decimal:
+    """What one `--web` search adds: the model's own search price when it lists one
+    (native search), else `results` results at OpenRouter's price."""
+    if info is not None and info.web_search:
+        return info.web_search
+    return WEB_RESULT_PRICE * results
+
+
+def estimated_usage(
+    price: Price | None, prompt: int, completion: int, *, cached: int = 0, reasoning: int = 0
+) -> Usage:
+    """A usage record whose cost is computed from list prices (marked as an estimate);
+    `completion` includes the `reasoning` tokens."""
     cost = price.cost(prompt, completion) if price else Decimal(0)
     return Usage(
         prompt_tokens=prompt,
@@ -157,4 +199,5 @@ def estimated_usage(price: Price | None, prompt: int, completion: int, *, cached
         cost=cost,
         cost_is_estimate=True,
         cached_tokens=cached,
+        reasoning_tokens=reasoning,
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from orjupyter.core.describe import describe, full_text
 from orjupyter.core.domain import Detail, ImagePart, Part, TextPart
 from orjupyter.core.errors import PromptError
+from orjupyter.core.pdf import pdf_part
 
 ImageMaker = Callable[[object, Detail], ImagePart | None]
 """Turns a value into an image part, or returns None when the value is not an image."""
@@ -144,9 +145,9 @@ def build_parts(
         if spec == "image":
             parts.append(_forced_image(segment, value, force_image or make_image, detail))
             continue
-        image = make_image(value, detail) if spec == "" else None
-        if image is not None:
-            parts.append(image)
+        part = (pdf_part(value) or make_image(value, detail)) if spec == "" else None
+        if part is not None:
+            parts.append(part)
         elif isinstance(value, str) and spec in ("", *OUR_SPECS):
             _append_text(parts, value)  # the user's own text goes whole
         elif spec == "full":

@@ -9,10 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-from orjupyter.core.domain import DEFAULT_MODEL, ImagePart, Part, TextPart
+from orjupyter.core.domain import DEFAULT_MODEL, FilePart, ImagePart, Part, TextPart
 
 APP_URL = "https://github.com/orjupyter/orjupyter"
 APP_TITLE = "orjupyter"
+WEB_SEARCH_TOOL = "openrouter:web_search"
+WEB_RESULTS = 5
+"""Results a `--web` search asks for (OpenRouter's default)."""
+REASONING_EFFORTS = ("low", "medium", "high")
+PDF_ENGINES = ("native", "mistral-ocr", "cloudflare-ai")
 
 
 class ImageURL(TypedDict):
@@ -30,7 +35,17 @@ class ImageContent(TypedDict):
     image_url: ImageURL
 
 
-Content = TextContent | ImageContent
+class PdfFile(TypedDict):
+    filename: str
+    file_data: str
+
+
+class FileContent(TypedDict):
+    type: Literal["file"]
+    file: PdfFile
+
+
+Content = TextContent | ImageContent | FileContent
 
 
 class Message(TypedDict):
@@ -49,11 +64,17 @@ class CallOptions:
     response_format: dict[str, Any] | None = None
     fallback_models: tuple[str, ...] = ()
     provider: dict[str, Any] | None = None
+    session_id: str | None = None
+    reasoning_effort: str | None = None
+    web_search: bool = False
+    pdf_engine: str | None = None
 
 
 def content_of(part: Part) -> Content:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, FilePart):
+        return {"type": "file", "file": {"filename": part.filename, "file_data": part.data_url}}
     return image_content(part)
 
 
@@ -89,6 +110,14 @@ def build_request(
         extra["models"] = list(options.fallback_models)
     if options.provider:
         extra["provider"] = options.provider
+    if options.session_id:
+        extra["session_id"] = options.session_id
+    if options.reasoning_effort:
+        extra["reasoning"] = {"effort": options.reasoning_effort}
+    if options.web_search:
+        extra["tools"] = [{"type": WEB_SEARCH_TOOL, "parameters": {"max_results": WEB_RESULTS}}]
+    if options.pdf_engine:
+        extra["plugins"] = [{"id": "file-parser", "pdf": {"engine": options.pdf_engine}}]
     request: dict[str, Any] = {
         "model": options.model,
         "messages": build_messages(parts, options.system, history),
@@ -106,5 +135,5 @@ def build_request(
 
 
 def attribution_headers(app_url: str = APP_URL, app_title: str = APP_TITLE) -> dict[str, str]:
-    """OpenRouter's app attribution headers."""
-    return {"HTTP-Referer": app_url, "X-Title": app_title}
+    """OpenRouter's app attribution headers (`X-Title` is the legacy name of the title)."""
+    return {"HTTP-Referer": app_url, "X-OpenRouter-Title": app_title, "X-Title": app_title}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orjupyter.core.domain import Outcome, Usage
+from orjupyter.core.domain import Citation, Outcome, Usage
 from orjupyter.core.redact import redact_answer
 
 MAX_TOKENS_ON_WIRE = 100_000_000
@@ -70,9 +70,13 @@ class StreamState:
     length: int = 0
     secrets: tuple[str, ...] = ()
     chunks: int = 0
+    thoughts: list[str] = field(default_factory=list)
+    reasoning_chunks: int = 0
+    citations: list[Citation] = field(default_factory=list)
 
     def handle_chunk(self, chunk: Any) -> str:
-        """Take one chunk; return the text it added ('' for none). Raises
+        """Take one chunk; return the answer text it added ('' for none). Reasoning
+        (`delta.reasoning`) goes to `thoughts`, citations to `citations`. Raises
         `OversizedAnswer` when the answer grows past `MAX_ANSWER_CHARACTERS`."""
         self.chunks += 1
         if not self.id:  # the envelope repeats on every chunk: read it once
@@ -88,6 +92,8 @@ class StreamState:
             content = getattr(delta, "content", None) if delta is not None else None
             if content:
                 added += content
+            if delta is not None:
+                self._extras(delta)
             reason = getattr(choice, "finish_reason", None)
             if reason:
                 self.finish_reason = reason
@@ -118,6 +124,29 @@ class StreamState:
             {"delta": _Wire(delta), "finish_reason": reason if isinstance(reason, str) else None}
         )]}))  # fmt: skip
         return True
+
+    def _extras(self, delta: Any) -> None:
+        thought = getattr(delta, "reasoning", None)
+        if isinstance(thought, str) and thought:
+            if self.secrets:
+                thought = redact_answer(thought, self.secrets)
+            self.thoughts.append(thought)
+            self.reasoning_chunks += 1
+        for note in getattr(delta, "annotations", None) or ():
+            citation = read_citation(note)
+            if citation is not None and self.secrets:
+                citation = Citation(
+                    redact_answer(citation.url, self.secrets),
+                    redact_answer(citation.title, self.secrets),
+                )
+            if citation is not None and citation not in self.citations:
+                self.citations.append(citation)
+
+    @property
+    def reasoning(self) -> str:
+        if len(self.thoughts) > 1:
+            self.thoughts[:] = ["".join(self.thoughts)]
+        return self.thoughts[0] if self.thoughts else ""
 
     @property
     def text(self) -> str:
@@ -194,6 +223,46 @@ def _money(value: Any, doubts: list[str]) -> Decimal | None:
         doubts.append(f"cost {str(value)[:40]}")
         return None
     return number
+
+
+def read_citation(note: Any) -> Citation | None:
+    """A `url_citation` annotation (dict or SDK model) → a Citation; anything else None."""
+
+    def get(obj: Any, name: str) -> Any:
+        return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+    if get(note, "type") != "url_citation":
+        return None
+    inner = get(note, "url_citation") or note
+    url, title = get(inner, "url"), get(inner, "title")
+    if not isinstance(url, str) or not url:
+        return None
+    return Citation(url=url, title=title if isinstance(title, str) else "")
+
+
+def usage_from_generation(data: Any) -> Usage | None:
+    """`GET /generation`'s data → the billed usage; None when it carries no cost, or a
+    number that cannot be right (the estimate is kept then)."""
+    if not isinstance(data, dict):
+        return None
+    doubts: list[str] = []
+    cost = _money(data.get("total_cost"), doubts)
+    prompt = _count(data.get("tokens_prompt", data.get("native_tokens_prompt")), "prompt", doubts)
+    completion = _count(
+        data.get("tokens_completion", data.get("native_tokens_completion")), "completion", doubts
+    )
+    cached = _count(data.get("native_tokens_cached"), "cached", doubts)
+    reasoning = _count(data.get("native_tokens_reasoning"), "reasoning", doubts)
+    if cost is None or doubts:
+        return None
+    return Usage(
+        prompt_tokens=prompt or 0,
+        completion_tokens=completion or 0,
+        cost=cost,
+        cost_is_estimate=False,
+        cached_tokens=cached or 0,
+        reasoning_tokens=reasoning or 0,
+    )
 
 
 def read_usage(usage: Any) -> BilledUsage:

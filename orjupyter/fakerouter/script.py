@@ -34,6 +34,7 @@ from fractions import Fraction
 from typing import Any
 
 from orjupyter.core.domain import DEFAULT_MODEL
+from orjupyter.fakerouter.features import FeatureError, FileInfo, decode_file
 
 JSON = dict[str, Any]
 
@@ -68,10 +69,20 @@ class FakeModel:
     context_length: int = 128000
     max_completion_tokens: int = 16384
     sees_images: bool = True
+    reasons: bool = False
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> tuple[Decimal, Decimal]:
-        """Prompt and completion cost in US dollars (image tokens are prompt tokens)."""
-        return Decimal(self.prompt) * prompt_tokens, Decimal(self.completion) * completion_tokens
+    def cost(
+        self, prompt_tokens: int, completion_tokens: int, cached: int = 0
+    ) -> tuple[Decimal, Decimal]:
+        """Prompt and completion cost in US dollars (image tokens are prompt tokens;
+        `cached` of the prompt tokens at the cache-read price)."""
+        cache_read = Decimal(self.input_cache_read or self.prompt)
+        prompt = Decimal(self.prompt) * (prompt_tokens - cached) + cache_read * cached
+        return prompt, Decimal(self.completion) * completion_tokens
+
+    def parameters(self) -> list[str]:
+        common = ["max_tokens", "temperature", "top_p", "stop", "seed", "tools"]
+        return common + (["reasoning", "include_reasoning"] if self.reasons else [])
 
     def to_wire(self) -> JSON:
         inputs = ["text", "image", "file"] if self.sees_images else ["text"]
@@ -100,7 +111,7 @@ class FakeModel:
                 "is_moderated": self.provider_name == "OpenAI",
             },
             "per_request_limits": None,
-            "supported_parameters": ["max_tokens", "temperature", "top_p", "stop", "seed"],
+            "supported_parameters": self.parameters(),
         }
 
 
@@ -152,6 +163,32 @@ MODELS: dict[str, FakeModel] = {
             context_length=131072,
             max_completion_tokens=8192,
             sees_images=False,
+        ),
+        FakeModel(
+            id="openai/o4-mini",
+            name="OpenAI: o4 Mini",
+            provider_name="OpenAI",
+            created=1744820942,
+            description="o4-mini: a small reasoning model.",
+            prompt="0.0000011",
+            completion="0.0000044",
+            input_cache_read="0.000000275",
+            context_length=200000,
+            max_completion_tokens=100000,
+            reasons=True,
+        ),
+        FakeModel(
+            id="google/gemini-2.5-flash",
+            name="Google: Gemini 2.5 Flash",
+            provider_name="Google AI Studio",
+            created=1750172488,
+            description="Gemini 2.5 Flash: fast, thinks, reads images and files.",
+            prompt="0.0000003",
+            completion="0.0000025",
+            input_cache_read="0.000000075",
+            context_length=1048576,
+            max_completion_tokens=65535,
+            reasons=True,
         ),
     )
 }
@@ -248,7 +285,7 @@ class OtherInfo:
         return f"{self.type}: not read by the fake"
 
 
-PartInfo = TextInfo | ImageInfo | OtherInfo
+PartInfo = TextInfo | ImageInfo | FileInfo | OtherInfo
 
 
 @dataclass(frozen=True)
@@ -261,6 +298,11 @@ class Received:
     history: int
     prompt_tokens: int
     has_images: bool
+    message_tokens: tuple[int, ...] = ()
+
+    @property
+    def pages(self) -> int:
+        return sum(p.pages for p in self.parts if isinstance(p, FileInfo))
 
 
 def _parts(content: object) -> list[JSON]:
@@ -279,11 +321,16 @@ def _part_info(part: JSON) -> PartInfo:
         return TextInfo(len(str(part.get("text", ""))))
     if kind == "image_url":
         return decode_image(part.get("image_url"))
+    if kind == "file":
+        try:
+            return decode_file(part.get("file"))
+        except FeatureError as err:
+            raise RequestError(400, str(err)) from err
     return OtherInfo(kind)
 
 
 def _part_tokens(part: JSON, info: PartInfo) -> int:
-    if isinstance(info, ImageInfo):
+    if isinstance(info, ImageInfo | FileInfo):
         return info.tokens
     return text_tokens(str(part.get("text", ""))) if isinstance(info, TextInfo) else 0
 
@@ -294,12 +341,13 @@ def analyse(messages: object) -> Received:
         raise RequestError(400, "Input required: specify 'messages' (a non-empty list)")
     if not all(isinstance(m, dict) for m in messages):
         raise RequestError(400, "Invalid messages: each message must be an object")
-    tokens, infos = 0, []
+    tokens, infos, cumulative = 0, [], []
     for message in messages:
         parts = _parts(message.get("content"))
         info = [_part_info(p) for p in parts]
         tokens += 4 + sum(_part_tokens(p, i) for p, i in zip(parts, info, strict=True))
         infos.append((message, parts, info))
+        cumulative.append(tokens)
     users = [k for k, m in enumerate(messages) if m.get("role") == "user"]
     last = users[-1] if users else len(messages) - 1
     _, last_parts, last_info = infos[last]
@@ -318,6 +366,7 @@ def analyse(messages: object) -> Received:
         history=history,
         prompt_tokens=tokens,
         has_images=any(isinstance(i, ImageInfo) for _, _, info in infos for i in info),
+        message_tokens=tuple(cumulative),
     )
 
 
@@ -338,6 +387,13 @@ def summarize_body(body: JSON) -> JSON:
     """A copy of a request body with every `data:` image replaced by a summary."""
 
     def part(p: object) -> object:
+        if isinstance(p, dict) and p.get("type") == "file" and isinstance(p.get("file"), dict):
+            try:
+                summary = decode_file(p["file"]).summary()
+            except FeatureError as err:
+                summary = {"error": str(err)}
+            rest = {k: v for k, v in p["file"].items() if k != "file_data"}
+            return {**p, "file": {**rest, "_summary": summary}}
         if not (isinstance(p, dict) and p.get("type") == "image_url"):
             return p
         image_url = p.get("image_url")
@@ -374,10 +430,11 @@ _INT_KEYS = (
     "stall_after",
     "malformed_after",
     "html_error",
+    "think_words",
 )
 _FLOAT_KEYS = ("delay", "first_delay", "retry_after")
 _FLAGS = ("no_cost", "no_usage")
-_TEXT_KEYS = ("reply", "reply_b64")
+_TEXT_KEYS = ("reply", "reply_b64", "cite_b64")
 
 
 @dataclass(frozen=True)
@@ -400,6 +457,8 @@ class Directives:
     html_error: int | None = None
     no_cost: bool = False
     no_usage: bool = False
+    think_words: int | None = None
+    cite_b64: str | None = None
 
 
 def _split_directives(text: str) -> tuple[str, dict[str, str]]:
@@ -447,6 +506,7 @@ def parse_directives(text: str) -> Directives:
         delay=floats["delay"],
         first_delay=floats["first_delay"] or 0.0,
         retry_after=values.get("retry_after"),
+        cite_b64=values.get("cite_b64"),
         no_cost="no_cost" in values,
         no_usage="no_usage" in values,
         **ints,
@@ -541,19 +601,30 @@ def check_params(body: JSON) -> FakeModel:
     return MODELS[model]
 
 
-def usage_wire(model: FakeModel, prompt: int, completion: int, *, with_cost: bool) -> JSON:
-    """The `usage` object OpenRouter puts in the last chunk (cost as a JSON number)."""
-    prompt_cost, completion_cost = model.cost(prompt, completion)
+def usage_wire(
+    model: FakeModel,
+    prompt: int,
+    completion: int,
+    *,
+    with_cost: bool,
+    cached: int = 0,
+    reasoning: int = 0,
+    extra_cost: Decimal = Decimal(0),
+    web_searches: int = 0,
+) -> JSON:
+    """The `usage` object OpenRouter puts in the last chunk (cost as a JSON number).
+    `completion` includes the `reasoning` tokens; `extra_cost` is web search and OCR."""
+    prompt_cost, completion_cost = model.cost(prompt, completion, cached)
     usage: JSON = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
     if with_cost:
-        usage["cost"] = float(prompt_cost + completion_cost)
+        usage["cost"] = float(prompt_cost + completion_cost + extra_cost)
     usage["is_byok"] = False
     usage["prompt_tokens_details"] = {
-        "cached_tokens": 0,
+        "cached_tokens": cached,
         "cache_write_tokens": 0,
         "audio_tokens": 0,
     }
@@ -563,7 +634,9 @@ def usage_wire(model: FakeModel, prompt: int, completion: int, *, with_cost: boo
             "upstream_inference_prompt_cost": float(prompt_cost),
             "upstream_inference_completions_cost": float(completion_cost),
         }
-    usage["completion_tokens_details"] = {"reasoning_tokens": 0, "image_tokens": 0}
+    usage["completion_tokens_details"] = {"reasoning_tokens": reasoning, "image_tokens": 0}
+    if web_searches:
+        usage["server_tool_use"] = {"web_search_requests": web_searches}
     return usage
 
 
@@ -605,7 +678,10 @@ def key_info(key: str, used: Decimal) -> JSON:
 
 @dataclass
 class Generation:
-    """One scripted answer and the JSON objects that carry it."""
+    """One scripted answer and the JSON objects that carry it.
+
+    `reasoning` streams before `pieces`; `sent_reasoning` and `sent_pieces` count what was
+    generated so far, so a cancelled generation is billed for that much."""
 
     model: FakeModel
     received: Received
@@ -618,19 +694,43 @@ class Generation:
     created: int = field(default_factory=lambda: int(time.time()))
     started: float = field(default_factory=time.monotonic)
     first_chunk: float | None = None
+    reasoning: list[str] = field(default_factory=list)
+    annotations: list[JSON] = field(default_factory=list)
+    extra_cost: Decimal = Decimal(0)
+    web_searches: int = 0
+    cached: int = 0
+    session_id: str | None = None
+    sent_reasoning: int | None = None
+    sent_pieces: int | None = None
+
+    def _completion_tokens(self) -> tuple[int, int]:
+        """(completion tokens, of which reasoning) generated so far."""
+        thought = len(self.reasoning) if self.sent_reasoning is None else self.sent_reasoning
+        said = len(self.pieces) if self.sent_pieces is None else self.sent_pieces
+        return thought + said, thought
 
     @property
     def cost(self) -> Decimal:
+        completion, _ = self._completion_tokens()
         prompt_cost, completion_cost = self.model.cost(
-            self.received.prompt_tokens, len(self.pieces)
+            self.received.prompt_tokens, completion, self.cached
         )
-        return prompt_cost + completion_cost
+        return prompt_cost + completion_cost + self.extra_cost
 
     def usage(self) -> JSON | None:
         if self.directives.no_usage:
             return None
-        prompt, completion = self.received.prompt_tokens, len(self.pieces)
-        return usage_wire(self.model, prompt, completion, with_cost=not self.directives.no_cost)
+        completion, reasoning = self._completion_tokens()
+        return usage_wire(
+            self.model,
+            self.received.prompt_tokens,
+            completion,
+            with_cost=not self.directives.no_cost,
+            cached=self.cached,
+            reasoning=reasoning,
+            extra_cost=self.extra_cost,
+            web_searches=self.web_searches,
+        )
 
     def envelope(self) -> JSON:
         return {
@@ -641,12 +741,24 @@ class Generation:
             "created": self.created,
         }
 
-    def chunk(self, index: int) -> JSON:
-        """The content chunk for `pieces[index]`; the last one carries the finish reason."""
-        finish = self.finish_reason if index == len(self.pieces) - 1 else None
-        choice = {"index": 0, "delta": {"role": "assistant", "content": self.pieces[index]}}
+    def _choice(self, delta: JSON, finish: str | None) -> JSON:
+        choice = {"index": 0, "delta": {"role": "assistant", **delta}}
         choice |= {"finish_reason": finish, "native_finish_reason": finish, "logprobs": None}
         return {**self.envelope(), "choices": [choice], "system_fingerprint": self.fingerprint}
+
+    def chunk(self, index: int) -> JSON:
+        """The content chunk for `pieces[index]`; the last one carries the finish reason
+        and the web search's citations."""
+        last = index == len(self.pieces) - 1
+        delta: JSON = {"content": self.pieces[index]}
+        if last and self.annotations:
+            delta["annotations"] = self.annotations
+        return self._choice(delta, self.finish_reason if last else None)
+
+    def reasoning_chunk(self, index: int) -> JSON:
+        text = self.reasoning[index]
+        detail = {"type": "reasoning.text", "text": text, "format": "unknown", "index": 0}
+        return self._choice({"content": "", "reasoning": text, "reasoning_details": [detail]}, None)
 
     def usage_chunk(self, usage: JSON) -> JSON:
         return {**self.envelope(), "choices": [], "usage": usage}
@@ -660,17 +772,23 @@ class Generation:
 
     def completion(self, usage: JSON | None) -> JSON:
         """The whole answer as one non-streamed `chat.completion`."""
-        message = {"role": "assistant", "content": "".join(self.pieces), "refusal": None}
+        message: JSON = {"role": "assistant", "content": "".join(self.pieces), "refusal": None}
+        if self.reasoning:
+            message["reasoning"] = "".join(self.reasoning)
+        if self.annotations:
+            message["annotations"] = self.annotations
         choice = {"index": 0, "message": message, "logprobs": None}
         choice |= {"finish_reason": self.finish_reason, "native_finish_reason": self.finish_reason}
         body = {**self.envelope(), "object": "chat.completion", "choices": [choice]}
         body["system_fingerprint"] = self.fingerprint
         return body | ({"usage": usage} if usage is not None else {})
 
-    def record(self) -> JSON:
-        """What `GET /generation?id=` tells about this finished generation."""
+    def record(self, *, cancelled: bool = False, finish_reason: str | None = None) -> JSON:
+        """What `GET /generation?id=` tells about this generation (a cancelled one is
+        billed for what was generated before the cancel)."""
         now = time.monotonic()
-        prompt, completion = self.received.prompt_tokens, len(self.pieces)
+        prompt = self.received.prompt_tokens
+        completion, reasoning = self._completion_tokens()
         return {
             "id": self.id,
             "total_cost": float(self.cost),
@@ -678,11 +796,16 @@ class Generation:
             "tokens_completion": completion,
             "native_tokens_prompt": prompt,
             "native_tokens_completion": completion,
+            "native_tokens_reasoning": reasoning,
+            "native_tokens_cached": self.cached,
+            "num_search_results": len(self.annotations) if self.web_searches else None,
             "provider_name": self.model.provider_name,
             "model": self.model.id,
             "streamed": self.stream,
+            "cancelled": cancelled,
+            "session_id": self.session_id,
             "latency": round(((self.first_chunk or now) - self.started) * 1000),
             "generation_time": round((now - self.started) * 1000),
-            "finish_reason": self.finish_reason,
+            "finish_reason": finish_reason or self.finish_reason,
             "created_at": datetime.now(timezone.utc).isoformat(),
         }

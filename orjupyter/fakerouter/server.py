@@ -16,8 +16,12 @@ Put `[[fake key=value flag …]]` in the last user message to script it:
 `reply=A_B` / `reply_b64=…`, `words=N`, `chunks=N`, `delay=S`, `first_delay=S`,
 `status=CODE` (+ `retry_after=S`, `fail_times=N`), `midstream_error_after=N`,
 `drop_after=N`, `stall_after=N`, `malformed_after=N`, `html_error=CODE`, `no_cost`,
-`no_usage` (docs/local-server.md says what each does). Token counting is described in
-`orjupyter.fakerouter.script`.
+`no_usage`, `think_words=N`, `cite_b64=…` (base64 of a JSON list of citations)
+(docs/local-server.md says what each does). Token counting is described in
+`orjupyter.fakerouter.script`; reasoning, web search, PDF files, prompt caching and
+`session_id` in `orjupyter.fakerouter.features`. `GET /generation` knows a generation
+`generation_delay` seconds after it ended (finished, failed, or cancelled by the client:
+then billed for what was generated before the cancel).
 
 Streams use HTTP/1.1 chunked transfer encoding: each SSE event is written and flushed as
 one chunk, and a dropped connection is an error to the client, not a clean end.
@@ -43,7 +47,9 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from orjupyter.fakerouter import features
 from orjupyter.fakerouter.script import (
+    DIRECTIVE,
     JSON,
     MODELS,
     Directives,
@@ -78,6 +84,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: JSON
     generation_id: str | None
+    received_at: float = 0.0  # time.time() when it arrived
 
     def to_json(self) -> JSON:
         """The shape `GET /_fake/requests` serves: `data:` images become `_summary`."""
@@ -110,6 +117,7 @@ class FakeRouter:
     """An OpenRouter-compatible HTTP server on a daemon thread. State lives in the instance."""
 
     keepalive_interval: float = 1.0  # seconds between `: OPENROUTER PROCESSING` comments
+    generation_delay: float = 0.3  # seconds before `GET /generation` knows a generation
     log_requests: bool = False  # the CLI turns this on
 
     def __init__(
@@ -128,7 +136,8 @@ class FakeRouter:
         self.events: list[dict[str, object]] = []
         self.fingerprint = f"fp_{secrets.token_hex(5)}"
         self._billed: list[JSON] = []
-        self._generations: dict[str, JSON] = {}
+        self._generations: dict[str, tuple[float, JSON]] = {}
+        self._prefixes: set[str] = set()
         self._charged = Decimal(0)
         self._failures: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -208,6 +217,7 @@ class FakeRouter:
             self.events.clear()
             self._billed.clear()
             self._generations.clear()
+            self._prefixes.clear()
             self._failures.clear()
             self._charged = Decimal(0)
 
@@ -230,13 +240,29 @@ class FakeRouter:
 
     def _complete(self, gen: Generation, usage: JSON | None) -> None:
         """Book a finished generation: charge it, remember it, record the usage sent."""
+        self._book(gen)
         with self._lock:
-            self._charged += gen.cost
-            self._generations[gen.id] = gen.record()
             if usage is not None:
                 self._billed.append(usage)
         chunks = len(gen.pieces)
         self._event("completed", gen.id, chunks=chunks, finish_reason=gen.finish_reason)
+
+    def _book(self, gen: Generation, *, cancelled: bool = False, finish: str | None = None) -> None:
+        """Charge what was generated; `GET /generation` knows it after `generation_delay`."""
+        record = gen.record(cancelled=cancelled, finish_reason=finish)
+        with self._lock:
+            if gen.id in self._generations:  # booked already (the client left at the end)
+                return
+            self._charged += gen.cost
+            self._generations[gen.id] = (time.monotonic() + self.generation_delay, record)
+
+    def _cache_prompt(self, model: str, messages: list[JSON], received: Received) -> int:
+        """Cached prompt tokens for these messages; remember their prefixes for later."""
+        keys = features.prefix_keys(model, messages)
+        with self._lock:
+            cached = features.cached_tokens(keys, list(received.message_tokens), self._prefixes)
+            self._prefixes.update(keys)
+        return cached
 
     def _key_info(self, key: str) -> JSON:
         with self._lock:
@@ -322,8 +348,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._key()
         gen_id = (query.get("id") or [""])[0]
         with self.router._lock:
-            record = self.router._generations.get(gen_id)
-        if record is None:
+            ready, record = self.router._generations.get(gen_id, (0.0, None))
+        if record is None or time.monotonic() < ready:
             raise RequestError(404, f"Generation {gen_id} not found")
         return {"data": record}
 
@@ -387,7 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
         _Answer(self, gen).run()
 
     def _record(self, body: JSON, gen_id: str | None) -> None:
-        request = RecordedRequest(self.path, self._masked_headers(), body, gen_id)
+        request = RecordedRequest(self.path, self._masked_headers(), body, gen_id, time.time())
         self.router._record(request)
 
     def _prepare(self, body: JSON, parsed: object) -> Generation:
@@ -407,8 +433,35 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(limit, int) and len(pieces) > limit:
             pieces, finish = pieces[:limit], "length"
         stream = body.get("stream") is True
-        fingerprint = self.router.fingerprint
-        return Generation(model, received, directives, pieces, finish, stream, fingerprint)
+        gen = Generation(
+            model, received, directives, pieces, finish, stream, self.router.fingerprint
+        )
+        self._extras(gen, body)
+        return gen
+
+    def _extras(self, gen: Generation, body: JSON) -> None:
+        """Reasoning, web search, PDF parsing, prompt caching and the session id."""
+        d, received = gen.directives, gen.received
+        try:
+            words = features.reasoning_words(body, d.think_words) if gen.model.reasons else 0
+            results = features.web_results(body)
+            answer_length = len("".join(gen.pieces))
+            if results or d.cite_b64:
+                gen.annotations = features.citations(
+                    results,
+                    DIRECTIVE.sub("", received.last_user_text)[:60],
+                    answer_length,
+                    d.cite_b64,
+                )
+        except features.FeatureError as err:
+            raise RequestError(400, str(err)) from err
+        gen.reasoning = features.reasoning_pieces(words)
+        gen.web_searches = 1 if results else 0
+        gen.extra_cost = features.WEB_RESULT_PRICE * results
+        gen.extra_cost += features.ocr_cost(features.pdf_engine(body), received.pages)
+        gen.cached = self.router._cache_prompt(gen.model.id, body["messages"], received)
+        session = body.get("session_id") or self.headers.get("x-session-id")
+        gen.session_id = str(session) if session else None
 
     def _scripted_failure(self, d: Directives, model: FakeModel, received: Received) -> None:
         if d.html_error is not None:
@@ -438,6 +491,7 @@ class _Answer:
             self._stream() if self.gen.stream else self._respond()
         except _ClientGone:
             self.router._event("client_disconnected", self.gen.id, after_chunks=self.sent)
+            self.router._book(self.gen, cancelled=True, finish="cancelled")
             self.handler.close_connection = True
         except _Stopping:
             self.router._event("server_stopped", self.gen.id, after_chunks=self.sent)
@@ -503,12 +557,18 @@ class _Answer:
         h.end_headers()
         self._write(KEEPALIVE)
         self._pause(self.d.first_delay, keepalive=True)
+        self.gen.sent_reasoning, self.gen.sent_pieces = 0, 0
+        for index in range(len(self.gen.reasoning)):
+            self._pause(self.delay, keepalive=True)
+            self._write(self._data(self.gen.reasoning_chunk(index)))
+            self.gen.sent_reasoning = index + 1
         for index in range(len(self.gen.pieces)):
             self._fault(index)
             self._pause(self.delay, keepalive=True)
             self._write(self._data(self.gen.chunk(index)))
             self.gen.first_chunk = self.gen.first_chunk or time.monotonic()
             self.sent += 1
+            self.gen.sent_pieces = self.sent
         self._fault(len(self.gen.pieces))
         usage = self.gen.usage()
         self.router._complete(self.gen, usage)
@@ -532,6 +592,8 @@ class _Answer:
             return
         name = next(iter(due))
         self.router._event(name, self.gen.id, after_chunks=self.sent)
+        if name != "stalled":  # a stalled stream is booked when the client gives up
+            self.router._book(self.gen, finish="error")
         getattr(self, f"_fault_{name}")()
         raise _Ended
 

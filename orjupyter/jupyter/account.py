@@ -62,6 +62,7 @@ def usage(magics: OrJupyterMagics, args: Namespace) -> None:
             ledger.cost_by_model(notebook.key),
             f"orjupyter usage: {notebook.label}",
             budget=ledger.budget(notebook.key),
+            caching_saved=_caching_saved(magics, calls),
         )
     display(bundle, raw=True)
 
@@ -80,6 +81,18 @@ def _write_new(path: Path, text: str) -> None:
         raise OptionError(f"cannot write {path}: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
         out.write(text)
+
+
+def _caching_saved(magics: OrJupyterMagics, calls: list[Any]) -> Decimal:
+    """What cached prompt tokens cost less than at list price (known prices only)."""
+    from orjupyter.core.pricing import info_for
+
+    saved = Decimal(0)
+    for call in calls:
+        info = info_for(call.model, magics.session.catalog)
+        if info is not None and call.usage.cached_tokens:
+            saved += info.caching_saved(call.usage.cached_tokens)
+    return saved
 
 
 def budget(magics: OrJupyterMagics, amount: str | None) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from orjupyter.core.errors import OptionError, PromptError
 from orjupyter.core.formats import OUTPUT_FORMATS, Format, response_format, system_prompt
+from orjupyter.core.notebook_id import session_id
 from orjupyter.core.request import CallOptions
 
 if TYPE_CHECKING:
@@ -41,9 +42,12 @@ def schema_named(name: str | None, namespace: Mapping[str, object]) -> Schema | 
     return schema_for(value, name)
 
 
-def call_options(args: Namespace, model: str, schema: Schema | None) -> tuple[CallOptions, Format]:
+def call_options(
+    args: Namespace, model: str, schema: Schema | None, notebook: str
+) -> tuple[CallOptions, Format]:
     """The request's options from the line; `--schema` asks for strict JSON, routed only
-    to providers that honour it (`provider.require_parameters`)."""
+    to providers that honour it (`provider.require_parameters`). `notebook` (the ledger's
+    key) becomes the request's `session_id`, hashed."""
     fmt: Format = args.format
     if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].parsed:
         raise OptionError(f"--schema answers JSON; drop -f {fmt}")
@@ -59,5 +63,9 @@ def call_options(args: Namespace, model: str, schema: Schema | None) -> tuple[Ca
         response_format=schema.response_format() if schema else response_format(fmt),
         fallback_models=args.models or (),
         provider=provider,
+        session_id=session_id(notebook),
+        reasoning_effort=args.think,
+        web_search=args.web,
+        pdf_engine=args.pdf_engine,
     )
     return options, fmt

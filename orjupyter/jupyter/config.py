@@ -62,9 +62,11 @@ class OrJupyter(Configurable):
     app_url = Unicode(APP_URL, help="Sent as HTTP-Referer for OpenRouter's app attribution.").tag(
         config=True
     )
-    app_title = Unicode(APP_TITLE, help="Sent as X-Title for OpenRouter's app attribution.").tag(
-        config=True
-    )
+    app_title = Unicode(
+        APP_TITLE,
+        help="Sent as X-OpenRouter-Title (and the legacy X-Title) for OpenRouter's app "
+        "attribution.",
+    ).tag(config=True)
     updates_per_second = Float(
         10.0, help="Most panel refreshes per second while an answer streams."
     ).tag(config=True)

@@ -22,6 +22,7 @@ from typing import Any
 from orjupyter.core.domain import DETAILS
 from orjupyter.core.errors import OptionError
 from orjupyter.core.formats import FORMATS
+from orjupyter.core.request import PDF_ENGINES, REASONING_EFFORTS
 
 
 def temperature(text: str) -> float:
@@ -162,6 +163,30 @@ OPTIONS: tuple[Option, ...] = (
         "(NAME.wait() waits)",
         {"action": "store_true"},
     ),
+    Option(
+        ("--think",),
+        "let a reasoning model think first (effort low, medium or high; medium when given "
+        "alone); its reasoning shows in a collapsed Thinking section",
+        {"nargs": "?", "const": "medium", "choices": REASONING_EFFORTS, "metavar": "EFFORT"},
+    ),
+    Option(
+        ("--web",),
+        "search the web first (OpenRouter's web search, about $0.02 a call); numbered "
+        "sources follow the answer",
+        {"action": "store_true"},
+    ),
+    Option(
+        ("--pdf-engine",),
+        "how OpenRouter reads PDFs: native (the model reads the file), mistral-ocr "
+        "(scans, $2 per 1,000 pages) or cloudflare-ai (free)",
+        {"choices": PDF_ENGINES, "metavar": "ENGINE"},
+    ),
+    Option(
+        ("--compare",),
+        "ask these models at the same time and show the answers side by side; -o NAME "
+        "holds {model: reply}",
+        {"type": fallbacks, "metavar": "A,B,C"},
+    ),
     Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
     Option(
         ("--provider",), "OpenRouter provider preferences", {"type": provider, "metavar": "JSON"}
@@ -230,6 +255,10 @@ COMMANDS: tuple[Command, ...] = (
         lambda p: p.add_argument(
             "--side", action="store_true", help="dock it beside the notebook (jupyterlab-sidecar)"
         ),
+    ),
+    Command(
+        "reconcile",
+        "replace this notebook's estimated costs (stopped or failed calls) with OpenRouter's bill",
     ),
     Command(
         "alias",

@@ -17,17 +17,14 @@ from IPython.utils.text import DollarFormatter
 from orjupyter.core.context import Context, select_context, with_context
 from orjupyter.core.domain import Detail, Part, Reply
 from orjupyter.core.errors import CallFailed, OptionError, PromptError
-from orjupyter.core.formats import (
-    OUTPUT_FORMATS,
-    Format,
-    extract_code,
-    parse_json,
-)
+from orjupyter.core.formats import OUTPUT_FORMATS, Format, extract_code, parse_json
 from orjupyter.core.image_sources import image_maker
 from orjupyter.core.notebook_id import NotebookId, notebook_identity
 from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
+from orjupyter.jupyter.bills import reconcile, settled_into
 from orjupyter.jupyter.call_options import call_options, refuse_map_only, schema_named
+from orjupyter.jupyter.compare import compare
 from orjupyter.jupyter.config import OrJupyter, SecretStr
 from orjupyter.jupyter.context import Recorder
 from orjupyter.jupyter.door import speaking_plainly
@@ -158,6 +155,9 @@ class OrJupyterMagics(Magics):
 
         show_panel(self, side=args.side)
 
+    def _cmd_reconcile(self, _args: Namespace) -> None:
+        reconcile(self)
+
     def _cmd_reset(self, args: Namespace) -> None:
         self.session.threads.reset(args.thread)
         print(f"Thread {args.thread!r} reset." if args.thread else "All threads reset.")
@@ -206,7 +206,8 @@ class OrJupyterMagics(Magics):
         refuse_map_only(args)
         schema = schema_named(args.schema, self.user_ns)
         model = args.model or default_model or self.settings.default_model
-        options, fmt = call_options(args, model, schema)
+        notebook = self.notebook().key
+        options, fmt = call_options(args, model, schema, notebook)
         notes: list[str] = []
         parts = await self._parts(cell, args.detail, model, notes)
         context = await asyncio.to_thread(self._context, args.context, args.detail, model)
@@ -220,15 +221,18 @@ class OrJupyterMagics(Magics):
             new_thread=args.new,
             use_cache=not args.no_cache,
             cell=self._cell_label(),
-            notebook=self.notebook().key,
+            notebook=notebook,
         )
+        if args.compare:
+            return await compare(self, question, args)
         if args.dry_run:
             await self.session.dry_run(question)
             return
         if args.bg:
             self._in_background(question, args.output, schema)
             return
-        reply = await self.session.ask(question, self._view(options.model, question))
+        view = self._view(options.model, question)
+        reply = await self.session.ask(question, view, settled_into(self.user_ns, args.output))
         self._deliver(reply, fmt, args.output, schema)
 
     def _in_background(
@@ -245,7 +249,7 @@ class OrJupyterMagics(Magics):
 
         async def answer() -> Reply:
             try:
-                reply = await self.session.ask(question, view)
+                reply = await self.session.ask(question, view, settled_into(self.user_ns, output))
             finally:
                 self.session.background.finished(view.republish)
             with speaking_plainly():  # `NAME.wait()` shows a failure as one line

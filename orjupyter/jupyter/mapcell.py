@@ -28,7 +28,7 @@ from orjupyter.core.prompt import Placeholder, build_parts, parse_template, reso
 from orjupyter.core.question import Question
 from orjupyter.jupyter.call_options import call_options, schema_named
 from orjupyter.jupyter.progress import run_view
-from orjupyter.service.mapping import Converter, MapRun
+from orjupyter.service.mapping import Converter, MapRun, cost_range, prepare
 
 if TYPE_CHECKING:
     from orjupyter.core.schema import Schema
@@ -82,7 +82,7 @@ async def run_map(
     source = _source(magics, args.map)
     schema = schema_named(args.schema, magics.user_ns)
     model = args.model or default_model or magics.settings.default_model
-    options, fmt = call_options(args, model, schema)
+    options, fmt = call_options(args, model, schema, magics.notebook().key)
     try:
         segments = parse_template(cell)
     except PromptError as exc:
@@ -128,7 +128,7 @@ async def run_map(
         await magics.session.dry_run(first)
         print(_run_estimate(magics, first, len(source)))
         return
-    await magics.session.prepare(options)
+    await prepare(magics.session, options)
     shell: Any = magics.shell
     widgets = magics.settings.widgets and getattr(shell, "kernel", None) is not None
     run = MapRun(
@@ -152,7 +152,7 @@ async def run_map(
 
 
 def _run_estimate(magics: OrJupyterMagics, first: Question, rows: int) -> str:
-    costs = magics.session.cost_range(first)
+    costs = cost_range(magics.session, first)
     if costs is None:
         return f"The whole run: {rows:,} rows; cost unknown (no price for this model)."
     cheapest, worst = costs

@@ -59,9 +59,16 @@ class TextView:
         self.out.write(printable(f"[{retry_line(attempt, delay, why)}]\n"))
         self.out.flush()
 
+    def settled(self, reply: Reply, totals: Totals) -> None:
+        return None  # the line is printed already; `reply` and the ledger hold the bill
+
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
+        if reply.citations:
+            from orjupyter.render.report import sources_text
+
+            tail += f"\n\nSources:\n{sources_text(reply.citations)}"
         line = usage_line(reply, totals, self.total_name)
         self.out.write(printable(f"{rest}{tail}\n\n[{line}]\n"))
         self.out.flush()
@@ -110,6 +117,7 @@ class Panel:
         self.stopper: Stopper | None = None
         self.stop_requested = False
         self.final: tuple[dict[str, str], dict[str, Any]] | None = None
+        self.thinking: Any = None
 
     @staticmethod
     def _status_html(text: str) -> str:
@@ -125,8 +133,23 @@ class Panel:
 
     def show(self) -> None:
         """Build the widgets and display them (a cached answer never needs them)."""
-        import ipywidgets as widgets
         from IPython.display import display
+
+        self.build()
+        bundle = {
+            **self.box._repr_mimebundle_(),
+            "text/plain": f"{self.model}: the answer is streaming (the panel needs widgets)…",
+        }
+        if self.reuse is not None:
+            self.handle = self.reuse
+            self.handle.update(bundle, raw=True)
+        else:
+            self.handle = display(bundle, raw=True, display_id=True)
+            self._shown()
+
+    def build(self) -> None:
+        """The panel's widgets (`self.box`), not displayed yet."""
+        import ipywidgets as widgets
 
         # one layout and one style for every answer widget: a block costs one comm, not three
         from ipywidgets.widgets.widget_string import HTMLStyle
@@ -153,16 +176,6 @@ class Panel:
         for name in ("orj-panel", *NO_MATHS.split()):  # a `$` in an answer is money
             self.box.add_class(name)
         self.started = time.perf_counter()
-        bundle = {
-            **self.box._repr_mimebundle_(),
-            "text/plain": f"{self.model}: the answer is streaming (the panel needs widgets)…",
-        }
-        if self.reuse is not None:
-            self.handle = self.reuse
-            self.handle.update(bundle, raw=True)
-        else:
-            self.handle = display(bundle, raw=True, display_id=True)
-            self._shown()
 
     def _shown(self) -> None:
         if self.after_show is not None:
@@ -219,15 +232,41 @@ class Panel:
             old_tail.close()
         elif self.tail.value != tail_html:
             self.tail.value = tail_html
+        if state.reasoning_chunks:
+            self._show_thinking(state)
         if self.last_flush - self.last_status >= STATUS_INTERVAL:
             self.last_status = self.last_flush
-            line = progress_line(self.model, len(text), state.content_chunks, self.first_token)
+            line = progress_line(
+                self.model, len(text), state.content_chunks, self.first_token,
+                state.reasoning_chunks,
+            )  # fmt: skip
             self.status.value = self._status_html(line)
+
+    def _show_thinking(self, state: StreamState) -> None:
+        """The reasoning so far, in a collapsed "Thinking" section above the answer."""
+        import ipywidgets as widgets
+
+        from orjupyter.render.report import thinking_html
+
+        if self.thinking is None:
+            self.thinking_text = self._answer_widget("")
+            self.thinking = widgets.Accordion(children=[self.thinking_text], selected_index=None)
+            self.thinking.add_class("orj-thinking")
+            children = list(self.box.children)
+            children.insert(children.index(self.blocks), self.thinking)
+            self.box.children = tuple(children)
+        title = "Thinking…" if not state.content_chunks else "Thinking"
+        if self.thinking.get_title(0) != title:
+            self.thinking.set_title(0, title)
+        thought = thinking_html(state.reasoning, collapsed=False)
+        if self.thinking_text.value != thought:
+            self.thinking_text.value = thought
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if self.pending is not None:
             self.pending.cancel()
             self.pending = None
+        self.fmt = fmt
         self.exchanges = [*self.earlier, Exchange(self.question, reply)]
         bundle = transcript_bundle(self.exchanges, totals, fmt)
         self.final = (bundle, metadata(reply))
@@ -243,6 +282,16 @@ class Panel:
             self.on_done(self)
         self.handle.update(bundle, metadata=metadata(reply), raw=True)
         _close_tree(self.box)
+
+    def settled(self, reply: Reply, totals: Totals) -> None:
+        """Show the billed cost in place of the estimate, if the answer is still shown."""
+        exchanges = getattr(self, "exchanges", None)
+        if self.handle is None or not exchanges or exchanges[-1].reply.id != reply.id:
+            return
+        self.exchanges = [*exchanges[:-1], Exchange(exchanges[-1].question, reply)]
+        bundle = transcript_bundle(self.exchanges, totals, self.fmt)
+        self.final = (bundle, metadata(reply))
+        self.handle.update(bundle, metadata=metadata(reply), raw=True)
 
     def republish(self) -> None:
         """Send the final output again (see `BackgroundLoop.flush`)."""

@@ -127,6 +127,7 @@ def usage_dashboard(
     *,
     budget: Decimal | None = None,
     max_rows: int = 200,
+    caching_saved: Decimal | None = None,
 ) -> Bundle:
     """Totals, the spend over time, cost per model and the last `max_rows` calls.
 
@@ -150,7 +151,7 @@ def usage_dashboard(
     numeric = {3, 4, 5}
     return bundle(
         title,
-        totals_line(totals, budget),
+        totals_line(totals, budget) + _caching_line(calls, caching_saved),
         [
             ("Spend over time", svg, plot_text),
             ("Cost per model", html_table(model_headers, model_rows, {1, 2, 3}),
@@ -159,6 +160,15 @@ def usage_dashboard(
              text_table(call_headers, call_rows, numeric)),
         ],
     )  # fmt: skip
+
+
+def _caching_line(calls: Sequence[CallRecord], saved: Decimal | None) -> str:
+    """` · 12,288 prompt tokens cached, which saved $0.0154` (nothing when none were)."""
+    cached = sum(call.usage.cached_tokens for call in calls)
+    if not cached:
+        return ""
+    line = f" · {_tokens(cached)} prompt tokens cached"
+    return line + (f", which saved {dollars(saved)}" if saved else "")
 
 
 def _share(part: Decimal, whole: Decimal) -> str:

@@ -7,15 +7,55 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orjupyter.core.domain import Reply, Totals, format_cost, tokens_per_second
+from orjupyter.core.domain import (
+    Citation,
+    Reply,
+    Totals,
+    Usage,
+    billing_may_continue,
+    format_cost,
+    tokens_per_second,
+)
 from orjupyter.core.formats import OUTPUT_FORMATS, Format
 from orjupyter.core.terminal import printable
 
 
-def progress_line(model: str, characters: int, chunks: int, ttft: float | None) -> str:
+def progress_line(
+    model: str, characters: int, chunks: int, ttft: float | None, thoughts: int = 0
+) -> str:
     """While streaming: `openai/gpt-4o · streaming · 120 chunks · first token 0.42 s`."""
     first = f" · first token {ttft:.2f} s" if ttft is not None else " · waiting for the first token"
+    if thoughts and not chunks:
+        return f"{model} · thinking · {thoughts} reasoning chunks{first}"
     return f"{model} · streaming · {chunks} chunks, {characters} characters{first}"
+
+
+def thinking_html(reasoning: str, *, collapsed: bool = True) -> str:
+    """The model's reasoning as a collapsed "Thinking" section (escaped text, not Markdown)."""
+    text = f'<div class="orj-thinking-text">{html.escape(reasoning)}</div>'
+    if not collapsed:
+        return text
+    return f'<details class="orj-thinking"><summary>Thinking</summary>{text}</details>'
+
+
+def sources_html(citations: Sequence[Citation]) -> str:
+    """Numbered sources under an answer: http(s) links only, opening in a new tab."""
+    if not citations:
+        return ""
+    items = []
+    for citation in citations:
+        title = html.escape(citation.title or citation.url)
+        if citation.url.lower().startswith(("https://", "http://")):
+            url = html.escape(citation.url, quote=True)
+            title = f'<a href="{url}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        items.append(f"<li>{title}</li>")
+    return f'<div class="orj-sources">Sources<ol>{"".join(items)}</ol></div>'
+
+
+def sources_text(citations: Sequence[Citation]) -> str:
+    return "\n".join(
+        f"[{n}] {c.title + ' ' if c.title else ''}{c.url}" for n, c in enumerate(citations, 1)
+    )
 
 
 def usage_line(reply: Reply, totals: Totals, total_name: str = "notebook total") -> str:
@@ -27,7 +67,7 @@ def usage_line(reply: Reply, totals: Totals, total_name: str = "notebook total")
         cost += " (estimated)"
     fields = [
         reply.model,
-        f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens",
+        tokens_text(usage),
         cost,
         f"{total_name} {format_cost(totals.cost, estimate=totals.estimated_calls > 0)}"
         f" ({totals.calls} call{'s' if totals.calls != 1 else ''})",
@@ -49,6 +89,8 @@ def usage_line(reply: Reply, totals: Totals, total_name: str = "notebook total")
         fields.insert(0, "cached")
     if reply.outcome != "ok":
         fields.insert(0, reply.outcome)
+    if billing_may_continue(reply):
+        fields.insert(1, f"billing may continue upstream ({reply.provider} does not cancel)")
     return " · ".join(fields)
 
 
@@ -62,6 +104,16 @@ def budget_note(totals: Totals) -> str | None:
     return f"{int(share * 100)}% of the {dollars(totals.budget)} budget spent"
 
 
+def tokens_text(usage: Usage) -> str:
+    """`1,203 prompt (1,024 cached) + 310 completion tokens (256 reasoning)`."""
+    cached = f" ({usage.cached_tokens:,} cached)" if usage.cached_tokens else ""
+    reasoning = f" ({usage.reasoning_tokens:,} reasoning)" if usage.reasoning_tokens else ""
+    return (
+        f"{usage.prompt_tokens:,} prompt{cached} + "
+        f"{usage.completion_tokens:,} completion tokens{reasoning}"
+    )
+
+
 def metadata(reply: Reply) -> dict[str, Any]:
     """Machine-readable facts stored beside the persisted answer (never the key)."""
     return {
@@ -71,6 +123,8 @@ def metadata(reply: Reply) -> dict[str, Any]:
             "outcome": reply.outcome,
             "prompt_tokens": reply.usage.prompt_tokens,
             "completion_tokens": reply.usage.completion_tokens,
+            "cached_tokens": reply.usage.cached_tokens,
+            "reasoning_tokens": reply.usage.reasoning_tokens,
             "cost": str(reply.usage.cost),
             "cost_is_estimate": reply.usage.cost_is_estimate,
         }
@@ -124,7 +178,12 @@ def transcript_bundle(
         if exchange.question is not None:
             html_parts.append(f'<div class="orj-question">{html.escape(exchange.question)}</div>')
             plain.append(f"> {exchange.question}")
+        if reply.reasoning:
+            html_parts.append(thinking_html(reply.reasoning))
         html_parts.append(formatted_html(fmt, reply.text))
+        html_parts.append(sources_html(reply.citations))
+        if reply.citations:
+            error = f"\n\nSources:\n{sources_text(reply.citations)}{error}"
         if reply.error:
             html_parts.append(f'<div class="orj-error">{html.escape(reply.error)}</div>')
         html_parts.append(f'<div class="orj-status">{html.escape(line)}</div>')

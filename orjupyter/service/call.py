@@ -101,6 +101,14 @@ class Stopper:
     _task: asyncio.Task[Any] | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     requested: bool = False
+    on_interrupt: Callable[[], None] | None = None
+    """Told when the kernel interrupt (not Stop) ended this call: calls running beside it
+    (`--compare`) stop too."""
+
+    def interrupted(self) -> None:
+        self.requested = True
+        if self.on_interrupt is not None:
+            self.on_interrupt()
 
     def attach(self, task: asyncio.Task[Any]) -> None:
         self._task, self._loop = task, task.get_loop()
@@ -153,6 +161,8 @@ class StreamedCall:
     secrets: tuple[str, ...] = ()
 
     async def run(self) -> CallResult:
+        if self.stopper.requested:  # stopped before it began: nothing is sent
+            return CallResult(StreamState(), outcome="stopped")
         task = asyncio.ensure_future(self._consume())
         self.stopper.attach(task)
         try:
@@ -160,6 +170,8 @@ class StreamedCall:
         except asyncio.CancelledError:
             if task.done() and not task.cancelled():
                 return task.result()
+            if task.cancelled() and self.stopper.requested and not _cancelling():
+                return CallResult(StreamState(), outcome="stopped")  # before its first step
             raise
 
     async def _open(self) -> Any:
@@ -197,7 +209,8 @@ class StreamedCall:
         else:
             async for chunk in stream:
                 watchdog.touch()
-                if state.handle_chunk(chunk):
+                thoughts = state.reasoning_chunks
+                if state.handle_chunk(chunk) or state.reasoning_chunks != thoughts:
                     if result.time_to_first_token is None:
                         result.time_to_first_token = time.perf_counter() - started
                     self.on_text(state)
@@ -219,7 +232,9 @@ class StreamedCall:
             assert task is not None
             watchdog = _Watchdog(task, self.idle_timeout)
             await self._receive(stream, result, watchdog, started)
-        except (asyncio.CancelledError, KeyboardInterrupt):
+        except (asyncio.CancelledError, KeyboardInterrupt) as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                self.stopper.interrupted()
             if watchdog is not None and watchdog.fired:
                 result.outcome = "error"
                 result.error = self.describe_error(
@@ -283,6 +298,12 @@ def _what_came_back(kind: str, body: bytes, parsed: object) -> str:
     return f"{len(body):,} bytes of {kind or 'unlabelled data'}"
 
 
+def _cancelling() -> bool:
+    """True when the task running this was itself cancelled (not only the call's task)."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+    return bool(cancelling()) if cancelling is not None else False
+
+
 async def _close_quietly(stream: Any) -> None:
     try:
         await asyncio.shield(stream.close())
@@ -309,4 +330,6 @@ def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
         time_to_first_token=result.time_to_first_token,
         duration=result.duration,
         provider=label(state.provider),
+        reasoning=state.reasoning,
+        citations=tuple(state.citations),
     )

@@ -19,10 +19,12 @@ from typing import Protocol
 
 from orjupyter.core.budget import BudgetExceeded
 from orjupyter.core.domain import Reply, Totals
-from orjupyter.core.errors import OrJupyterError
+from orjupyter.core.errors import NotSent, OrJupyterError
 from orjupyter.core.formats import Format
 from orjupyter.core.mapping import RowResult, RunProgress, cap_note, may_send
+from orjupyter.core.pricing import OFFLINE_MODELS, info_for, price_for, prompt_tokens
 from orjupyter.core.question import Question
+from orjupyter.core.request import CallOptions
 from orjupyter.core.stream import StreamState
 from orjupyter.service.call import Stopper
 from orjupyter.service.session import Session
@@ -68,6 +70,9 @@ class _RowView:
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         self.run.active.discard(self)
+
+    def settled(self, reply: Reply, totals: Totals) -> None:
+        return None  # the ledger row is settled by the session; the run's summary is out
 
 
 RowBuilder = Callable[[dict[str, object]], Question]
@@ -162,11 +167,11 @@ class MapRun:
     async def _affordable(self, question: Question) -> bool:
         """`--budget`: wait for rows in flight while the next one might not fit; once it
         does not, only rows the cache answers go on."""
-        if self.cap is None or self.session.is_cached(question):
+        if self.cap is None or is_cached(self.session, question):
             return True
         if self.note == "cap":
             return False
-        costs = self.session.cost_range(question)
+        costs = cost_range(self.session, question)
         if costs is None:  # no price known: nothing to cap by
             return True
         cheapest, worst = costs
@@ -262,3 +267,38 @@ class MapRun:
                 "without an answer (the answered ones come from the cache)."
             )
         return self.note
+
+
+def cost_range(session: Session, question: Question) -> tuple[Decimal, Decimal] | None:
+    """The cheapest (a one-token answer) and the worst case of a question, if priced."""
+    price = price_for(question.options.model, session.catalog)
+    worst = session.worst_case(question)
+    if price is None or worst is None:
+        return None
+    estimate = prompt_tokens([*session.system_parts(question.options), list(question.parts)])
+    return price.cost(estimate, 1), worst
+
+
+def is_cached(session: Session, question: Question) -> bool:
+    """Whether the cache would answer this question (for $0)."""
+    if not question.use_cache:
+        return False
+    request = session.request(question, session.history(question))
+    return session.book.peek(request) is not None
+
+
+async def prepare(session: Session, options: CallOptions) -> None:
+    """Before many calls at once: fetch the model list once (not once per call) and
+    refuse a model OpenRouter does not list, before anything is sent."""
+    if options.model in OFFLINE_MODELS:
+        return
+    try:
+        spec = session.client_spec()
+    except NotSent:
+        return  # answered from the cache, or each row says there is no key
+    await session.load_catalog(session.clients.get(spec))
+    if session.catalog and info_for(options.model, session.catalog) is None:
+        raise NotSent(
+            f"{options.model!r} is not a valid model ID on OpenRouter; check the "
+            "slug at https://openrouter.ai/models (nothing was sent)"
+        )

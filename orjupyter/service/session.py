@@ -4,7 +4,7 @@ and the ledger entry. The magic parses; the views show; this module decides."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -21,10 +21,11 @@ from orjupyter.core.pricing import (
     info_for,
     price_for,
     prompt_tokens,
+    web_search_cost,
 )
 from orjupyter.core.question import Question
 from orjupyter.core.redact import redact_json
-from orjupyter.core.request import CallOptions, build_request
+from orjupyter.core.request import WEB_RESULTS, CallOptions, build_request
 from orjupyter.core.settings import Settings
 from orjupyter.core.stream import StreamState, usage_warning
 from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
@@ -33,10 +34,13 @@ from orjupyter.service.background import BackgroundLoop
 from orjupyter.service.call import CallResult, StreamedCall, to_reply
 from orjupyter.service.client import ClientCache, ClientSpec
 from orjupyter.service.faults import NO_KEY, describe, retry_delay
+from orjupyter.service.settle import fetch_generation
 from orjupyter.service.views import View
 from orjupyter.store.records import Records
 
 DEFAULT_MAX_COMPLETION = 16_384
+Settled = Callable[[Reply], None]
+"""Told the reply again once its estimated cost is replaced by OpenRouter's bill."""
 
 
 @dataclass
@@ -51,6 +55,8 @@ class Session:
     model_entries: list[dict[str, Any]] | None = None
     models_fetched_at: datetime | None = None
     activity: Activity = field(default_factory=Activity)
+    settling: dict[str, Any] = field(default_factory=dict)
+    """Generation id → the future of its background settlement."""
 
     def __post_init__(self) -> None:
         if self.records is None:
@@ -76,7 +82,7 @@ class Session:
     def totals(self, notebook: str) -> Totals:
         return self.book.totals(notebook)
 
-    def _history(self, question: Question) -> list[Turn]:
+    def history(self, question: Question) -> list[Turn]:
         if question.thread is None:
             return []
         if question.new_thread:
@@ -84,22 +90,34 @@ class Session:
         info = info_for(question.options.model, self.catalog)
         budget = history_budget(
             info.context_length if info else None,
-            prompt_tokens([*self._system_parts(question.options), list(question.parts)]),
+            prompt_tokens([*self.system_parts(question.options), list(question.parts)]),
             question.options.max_tokens or 0,
         )
         turns = self.threads.history(question.thread)
         return trim_history(turns, max_turns=self.settings.max_history_turns, budget_tokens=budget)
 
-    def _request(self, question: Question, turns: Sequence[Turn]) -> dict[str, Any]:
+    def request(self, question: Question, turns: Sequence[Turn]) -> dict[str, Any]:
         return build_request(question.parts, question.options, history_messages(turns))
 
-    async def ask(self, question: Question, view: View, *, quiet: bool = False) -> Reply:
+    async def ask(
+        self,
+        question: Question,
+        view: View,
+        on_settled: Settled | None = None,
+        *,
+        reserve: bool = True,
+        quiet: bool = False,
+    ) -> Reply:
         """Answer from the cache, or send, stream into the view and account for it.
 
-        `quiet` (one row of a `--map` run): the view gets no notebook totals and no
-        budget warning is printed; the run reports for all its rows."""
-        turns = self._history(question)
-        request = self._request(question, turns)
+        A stopped or failed call is recorded at an estimate; its exact bill is fetched in
+        the background and replaces the estimate in the ledger, the view and (through
+        `on_settled`) wherever the reply was stored. `reserve=False`: the caller holds the
+        budget for several calls at once (`--compare`). `quiet` (one row of a `--map` run):
+        the view gets no notebook totals and no budget warning is printed; the run reports
+        for all its rows."""
+        turns = self.history(question)
+        request = self.request(question, turns)
         cached = self.book.cached(request, question) if question.use_cache else None
         if cached is not None:
             cached = replace(cached, history_turns=len(turns))
@@ -107,7 +125,10 @@ class Session:
         spec = self.client_spec()
         client = self.clients.get(spec)
         await self.check(question.parts, question.options, client)
-        reservation = self.book.reserve(question, self._worst_case(question))
+        if await self._drop_unsupported(question, client):
+            question = replace(question, options=replace(question.options, reasoning_effort=None))
+            request = self.request(question, turns)
+        reservation = self.book.reserve(question, self.worst_case(question)) if reserve else None
         secrets = (spec.api_key,)
 
         def on_text(state: StreamState) -> None:
@@ -141,7 +162,43 @@ class Session:
             self.activity.ended(flight)
             raise
         doubt = usage_warning(result.state.usage)
-        return self._finish(question, reply, view, reservation, flight, doubt=doubt, quiet=quiet)
+        reply = self._finish(question, reply, view, reservation, flight, doubt=doubt, quiet=quiet)
+        self._settle_later(question, reply, view, on_settled)
+        return reply
+
+    def _settle_later(
+        self, question: Question, reply: Reply, view: View, on_settled: Settled | None
+    ) -> None:
+        """Fetch the exact bill of an estimated call on the background loop (never blocking
+        the cell) and put it where the estimate was."""
+        if reply.outcome == "ok" or not (reply.usage.cost_is_estimate and reply.id):
+            return  # a complete answer carries its bill (or its server bills nothing)
+        spec = self.client_spec()
+
+        async def settle() -> Reply | None:
+            usage = await fetch_generation(self.clients.get(spec), reply.id)
+            if usage is None:
+                return None
+            settled = replace(reply, usage=usage)
+            self.book.settle(reply.id, usage)
+            view.settled(settled, self.book.totals(question.notebook))
+            if on_settled is not None:
+                on_settled(settled)
+            return settled
+
+        self.settling[reply.id] = self.background.submit(settle())
+
+    async def reconcile(self, notebook: str) -> tuple[int, int, Decimal]:
+        """Re-check this notebook's estimated calls: (settled, still estimated, change)."""
+        client = self.clients.get(self.client_spec())
+        calls = self.book.estimated(notebook)
+        settled, change = 0, Decimal(0)
+        for call in calls:
+            usage = await fetch_generation(client, call.generation_id, delays=(0.3,))
+            if usage is not None and self.book.settle(call.generation_id, usage):
+                settled += 1
+                change += usage.cost - call.usage.cost
+        return settled, len(calls) - settled, change
 
     def _finish(
         self,
@@ -175,7 +232,24 @@ class Session:
                 print(warning, file=sys.stderr)
         return reply
 
-    def _worst_case(self, question: Question) -> Decimal | None:
+    async def _drop_unsupported(self, question: Question, client: Any) -> bool:
+        """True (having said so in one line) when `--think` asks a model that does not
+        reason, as OpenRouter's model list tells (`supported_parameters`)."""
+        options = question.options
+        if not options.reasoning_effort:
+            return False
+        await self.load_catalog(client)
+        info = info_for(options.model, self.catalog)
+        if info is None or info.reasons is not False:
+            return False
+        print(
+            f"{options.model} does not reason (OpenRouter lists no `reasoning` parameter "
+            "for it): --think is ignored; try a reasoning model such as openai/o4-mini",
+            file=sys.stderr,
+        )
+        return True
+
+    def worst_case(self, question: Question) -> Decimal | None:
         """The most this call can cost: its estimated prompt plus the longest answer; None
         when the model's price is unknown (no budget can bound it)."""
         options = question.options
@@ -186,55 +260,36 @@ class Session:
         longest = options.max_tokens or (
             info.max_completion_tokens if info and info.max_completion_tokens else None
         )
-        estimate = prompt_tokens([*self._system_parts(options), list(question.parts)])
-        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION)
+        estimate = prompt_tokens([*self.system_parts(options), list(question.parts)])
+        extras = self._extras_cost(options, question.parts)
+        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION) + extras
 
-    def cost_range(self, question: Question) -> tuple[Decimal, Decimal] | None:
-        """The cheapest (a one-token answer) and the worst case of a question, if priced."""
-        price = price_for(question.options.model, self.catalog)
-        worst = self._worst_case(question)
-        if price is None or worst is None:
-            return None
-        estimate = prompt_tokens([*self._system_parts(question.options), list(question.parts)])
-        return price.cost(estimate, 1), worst
-
-    def is_cached(self, question: Question) -> bool:
-        """Whether the cache would answer this question (for $0)."""
-        if not question.use_cache:
-            return False
-        return self.book.peek(self._request(question, self._history(question))) is not None
-
-    async def prepare(self, options: CallOptions) -> None:
-        """Before many calls at once: fetch the model list once (not once per call) and
-        refuse a model OpenRouter does not list, before anything is sent."""
-        if options.model in OFFLINE_MODELS:
-            return
-        try:
-            spec = self.client_spec()
-        except NotSent:
-            return  # answered from the cache, or each row says there is no key
-        await self._load_catalog(self.clients.get(spec))
-        if self.catalog and info_for(options.model, self.catalog) is None:
-            raise NotSent(
-                f"{options.model!r} is not a valid model ID on OpenRouter; check the "
-                "slug at https://openrouter.ai/models (nothing was sent)"
-            )
+    def _extras_cost(self, options: CallOptions, parts: Sequence[Part] = ()) -> Decimal:
+        """What the call's extras add to the tokens: a web search, PDF parsing."""
+        cost = _pdf_parsing(options, parts)
+        if options.web_search:
+            cost += web_search_cost(info_for(options.model, self.catalog), WEB_RESULTS)
+        return cost
 
     async def dry_run(self, question: Question) -> str:
         """What would be sent and what it could cost; sends nothing."""
         from orjupyter.core.dryrun import describe_request
 
-        turns = self._history(question)
-        request = self._request(question, turns)
+        turns = self.history(question)
+        request = self.request(question, turns)
         cached = self.book.peek(request) if question.use_cache else None
         options = question.options
-        estimate = prompt_tokens([*self._system_parts(options), list(question.parts)], exact=True)
+        estimate = prompt_tokens([*self.system_parts(options), list(question.parts)], exact=True)
         price = price_for(options.model, self.catalog)
+        extras = self._extras_cost(options, question.parts)
+        web = self._extras_cost(options)  # without the parts: the search alone
         text = describe_request(
             request,
             prompt_estimate=estimate,
-            cheapest=price.cost(estimate, 1) if price else None,
-            worst=self._worst_case(question),
+            cheapest=price.cost(estimate, 1) + extras if price else None,
+            worst=self.worst_case(question),
+            web_search=web if options.web_search else None,
+            pdf_parsing=_pdf_parsing(options, question.parts) if options.pdf_engine else None,
             cached=cached is not None,
             format_cost=format_cost,
             context=question.context,
@@ -246,7 +301,7 @@ class Session:
     async def check(self, parts: Sequence[Part], options: CallOptions, client: Any) -> None:
         """Refuse, before sending, a model OpenRouter does not list or a prompt too long."""
         if options.model not in OFFLINE_MODELS:
-            await self._load_catalog(client)
+            await self.load_catalog(client)
         info = info_for(options.model, self.catalog)
         if info is None:
             if self.catalog:  # the list was fetched and the model is not on it
@@ -255,7 +310,7 @@ class Session:
                     "slug at https://openrouter.ai/models (nothing was sent)"
                 )
             return
-        messages = [*self._system_parts(options), list(parts)]
+        messages = [*self.system_parts(options), list(parts)]
         estimate = prompt_tokens(messages)
         far_over = info.context_length and estimate > info.context_length * 1.5
         if info.context_length and not far_over and estimate > info.context_length * 0.8:
@@ -267,7 +322,7 @@ class Session:
             )
 
     @staticmethod
-    def _system_parts(options: CallOptions) -> list[list[Part]]:
+    def system_parts(options: CallOptions) -> list[list[Part]]:
         return [[TextPart(options.system)]] if options.system else []
 
     async def _reply(
@@ -279,9 +334,9 @@ class Session:
         if not (state.id or result.response_id):
             # refused before a stream was opened (HTTP error, no connection): nothing billed
             return to_reply(result, options.model, lambda _state: Usage())
-        await self._load_catalog(client)
+        await self.load_catalog(client)
         price = price_for(state.model or options.model, self.catalog)
-        estimate_prompt = prompt_tokens([*self._system_parts(options), list(parts)])
+        estimate_prompt = prompt_tokens([*self.system_parts(options), list(parts)])
 
         def estimate(s: StreamState) -> Usage:
             billed = s.usage
@@ -290,12 +345,13 @@ class Session:
             if prompt is None:
                 prompt = estimate_prompt
             if completion is None:
-                completion = s.content_chunks
-            return estimated_usage(price, prompt, completion)
+                completion = s.content_chunks + s.reasoning_chunks
+            reasoning = billed.reasoning_tokens if billed else s.reasoning_chunks
+            return estimated_usage(price, prompt, completion, reasoning=reasoning or 0)
 
         return to_reply(result, options.model, estimate)
 
-    async def _load_catalog(self, client: Any) -> None:
+    async def load_catalog(self, client: Any) -> None:
         """Fetch `/models` once per session; on failure fall back to built-in prices."""
         if self.catalog is not None:
             return
@@ -322,6 +378,15 @@ class Session:
         body = await client.get("/key", cast_to=object)
         secrets = (client.api_key,) if isinstance(client.api_key, str) else ()
         return cast(dict[str, Any], redact_json(body, secrets))
+
+
+def _pdf_parsing(options: CallOptions, parts: Sequence[Part]) -> Decimal:
+    """What `--pdf-engine` adds for the PDFs among `parts` (per page)."""
+    from orjupyter.core.domain import FilePart
+    from orjupyter.core.pdf import OCR_PAGE_PRICE
+
+    price = Decimal(OCR_PAGE_PRICE.get(options.pdf_engine or "native", "0"))
+    return price * sum(part.pages for part in parts if isinstance(part, FilePart))
 
 
 def _unreachable(state: StreamState) -> Usage:

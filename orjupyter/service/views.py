@@ -28,6 +28,10 @@ class View(Protocol):
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None: ...
 
+    def settled(self, reply: Reply, totals: Totals) -> None:
+        """The finished reply's estimated cost was replaced by OpenRouter's bill (called
+        from the background loop's thread, a moment after `finish`)."""
+
     def republish(self) -> None:
         """Show the final output again where the frontend can see it (after a `--bg`
         answer ends while another cell runs)."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from orjupyter.core.cache_key import canonical_request, json_default
-from orjupyter.core.domain import Reply, Usage
+from orjupyter.core.domain import Citation, Reply, Usage
 from orjupyter.core.errors import NotSent
 
 __all__ = [
@@ -66,6 +66,8 @@ class CachedAnswer:
     usage: Usage
     finish_reason: str | None
     created_at: datetime
+    reasoning: str = ""
+    citations: tuple[Citation, ...] = ()
 
     @classmethod
     def from_reply(cls, reply: Reply, created_at: datetime | None = None) -> CachedAnswer:
@@ -78,6 +80,8 @@ class CachedAnswer:
             usage=reply.usage,
             finish_reason=reply.finish_reason,
             created_at=created_at or datetime.now(timezone.utc).replace(microsecond=0),
+            reasoning=reply.reasoning,
+            citations=reply.citations,
         )
 
     def to_reply(self, duration: float = 0.0) -> Reply:
@@ -91,6 +95,8 @@ class CachedAnswer:
             finish_reason=self.finish_reason,
             duration=duration,
             cached=True,
+            reasoning=self.reasoning,
+            citations=self.citations,
             extra={"billed_usage": self.usage, "created_at": self.created_at},
         )
 
@@ -116,6 +122,10 @@ def _encode(key: str, answer: CachedAnswer, request: Mapping[str, Any] | None) -
     if request is not None:
         entry["request"] = canonical_request(request)
     entry["text"] = answer.text.splitlines(keepends=True)
+    if answer.reasoning:
+        entry["reasoning"] = answer.reasoning
+    if answer.citations:
+        entry["citations"] = [{"url": c.url, "title": c.title} for c in answer.citations]
     text = json.dumps(entry, indent=1, ensure_ascii=False, default=json_default)
     return (text + "\n").encode()
 
@@ -150,6 +160,10 @@ def _decode(key: str, data: bytes) -> CachedAnswer:
         ),
         finish_reason=None if finish is None else str(finish),
         created_at=datetime.fromisoformat(entry["created_at"]),
+        reasoning=str(entry.get("reasoning", "")),
+        citations=tuple(
+            Citation(str(c["url"]), str(c.get("title", ""))) for c in entry.get("citations", ())
+        ),
     )
 
 

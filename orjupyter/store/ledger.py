@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from orjupyter.core.budget import RESERVATION_TTL, BudgetExceeded, Reservation
-from orjupyter.core.domain import Totals
+from orjupyter.core.domain import Totals, Usage
 from orjupyter.core.errors import LedgerError
 from orjupyter.store import migrations
 from orjupyter.store.columns import CallRecord, call_record, call_row
@@ -184,6 +184,33 @@ class Ledger:
             (*params, -1 if limit is None else limit),
         )
         return [call_record(row) for row in rows]
+
+    def estimated(self, notebook: str) -> list[CallRecord]:
+        """The notebook's calls recorded at an estimate that OpenRouter may have billed
+        (sent, with a generation id), oldest first."""
+        rows = self._read(
+            "SELECT * FROM calls WHERE notebook = ? AND cost_is_estimate = 1 "
+            "AND from_cache = 0 AND generation_id != '' ORDER BY started_at, id",
+            (notebook,),
+        )
+        return [call_record(row) for row in rows]
+
+    def settle(self, generation_id: str, usage: Usage) -> bool:
+        """Replace an estimated call's tokens and cost with what OpenRouter billed; False
+        when no estimated row has that generation id (settled already, or never sent)."""
+        if usage.cost_is_estimate or not usage.cost.is_finite():
+            raise ValueError("settle with a billed usage, not an estimate")
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE calls SET prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?, "
+                "reasoning_tokens = ?, cost = ?, cost_is_estimate = 0 "
+                "WHERE generation_id = ? AND cost_is_estimate = 1",
+                (
+                    usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens,
+                    usage.reasoning_tokens, format(usage.cost, "f"), generation_id,
+                ),
+            )  # fmt: skip
+            return cursor.rowcount > 0
 
     def cost_by_model(self, notebook: str | None = None) -> list[tuple[str, int, Decimal]]:
         """(model, calls, cost), dearest first."""

@@ -122,3 +122,10 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 def m002_call_run(conn: sqlite3.Connection) -> None:
     """`run`: the `--map` run a call belongs to (NULL for a single cell's call)."""
     conn.execute("ALTER TABLE calls ADD COLUMN run TEXT")
+
+
+@migration
+def m003_calls_by_generation(conn: sqlite3.Connection) -> None:
+    """Find a call by its generation id: an estimated row is settled with OpenRouter's bill
+    (`Ledger.settle`) once `GET /generation` knows it."""
+    conn.execute("CREATE INDEX IF NOT EXISTS calls_by_generation ON calls (generation_id)")

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orjupyter.core.domain import Reply, Totals
+from orjupyter.core.domain import Reply, Totals, Usage
 from orjupyter.core.redact import redact
 
 if TYPE_CHECKING:
@@ -155,6 +155,17 @@ class Records:
             run=question.run,
         )
 
+    def estimated(self, notebook: str) -> list[Any]:
+        ledger = self.ledger
+        return ledger.estimated(notebook) if ledger else []
+
+    def settle(self, generation_id: str, usage: Usage) -> bool:
+        """Replace an estimated call's cost with the billed one (ledger and totals)."""
+        ledger = self.ledger
+        if ledger is None:
+            return False
+        return ledger.settle(generation_id, usage)
+
     def reserve(self, question: Question, worst_case: Decimal | None) -> Reservation | None:
         """Hold the call's worst case against the notebook's budget (`BudgetExceeded` if it
         would not fit). `worst_case` None (the price is unknown) is refused under a budget."""
@@ -245,8 +256,8 @@ def _side_file(ledger: Path | str) -> Path:
 
 
 def _prompt_text(question: Question) -> str:
-    from orjupyter.core.domain import ImagePart
+    from orjupyter.core.domain import TextPart
 
     return "".join(
-        part.summary() if isinstance(part, ImagePart) else part.text for part in question.parts
+        part.text if isinstance(part, TextPart) else part.summary() for part in question.parts
     )
