@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from orjupyter.core.domain import Reply, Totals
 from orjupyter.core.errors import CallFailed, OptionError
-from orjupyter.core.formats import Format
+from orjupyter.core.formats import OUTPUT_FORMATS, Format
 from orjupyter.core.question import Question
 from orjupyter.jupyter.panel import Panel, _close_tree
 from orjupyter.service.call import Stopper
@@ -34,8 +34,8 @@ async def compare(magics: OrJupyterMagics, question: Question, args: Namespace) 
     for flag, given in (("--bg", args.bg), ("--thread", args.thread), ("-m", args.model)):
         if given:
             raise OptionError(f"--compare cannot be combined with {flag}; drop one of them")
-    if question.fmt == "code":
-        raise OptionError("--compare cannot put code in a new cell; drop -f code")
+    if OUTPUT_FORMATS[question.fmt].next_cell:
+        raise OptionError(f"--compare cannot put code in a new cell; drop -f {question.fmt}")
     questions = [replace(question, options=replace(question.options, model=m)) for m in models]
     if args.dry_run:
         for each in questions:
@@ -44,6 +44,7 @@ async def compare(magics: OrJupyterMagics, question: Question, args: Namespace) 
     settings = magics.settings
     widgets = bool(settings.widgets) and getattr(magics.shell, "kernel", None) is not None
     comparison = Comparison(models, settings.updates_per_second, widgets)
+    comparison.total_name = magics.notebook().total_name
     comparison.show()
 
     def settled_into(index: int) -> Settled | None:
@@ -127,6 +128,7 @@ class Comparison:
         self.stoppers: list[Stopper] = []
         self.handle: Any = None
         self.fmt: Format = "markdown"
+        self.total_name = "notebook total"
 
     @property
     def views(self) -> list[Column]:
@@ -171,7 +173,7 @@ class Comparison:
     def _show_final(self, totals: Totals) -> None:
         from orjupyter.render.compare import comparison_bundle
 
-        bundle = comparison_bundle(self.replies(), totals, self.fmt)
+        bundle = comparison_bundle(self.replies(), totals, self.fmt, self.total_name)
         meta = {"orjupyter": {"compare": [r.model for r in self.replies()]}}
         if self.handle is None:
             if self.widgets:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -124,6 +125,8 @@ async def run_cell(name: str, line: str, cell: str) -> None:
     magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
     expanded = shell.var_expand(line, depth=1) if shell else line
     waking = asyncio.ensure_future(_wake_often())
+    in_terminal = shell is not None and getattr(shell, "kernel", None) is None
+    restore = _ctrl_c_cancels_this_task() if in_terminal else None
     try:
         with speaking_plainly():
             if magics is None:
@@ -133,6 +136,33 @@ async def run_cell(name: str, line: str, cell: str) -> None:
         print("Stopped.", file=sys.stderr)
     finally:
         waking.cancel()
+        if restore is not None:
+            restore()
+
+
+def _ctrl_c_cancels_this_task() -> Callable[[], None] | None:
+    """Terminal IPython: make Ctrl+C cancel the running cell's task, the way Stop does.
+
+    Otherwise SIGINT raises `KeyboardInterrupt` inside the loop's `select`, outside every
+    task: the cell dies with a traceback and the partial answer, the finished `--map` rows
+    and the `-o` variable are lost. (In a kernel the interrupt already lands in the task.)
+    Returns what puts the previous handler back, or None where signals cannot be handled
+    on this loop (not the main thread, or no Unix signals)."""
+    task = asyncio.current_task()
+    if task is None or threading.current_thread() is not threading.main_thread():
+        return None
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return None
+
+    def restore() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
 WAKE_INTERVAL = 0.1

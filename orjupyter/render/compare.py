@@ -31,7 +31,7 @@ def compare_line(reply: Reply) -> str:
     return " · ".join(fields)
 
 
-def verdict(replies: Sequence[Reply], totals: Totals) -> str:
+def verdict(replies: Sequence[Reply], totals: Totals, total_name: str = "notebook total") -> str:
     """`cheapest: A ($0.0001) · fastest: B (1.20 s) · notebook total $0.12 (9 calls)`."""
     done = [reply for reply in replies if reply.outcome == "ok"]
     fields = []
@@ -46,7 +46,7 @@ def verdict(replies: Sequence[Reply], totals: Totals) -> str:
     fields.append(f"these {len(replies)} calls {spent}")
     estimated = totals.estimated_calls > 0
     calls = f"{totals.calls} call{'s' if totals.calls != 1 else ''}"
-    fields.append(f"notebook total {format_cost(totals.cost, estimate=estimated)} ({calls})")
+    fields.append(f"{total_name} {format_cost(totals.cost, estimate=estimated)} ({calls})")
     return " · ".join(fields)
 
 
@@ -66,13 +66,16 @@ def column_html(reply: Reply, fmt: Format = "markdown") -> str:
 
 
 def comparison_bundle(
-    replies: Sequence[Reply], totals: Totals, fmt: Format = "markdown"
+    replies: Sequence[Reply],
+    totals: Totals,
+    fmt: Format = "markdown",
+    total_name: str = "notebook total",
 ) -> dict[str, str]:
     """The finished comparison as an ordinary output: sanitised HTML and plain text."""
     from orjupyter.render.markdown import output_html
 
     columns = "".join(f'<div class="orj-column">{column_html(r, fmt)}</div>' for r in replies)
-    line = verdict(replies, totals)
+    line = verdict(replies, totals, total_name)
     body = (
         f'<div class="orj-compare">{columns}</div><div class="orj-status">{html.escape(line)}</div>'
     )
