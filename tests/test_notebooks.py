@@ -121,10 +121,17 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     ]
     assert errors == []
     answers = [o for c in done.cells if c.cell_type == "code" for o in answer_outputs(c)]
-    assert len(answers) == 7
+    assert len(answers) == 11
     chat = [r for r in router.requests if r.path.endswith("/chat/completions")]
-    # the repeated question came from the cache; the --map cell asked once per review
-    assert len(chat) == 6 + 3
+    # the repeated question came from the cache; the --map cell asked once per review, the
+    # --compare cell once per model; then --think, --web and the PDF
+    assert len(chat) == 6 + 3 + 3 + 3
+    assert [r.body.get("reasoning") for r in chat if "reasoning" in r.body] == [{"effort": "low"}]
+    parts = [p for r in chat if isinstance(c := r.body["messages"][-1]["content"], list) for p in c]
+    pdf = [part for part in parts if part["type"] == "file"]
+    assert [part["file"]["filename"] for part in pdf] == ["visits.pdf"]
+    compared = next(c for c in done.cells if c.cell_type == "code" and "--compare" in c.source)
+    assert "cheapest: " in compared.outputs[-1]["data"]["text/plain"]
     # the data section: {df} described, and the plot of the cell before as an image
     with_context = next(
         r for r in chat if "--context" not in str(r.body) and "Daily" in str(r.body)

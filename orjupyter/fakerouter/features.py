@@ -129,7 +129,8 @@ class FileInfo:
         return self.pages * PDF_PAGE_TOKENS
 
     def describe(self) -> str:
-        return f"file: {self.filename}, PDF, {self.pages} pages, {self.nbytes} bytes"
+        pages = f"{self.pages} page{'' if self.pages == 1 else 's'}"
+        return f"file: {self.filename}, PDF, {pages}, {self.nbytes} bytes"
 
     def summary(self) -> JSON:
         return {"filename": self.filename, "bytes": self.nbytes, "pages": self.pages}
