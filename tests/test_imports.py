@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -202,3 +203,11 @@ def test_importing_every_module_below_jupyter_loads_no_jupyter_library():
     below = sorted(name for name in MODULES if room_of(name) in {"core", "store", "service"})
     loaded = modules_after("import " + ", ".join(below))
     assert [name for name in ("IPython", "ipywidgets", "traitlets") if name in loaded] == []
+
+
+def test_the_architecture_map_lists_every_module_and_no_other():
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^- `([\w/]+\.py)`:", text, flags=re.MULTILINE))
+    actual = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")}
+    assert sorted(actual - listed) == []  # a module the map does not mention
+    assert sorted(listed - actual) == []  # the map names a module that is gone
