@@ -54,7 +54,8 @@ test: setup-test lint
 
 screenshots: setup-test
 	ORJUPYTER_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
-		tests/test_browser.py::test_screenshots_of_the_panel tests/test_browser_panel.py
+		tests/test_browser.py::test_screenshots_of_the_panel tests/test_browser_panel.py \
+		tests/test_browser_map.py tests/test_browser_compare.py
 	@git status --short docs/images 2>/dev/null || true
 
 bench: setup-test

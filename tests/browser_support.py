@@ -525,3 +525,12 @@ def notebook_opener(
             if not page.is_closed():
                 page.close()
             assert not errors, f"uncaught errors in the page: {errors}"
+
+
+DOC_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+
+
+def screenshots_for_docs() -> Path | None:
+    """`docs/images` when screenshots are being re-taken (`make screenshots` sets
+    `ORJUPYTER_SCREENSHOTS=1`), else None: a test run never rewrites a tracked file."""
+    return DOC_IMAGES if os.environ.get("ORJUPYTER_SCREENSHOTS") == "1" else None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from browser_support import NotebookPage, normalise, wait_for
+from browser_support import NotebookPage, normalise, screenshots_for_docs, wait_for
 
 from orjupyter.fakerouter import FakeRouter
 
@@ -15,7 +14,7 @@ pytestmark = [pytest.mark.browser]
 
 OpenNotebook = Callable[..., NotebookPage]
 THREE = "openai/gpt-4o-mini,anthropic/claude-3.5-sonnet,meta-llama/llama-3.1-8b-instruct"
-SHOTS = os.environ.get("ORJUPYTER_SCREENSHOTS")  # a folder for screenshots, if wanted
+SHOTS = screenshots_for_docs()
 
 
 def boxes(locator: Any) -> list[dict[str, float]]:
@@ -47,7 +46,7 @@ def test_compare_streams_side_by_side_and_one_stop_stops_only_its_model(
     assert max(tops) - min(tops) < 2, tops  # side by side on a wide page
     assert lefts == sorted(lefts)
     if SHOTS:
-        cell.screenshot(path=f"{SHOTS}/compare-live.png")
+        cell.screenshot(path=str(SHOTS / "compare-live.png"))
     columns.nth(1).locator("button", has_text="Stop").click()
     final = cell.locator(".orj-output .orj-compare")
     final.wait_for(timeout=60_000)
@@ -64,8 +63,6 @@ def test_compare_streams_side_by_side_and_one_stop_stops_only_its_model(
     assert len(gone) == 1
     completed = {e["id"] for e in lab_router.events if e["event"] == "completed"}
     assert len(completed) == 2  # the other two ran to the end
-    if SHOTS:
-        cell.screenshot(path=f"{SHOTS}/compare-final.png")
 
 
 def test_the_thinking_section_is_collapsed_above_the_answer(
