@@ -165,7 +165,7 @@ class NotebookPanel:
         if self.box is None:
             return
         with self._lock:
-            if event is None or event.kind == "recorded":
+            if event is None or event.kind in {"recorded", "settled"}:
                 self._ledger_stale = True
             now = time.monotonic()
             wait = self._last + self.interval - now

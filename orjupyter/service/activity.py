@@ -24,7 +24,7 @@ from typing import Literal
 from orjupyter.core.domain import Reply
 from orjupyter.service.call import Stopper
 
-EventKind = Literal["started", "progress", "recorded", "ended"]
+EventKind = Literal["started", "progress", "recorded", "ended", "settled"]
 
 
 @dataclass
@@ -46,8 +46,8 @@ class CallInFlight:
 @dataclass(frozen=True)
 class ActivityEvent:
     """What happened: a call `started`, its answer grew (`progress`), its ledger row was
-    written (`recorded`, with the reply; `call` is None for an answer from the cache) or
-    it `ended` without a row."""
+    written (`recorded`, with the reply; `call` is None for an answer from the cache), it
+    `ended` without a row, or an estimated row was `settled` with OpenRouter's bill."""
 
     kind: EventKind
     call: CallInFlight | None
@@ -101,6 +101,11 @@ class Activity:
         """The call's ledger row is written (`call` None: an answer from the cache)."""
         self._land(call)
         self._tell(ActivityEvent("recorded", call, reply))
+
+    def settled(self, reply: Reply | None = None) -> None:
+        """Estimated ledger rows now hold their exact bill (`reply`: the settled one, when
+        there is one; None after `%gpt4o reconcile`)."""
+        self._tell(ActivityEvent("settled", None, reply))
 
     def ended(self, call: CallInFlight) -> None:
         """The call is over and left no ledger row."""

@@ -181,6 +181,7 @@ class Session:
                 return None
             settled = replace(reply, usage=usage)
             self.book.settle(reply.id, usage)
+            self.activity.settled(settled)
             view.settled(settled, self.book.totals(question.notebook))
             if on_settled is not None:
                 on_settled(settled)
@@ -198,6 +199,8 @@ class Session:
             if usage is not None and self.book.settle(call.generation_id, usage):
                 settled += 1
                 change += usage.cost - call.usage.cost
+        if settled:
+            self.activity.settled()
         return settled, len(calls) - settled, change
 
     def _finish(
