@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbformat.v4 import new_code_cell, new_notebook
+from notebook_support import execute
 
 from orjupyter.core.pdf import MAX_PDF_BYTES, PdfError, pdf_part
 from orjupyter.fakerouter import FakeRouter
@@ -60,21 +58,6 @@ def test_a_pdf_too_large_is_refused_before_it_is_read(tmp_path: Path) -> None:
         pdf_part(path)
     with pytest.raises(PdfError, match="no PDF file at"):
         pdf_part(tmp_path / "missing.pdf")
-
-
-def execute(tmp_path: Path, *sources: str, allow_errors: bool = False) -> nbformat.NotebookNode:
-    notebook = new_notebook(
-        cells=[new_code_cell(source) for source in sources],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-    )
-    NotebookClient(
-        notebook,
-        timeout=120,
-        kernel_name="python3",
-        allow_errors=allow_errors,
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()
-    return notebook
 
 
 def test_a_pdf_travels_in_place_in_a_real_kernel(router: FakeRouter, tmp_path: Path) -> None:

@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbformat.v4 import new_code_cell, new_notebook
+from notebook_support import execute, streamed
 
 from orjupyter.fakerouter import FakeRouter
-
-
-def execute(tmp_path: Path, *sources: str) -> nbformat.NotebookNode:
-    notebook = new_notebook(
-        cells=[new_code_cell(source) for source in sources],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-    )
-    NotebookClient(
-        notebook,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()
-    return notebook
-
-
-def printed(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
 
 
 def shown(cell: nbformat.NotebookNode) -> str:
@@ -70,7 +50,7 @@ def test_cached_prompt_tokens_show_in_the_status_line_the_reply_and_the_dashboar
         "print(first.usage.cached_tokens, again.usage.cached_tokens, again.usage.prompt_tokens)",
         "%gpt4o usage",
     )
-    first, again, prompt = map(int, printed(notebook.cells[3]).split())
+    first, again, prompt = map(int, streamed(notebook.cells[3]).split())
     billed = [u["prompt_tokens_details"]["cached_tokens"] for u in router.billed()]
     assert billed == [0, again]
     assert first == 0

@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbformat.v4 import new_code_cell, new_notebook
+from notebook_support import execute, streamed
 
 from orjupyter.fakerouter import FakeRouter
-
-
-def execute(tmp_path: Path, *sources: str) -> nbformat.NotebookNode:
-    notebook = new_notebook(
-        cells=[new_code_cell(source) for source in sources],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-    )
-    NotebookClient(
-        notebook,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()
-    return notebook
-
-
-def streamed(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == name)
 
 
 def answer(cell: nbformat.NotebookNode) -> dict[str, str]:
