@@ -45,7 +45,7 @@ lint: setup-test
 # The tests must leave the checkout as they found it (`git status` before = after).
 test: setup-test lint
 	@before="$$(git status --porcelain 2>/dev/null)"; \
-	$(BIN)/python -m pytest -q || exit $$?; \
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile || exit $$?; \
 	after="$$(git status --porcelain 2>/dev/null)"; \
 	if [ "$$before" != "$$after" ]; then \
 		echo "make test: the tests changed the checkout (git status), and they must not:"; \
