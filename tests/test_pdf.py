@@ -26,7 +26,7 @@ def test_paths_path_strings_and_pdf_bytes_become_file_parts(tmp_path: Path) -> N
         assert part.pages == 2
         assert base64.b64decode(part.data_url.partition(",")[2]) == PDF
         assert part.data_url.startswith("data:application/pdf;base64,")
-    assert pdf_part(report).filename == "Report.PDF"  # type: ignore[union-attr]
+    assert pdf_part(report).filename == "Report.PDF"
     assert "base64" not in repr(pdf_part(report))
 
 

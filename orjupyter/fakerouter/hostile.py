@@ -43,7 +43,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from orjupyter.core.domain import DEFAULT_MODEL
 
@@ -95,14 +95,22 @@ def _directive(body: dict[str, Any]) -> dict[str, str]:
     return values
 
 
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, knowing the router its handlers record into."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], router: HostileRouter) -> None:
+        super().__init__(address, _Handler)
+        self.router = router
+
+
 class HostileRouter:
     """The hostile server on a daemon thread; `requests` holds every chat body received."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
-        self._server.router = self  # type: ignore[attr-defined]
+        self._server = _Server((host, port), self)
         self.host, self.port = host, self._server.server_address[1]
         self._thread: threading.Thread | None = None
 
@@ -204,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        router: HostileRouter = self.server.router  # type: ignore[attr-defined]
+        router = cast(_Server, self.server).router
         router.requests.append(body)
         values = _directive(body)
         auth = self.headers.get("Authorization", "")

@@ -24,7 +24,6 @@ from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
 from orjupyter.jupyter.bills import reconcile, settled_into
 from orjupyter.jupyter.call_options import call_options, refuse_map_only, schema_named
-from orjupyter.jupyter.compare import compare
 from orjupyter.jupyter.config import OrJupyter, SecretStr
 from orjupyter.jupyter.context import Recorder
 from orjupyter.jupyter.door import speaking_plainly
@@ -41,7 +40,6 @@ from orjupyter.jupyter.grammar import (
     parse_options,
     split_question,
 )
-from orjupyter.jupyter.panel import Panel, TextView
 from orjupyter.service.session import Session
 from orjupyter.service.views import View
 
@@ -224,6 +222,8 @@ class OrJupyterMagics(Magics):
             notebook=notebook,
         )
         if args.compare:
+            from orjupyter.jupyter.compare import compare
+
             return await compare(self, question, args)
         if args.dry_run:
             await self.session.dry_run(question)
@@ -331,6 +331,8 @@ class OrJupyterMagics(Magics):
         )
 
     def _view(self, model: str, question: Question | None = None) -> View:
+        from orjupyter.jupyter.panel import Panel, TextView
+
         settings = self.settings
         if not settings.widgets or getattr(self.shell, "kernel", None) is None:
             return TextView(model, total_name=self.notebook().total_name)
