@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notebook_support import loaded_shell, point_at
 
 from orjupyter.fakerouter import FakeRouter
 
@@ -42,25 +43,14 @@ def router(
 ) -> FakeRouter:
     """A clean local OpenRouter, with the environment pointing at it."""
     router_server.reset()
-    monkeypatch.setenv("OPENROUTER_BASE_URL", router_server.base_url)
-    monkeypatch.setenv("OPENROUTER_API_KEY", TEST_KEY)
-    # each test gets its own ledger and cache, also in kernels it starts
-    monkeypatch.setenv("ORJUPYTER_LEDGER", str(tmp_path / "ledger.sqlite"))
-    monkeypatch.setenv("ORJUPYTER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("ORJUPYTER_REPLAY", raising=False)
+    point_at(monkeypatch, tmp_path, router_server.base_url, TEST_KEY)
     return router_server
 
 
 @pytest.fixture
 def shell(router: FakeRouter) -> Iterator[object]:
     """A real InteractiveShell with orjupyter loaded (no kernel: the text view)."""
-    from IPython.core.interactiveshell import InteractiveShell
-
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "orjupyter")
-    yield ip
-    ip.run_line_magic("unload_ext", "orjupyter")
-    ip.user_ns.pop("reply", None)
+    yield from loaded_shell()
 
 
 @pytest.fixture

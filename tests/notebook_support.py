@@ -1,10 +1,13 @@
-"""Helpers for tests that run a notebook in a real kernel (nbclient) and read its outputs."""
+"""Helpers for tests that run orjupyter: the environment pointing at a local server, a
+loaded InteractiveShell, and a notebook run in a real kernel (nbclient)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -28,3 +31,25 @@ def execute(tmp_path: Path, *sources: str, allow_errors: bool = False) -> nbform
 def streamed(cell: nbformat.NotebookNode, name: str = "stdout") -> str:
     """What the cell printed to `name` (stdout or stderr)."""
     return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == name)
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, base_url: str, api_key: str) -> None:
+    """What a test's calls (and the kernels it starts) read from the environment: this
+    server and key, a ledger and a cache of the test's own, replay off."""
+    monkeypatch.setenv("OPENROUTER_BASE_URL", base_url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", api_key)
+    monkeypatch.setenv("ORJUPYTER_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("ORJUPYTER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ORJUPYTER_REPLAY", raising=False)
+
+
+def loaded_shell() -> Iterator[object]:
+    """A real InteractiveShell with orjupyter loaded (no kernel: the text view); unloaded
+    after the test."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "orjupyter")
+    yield shell
+    shell.run_line_magic("unload_ext", "orjupyter")
+    shell.user_ns.pop("reply", None)

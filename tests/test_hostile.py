@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from notebook_support import loaded_shell, point_at
 
 from orjupyter.core.domain import format_cost
 from orjupyter.fakerouter.hostile import HostileRouter
@@ -41,23 +42,13 @@ def hostile(
     hostile_server: HostileRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> HostileRouter:
     hostile_server.requests.clear()
-    monkeypatch.setenv("OPENROUTER_BASE_URL", hostile_server.base_url)
-    monkeypatch.setenv("OPENROUTER_API_KEY", HOSTILE_KEY)
-    monkeypatch.setenv("ORJUPYTER_LEDGER", str(tmp_path / "ledger.sqlite"))
-    monkeypatch.setenv("ORJUPYTER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("ORJUPYTER_REPLAY", raising=False)
+    point_at(monkeypatch, tmp_path, hostile_server.base_url, HOSTILE_KEY)
     return hostile_server
 
 
 @pytest.fixture
 def ip(hostile: HostileRouter) -> Iterator[object]:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "orjupyter")
-    yield shell
-    shell.run_line_magic("unload_ext", "orjupyter")
-    shell.user_ns.pop("reply", None)
+    yield from loaded_shell()
 
 
 def run(shell, source: str):

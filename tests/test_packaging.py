@@ -26,7 +26,7 @@ def tracked_files() -> list[str]:
 def copy_of_the_checkout(folder: Path) -> Path:
     """The tracked files (building writes build/ and egg-info beside the sources)."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("needs a git checkout to copy")
+        pytest.skip("needs a git checkout to copy")  # e.g. tests run from an unpacked sdist
     for name in tracked_files():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, folder / name)
@@ -67,7 +67,7 @@ def test_the_makefiles_editable_install_is_quiet(tmp_path):
     """`make run` and `make test` install the checkout in place; setuptools' advice about
     editable installs is not for the person who typed `make run`."""
     if shutil.which("make") is None:
-        pytest.skip("needs make")
+        pytest.skip("needs make")  # the Makefile is what it tests; Windows may have none
     shown = subprocess.run(
         ["make", "-s", "--no-print-directory", "--eval", "show: ; @echo $(QUIET_EDITABLE)", "show"],
         cwd=ROOT,
