@@ -33,6 +33,7 @@ import load
 import mapping
 import memory
 import notebook_context
+import stopping
 import streaming
 import traffic
 from _common import FakeServer, Row, log
@@ -48,6 +49,7 @@ MODULES = (
     "context",
     "mapping",
     "compare",
+    "stopping",
 )
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 
@@ -68,6 +70,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             context=2,
             map=3,
             compare=2,
+            stop=2,
         )
     return dict(
         load=7,
@@ -82,6 +85,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         context=5,
         map=7,
         compare=5,
+        stop=5,
     )
 
 
@@ -97,6 +101,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "context": lambda: notebook_context.measure(runs["context"], server),
         "mapping": lambda: mapping.measure(runs["map"], server),
         "compare": lambda: compare.measure(runs["compare"], server),
+        "stopping": lambda: stopping.measure(runs["stop"], server),
     }
 
 

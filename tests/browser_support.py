@@ -253,7 +253,16 @@ class JupyterLab:
         return name
 
     def read_notebook(self, name: str) -> nbformat.NotebookNode:
-        return nbformat.read(self.root / name, as_version=4)
+        """The saved file, once whole: the server writes it in place, so a read that
+        lands mid-write sees a truncated file and tries again."""
+
+        def whole() -> nbformat.NotebookNode | None:
+            try:
+                return nbformat.read(self.root / name, as_version=4)
+            except ValueError:  # nbformat.reader.NotJSONError among them
+                return None
+
+        return wait_for(whole, 10, f"{name} to be whole on disk")
 
 
 # --- the page -----------------------------------------------------------------------

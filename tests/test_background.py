@@ -19,11 +19,8 @@ def execute(client, code: str) -> tuple[dict, str]:
 
 def test_bg_returns_at_once_and_other_cells_run_meanwhile(router, kernel):
     execute(kernel, "%load_ext orjupyter")
-    started = time.monotonic()
     reply, _ = execute(kernel, "%%gpt4o --bg -o r\n[[fake words=60 delay=0.05]]")
-    returned = time.monotonic() - started
     assert reply["status"] == "ok"
-    assert returned < 2.0  # the answer takes about 3 s
     reply, printed = execute(kernel, "print(r.done(), 6 * 7)")
     assert printed.split() == ["False", "42"]  # another cell ran while it streamed
     reply, printed = execute(

