@@ -27,6 +27,9 @@ OUT = ROOT / ".out"
 
 def execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
+    # The kernel is told which notebook it runs, as jupyter-server tells it, so that the
+    # calls, the total and a budget are this notebook's and not every unnamed one's.
+    os.environ["JPY_SESSION_NAME"] = str(path)
     # Local sockets, where there are any: nothing listens on TCP, and the kernel has no
     # reason to warn that its TCP traffic is unencrypted.
     with tempfile.TemporaryDirectory(prefix="orjupyter-kernel-") as sockets:

@@ -191,7 +191,7 @@ def wait_stopped(notebook: NotebookPage, index: int) -> dict[str, Any]:
     """The final output of a stopped answer: it comes long before the whole answer would
     have (20 s). How quickly is measured in benchmarks/stopping.py, not asserted here."""
     final = wait_for(
-        lambda: final_or_empty(notebook, index), 5, "the stopped answer", interval=0.02
+        lambda: final_or_empty(notebook, index), 10, "the stopped answer", interval=0.02
     )
     assert final["status"].startswith("stopped · "), final["status"]
     assert final["error"] is None, final["error"]

@@ -187,7 +187,7 @@ def test_plot_of_one_call_and_the_newest_calls_only():
 
 
 def test_empty_usage_dashboard():
-    bundle = usage_dashboard(Totals(), [], [], "(notebook path unknown)")
+    bundle = usage_dashboard(Totals(), [], [], "unnamed notebooks in ~/project")
     assert "0 calls" in bundle["text/plain"]
     assert "no calls recorded yet" in bundle["text/plain"]
     assert "<svg" not in bundle["text/html"]

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from orjupyter.core.notebook_id import UNKNOWN_LABEL, NotebookId, notebook_identity
+from orjupyter.core.notebook_id import NotebookId, notebook_identity
 
 # the expected keys are written as POSIX paths; Windows would need its own table
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX paths")
@@ -94,8 +94,13 @@ def test_paths_are_normalised():
 )
 def test_fallback_when_nothing_names_the_notebook(namespace):
     nb = identity(namespace, {"JPY_SESSION_NAME": "  "})
-    assert nb == NotebookId(f"unsaved:{CWD}", UNKNOWN_LABEL, "fallback")
-    assert nb.label == "(notebook path unknown)"
+    assert nb == NotebookId(f"unsaved:{CWD}", "unnamed notebooks in ~/project/sub", "fallback")
+    assert nb.total_name == "folder total"
+
+
+def test_the_fallback_names_its_folder_as_a_person_reads_it():
+    nb = identity(environ={"HOME": "/home/me"}, cwd=Path("/home/me/project"))
+    assert nb.label == "unnamed notebooks in ~/project"
 
 
 def test_the_fallback_key_is_per_directory():

@@ -73,7 +73,8 @@ def test_images_answer_and_usage_in_a_real_kernel(router, tmp_path):
     assert "text/markdown" not in data  # HTML and plain text only: no third copy
     assert "<li>image: 1536x768" in data["text/html"]
     assert "prompt +" in data["text/plain"]
-    assert "notebook total" in data["text/plain"]
+    # nbclient does not tell the kernel the notebook's path: its total is the folder's
+    assert "folder total" in data["text/plain"]
 
     # -o and orjupyter.usage() match what the server billed
     facts = json.loads(done.cells[4].outputs[0]["text"])
@@ -199,5 +200,13 @@ def test_make_run_says_only_what_a_person_needs(tmp_path, monkeypatch):
     assert "WARNING" not in said
     assert "Traceback" not in said
     assert "Executed notebooks/quickstart.ipynb top to bottom." in said
-    assert (tmp_path / "quickstart.ipynb").exists()
     assert (tmp_path / "quickstart.html").exists()
+    # the kernel was told which notebook it ran: its calls are the quickstart's own
+    executed = nbformat.read(tmp_path / "quickstart.ipynb", as_version=4)
+    said_in_cells = [
+        str(output.get("data", {}).get("text/plain", ""))
+        for cell in executed.cells
+        for output in cell.get("outputs", [])
+    ]
+    assert any("notebook total" in text for text in said_in_cells)
+    assert not any("folder total" in text for text in said_in_cells)

@@ -18,7 +18,8 @@ Sources, in order (the first that names a notebook wins):
 4. ``__session__`` in the namespace: ipykernel's copy of ``JPY_SESSION_NAME``.
 5. Otherwise, in a kernel (plain ``jupyter console``, nbclient/nbconvert and papermill
    without injected paths, other frontends): ``unsaved:<working directory>``, labelled
-   "(notebook path unknown)", so such kernels share one history per directory.
+   "unnamed notebooks in <working directory>", so such kernels share one history per
+   directory, and the status line calls its total the "folder total".
 
 Terminal IPython has no notebook (the caller says so by passing ``terminal_session``):
 
@@ -49,7 +50,7 @@ from typing import Literal
 Source = Literal[
     "vscode", "papermill", "jupyter-server", "ipykernel", "fallback", "script", "terminal"
 ]
-UNKNOWN_LABEL = "(notebook path unknown)"
+UNNAMED_LABEL = "unnamed notebooks in {folder}"
 SESSION_LABEL = "this IPython session"
 
 
@@ -69,6 +70,8 @@ class NotebookId:
             return "session total"
         if self.source == "script":
             return f"{PurePath(self.key).name} total"
+        if self.source == "fallback":
+            return "folder total"
         return "notebook total"
 
 
@@ -100,7 +103,9 @@ def notebook_identity(
             return NotebookId(key=key, label=_label(key, environ), source="script")
         key = f"ipython:{_normal(cwd)}@{terminal_session}"
         return NotebookId(key=key, label=SESSION_LABEL, source="terminal")
-    return NotebookId(key=f"unsaved:{_normal(cwd)}", label=UNKNOWN_LABEL, source="fallback")
+    folder = _normal(cwd)
+    label = UNNAMED_LABEL.format(folder=_label(folder, environ))
+    return NotebookId(key=f"unsaved:{folder}", label=label, source="fallback")
 
 
 def session_id(key: str) -> str:

@@ -126,6 +126,13 @@ class StreamState:
         return True
 
     def _extras(self, delta: Any) -> None:
+        # OpenRouter's additions are undeclared fields of the SDK's delta: read them from
+        # its dict of extras (a missing attribute costs the SDK's model an exception)
+        extra = getattr(delta, "model_extra", None)
+        if isinstance(extra, dict):
+            if not extra:
+                return
+            delta = _Wire(extra)
         thought = getattr(delta, "reasoning", None)
         if isinstance(thought, str) and thought:
             if self.secrets:

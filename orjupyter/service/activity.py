@@ -24,6 +24,9 @@ from typing import Literal
 from orjupyter.core.domain import Reply
 from orjupyter.service.call import Stopper
 
+PROGRESS_PER_SECOND = 10
+"""How often listeners hear that a call's answer grew."""
+
 EventKind = Literal["started", "progress", "recorded", "ended", "settled"]
 
 
@@ -38,6 +41,8 @@ class CallInFlight:
     stopper: Stopper
     since: float = field(default_factory=time.monotonic)
     characters: int = 0
+    told: float = 0.0
+    """When listeners last heard of its progress (monotonic seconds)."""
 
     def seconds(self) -> float:
         return time.monotonic() - self.since
@@ -94,8 +99,13 @@ class Activity:
         return call
 
     def progress(self, call: CallInFlight, characters: int) -> None:
+        """The answer has grown to `characters`; listeners hear of it at most
+        `1 / PROGRESS_PER_SECOND` apart (this runs for every chunk of the stream)."""
         call.characters = characters
-        self._tell(ActivityEvent("progress", call))
+        now = time.monotonic()
+        if now - call.told >= 1 / PROGRESS_PER_SECOND:
+            call.told = now
+            self._tell(ActivityEvent("progress", call))
 
     def recorded(self, call: CallInFlight | None, reply: Reply) -> None:
         """The call's ledger row is written (`call` None: an answer from the cache)."""
