@@ -333,16 +333,16 @@ class OrJupyterMagics(Magics):
     def _view(self, model: str, question: Question | None = None) -> View:
         from orjupyter.jupyter.panel import Panel, TextView
 
-        settings = self.settings
+        settings, total_name = self.settings, self.notebook().total_name
         if not settings.widgets or getattr(self.shell, "kernel", None) is None:
-            return TextView(model, total_name=self.notebook().total_name)
+            return TextView(model, total_name=total_name)
         if question is None:
-            return Panel(model, settings.updates_per_second)
+            return Panel(model, settings.updates_per_second, total_name=total_name)
         from functools import partial
 
         from orjupyter.jupyter.actions import Conversation
 
-        make_panel = partial(Panel, model, settings.updates_per_second)
+        make_panel = partial(Panel, model, settings.updates_per_second, total_name=total_name)
         conversation = Conversation(self.session, question, make_panel)
         return make_panel(on_done=conversation.done, after_show=conversation.show)
 

@@ -93,10 +93,12 @@ class Panel:
         question: str | None = None,
         on_done: Callable[[Panel], None] | None = None,
         after_show: Callable[[], None] | None = None,
+        total_name: str = "notebook total",
     ) -> None:
         """`handle`: an output to stream into instead of a new one (a follow-up replaces the
         cell's answer with a panel that shows the `earlier` exchanges above `question`);
-        `on_done` runs once the final output is shown."""
+        `on_done` runs once the final output is shown; `total_name` is what the usage line
+        calls the running total."""
         from orjupyter.render.markdown import BlockSplitter
 
         self.reuse = handle
@@ -105,6 +107,7 @@ class Panel:
         self.on_done = on_done
         self.after_show = after_show
         self.model = model
+        self.total_name = total_name
         self.interval = 1.0 / max(updates_per_second, 0.1)
         self.splitter = BlockSplitter()
         self.last_flush = 0.0
@@ -268,7 +271,7 @@ class Panel:
             self.pending = None
         self.fmt = fmt
         self.exchanges = [*self.earlier, Exchange(self.question, reply)]
-        bundle = transcript_bundle(self.exchanges, totals, fmt)
+        bundle = transcript_bundle(self.exchanges, totals, fmt, self.total_name)
         self.final = (bundle, metadata(reply))
         if self.handle is None:  # answered from the cache: no panel was needed
             from IPython.display import display
@@ -289,7 +292,7 @@ class Panel:
         if self.handle is None or not exchanges or exchanges[-1].reply.id != reply.id:
             return
         self.exchanges = [*exchanges[:-1], Exchange(exchanges[-1].question, reply)]
-        bundle = transcript_bundle(self.exchanges, totals, self.fmt)
+        bundle = transcript_bundle(self.exchanges, totals, self.fmt, self.total_name)
         self.final = (bundle, metadata(reply))
         self.handle.update(bundle, metadata=metadata(reply), raw=True)
 

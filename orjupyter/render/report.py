@@ -158,9 +158,13 @@ def final_bundle(reply: Reply, totals: Totals, fmt: Format = "markdown") -> dict
 
 
 def transcript_bundle(
-    exchanges: Sequence[Exchange], totals: Totals, fmt: Format = "markdown"
+    exchanges: Sequence[Exchange],
+    totals: Totals,
+    fmt: Format = "markdown",
+    total_name: str = "notebook total",
 ) -> dict[str, str]:
-    """A cell's answer and its follow-ups, each with its usage line.
+    """A cell's answer and its follow-ups, each with its usage line (whose running total
+    is called `total_name`).
 
     Two representations, each a full copy of the text: sanitised HTML (what notebook
     frontends, nbconvert and GitHub show) and plain text (consoles, terminals, search).
@@ -173,7 +177,7 @@ def transcript_bundle(
     plain: list[str] = []
     for exchange in exchanges:
         reply = exchange.reply
-        line = usage_line(reply, totals)
+        line = usage_line(reply, totals, total_name)
         error = f"\n\n{reply.error}" if reply.error else ""
         if exchange.question is not None:
             html_parts.append(f'<div class="orj-question">{html.escape(exchange.question)}</div>')
