@@ -85,6 +85,15 @@ def test_columns_row_fields_and_notebook_variables_are_all_fine():
     check_template(segments, source, {"labels": "x, y"})
 
 
+def test_expressions_may_use_the_row_and_builtins():
+    source = map_source(pd.DataFrame({"title": ["a"], "body": ["b"]}), "tickets")
+    check_template(parse_template("{title.upper()} {len(body)} {[w for w in body]}"), source, {})
+    with pytest.raises(PromptError, match="no column 'bdy'"):
+        check_template(parse_template("{title} {len(bdy)}"), source, {})
+    with pytest.raises(PromptError, match="never uses the row"):
+        check_template(parse_template("{len(labels)}"), source, {"labels": [1]})
+
+
 def test_a_template_that_ignores_the_row_is_refused():
     source = map_source(["a", "b"], "items")
     with pytest.raises(PromptError, match=r"never uses the row.*\{item\}"):

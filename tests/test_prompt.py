@@ -61,6 +61,34 @@ def test_indexing_and_attributes_resolve():
     assert parts == [TextPart("df.plot() / T")]
 
 
+def test_an_expression_is_evaluated_in_the_notebook_namespace():
+    class Frame:
+        def describe(self) -> str:
+            return "count 3"
+
+    parts = parts_of(
+        "Explain {df.describe()} of {len(rows)} rows, {a / b:.1%}; {sum(r * a for r in rows)}",
+        df=Frame(), rows=[1, 2, 3], a=1, b=4,
+    )  # fmt: skip
+    assert parts == [TextPart("Explain count 3 of 3 rows, 25.0%; 6")]
+    assert parts_of("{pic if n else None}", pic=Picture("p"), n=1)[0].width == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("{nope()}", "{nope()}: name 'nope' is not defined in the notebook"),
+        ("{1 / n}", "{1 / n}: ZeroDivisionError: division by zero"),
+        ("{n +}", "{n +} is neither a variable nor a Python expression; write {{ and }}"),
+    ],
+)
+def test_a_failing_expression_says_why_in_one_line(text, said):
+    with pytest.raises(PromptError) as raised:
+        parts_of(text, n=0)
+    assert said in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
 def test_detail_is_passed_to_images():
     parts = build_parts(parse_template("{p}"), {"p": Picture("p")}, fake_image, "low")
     assert isinstance(parts[0], ImagePart)

@@ -13,7 +13,6 @@ through its own methods), no I/O. What a row offers its template:
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any, Literal
 
 from orjupyter.core.domain import format_cost
 from orjupyter.core.errors import OptionError, PromptError
-from orjupyter.core.prompt import Placeholder, Segment
+from orjupyter.core.prompt import Placeholder, Segment, names_read
 
 SourceKind = Literal["frame", "series", "list", "dict"]
 ROW_FIELDS: dict[SourceKind, tuple[str, ...]] = {
@@ -32,7 +31,6 @@ ROW_FIELDS: dict[SourceKind, tuple[str, ...]] = {
     "list": ("item", "index"),
     "dict": ("item", "index"),
 }
-_NAME = re.compile(r"^[^.\[]+")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
 
@@ -117,8 +115,7 @@ def check_template(
     """Every placeholder names a column, a row field or a notebook variable, and at least
     one depends on the row; else one line naming it (and the columns)."""
     own = {*source.columns, *ROW_FIELDS[source.kind]}
-    names = [_NAME.match(s.field) for s in segments if isinstance(s, Placeholder)]
-    used = [match.group(0) for match in names if match]
+    used = [name for s in segments if isinstance(s, Placeholder) for name in names_read(s)]
     for name in used:
         if name in own or name in namespace:
             continue

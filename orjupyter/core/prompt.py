@@ -2,7 +2,9 @@
 
 The template syntax is Python's format-string syntax (parsed by `string.Formatter`), so
 `{{` and `}}` are literal braces, `{In[3]}` and `{obj.attr}` work, and `{x:.2f}` /
-`{x!r}` format values as Python would. Three format specs are ours: `{x:image}` sends
+`{x!r}` format values as Python would. A placeholder that is not a name with attributes
+and indexes is a Python expression, evaluated in the notebook's namespace as a cell would
+(`{df.describe()}`, `{len(rows)}`, `{a + b:.2f}`). Three format specs are ours: `{x:image}` sends
 the value as an image, `{x:text}` as a description even when it is image-like, and
 `{x:full}` the whole value as text. Without a spec, images (`image_sources.SOURCES`)
 travel as images, strings and numbers as themselves, and data (frames, arrays,
@@ -12,6 +14,8 @@ Pure: no IPython.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
@@ -75,8 +79,42 @@ def placeholder_names(segments: Sequence[Segment]) -> list[str]:
     return [s.field for s in segments if isinstance(s, Placeholder)]
 
 
+def names_read(placeholder: Placeholder) -> list[str]:
+    """The variables a placeholder reads: `df` for `{df.shape[0]}`; for an expression, each
+    name it loads that is not a builtin (`{len(body) + n}`: `body`, `n`)."""
+    field = placeholder.field
+    if _FIELD.fullmatch(field):
+        return [re.split(r"[.\[]", field, maxsplit=1)[0]]
+    try:
+        tree = ast.parse(field, mode="eval")
+    except SyntaxError:
+        return []
+    bound = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.comprehension)
+        for target in ast.walk(node.target)
+        if isinstance(target, ast.Name)
+    }
+    found = [
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    ]
+    return [
+        name for name in dict.fromkeys(found) if name not in bound and not hasattr(builtins, name)
+    ]
+
+
+_FIELD = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]]+\])*")
+"""A format-string field: a name, then attributes and indexes (`In[3]`, `obj.attr`)."""
+
+
 def resolve(placeholder: Placeholder, namespace: Mapping[str, object]) -> object:
-    """Look a placeholder's field up in the namespace (`name`, `In[3]`, `obj.attr`)."""
+    """Look a placeholder's field up in the namespace (`name`, `In[3]`, `obj.attr`), or
+    evaluate it there when it is an expression (`df.describe()`)."""
+    if not _FIELD.fullmatch(placeholder.field):
+        return _evaluate(placeholder, namespace)
     try:
         value, _ = _FORMATTER.get_field(placeholder.field, (), namespace)
     except KeyError as exc:
@@ -88,6 +126,27 @@ def resolve(placeholder: Placeholder, namespace: Mapping[str, object]) -> object
     except (AttributeError, IndexError, TypeError) as exc:
         raise PromptError(f"{placeholder.source}: {exc}") from None
     return value
+
+
+def _evaluate(placeholder: Placeholder, namespace: Mapping[str, object]) -> object:
+    """The placeholder as a Python expression, run in the notebook's namespace: the
+    cell's own code, as a line of the cell would run it."""
+    try:
+        code = compile(placeholder.field, "<placeholder>", "eval")
+    except SyntaxError:
+        raise PromptError(
+            f"{placeholder.source} is neither a variable nor a Python expression; "
+            "write {{ and }} for literal braces"
+        ) from None
+    scope = namespace if isinstance(namespace, dict) else {}
+    try:
+        return eval(code, scope, namespace)
+    except NameError as exc:
+        raise PromptError(
+            f"{placeholder.source}: {exc} in the notebook; define it in a cell above"
+        ) from None
+    except Exception as exc:  # the expression's own failure, as the cell would raise it
+        raise PromptError(f"{placeholder.source}: {type(exc).__name__}: {exc}") from None
 
 
 _DEFAULT_REPR = re.compile(r"^<[^<>]* at 0x[0-9a-fA-F]+>$")
