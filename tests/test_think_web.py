@@ -109,6 +109,16 @@ def test_web_search_numbers_its_sources_and_bills_the_search(router: FakeRouter,
     assert len(router.requests) == 2  # the dry run sent nothing
 
 
+def test_a_terminal_shows_the_thinking_before_the_answer(shell, router, capsys):
+    cell = "%gpt4o -m openai/o4-mini --think -o r Why? [[fake reply=Because.]]"
+    assert shell.run_cell(cell).success
+    out = capsys.readouterr().out
+    r = shell.user_ns["r"]
+    assert out.startswith(f"Thinking: {r.reasoning}\n\nAnswer: Because.\n\n[openai/o4-mini")
+    assert r.reasoning.startswith("Let me think")
+    assert out.count("Because.") == 1
+
+
 def test_sources_are_listed_in_a_terminal_too(shell, router, capsys):
     assert shell.run_cell("%gpt4o --web What is new [[fake reply=News.]]").success
     out = capsys.readouterr().out

@@ -39,6 +39,8 @@ class TextView:
         self.out = out or sys.stdout
         self.total_name = total_name
         self.printed = 0
+        self.thought = 0
+        """Characters of the reasoning printed (`--think`), before the answer."""
 
     def show(self) -> None:
         return None
@@ -51,9 +53,20 @@ class TextView:
 
     def on_text(self, state: StreamState) -> None:
         text = state.text
+        if state.reasoning_chunks and not self.printed:
+            self._think(state.reasoning, answering=bool(text))
         self.out.write(printable(text[self.printed :]))
         self.out.flush()
         self.printed = len(text)
+
+    def _think(self, reasoning: str, *, answering: bool) -> None:
+        """The reasoning as it streams, under a "Thinking:" heading; a blank line and
+        "Answer:" once the answer begins."""
+        heading = "Thinking: " if not self.thought and reasoning else ""
+        self.out.write(printable(heading + reasoning[self.thought :]))
+        self.thought = len(reasoning)
+        if answering and self.thought:
+            self.out.write("\n\nAnswer: ")
 
     def on_retry(self, attempt: int, delay: float, why: str) -> None:
         self.out.write(printable(f"[{retry_line(attempt, delay, why)}]\n"))
