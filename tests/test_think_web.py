@@ -117,6 +117,9 @@ def test_a_terminal_shows_the_thinking_before_the_answer(shell, router, capsys):
     assert out.startswith(f"Thinking: {r.reasoning}\n\nAnswer: Because.\n\n[openai/o4-mini")
     assert r.reasoning.startswith("Let me think")
     assert out.count("Because.") == 1
+    assert shell.run_cell(cell).success  # again, from the cache: the same, at $0
+    again = capsys.readouterr().out
+    assert again.startswith(f"Thinking: {r.reasoning}\n\nAnswer: Because.\n\n[cached · ")
 
 
 def test_sources_are_listed_in_a_terminal_too(shell, router, capsys):

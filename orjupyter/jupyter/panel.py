@@ -76,6 +76,8 @@ class TextView:
         return None  # the line is printed already; `reply` and the ledger hold the bill
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
+        if reply.reasoning and not self.printed:  # from the cache, or no answer came
+            self._think(reply.reasoning, answering=bool(reply.text))
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
         if reply.citations:
