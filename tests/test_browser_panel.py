@@ -120,3 +120,22 @@ def test_usage_dashboard_lists_the_notebooks_calls(
     dashboard.screenshot(path=tmp_path / "dashboard.png", animations="disabled")
     if os.environ.get("ORJUPYTER_SCREENSHOTS") == "1":  # by hand, for the docs
         shutil.copy(tmp_path / "dashboard.png", IMAGES / "dashboard.png")
+
+
+def test_the_panel_opens_beside_the_notebook_with_side(open_notebook: OpenNotebook) -> None:
+    pytest.importorskip("sidecar", reason="`--side` needs jupyterlab-sidecar (the test extras)")
+    notebook = open_notebook(
+        "%load_ext orjupyter",
+        "%gpt4o panel --side",
+        f"%%gpt4o\n{fake('Beside the notebook.', chunks=3)}",
+    )
+    for index in range(3):
+        notebook.run_and_wait(index)
+    page = notebook.page
+    # the panel is in JupyterLab's side area, not in a cell's output
+    side = page.locator(".jp-LinkedOutputView .orj-notebook-panel, .jp-Sidecar .orj-notebook-panel")
+    side.wait_for(timeout=20_000)
+    assert notebook.cell(1).locator(".orj-notebook-panel").count() == 0
+    wait_for(lambda: side.evaluate(JS_FIELDS).get("calls") == "1", 20, "the call in the panel")
+    status = notebook.wait_final(2)["status"]
+    assert f"notebook total {side.evaluate(JS_FIELDS)['cost']} (1 call)" in status
