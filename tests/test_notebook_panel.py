@@ -179,7 +179,8 @@ def test_panel_reads_the_ledger_after_a_restart(router):
 
 
 def test_side_without_sidecar_says_how_to_dock_it(router, kernel):
-    execute(kernel, "%load_ext orjupyter")
+    # a kernel where `import sidecar` fails, as where it is not installed
+    execute(kernel, "import sys\nsys.modules['sidecar'] = None\n%load_ext orjupyter")
     _, printed, outputs = execute(kernel, "%gpt4o panel --side")
     assert "Create New View for Output" in printed
     assert any(m["msg_type"] == "display_data" for m in outputs)
