@@ -435,7 +435,14 @@ def test_notebook7_streams_stops_and_keeps_the_answers(
     # save, shut the kernel down, reopen
     notebook.run(3)
     notebook.wait_typeset(3)
-    before = [notebook.wait_final(1), notebook.wait_final(2)]
+    # the stopped answer's estimate gives way to OpenRouter's bill (/generation) a moment
+    # after the stop: what is saved, and shown again on reopening, is the billed line
+    settled = wait_for(
+        lambda: "(estimated)" not in (stopped := notebook.wait_final(2))["status"] and stopped,
+        20,
+        "the stopped answer's bill",
+    )
+    before = [notebook.wait_final(1), settled]
     notebook.save()
 
     def saved() -> bool:
