@@ -2,7 +2,8 @@
 
 With OPENROUTER_API_KEY set, calls go to OpenRouter (and are billed). Without it, the
 project's local OpenRouter-compatible server answers, for free.
-The executed notebook is written to .out/quickstart.ipynb and .out/quickstart.html.
+The executed notebook is written to .out/quickstart.ipynb and .out/quickstart.html, the
+kernel's own stderr (start-up and shutdown messages) to .out/kernel.log.
 """
 
 from __future__ import annotations
@@ -25,14 +26,19 @@ NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
 OUT = ROOT / ".out"
 
 
-def execute(path: Path) -> nbformat.NotebookNode:
+def execute(path: Path, kernel_log: Path) -> nbformat.NotebookNode:
+    """Run the notebook in a fresh kernel. The kernel's own stderr (its start-up and
+    shutdown chatter) goes to `kernel_log`; the cells' outputs are in the notebook."""
     notebook = nbformat.read(path, as_version=4)
     # The kernel is told which notebook it runs, as jupyter-server tells it, so that the
     # calls, the total and a budget are this notebook's and not every unnamed one's.
     os.environ["JPY_SESSION_NAME"] = str(path)
     # Local sockets, where there are any: nothing listens on TCP, and the kernel has no
     # reason to warn that its TCP traffic is unencrypted.
-    with tempfile.TemporaryDirectory(prefix="orjupyter-kernel-") as sockets:
+    with (
+        tempfile.TemporaryDirectory(prefix="orjupyter-kernel-") as sockets,
+        kernel_log.open("w") as log,
+    ):
         ipc = {"transport": "ipc", "ip": str(Path(sockets, "kernel"))}
         NotebookClient(
             notebook,
@@ -40,7 +46,7 @@ def execute(path: Path) -> nbformat.NotebookNode:
             timeout=600,
             kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}},
-        ).execute()
+        ).execute(stderr=log)
     return notebook
 
 
@@ -68,8 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             f"No OPENROUTER_API_KEY: using the local OpenRouter-compatible server at "
             f"{router.base_url} (free; its model describes what it received)."
         )
+    kernel_log = out / "kernel.log"
     try:
-        notebook = execute(NOTEBOOK)
+        notebook = execute(NOTEBOOK, kernel_log)
+    except Exception:
+        print(f"The run failed; the kernel's own messages are in {shown(kernel_log)}.")
+        raise
     finally:
         if router is not None:
             router.stop()

@@ -201,6 +201,7 @@ def test_make_run_says_only_what_a_person_needs(tmp_path, monkeypatch):
     assert "Traceback" not in said
     assert "Executed notebooks/quickstart.ipynb top to bottom." in said
     assert (tmp_path / "quickstart.html").exists()
+    assert (tmp_path / "kernel.log").exists()  # the kernel's own chatter, kept out of sight
     # the kernel was told which notebook it ran: its calls are the quickstart's own
     executed = nbformat.read(tmp_path / "quickstart.ipynb", as_version=4)
     said_in_cells = [
