@@ -80,7 +80,7 @@ PLAIN_ANSWER = "\n\n".join(
 
 
 def test_answer_streams_live_into_the_panel(open_notebook: OpenNotebook) -> None:
-    notebook = loaded(open_notebook, gpt4o(fake(PLAIN_ANSWER, chunks=60, delay=0.05)))
+    notebook = loaded(open_notebook, gpt4o(fake(PLAIN_ANSWER, chunks=60, delay=0.1)))
     notebook.run(1)
     notebook.wait_panel(1)
 
@@ -303,7 +303,7 @@ def _is_tracker(url: str) -> bool:
 
 
 def test_hostile_answer_is_inert(open_notebook: OpenNotebook) -> None:
-    notebook = loaded(open_notebook, gpt4o(fake(HOSTILE_ANSWER, chunks=30, delay=0.05)))
+    notebook = loaded(open_notebook, gpt4o(fake(HOSTILE_ANSWER, chunks=30, delay=0.2)))
     requests: list[str] = []
     notebook.page.on("request", lambda request: requests.append(request.url))
     notebook.run(1)

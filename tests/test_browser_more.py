@@ -400,7 +400,7 @@ def test_notebook7_streams_stops_and_keeps_the_answers(
 ) -> None:
     notebook = loaded(
         open_notebook7,
-        gpt4o(fake(NB7_ANSWER, chunks=40, delay=0.05)),
+        gpt4o(fake(NB7_ANSWER, chunks=40, delay=0.1)),
         gpt4o(slow("Notebook 7?")),
         PROBE_SOURCE,
     )
