@@ -9,6 +9,7 @@ page or goes to the network.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -74,6 +75,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class _PortTaken(Exception):
+    """Another program bound the server's port before the server did."""
 
 
 class JupyterLab:
@@ -147,9 +152,21 @@ class JupyterLab:
         (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start the server. The free port it was given can be taken before it binds (by a
+        kernel's socket in another test process): then it starts again on another port."""
         self.root.mkdir(parents=True, exist_ok=True)
-        env = self._environment()
+        self._environment()  # makes the server's folders
         self._write_settings()
+        for _attempt in range(3):
+            try:
+                self._launch(timeout)
+                return
+            except _PortTaken:
+                self.port = free_port()
+        raise RuntimeError(f"jupyter {self.APP} found no free port:\n{self.log()}")
+
+    def _launch(self, timeout: float) -> None:
+        env = self._environment()
         command = [
             sys.executable,
             "-m",
@@ -177,11 +194,13 @@ class JupyterLab:
 
         def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
+                if f"port {self.port} is already in use" in self.log():
+                    raise _PortTaken()
                 raise RuntimeError(f"jupyter {self.APP} exited early:\n{self.log()}")
             try:
                 self.api("GET", "/api/status")
-            except (urllib.error.URLError, ConnectionError):
-                return False
+            except (OSError, http.client.HTTPException):  # URLError and timeouts among them
+                return False  # not listening yet, or another program's socket on the port
             return True
 
         wait_for(ready, timeout, f"jupyter {self.APP} to answer", interval=0.2)
