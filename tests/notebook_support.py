@@ -3,8 +3,11 @@ loaded InteractiveShell, and a notebook run in a real kernel (nbclient)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -53,3 +56,23 @@ def loaded_shell() -> Iterator[object]:
     yield shell
     shell.run_line_magic("unload_ext", "orjupyter")
     shell.user_ns.pop("reply", None)
+
+
+def click(client: Any, comm_id: str) -> None:
+    """Click a widget button in a running kernel, as the browser's widget manager does: a
+    comm message on the shell channel."""
+    content = {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}}
+    client.shell_channel.send(client.session.msg("comm_msg", content))
+
+
+TERMINAL_IPYTHON = [
+    sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "--ext=orjupyter"
+]  # fmt: skip
+"""Terminal IPython with orjupyter loaded, reading what is typed from its stdin."""
+
+
+def typed_into_ipython(typed: str) -> subprocess.CompletedProcess[str]:
+    """Terminal IPython in a subprocess, with `typed` as the keyboard (end it with exit)."""
+    return subprocess.run(
+        TERMINAL_IPYTHON, input=typed, capture_output=True, text=True, timeout=60, check=False
+    )

@@ -8,6 +8,7 @@ import time
 import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
+from notebook_support import click
 
 
 def execute(client, code: str) -> tuple[dict, str]:
@@ -46,11 +47,7 @@ def test_bg_can_be_stopped(router, kernel):
     while not router.requests and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
-    click = kernel.session.msg(
-        "comm_msg",
-        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
-    )
-    kernel.shell_channel.send(click)
+    click(kernel, comm_id)
     _, printed = execute(kernel, "print(r.wait().outcome, len(r.text.split()))")
     outcome, words = printed.split()
     assert outcome == "stopped"

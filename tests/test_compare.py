@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
+from notebook_support import click
 from test_stop import run_quietly
 
 from orjupyter.fakerouter import FakeRouter
@@ -124,11 +125,7 @@ def test_one_stop_stops_only_its_model(router: FakeRouter, kernel) -> None:
     while len(router.requests) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)  # every stream has begun
     time.sleep(1.0)
-    click = kernel.session.msg(
-        "comm_msg",
-        {"comm_id": buttons[1], "data": {"method": "custom", "content": {"event": "click"}}},
-    )
-    kernel.shell_channel.send(click)
+    click(kernel, buttons[1])
     reply = kernel.get_shell_msg(timeout=60)
     while reply["parent_header"].get("msg_id") != msg_id:
         reply = kernel.get_shell_msg(timeout=60)

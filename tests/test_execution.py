@@ -3,10 +3,8 @@ cell typed line by line (terminal IPython, `jupyter console`)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from notebook_support import typed_into_ipython
 
 
 def chat_bodies(router) -> list[dict]:
@@ -84,14 +82,7 @@ def test_a_cell_typed_into_terminal_ipython_is_asked_with_its_body(router):
     """Typed line by line (IPython's plain prompt, as in a pipe): Enter after `%%gpt4o`
     continues the cell; blank lines send it (as they send a `%%timeit` cell)."""
     typed = "%%gpt4o -m openai/gpt-4o-mini\nWhat is a p-value?\n\n\nexit\n"
-    result = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "--ext=orjupyter"],
-        input=typed,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = typed_into_ipython(typed)
     assert "the cell is empty" not in result.stdout + result.stderr
     assert "NameError" not in result.stdout + result.stderr
     body = chat_bodies(router)[-1]

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from notebook_support import click
 
 
 def run_quietly(client, code: str) -> None:
@@ -154,11 +155,7 @@ def test_the_panels_stop_button_ends_the_run(router, kernel):
     msg_id = kernel.execute("%%gpt4o --map items -o out --concurrency 3\n{item}")
     comm_id = find_button(kernel, "Stop", time.monotonic() + 30)
     wait_until_answered(router, 3)
-    click = kernel.session.msg(
-        "comm_msg",
-        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
-    )
-    kernel.shell_channel.send(click)
+    click(kernel, comm_id)
     assert wait_for_reply(kernel, msg_id)["content"]["status"] == "ok"
     answered = int(printed(kernel, "print(sum(v is not None for v in out))"))
     assert 0 < answered < 30

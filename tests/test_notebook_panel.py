@@ -9,6 +9,8 @@ import time
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from notebook_support import click
+
 from orjupyter.core.domain import Totals, Usage
 from orjupyter.render.notebook_summary import (
     NotebookSummary,
@@ -99,14 +101,7 @@ def test_panel_numbers_equal_usage_after_a_mix_of_calls(router, kernel):
         b for b, line in zip(running["stops"], running["flying"], strict=True) if "[7]" in line
     ]
     # click the panel's Stop for that call, as the browser would (a comm message)
-    click = kernel.session.msg(
-        "comm_msg",
-        {
-            "comm_id": stop,
-            "data": {"method": "custom", "content": {"event": "click"}},
-        },
-    )
-    kernel.shell_channel.send(click)
+    click(kernel, stop)
     _, printed, _ = execute(kernel, "print(s.wait().outcome)")
     assert printed.split() == ["stopped"]
 

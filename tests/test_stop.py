@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from jupyter_client.manager import start_new_kernel
+from notebook_support import click
 
 
 def run_quietly(client, code: str) -> None:
@@ -37,11 +38,7 @@ def test_stop_click_ends_a_streaming_answer(router, kernel):
     comm_id, _ = find_stop_button(kernel, started + 30)
     # let some text arrive, then click Stop as the browser would
     time.sleep(1.0)
-    click = kernel.session.msg(
-        "comm_msg",
-        {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}},
-    )
-    kernel.shell_channel.send(click)
+    click(kernel, comm_id)
     reply = kernel.get_shell_msg(timeout=30)
     while reply["parent_header"].get("msg_id") != msg_id:
         reply = kernel.get_shell_msg(timeout=30)

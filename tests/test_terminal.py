@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+from notebook_support import TERMINAL_IPYTHON, typed_into_ipython
+
 
 def test_plain_ipython_streams_text_and_prints_usage(router, tmp_path):
     script = tmp_path / "ask.ipy"
@@ -39,14 +41,7 @@ def test_an_interactive_terminal_session_names_its_own_total_and_budget(router):
         "%gpt4o budget 0.50\n%gpt4o Hello there\n%gpt4o budget\n"
         "%gpt4o --compare openai/gpt-4o-mini,anthropic/claude-3.5-sonnet Hi\nexit\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "--ext=orjupyter"],
-        input=typed,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = typed_into_ipython(typed)
     assert result.returncode == 0, result.stderr
     said = result.stdout
     assert "Budget for this IPython session: $0.50; spent $0.00." in said
@@ -60,7 +55,7 @@ def test_ctrl_c_in_terminal_ipython_stops_a_cell_and_keeps_what_arrived(router):
     """Ctrl+C (SIGINT) while a typed `%%gpt4o` cell streams: the partial answer stays in
     `-o`, marked stopped, and the next cell runs; no traceback."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "--ext=orjupyter"],
+        TERMINAL_IPYTHON,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
