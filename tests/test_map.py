@@ -293,7 +293,7 @@ def test_the_usage_dashboard_shows_a_run_as_one_group(shell, router, capsys, tmp
     assert runs[1][1] == 5
 
 
-def test_images_travel_per_row_from_pil_images_and_file_paths(shell, router, tmp_path):
+def test_images_travel_per_row_from_pil_images_and_asked_for_file_paths(shell, router, tmp_path):
     import pandas as pd
     from conftest import sent_images
     from PIL import Image
@@ -306,9 +306,8 @@ def test_images_travel_per_row_from_pil_images_and_file_paths(shell, router, tmp
             "path": [str(tmp_path / "a.png"), str(tmp_path / "b.jpg")],
         }
     )
-    cell = (
-        "%%gpt4o --map photos -o out --concurrency 1\nCompare {picture} with {path}; file {path!s}"
-    )
+    cell = "%%gpt4o --map photos -o out --concurrency 1\n"
+    cell += "Compare {picture} with {path:image}; file {path}"
     assert run(shell, cell).success
     assert shell.user_ns["out_errors"] == {}
     sent = [r.body["messages"][-1]["content"] for r in router.requests]
@@ -323,9 +322,53 @@ def test_a_missing_image_file_fails_only_its_row(shell, router, tmp_path):
     Image = pytest.importorskip("PIL.Image")
     Image.new("RGB", (10, 10)).save(tmp_path / "here.png")
     shell.user_ns["paths"] = [str(tmp_path / "gone.png"), str(tmp_path / "here.png")]
-    assert run(shell, "%%gpt4o --map paths -o out\nWhat is in {item}?").success
+    assert run(shell, "%%gpt4o --map paths -o out\nWhat is in {item:image}?").success
     out, errors = shell.user_ns["out"], shell.user_ns["out_errors"]
     assert out[0] is None  # the first row, too, fails alone
     assert out[1] is not None
     assert errors[0].startswith(f"no image file at {tmp_path / 'gone.png'}; check the path")
     assert len(router.requests) == 1
+
+
+PDF = b"%PDF-1.4\n1 0 obj <</Type /Page>>\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+
+
+def test_row_text_naming_a_file_stays_text_unless_the_template_asks_for_the_file(
+    shell, router, tmp_path
+):
+    from PIL import Image
+
+    (tmp_path / "secret.pdf").write_bytes(PDF)
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "secret.png")
+    names = [str(tmp_path / "secret.pdf"), str(tmp_path / "secret.png"), "x.jpg"]
+    shell.user_ns["tickets"] = names
+    assert run(shell, "%%gpt4o --map tickets -o out\nSummarise: {item}").success
+    assert shell.user_ns["out_errors"] == {}
+    sent = [r.body["messages"][-1]["content"] for r in router.requests]
+    assert sorted(sent) == sorted(f"Summarise: {name}" for name in names)
+
+    router.reset()
+    shell.user_ns["tickets"] = names[:2]
+    assert run(shell, "%%gpt4o --map tickets --concurrency 1\n{item:file} or").success
+    assert len(router.requests) == 1  # the image is no PDF: its row fails alone, unsent
+    [part] = [p for p in router.requests[0].body["messages"][-1]["content"] if p["type"] == "file"]
+    assert part["file"]["filename"] == "secret.pdf"
+
+    router.reset()
+    shell.user_ns["papers"] = {"a": tmp_path / "secret.pdf"}  # a Path is a file
+    assert run(shell, "%%gpt4o --map papers\nRead {item}").success
+    kinds = [p["type"] for p in router.requests[0].body["messages"][-1]["content"]]
+    assert kinds == ["text", "file"]
+
+
+def test_each_rows_expressions_run_once_in_row_order(shell, router):
+    shell.user_ns["seen"] = []
+    shell.user_ns["rows"] = ["a", "b", "c"]
+    cell = "%%gpt4o --map rows -o out --concurrency 1\nRow {item}: {seen.append(item) or len(seen)}"
+    assert run(shell, cell).success
+    assert shell.user_ns["seen"] == ["a", "b", "c"]
+    sent = [r.body["messages"][-1]["content"] for r in router.requests]
+    assert sent == ["Row a: 1", "Row b: 2", "Row c: 3"]
+    shell.user_ns["seen"] = []
+    assert run(shell, cell.replace("-o out", "--dry-run")).success
+    assert shell.user_ns["seen"] == ["a"]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import os
+import threading
 from pathlib import Path
 
 import pytest
 from notebook_support import execute
 
-from orjupyter.core.pdf import MAX_PDF_BYTES, PdfError, pdf_part
+from orjupyter.core.errors import ImageError
+from orjupyter.core.files import read_regular
+from orjupyter.core.image_sources import to_image
+from orjupyter.core.pdf import MAX_PDF_BYTES, PdfError, file_part, pdf_part
 from orjupyter.fakerouter import FakeRouter
 
 PDF = (
@@ -96,3 +101,81 @@ def test_a_pdf_travels_in_place_in_a_real_kernel(router: FakeRouter, tmp_path: P
         assert refusal.strip().count("\n") == 0  # one line
         assert "nothing was sent" in refusal or "export it as PDF" in refusal
     assert len(router.requests) == 2  # the dry run and the bad PDFs sent nothing
+
+
+def finishes(action, fifo: Path) -> object:
+    """`action()`'s result or exception, run aside; if it waits on `fifo` for a writer,
+    a writer comes and goes (so the waiting thread ends) and the test fails."""
+    outcome: list[object] = []
+
+    def attempt() -> None:
+        try:
+            outcome.append(action())
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(30)
+    blocked = worker.is_alive()
+    if blocked:  # release the reader: open the write end and close it at once
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join()
+    assert not blocked, "reading the FIFO waited for a writer"
+    return outcome[0]
+
+
+def test_a_fifo_named_like_a_pdf_or_an_image_is_refused_without_waiting(tmp_path: Path) -> None:
+    for name, action in (
+        ("pipe.pdf", pdf_part),
+        ("pipe.pdf", lambda path: file_part(str(path), "{x:file}")),
+        ("pipe.png", to_image),
+    ):
+        fifo = tmp_path / name
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo)
+        outcome = finishes(lambda action=action, fifo=fifo: action(fifo), fifo)
+        assert isinstance(outcome, PdfError | ImageError)
+        assert f"{fifo} is not a regular file" in str(outcome)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
+def test_a_device_is_never_read(device: str) -> None:
+    if not Path(device).exists():
+        pytest.skip(f"{device} does not exist on this system")
+    with pytest.raises(PdfError, match=f"{device} is not a regular file"):
+        file_part(device, "{x:file}")
+    with pytest.raises(ImageError, match=f"{device} is not a regular file"):
+        to_image(Path(device))
+
+
+def test_at_most_the_limit_and_one_byte_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "grows.pdf"
+    path.write_bytes(PDF)
+    assert (
+        read_regular(path, len(PDF), noun="PDF", error=PdfError, too_big=lambda size: f"big {size}")
+        == PDF
+    )
+    with pytest.raises(PdfError, match=f"big {len(PDF)}"):
+        read_regular(
+            path, len(PDF) - 1, noun="PDF", error=PdfError, too_big=lambda size: f"big {size}"
+        )
+
+
+def test_a_pdf_error_says_nothing_was_sent_once(shell, router, tmp_path: Path) -> None:
+    (tmp_path / "fake.pdf").write_bytes(b"GIF89a, not a PDF")
+    shell.user_ns["fake"] = tmp_path / "fake.pdf"
+    shell.user_ns["gone"] = tmp_path / "gone.pdf"
+    for name in ("gone", "fake"):
+        message = str(shell.run_cell(f"%%gpt4o\nRead {{{name}}}").error_in_exec)
+        assert message.count("nothing was sent") == 1, message
+    assert not router.requests
+
+
+def test_file_sends_a_pdf_whatever_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "report.bin"
+    path.write_bytes(PDF)
+    for value in (path, str(path), f"  {path} ", PDF):
+        assert file_part(value, "{x:file}").pages == 2
+    with pytest.raises(PdfError, match="a int cannot be sent as a file"):
+        file_part(3, "{x:file}")

@@ -115,11 +115,20 @@ def test_surrounding_whitespace_is_dropped():
     assert parts_of("   \n") == []
 
 
-# Any text without braces is itself; any text with braces doubled round-trips exactly.
-plain_text = st.text(alphabet=st.characters(blacklist_characters="{}"), min_size=1)
+def is_prose(text: str) -> bool:
+    """Text holding no code: no backtick or tilde (fences, spans), no indented line."""
+    lines = text.replace("\r", "\n").splitlines()
+    return not any(line.startswith(("    ", "\t")) for line in lines)
 
 
-@given(st.text(min_size=1))
+# Any prose without braces is itself; any prose with braces doubled round-trips exactly.
+prose = st.text(alphabet=st.characters(blacklist_characters="`~")).filter(is_prose)
+plain_text = st.text(alphabet=st.characters(blacklist_characters="{}`~"), min_size=1).filter(
+    is_prose
+)
+
+
+@given(prose.filter(bool))
 def test_any_escaped_text_round_trips(text: str):
     escaped = text.replace("{", "{{").replace("}", "}}")
     parts = parts_of(escaped)
@@ -143,3 +152,95 @@ def test_placeholders_keep_their_order(pieces: list[tuple[str, bool]]):
         else:
             seen.extend(f"<v{i}>" for i in range(len(pieces)) if f"<v{i}>" in part.text)
     assert seen == expected
+
+
+# --- code a person pastes stays text ---------------------------------------------------
+
+
+class Calls:
+    """A notebook function that counts its calls: did the prompt run any code?"""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *args: object) -> str:
+        self.count += 1
+        return "RAN"
+
+
+def text_of(template: str, **namespace: object) -> str:
+    parts = parts_of(template, **namespace)
+    assert all(isinstance(part, TextPart) for part in parts)
+    return "".join(part.text for part in parts)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "What does this print?\n\n    print(f\"{run('x')}\")\n",
+        "What does this print?\n    print(f\"{run('x')}\")",  # no blank line before it
+        "What does this print?\n\tprint(f\"{run('x')}\")",
+        "What does this print?\n```python\nprint(f\"{run('x')}\")\n```",
+        "What does this print?\n~~~\nprint(f\"{run('x')}\")\n~~~",
+        "What does this print?\n  ```\nprint(f\"{run('x')}\")",  # a fence never closed
+        "What does `f\"{run('x')}\"` print?",
+        "What does ``f\"{run('x')}`\"`` print?",
+    ],
+)
+def test_pasted_code_is_sent_as_written_and_never_runs(template: str):
+    run = Calls()
+    assert text_of(template, run=run) == template.strip()
+    assert run.count == 0
+
+
+def test_braces_in_code_are_literal_as_written_while_prose_around_them_is_filled():
+    template = (
+        "Why does {name} fail?\n```python\nd = {{'a': {n}}}\nprint(f'{{x}}')\n```\n"
+        "and `{n}` is {n}."
+    )
+    assert text_of(template, name="this", n=3) == (
+        "Why does this fail?\n```python\nd = {{'a': {n}}}\nprint(f'{{x}}')\n```\nand `{n}` is 3."
+    )
+
+
+def test_a_code_line_that_is_one_placeholder_naming_a_value_is_filled():
+    run = Calls()
+    template = "Why does this fail?\n```\n  {In[3]}\n{run()}\n{err!r}\n```"
+    assert text_of(template, In=["", "", "", "1 / 0"], run=run, err="E") == (
+        "Why does this fail?\n```\n  1 / 0\n{run()}\n'E'\n```"
+    )
+    assert run.count == 0  # an expression is code, even alone on its line
+
+
+def test_list_items_indented_four_spaces_are_prose_and_a_backtick_in_an_expression_is_its_own():
+    assert text_of("- a {x}\n    - b {y}\n    1. c {x}", x=1, y=2) == "- a 1\n    - b 2\n    1. c 1"
+
+    class Frame:
+        def query(self, text: str) -> str:
+            return f"<{text}>"
+
+    assert text_of("Rows: {df.query('`my col` > 1')}", df=Frame()) == "Rows: <`my col` > 1>"
+
+
+def test_each_placeholder_is_evaluated_once_in_order():
+    seen: list[str] = []
+
+    def note(name: str) -> str:
+        seen.append(name)
+        return name
+
+    assert text_of("{note('a')} {note('b')} {note('a')}", note=note) == "a b a"
+    assert seen == ["a", "b", "a"]
+
+
+code_line = st.text(alphabet=st.characters(blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85"))
+
+
+@given(st.lists(code_line.filter(lambda line: "`" not in line), max_size=8))
+def test_any_fenced_code_round_trips_exactly(lines: list[str]):
+    from orjupyter.core.code_regions import lone_field
+
+    lines = [line for line in lines if not lone_field(line) and "\u2028" not in line]
+    lines = [line for line in lines if "\u2029" not in line]
+    block = "```\n" + "".join(f"{line}\n" for line in lines) + "```"
+    assert text_of("Look:\n" + block) == ("Look:\n" + block).strip()

@@ -10,17 +10,17 @@ PIL's decompression-bomb limit); any other value is not an image and goes as tex
 from __future__ import annotations
 
 import io
-import os
 import re
 import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, cast
 
 from orjupyter.core.domain import Detail, ImagePart
 from orjupyter.core.errors import ImageError
+from orjupyter.core.files import read_regular
 from orjupyter.core.images import GENERIC_VISION, SOURCE_SIZE, one_line
 
 if TYPE_CHECKING:
@@ -162,29 +162,10 @@ MAX_IMAGE_FILE_BYTES = 256 * 2**20
 
 
 def _from_path(path: PurePath) -> Image.Image:
-    import stat
+    def too_big(size: int) -> str:
+        return f"{path} is {size / 2**20:,.0f} MB, too large for an image file; pass a smaller one"
 
-    try:
-        info = os.stat(path)
-        mode, size = info.st_mode, info.st_size
-    except OSError:
-        mode, size = stat.S_IFREG, 0  # reading it says what is wrong
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO or device would block
-        raise ImageError(f"{path} is not a regular file (a pipe or device?); pass an image file")
-    if size > MAX_IMAGE_FILE_BYTES:
-        raise ImageError(
-            f"{path} is {size / 2**20:,.0f} MB, too large for an image file; pass a smaller one"
-        )
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError as error:
-        raise ImageError(
-            f"no image file at {path}; check the path (relative paths start at {os.getcwd()})"
-        ) from error
-    except IsADirectoryError as error:
-        raise ImageError(f"{path} is a directory; pass the path of an image file") from error
-    except OSError as error:
-        raise ImageError(f"cannot read {path}: {error.strerror}; check the file") from error
+    data = read_regular(path, MAX_IMAGE_FILE_BYTES, noun="image", error=ImageError, too_big=too_big)
     return _open(io.BytesIO(data), f"image file {path}")
 
 

@@ -9,6 +9,10 @@ through its own methods), no I/O. What a row offers its template:
 - a list, tuple, Series or any other iterable: `{item}` and `{index}` (the Series' label,
   else the position);
 - a dict: `{item}` the value and `{index}` the key.
+
+A row's values are what they are: a string is text, even one naming a file (row data
+never chooses which files leave the machine); `{item:image}` and `{item:file}` ask for the
+file it names, and a `Path` value is a file.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import PurePath
 from typing import Any, Literal
 
 from orjupyter.core.domain import format_cost
@@ -31,7 +34,6 @@ ROW_FIELDS: dict[SourceKind, tuple[str, ...]] = {
     "list": ("item", "index"),
     "dict": ("item", "index"),
 }
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
 
 def _is_pandas(value: object, name: str) -> bool:
@@ -69,20 +71,10 @@ class MapSource:
             records = self.value.itertuples(index=False, name=None)
             for label, values in zip(self.labels, records, strict=True):
                 columns = dict(zip(self.columns, values, strict=True))
-                cells = {name: image_path(value) for name, value in columns.items()}
-                yield {**cells, "row": RowText(columns), "index": label}
+                yield {**columns, "row": RowText(columns), "index": label}
             return
         for label, item in zip(self.labels, self._items, strict=True):
-            yield {"item": image_path(item), "index": label}
-
-
-def image_path(value: object) -> object:
-    """A row's string naming an image file (`photos/a.jpg`) becomes a path, so it travels
-    as the image; any other value stays as it is (`{path!s}` sends the text)."""
-    if not isinstance(value, str) or len(value) >= 1024 or "\n" in value:
-        return value
-    path = PurePath(value.strip())
-    return path if path.suffix.lower() in IMAGE_SUFFIXES else value
+            yield {"item": item, "index": label}
 
 
 def map_source(value: object, name: str) -> MapSource:

@@ -1,9 +1,12 @@
 """PDFs in a prompt: which values are PDFs, and the `file` part each becomes.
 
-Pure: standard library only. A `{value}` is a PDF when it is a `Path` to a `.pdf` file,
-a string naming an existing `.pdf` file, or bytes that start with `%PDF-`. It travels in
-place as OpenRouter's `file` part. A PDF that is not one, is encrypted or is too large is
-refused with one line before anything is sent.
+Standard library only. A `{value}` is a PDF when it is a `Path` to a `.pdf` file, a
+string naming an existing `.pdf` file (not in `--map`: a row's string is text), or bytes
+that start with `%PDF-`; `{value:file}` sends a path (a string too) or bytes as a PDF
+whatever the name. It travels in place as OpenRouter's `file` part. A PDF that is not
+one, is encrypted or is too large, and a path that is not a regular file, are refused
+with one line before anything is sent; a file is read through `core/files.py`, never
+past the size limit.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path, PurePath
 
 from orjupyter.core.domain import FilePart
 from orjupyter.core.errors import PromptError
+from orjupyter.core.files import read_regular
 
 MAX_PDF_BYTES = 50 * 1024 * 1024
 """The largest PDF sent (the limit of the providers that read files, such as OpenAI)."""
@@ -29,16 +33,37 @@ class PdfError(PromptError):
     """A PDF that cannot be sent, with a one-line message that says what to do."""
 
 
-def pdf_part(value: object) -> FilePart | None:
-    """`value` as a `file` part when it is a PDF, else None (it is not a PDF: carry on)."""
+def pdf_part(value: object, *, text_names_files: bool = True) -> FilePart | None:
+    """`value` as a `file` part when it is a PDF, else None (it is not a PDF: carry on).
+
+    A string naming an existing `.pdf` file counts only with `text_names_files` (a
+    cell's own variable); `--map` rows pass False, so row text stays text."""
     if isinstance(value, bytes | bytearray | memoryview):
         data = bytes(value)
         return _part(data, "document.pdf", "the bytes") if data.startswith(_SIGNATURE) else None
-    if isinstance(value, str) and _names_pdf(value) and Path(value).is_file():
+    if text_names_files and isinstance(value, str) and _names_pdf(value) and Path(value).is_file():
         value = Path(value)
     if isinstance(value, PurePath) and value.suffix.lower() == ".pdf":
         return _part(_read(Path(value)), value.name, str(value))
     return None
+
+
+def file_part(value: object, source: str) -> FilePart:
+    """`{value:file}`: the value sent as a PDF file, whatever its name; a string is a path."""
+    if isinstance(value, str) and _names_file(value):
+        value = Path(value.strip())
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _part(bytes(value), "document.pdf", "the bytes")
+    if isinstance(value, PurePath):
+        return _part(_read(Path(value)), value.name, str(value))
+    raise PdfError(
+        f"{source}: a {type(value).__name__} cannot be sent as a file; pass a path to a PDF "
+        "(a Path or a string) or PDF bytes"
+    )
+
+
+def _names_file(text: str) -> bool:
+    return 0 < len(text.strip()) < 4096 and "\n" not in text
 
 
 def _names_pdf(text: str) -> bool:
@@ -46,22 +71,19 @@ def _names_pdf(text: str) -> bool:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > MAX_PDF_BYTES:
-            raise PdfError(_too_big(str(path), path.stat().st_size))
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise PdfError(f"no PDF file at {path}; check the path (nothing was sent)") from None
-    except IsADirectoryError:
-        raise PdfError(f"{path} is a directory; pass the path of a PDF file") from None
-    except OSError as error:
-        raise PdfError(f"cannot read {path}: {error.strerror}; check the file") from None
+    return read_regular(
+        path,
+        MAX_PDF_BYTES,
+        noun="PDF",
+        error=PdfError,
+        too_big=lambda size: _too_big(str(path), size),
+    )
 
 
 def _too_big(what: str, size: int) -> str:
     return (
         f"{what} is {size / 2**20:.0f} MB, over the {MAX_PDF_BYTES // 2**20} MB a PDF may be; "
-        "split it or send the pages you need (nothing was sent)"
+        "split it or send the pages you need"
     )
 
 

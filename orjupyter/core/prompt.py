@@ -4,9 +4,11 @@ The template syntax is Python's format-string syntax (parsed by `string.Formatte
 `{{` and `}}` are literal braces, `{In[3]}` and `{obj.attr}` work, and `{x:.2f}` /
 `{x!r}` format values as Python would. A placeholder that is not a name with attributes
 and indexes is a Python expression, evaluated in the notebook's namespace as a cell would
-(`{df.describe()}`, `{len(rows)}`, `{a + b:.2f}`). Three format specs are ours: `{x:image}` sends
-the value as an image, `{x:text}` as a description even when it is image-like, and
-`{x:full}` the whole value as text. Without a spec, images (`image_sources.SOURCES`)
+(`{df.describe()}`, `{len(rows)}`, `{a + b:.2f}`). Four format specs are ours:
+`{x:image}` sends the value as an image, `{x:file}` as a PDF file (for both, a string is a path),
+`{x:text}` as a description even when it is image-like, and `{x:full}` the whole value
+as text. Code the cell holds (a fenced or indented block, an inline span) is text, never
+a placeholder (`core/code_regions.py`). Without a spec, images (`image_sources.SOURCES`)
 travel as images, strings and numbers as themselves, and data (frames, arrays,
 containers, exceptions) as a description within `value_tokens` (`core/describe.py`).
 Pure: no IPython.
@@ -20,11 +22,13 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
+from orjupyter.core.code_regions import lone_field, split_code
 from orjupyter.core.describe import describe, full_text
 from orjupyter.core.domain import Detail, ImagePart, Part, TextPart
 from orjupyter.core.errors import PromptError
-from orjupyter.core.pdf import pdf_part
+from orjupyter.core.pdf import file_part, pdf_part
 
 ImageMaker = Callable[[object, Detail], ImagePart | None]
 """Turns a value into an image part, or returns None when the value is not an image."""
@@ -54,7 +58,21 @@ _FORMATTER = string.Formatter()
 
 
 def parse_template(text: str) -> list[Segment]:
-    """Split cell text into literal runs and placeholders, in order."""
+    """Split cell text into literal runs and placeholders, in order. Code (a fenced or
+    indented block, an inline span: `core/code_regions.py`) is literal, exactly as
+    written, except a block's line that is one placeholder naming a value (`{In[3]}`)."""
+    segments: list[Segment] = []
+    for piece in split_code(text):
+        if piece.code is None:
+            segments += _prose(piece.text)
+        elif piece.code == "span":
+            segments.append(Literal(piece.text))
+        else:
+            segments += _block(piece.text)
+    return segments
+
+
+def _prose(text: str) -> list[Segment]:
     try:
         pieces = list(_FORMATTER.parse(text))
     except ValueError as exc:
@@ -73,6 +91,19 @@ def parse_template(text: str) -> list[Segment]:
             )
         segments.append(Placeholder(field.strip(), conversion, spec or ""))
     return segments
+
+
+def _block(text: str) -> list[Segment]:
+    segments: list[Segment] = []
+    for line in text.splitlines(keepends=True):
+        alone = lone_field(line)
+        if alone is None:
+            segments.append(Literal(line))
+            continue
+        segments.append(Literal(alone["lead"]))
+        segments.append(Placeholder(alone["field"], alone["conversion"], alone["spec"] or ""))
+        segments.append(Literal(alone["trail"]))
+    return [s for s in segments if not (isinstance(s, Literal) and not s.text)]
 
 
 def placeholder_names(segments: Sequence[Segment]) -> list[str]:
@@ -153,7 +184,7 @@ _DEFAULT_REPR = re.compile(r"^<[^<>]* at 0x[0-9a-fA-F]+>$")
 """`<Foo object at 0x7f…>`: Python's repr of a value that has no text of its own."""
 
 
-OUR_SPECS = ("image", "text", "full")
+OUR_SPECS = ("image", "file", "text", "full")
 """Format specs that choose how a value travels rather than how Python formats it."""
 
 
@@ -186,13 +217,17 @@ def build_parts(
     force_image: ImageMaker | None = None,
     value_tokens: int = 1500,
     notes: list[str] | None = None,
+    text_names_files: bool = True,
 ) -> list[Part]:
     """Fill placeholders: images become image parts in place; everything else text.
 
     `force_image` makes `{x:image}` (default: `make_image`); data values are described
     within about `value_tokens` tokens each, and what the status line should say about
-    them is appended to `notes`. Adjacent text is merged; leading and trailing whitespace
-    of the whole prompt is dropped.
+    them is appended to `notes`. A string is a file's name only when the placeholder asks
+    for one (`{x:image}`, `{x:file}`) or, with `text_names_files` (not in `--map`), when
+    it names an existing `.pdf` file. Each placeholder is evaluated once, in order.
+    Adjacent text is merged; leading and trailing whitespace of the whole prompt is
+    dropped.
     """
     parts: list[Part] = []
     for segment in segments:
@@ -202,9 +237,15 @@ def build_parts(
         value = resolve(segment, namespace)
         spec = segment.format_spec if not segment.conversion else "(python)"
         if spec == "image":
+            value = _as_path(value)
             parts.append(_forced_image(segment, value, force_image or make_image, detail))
             continue
-        part = (pdf_part(value) or make_image(value, detail)) if spec == "" else None
+        if spec == "file":
+            parts.append(file_part(value, segment.source))
+            continue
+        part = None
+        if spec == "":
+            part = pdf_part(value, text_names_files=text_names_files) or make_image(value, detail)
         if part is not None:
             parts.append(part)
         elif isinstance(value, str) and spec in ("", *OUR_SPECS):
@@ -216,6 +257,13 @@ def build_parts(
         else:
             _append_text(parts, _as_text(segment, value))
     return _strip_ends(parts)
+
+
+def _as_path(value: object) -> object:
+    """`{x:image}` of a string: the string names the file."""
+    if isinstance(value, str) and value.strip() and "\n" not in value and len(value) < 4096:
+        return PurePath(value.strip())
+    return value
 
 
 def _forced_image(

@@ -24,11 +24,12 @@ from orjupyter.core.errors import ImageError, OptionError, PromptError
 from orjupyter.core.formats import OUTPUT_FORMATS, Format, parse_json
 from orjupyter.core.image_sources import image_maker
 from orjupyter.core.mapping import MapSource, RowResult, check_template, errors_by_label, map_source
+from orjupyter.core.pdf import PdfError
 from orjupyter.core.prompt import Placeholder, build_parts, parse_template, resolve
 from orjupyter.core.question import Question
 from orjupyter.jupyter.call_options import call_options, schema_named
 from orjupyter.jupyter.progress import run_view
-from orjupyter.service.mapping import Converter, MapRun, cost_range, prepare
+from orjupyter.service.mapping import Converter, MapRun, RowBuilder, cost_range, prepare
 
 if TYPE_CHECKING:
     from orjupyter.core.schema import Schema
@@ -104,6 +105,7 @@ async def run_map(
             args.detail,
             force_image=force_image,
             value_tokens=value_tokens,
+            text_names_files=False,
         )
         if not parts:
             raise PromptError("this row's question is empty")
@@ -119,12 +121,8 @@ async def run_map(
 
     rows = source.rows()
     first_row = next(rows)
-    try:  # a mistake every row would make is refused now; a bad image fails its row only
-        first = await asyncio.to_thread(build, first_row)
-    except PromptError as exc:
-        if args.dry_run or not isinstance(exc, ImageError):
-            raise PromptError(f"the first row: {exc} (nothing was sent)") from None
-    if args.dry_run:
+    first = await _first_question(build, first_row, dry_run=args.dry_run)
+    if args.dry_run and isinstance(first, Question):
         await magics.session.dry_run(first)
         print(_run_estimate(magics, first, len(source)))
         return
@@ -135,7 +133,7 @@ async def run_map(
         session=magics.session,
         rows=itertools.chain([first_row], rows),
         total=len(source),
-        build=build,
+        build=_built_once(build, first_row, first),
         convert=_converter(fmt, schema),
         view=run_view(widgets, options.model, magics.settings.updates_per_second),
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
@@ -149,6 +147,35 @@ async def run_map(
         answers, errors = assemble(source, results, schema, args.output)
         namespace[args.output] = answers
         namespace[f"{args.output}_errors"] = errors
+
+
+async def _first_question(
+    build: RowBuilder, fields: dict[str, object], *, dry_run: bool
+) -> Question | PromptError:
+    """The first row's question, built before anything is sent: a mistake every row would
+    make is refused now; a file that cannot be read fails its row only."""
+    try:
+        return await asyncio.to_thread(build, fields)
+    except PromptError as exc:
+        if dry_run or not isinstance(exc, ImageError | PdfError):
+            raise PromptError(f"the first row: {exc} (nothing was sent)") from None
+        return exc
+
+
+def _built_once(
+    build: RowBuilder, first_row: dict[str, object], first: Question | PromptError
+) -> RowBuilder:
+    """`build`, except that the first row is the question already built: each row's
+    expressions run once."""
+
+    def built(fields: dict[str, object]) -> Question:
+        if fields is not first_row:
+            return build(fields)
+        if isinstance(first, PromptError):
+            raise first
+        return first
+
+    return built
 
 
 def _run_estimate(magics: OrJupyterMagics, first: Question, rows: int) -> str:
