@@ -372,3 +372,31 @@ def test_each_rows_expressions_run_once_in_row_order(shell, router):
     shell.user_ns["seen"] = []
     assert run(shell, cell.replace("-o out", "--dry-run")).success
     assert shell.user_ns["seen"] == ["a"]
+
+
+def test_columns_named_like_builtins_or_with_spaces_are_reachable_and_hide_nothing(shell, router):
+    import pandas as pd
+
+    shell.user_ns["frame"] = pd.DataFrame(
+        {"len": ["L1", "L2"], "str": ["S1", "S2"], "my col": ["a b", "c d"]}
+    )
+    cell = "%%gpt4o --map frame --concurrency 1\n"
+    cell += "{len} {str} {my col} {len(row['my col'])} {str(len(row['str'])).zfill(3)}"
+    assert run(shell, cell).success
+    sent = [r.body["messages"][-1]["content"] for r in router.requests]
+    assert sent == ["L1 S1 a b 3 002", "L2 S2 c d 3 002"]
+    assert shell.user_ns["frame"].columns.tolist() == ["len", "str", "my col"]
+
+
+def test_schema_answers_are_a_frame_mathjax_leaves_alone(shell, router):
+    import pandas as pd
+
+    answer = b64({"price": "between $5 and $10"})
+    shell.user_ns["items"] = pd.Series([f"[[fake reply_b64={answer}]]"])
+    shell.user_ns["Price"] = {"type": "object", "properties": {"price": {"type": "string"}}}
+    assert run(shell, "%%gpt4o --map items --schema Price -o out\n{item}").success
+    frame = shell.user_ns["out"]
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["price"].tolist() == ["between $5 and $10"]
+    for shown in (frame._repr_html_(), frame.head()._repr_html_()):
+        assert shown.startswith('<div class="tex2jax_ignore mathjax_ignore">')

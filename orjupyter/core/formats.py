@@ -100,3 +100,13 @@ def parse_json(text: str) -> Any:
             f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}); the text is "
             "kept in the reply: use -o and .text, or re-run the cell"
         ) from None
+    except RecursionError:
+        raise too_deep() from None
+
+
+def too_deep() -> FormatError:
+    """An answer nested deeper than Python can read (`[[[…]]]` thousands deep)."""
+    return FormatError(
+        "the answer's JSON is nested too deeply to read; the text is kept in the reply: use "
+        "-o and .text, or re-run the cell"
+    )

@@ -4,8 +4,9 @@ Pure: no pandas import (a DataFrame or Series is recognised by its type's name a
 through its own methods), no I/O. What a row offers its template:
 
 - a DataFrame row: every column by name (`{title}`, shadowing notebook variables of the
-  same name), `{row}` the whole row (`name: value` lines; `{row[title]}` works too) and
-  `{index}` the row's label;
+  same name; `{my col}` for a name that is not a Python name; in an expression a column
+  never hides a builtin such as `len`), `{row}` the whole row (`name: value` lines;
+  `{row[title]}` works too) and `{index}` the row's label;
 - a list, tuple, Series or any other iterable: `{item}` and `{index}` (the Series' label,
   else the position);
 - a dict: `{item}` the value and `{index}` the key.
@@ -17,7 +18,9 @@ file it names, and a `Path` value is a file.
 
 from __future__ import annotations
 
+import builtins
 import time
+from collections import ChainMap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -101,13 +104,28 @@ def map_source(value: object, name: str) -> MapSource:
     return source
 
 
+def expression_names(
+    fields: Mapping[str, object], namespace: Mapping[str, object]
+) -> Mapping[str, object]:
+    """What a row's expressions see: its fields over the notebook's names, except a field
+    named like a builtin (a column `len` leaves `{len(body)}` the builtin; `{len}` alone
+    and `{row[len]}` are still the column)."""
+    kept = {name: value for name, value in fields.items() if not hasattr(builtins, name)}
+    return ChainMap(kept, dict(namespace) if not isinstance(namespace, dict) else namespace)
+
+
 def check_template(
     segments: Sequence[Segment], source: MapSource, namespace: Mapping[str, object]
 ) -> None:
     """Every placeholder names a column, a row field or a notebook variable, and at least
     one depends on the row; else one line naming it (and the columns)."""
     own = {*source.columns, *ROW_FIELDS[source.kind]}
-    used = [name for s in segments if isinstance(s, Placeholder) for name in names_read(s)]
+    used = [
+        name
+        for s in segments
+        if isinstance(s, Placeholder)
+        for name in ([s.field] if s.field in own else names_read(s))
+    ]
     for name in used:
         if name in own or name in namespace:
             continue

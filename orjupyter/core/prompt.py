@@ -141,11 +141,18 @@ _FIELD = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]]+\])*")
 """A format-string field: a name, then attributes and indexes (`In[3]`, `obj.attr`)."""
 
 
-def resolve(placeholder: Placeholder, namespace: Mapping[str, object]) -> object:
-    """Look a placeholder's field up in the namespace (`name`, `In[3]`, `obj.attr`), or
-    evaluate it there when it is an expression (`df.describe()`)."""
+def resolve(
+    placeholder: Placeholder,
+    namespace: Mapping[str, object],
+    expressions: Mapping[str, object] | None = None,
+) -> object:
+    """Look a placeholder's field up in the namespace (`name`, `In[3]`, `obj.attr`, or a
+    key the namespace holds as it is, such as a `--map` column `my col`), or evaluate it
+    when it is an expression (`df.describe()`), in `expressions` if given."""
+    if placeholder.field in namespace and not placeholder.field.isidentifier():
+        return namespace[placeholder.field]
     if not _FIELD.fullmatch(placeholder.field):
-        return _evaluate(placeholder, namespace)
+        return _evaluate(placeholder, namespace if expressions is None else expressions)
     try:
         value, _ = _FORMATTER.get_field(placeholder.field, (), namespace)
     except KeyError as exc:
@@ -218,6 +225,7 @@ def build_parts(
     value_tokens: int = 1500,
     notes: list[str] | None = None,
     text_names_files: bool = True,
+    expressions: Mapping[str, object] | None = None,
 ) -> list[Part]:
     """Fill placeholders: images become image parts in place; everything else text.
 
@@ -225,7 +233,8 @@ def build_parts(
     within about `value_tokens` tokens each, and what the status line should say about
     them is appended to `notes`. A string is a file's name only when the placeholder asks
     for one (`{x:image}`, `{x:file}`) or, with `text_names_files` (not in `--map`), when
-    it names an existing `.pdf` file. Each placeholder is evaluated once, in order.
+    it names an existing `.pdf` file. Each placeholder is evaluated once, in order;
+    expressions in `expressions` when given (`--map`: no row field hides a builtin).
     Adjacent text is merged; leading and trailing whitespace of the whole prompt is
     dropped.
     """
@@ -234,7 +243,7 @@ def build_parts(
         if isinstance(segment, Literal):
             _append_text(parts, segment.text)
             continue
-        value = resolve(segment, namespace)
+        value = resolve(segment, namespace, expressions)
         spec = segment.format_spec if not segment.conversion else "(python)"
         if spec == "image":
             value = _as_path(value)

@@ -65,6 +65,7 @@ def schema_for(value: object, name: str) -> Schema:
     if _is_pydantic(value):
         model: Any = value
         raw: JSON = model.model_json_schema()
+        check_finite(raw, name)
         # a field with a default must still be answered: pydantic would refuse a null
         return Schema(title, "pydantic", strict_schema(raw, optional_nullable=False), value)
     if isinstance(value, type) and (dataclasses.is_dataclass(value) or _is_typeddict(value)):
@@ -72,12 +73,86 @@ def schema_for(value: object, name: str) -> Schema:
         return Schema(title, kind, strict_schema(_object_schema(value, name)), value)
     if isinstance(value, Mapping) and value.get("type") == "object":
         title = _UNSAFE_NAME.sub("_", str(value.get("title") or name))[:64]
+        check_finite(value, name)
         return Schema(title, "json", strict_schema(dict(value)))
     raise OptionError(
         f"--schema {name}: a {type(value).__name__} is not a schema; pass a pydantic model "
         'class, a dataclass, a TypedDict, or a JSON Schema dict with "type": "object" '
         "(nothing was sent)"
     )
+
+
+# --- a schema that ends ---------------------------------------------------------------
+
+MAX_SCHEMA_DEPTH = 100
+"""Deeper than this, a schema is refused (strict mode allows far fewer levels)."""
+MAX_SCHEMA_VALUES = 200_000
+"""More values than this (counting a shared one each time it is used): refused."""
+_REF_EDGES = ("anyOf", "oneOf", "allOf")
+
+
+def check_finite(schema: Mapping[str, Any], name: str) -> None:
+    """Refuse, before sending, a schema that never ends: a dict or list inside itself, one
+    nested over `MAX_SCHEMA_DEPTH` levels, or `$ref`s that lead back to where they started
+    without a property or an item between (no answer could ever match it)."""
+    stack: list[tuple[object, tuple[int, ...]]] = [(schema, ())]
+    for _visit in range(MAX_SCHEMA_VALUES):
+        if not stack:
+            break
+        node, inside = stack.pop()
+        if not isinstance(node, Mapping | list):
+            continue
+        if id(node) in inside:
+            raise OptionError(
+                f"--schema {name} contains itself (a dict or list inside itself); use "
+                '"$ref" for a recursive type (nothing was sent)'
+            )
+        if len(inside) > MAX_SCHEMA_DEPTH:
+            raise OptionError(
+                f"--schema {name} is nested over {MAX_SCHEMA_DEPTH} levels deep; flatten it "
+                "(nothing was sent)"
+            )
+        children = node.values() if isinstance(node, Mapping) else node
+        stack.extend((child, (*inside, id(node))) for child in children)
+    if stack:
+        raise OptionError(
+            f"--schema {name} holds over {MAX_SCHEMA_VALUES:,} values; send a smaller schema "
+            "(nothing was sent)"
+        )
+    loop = _ref_loop(schema)
+    if loop:
+        raise OptionError(
+            f"--schema {name}: {' → '.join(loop)} refers to itself with nothing in between, "
+            "so no answer can match it; give it properties or items (nothing was sent)"
+        )
+
+
+def _ref_loop(schema: Mapping[str, Any]) -> list[str]:
+    """A chain of `$ref`s (through `anyOf`/`oneOf`/`allOf`) back to where it began."""
+    definitions = {
+        f"#/{key}/{name}": node
+        for key in ("$defs", "definitions")
+        if isinstance(schema.get(key), Mapping)
+        for name, node in schema[key].items()
+    }
+    for start, node in definitions.items():
+        seen: set[str] = set()
+        todo: list[tuple[object, list[str]]] = [(node, [start])]
+        while todo:
+            current, path = todo.pop()
+            if not isinstance(current, Mapping):
+                continue
+            target = current.get("$ref")
+            if target == start:
+                return [*path, start]
+            if isinstance(target, str) and target in definitions and target not in seen:
+                seen.add(target)
+                todo.append((definitions[target], [*path, target]))
+            for key in _REF_EDGES:
+                members = current.get(key)
+                if isinstance(members, list):
+                    todo.extend((member, path) for member in members)
+    return []
 
 
 # --- Python types → JSON Schema ----------------------------------------------------
@@ -241,9 +316,16 @@ def _object_problems(schema: JSON, value: dict[str, Any], root: JSON, at: str) -
 
 def validated(schema: Schema, text: str) -> Any:
     """The answer as the schema's value: a pydantic object, a dataclass, or a dict."""
-    from orjupyter.core.formats import parse_json
+    from orjupyter.core.formats import parse_json, too_deep
 
     data = parse_json(text)
+    try:
+        return _validated(schema, data)
+    except RecursionError:
+        raise too_deep() from None
+
+
+def _validated(schema: Schema, data: object) -> Any:
     if schema.kind == "pydantic":
         try:
             return schema.target.model_validate(data)

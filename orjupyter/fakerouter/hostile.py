@@ -29,6 +29,8 @@ Put `[[hostile MODE key=value …]]` in the last user message to choose what it 
 - `slow_headers=S`: the response headers arrive one byte every S seconds.
 - `bad_utf8`: an event that is not valid UTF-8.
 - `huge=MB`: one event carrying MB megabytes of text.
+- `deep_json=N`: the answer is JSON nested N deep (`[[[…]]]`), billed as usual.
+- `served=NAME`: a normal answer whose chunks claim to come from model NAME.
 
 `GET /key` reflects the key in its label and reports a usage of 1e27 dollars.
 `GET /models` lists the default model at its real price and `hostile/nan`,
@@ -181,7 +183,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     @staticmethod
-    def _chunk(content: str | None, finish: str | None = None, usage: str | None = None) -> str:
+    def _chunk(
+        content: str | None,
+        finish: str | None = None,
+        usage: str | None = None,
+        model: str = DEFAULT_MODEL,
+    ) -> str:
         choices = (
             "[]"
             if content is None and finish is None
@@ -191,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         usage_part = f', "usage": {usage}' if usage else ""
         return (
-            '{"id": "gen-hostile-1", "model": "' + DEFAULT_MODEL + '", '
+            '{"id": "gen-hostile-1", "model": ' + json.dumps(model) + ", "
             '"object": "chat.completion.chunk", "created": 1, '
             f'"choices": {choices}{usage_part}}}'
         )
@@ -230,6 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
             "slow_headers",
             "bad_utf8",
             "huge",
+            "deep_json",
+            "served",
         ):
             if mode in values:
                 getattr(self, f"_{mode}")(values, auth)
@@ -359,6 +368,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(self._chunk("x" * int(megabytes * 2**20)))
         self._event(self._chunk("", "stop"))
         self._event(self._chunk(None, usage=self._usage(values)))
+        self._end()
+
+    def _deep_json(self, values: dict[str, str], _auth: str) -> None:
+        depth = int(values.get("deep_json") or 50_000)
+        self._normal(values, "[" * depth + "]" * depth)
+
+    def _served(self, values: dict[str, str], _auth: str) -> None:
+        model = values.get("served") or "hostile/impostor"
+        self._start_stream()
+        self._event(self._chunk("An answer from elsewhere.", model=model))
+        self._event(self._chunk("", "stop", model=model))
+        self._event(self._chunk(None, usage=self._usage(values), model=model))
+        self._send(b"data: [DONE]\n\n")
         self._end()
 
 

@@ -173,8 +173,9 @@ class Comparison:
     def _show_final(self, totals: Totals) -> None:
         from orjupyter.render.compare import comparison_bundle
 
-        bundle = comparison_bundle(self.replies(), totals, self.fmt, self.total_name)
-        meta = {"orjupyter": {"compare": [r.model for r in self.replies()]}}
+        asked = [column.model for column in self.columns if column.reply is not None]
+        bundle = comparison_bundle(self.replies(), totals, self.fmt, self.total_name, asked)
+        meta = {"orjupyter": {"compare": asked}}
         if self.handle is None:
             if self.widgets:
                 from IPython.display import display

@@ -23,7 +23,14 @@ from orjupyter.core.domain import format_cost
 from orjupyter.core.errors import ImageError, OptionError, PromptError
 from orjupyter.core.formats import OUTPUT_FORMATS, Format, parse_json
 from orjupyter.core.image_sources import image_maker
-from orjupyter.core.mapping import MapSource, RowResult, check_template, errors_by_label, map_source
+from orjupyter.core.mapping import (
+    MapSource,
+    RowResult,
+    check_template,
+    errors_by_label,
+    expression_names,
+    map_source,
+)
 from orjupyter.core.pdf import PdfError
 from orjupyter.core.prompt import Placeholder, build_parts, parse_template, resolve
 from orjupyter.core.question import Question
@@ -106,6 +113,7 @@ async def run_map(
             force_image=force_image,
             value_tokens=value_tokens,
             text_names_files=False,
+            expressions=expression_names(fields, namespace),
         )
         if not parts:
             raise PromptError("this row's question is empty")
@@ -204,9 +212,10 @@ def assemble(
         index = source.value.index
         if schema is not None:
             from orjupyter.core.schema import as_record
+            from orjupyter.jupyter.frames import AnswerFrame
 
             records = [as_record(value) if value is not None else {} for value in values]
-            answers = pandas.DataFrame(records, index=index, columns=schema.fields)
+            answers = AnswerFrame(records, index=index, columns=schema.fields)
         else:
             answers = pandas.Series(values, index=index, dtype=object, name=name)
         answers.attrs["errors"] = errors

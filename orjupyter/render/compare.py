@@ -13,7 +13,8 @@ from orjupyter.core.formats import Format
 
 
 def compare_line(reply: Reply) -> str:
-    """`openai/gpt-4o-mini · OpenAI · $0.0000123 · first token 0.31 s · 84 tokens/s`."""
+    """`openai/gpt-4o-mini · OpenAI · $0.0000123 · first token 0.31 s · 84 tokens/s`: the
+    model as the server says it served the answer."""
     usage = reply.usage
     fields = [reply.model, reply.provider or "provider unknown"]
     cost = format_cost(usage.cost, estimate=usage.cost_is_estimate)
@@ -31,15 +32,22 @@ def compare_line(reply: Reply) -> str:
     return " · ".join(fields)
 
 
-def verdict(replies: Sequence[Reply], totals: Totals, total_name: str = "notebook total") -> str:
-    """`cheapest: A ($0.0001) · fastest: B (1.20 s) · notebook total $0.12 (9 calls)`."""
-    done = [reply for reply in replies if reply.outcome == "ok"]
+def verdict(
+    replies: Sequence[Reply],
+    totals: Totals,
+    total_name: str = "notebook total",
+    asked: Sequence[str] | None = None,
+) -> str:
+    """`cheapest: A ($0.0001) · fastest: B (1.20 s) · notebook total $0.12 (9 calls)`; each
+    model named as it was asked for (`asked`), not as the server says it served."""
+    names = list(asked) if asked else [reply.model for reply in replies]
+    done = [(name, r) for name, r in zip(names, replies, strict=True) if r.outcome == "ok"]
     fields = []
     if done:
-        cheapest = min(done, key=lambda reply: reply.usage.cost)
-        fastest = min(done, key=lambda reply: reply.duration)
-        fields.append(f"cheapest: {cheapest.model} ({format_cost(cheapest.usage.cost)})")
-        fields.append(f"fastest: {fastest.model} ({fastest.duration:.2f} s)")
+        cheapest = min(done, key=lambda pair: pair[1].usage.cost)
+        fastest = min(done, key=lambda pair: pair[1].duration)
+        fields.append(f"cheapest: {cheapest[0]} ({format_cost(cheapest[1].usage.cost)})")
+        fields.append(f"fastest: {fastest[0]} ({fastest[1].duration:.2f} s)")
     else:
         fields.append("no model answered in full")
     spent = format_cost(sum((r.usage.cost for r in replies), Decimal(0)))
@@ -50,11 +58,12 @@ def verdict(replies: Sequence[Reply], totals: Totals, total_name: str = "noteboo
     return " · ".join(fields)
 
 
-def column_html(reply: Reply, fmt: Format = "markdown") -> str:
-    """One model's answer, its sources and error, and its line."""
+def column_html(reply: Reply, fmt: Format = "markdown", asked: str | None = None) -> str:
+    """One model's answer, its sources and error, and its line; titled by the model
+    asked for (the served name, which the server chooses, is in the line below)."""
     from orjupyter.render.report import formatted_html, sources_html, thinking_html
 
-    parts = [f'<div class="orj-model">{html.escape(reply.model)}</div>']
+    parts = [f'<div class="orj-model">{html.escape(asked or reply.model)}</div>']
     if reply.reasoning:
         parts.append(thinking_html(reply.reasoning))
     parts.append(formatted_html(fmt, reply.text))
@@ -70,17 +79,23 @@ def comparison_bundle(
     totals: Totals,
     fmt: Format = "markdown",
     total_name: str = "notebook total",
+    asked: Sequence[str] | None = None,
 ) -> dict[str, str]:
-    """The finished comparison as an ordinary output: sanitised HTML and plain text."""
+    """The finished comparison as an ordinary output: sanitised HTML and plain text, each
+    column titled by the model asked for (`asked`, in the replies' order)."""
     from orjupyter.render.markdown import output_html
 
-    columns = "".join(f'<div class="orj-column">{column_html(r, fmt)}</div>' for r in replies)
-    line = verdict(replies, totals, total_name)
+    titles = list(asked) if asked else [reply.model for reply in replies]
+    columns = "".join(
+        f'<div class="orj-column">{column_html(r, fmt, t)}</div>'
+        for r, t in zip(replies, titles, strict=True)
+    )
+    line = verdict(replies, totals, total_name, titles)
     body = (
         f'<div class="orj-compare">{columns}</div><div class="orj-status">{html.escape(line)}</div>'
     )
     plain = [
-        f"== {r.model} ==\n{r.text}{chr(10) * 2 + r.error if r.error else ''}\n\n{compare_line(r)}"
-        for r in replies
+        f"== {t} ==\n{r.text}{chr(10) * 2 + r.error if r.error else ''}\n\n{compare_line(r)}"
+        for r, t in zip(replies, titles, strict=True)
     ]
     return {"text/html": output_html(body), "text/plain": "\n\n".join([*plain, line])}

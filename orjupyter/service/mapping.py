@@ -244,6 +244,8 @@ class MapRun:
             return RowResult(value=self.convert(reply))
         except OrJupyterError as exc:
             return RowResult(error=str(exc))
+        except Exception as exc:  # sent and billed: the row says why it has no value
+            return RowResult(error=f"the answer could not be read ({type(exc).__name__})")
 
     def _settle(self, position: int, result: RowResult, cost: Decimal, *, cached: bool) -> None:
         self.results[position] = result

@@ -3,6 +3,7 @@ and the ledger entry. The magic parses; the views show; this module decides."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -326,7 +327,10 @@ class Session:
 
     @staticmethod
     def system_parts(options: CallOptions) -> list[list[Part]]:
-        return [[TextPart(options.system)]] if options.system else []
+        """What estimates count besides the question: the system prompt, a `--schema`."""
+        schema = (options.response_format or {}).get("json_schema")
+        extra: list[list[Part]] = [[TextPart(json.dumps(schema))]] if schema else []
+        return [[TextPart(options.system)], *extra] if options.system else extra
 
     async def _reply(
         self, result: CallResult, options: CallOptions, parts: Sequence[Part], client: Any
