@@ -139,10 +139,14 @@ def test_a_fifo_named_like_a_pdf_or_an_image_is_refused_without_waiting(tmp_path
         assert f"{fifo} is not a regular file" in str(outcome)
 
 
-@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
-def test_a_device_is_never_read(device: str) -> None:
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/zero", "/dev/urandom"])
+def test_a_device_is_never_read(device: str, tmp_path: Path) -> None:
     if not Path(device).exists():
         pytest.skip(f"{device} does not exist on this system")
+    named = tmp_path / "report.pdf"  # a .pdf name that leads to the device
+    named.symlink_to(device)
+    with pytest.raises(PdfError, match=f"{named} is not a regular file"):
+        pdf_part(named)
     with pytest.raises(PdfError, match=f"{device} is not a regular file"):
         file_part(device, "{x:file}")
     with pytest.raises(ImageError, match=f"{device} is not a regular file"):
