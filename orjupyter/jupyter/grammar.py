@@ -2,7 +2,9 @@
 
 Every option is one row of `OPTIONS`; the `%%gpt4o` parser, the one-line splitter
 (`%gpt4o [options] QUESTION`) and the help all read that table, so a new option is one
-edit here. Every `%gpt4o COMMAND` is one row of `COMMANDS` (a subparser each).
+edit here. A row that names a `field` sets that field of the request's `CallOptions`
+(`core/request.py`, where the field's wire name is declared). Every `%gpt4o COMMAND`
+is one row of `COMMANDS` (a subparser each).
 
 Option values are read the POSIX way (`--system "Be terse."` loses its quotes); the
 question after the options is kept exactly as typed.
@@ -111,11 +113,19 @@ def provider(text: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Option:
-    """One `%%gpt4o` option: its flags and `argparse.add_argument` keywords."""
+    """One `%%gpt4o` option: its flags and `argparse.add_argument` keywords, and the
+    `CallOptions` field it sets, if any (`call_options` copies it from the parsed line)."""
 
     flags: tuple[str, ...]
     help: str
     settings: dict[str, Any] = field(default_factory=dict)
+    field: str | None = None
+
+    @property
+    def dest(self) -> str:
+        """The parsed line's attribute (argparse's rule: the first long flag)."""
+        long = next(flag for flag in self.flags if flag.startswith("--"))
+        return str(self.settings.get("dest", long[2:].replace("-", "_")))
 
     @property
     def takes_value(self) -> bool:
@@ -135,9 +145,24 @@ OPTIONS: tuple[Option, ...] = (
     Option(("-m", "--model"), "OpenRouter model (default: GPT-4o)", {"metavar": "SLUG"}),
     Option(("--system",), "system prompt", {"metavar": "TEXT"}),
     Option(
-        ("--temperature",), "sampling temperature, 0 to 2", {"type": temperature, "metavar": "T"}
+        ("--temperature",),
+        "sampling temperature, 0 to 2",
+        {"type": temperature, "metavar": "T"},
+        "temperature",
     ),
-    Option(("--max-tokens",), "longest answer, in tokens", {"type": positive_int, "metavar": "N"}),
+    Option(
+        ("--max-tokens",),
+        "longest answer, in tokens",
+        {"type": positive_int, "metavar": "N"},
+        "max_tokens",
+    ),
+    Option(
+        ("--seed",),
+        "sampling seed: the same seed and question give the same answer where the model "
+        "supports it",
+        {"type": int, "metavar": "N"},
+        "seed",
+    ),
     Option(
         ("--detail",), "image detail: auto, low or high", {"choices": DETAILS, "default": "auto"}
     ),
@@ -168,18 +193,21 @@ OPTIONS: tuple[Option, ...] = (
         "let a reasoning model think first (effort low, medium or high; medium when given "
         "alone); its reasoning shows in a collapsed Thinking section",
         {"nargs": "?", "const": "medium", "choices": REASONING_EFFORTS, "metavar": "EFFORT"},
+        "reasoning_effort",
     ),
     Option(
         ("--web",),
         "search the web first (OpenRouter's web search, about $0.02 a call); numbered "
         "sources follow the answer",
         {"action": "store_true"},
+        "web_search",
     ),
     Option(
         ("--pdf-engine",),
         "how OpenRouter reads PDFs: native (the model reads the file), mistral-ocr "
         "(scans, $2 per 1,000 pages) or cloudflare-ai (free)",
         {"choices": PDF_ENGINES, "metavar": "ENGINE"},
+        "pdf_engine",
     ),
     Option(
         ("--compare",),
@@ -187,9 +215,17 @@ OPTIONS: tuple[Option, ...] = (
         "holds {model: reply}",
         {"type": fallbacks, "metavar": "A,B,C"},
     ),
-    Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
     Option(
-        ("--provider",), "OpenRouter provider preferences", {"type": provider, "metavar": "JSON"}
+        ("--models",),
+        "OpenRouter fallback models",
+        {"type": fallbacks, "metavar": "A,B", "default": ()},
+        "fallback_models",
+    ),
+    Option(
+        ("--provider",),
+        "OpenRouter provider preferences",
+        {"type": provider, "metavar": "JSON"},
+        "provider",
     ),
     Option(
         ("--schema",),
