@@ -123,3 +123,58 @@ def test_a_zero_temperature_is_sent_and_an_unset_option_is_not():
     assert request["temperature"] == 0.0
     assert request["seed"] == 0
     assert set(request["extra_body"]) == {"usage"}
+
+
+# --- an output format ------------------------------------------------------------------
+
+
+def test_every_format_is_a_choice_in_the_help_and_in_the_user_guide():
+    from orjupyter.core.formats import OUTPUT_FORMATS
+
+    help_ = " ".join(help_text("About.").split())
+    guide = (ROOT / "docs" / "user-guide.md").read_text(encoding="utf-8")
+    format_row = next(line for line in guide.splitlines() if line.startswith("| `-f`"))
+    for name, fmt in OUTPUT_FORMATS.items():
+        assert parse_options(f"-f {name}").format == name
+        assert f"{name} ({fmt.help})" in help_
+        assert f"`{name}`" in format_row
+
+
+def test_a_format_added_as_one_row_is_parsed_into_o_and_refuses_a_schema(
+    shell, router, monkeypatch
+):
+    from orjupyter.core.errors import FormatError, OptionError
+    from orjupyter.core.formats import OUTPUT_FORMATS, OutputFormat
+    from orjupyter.core.schema import schema_for
+
+    def pairs(text: str) -> dict[str, str]:
+        if "=" not in text:
+            raise FormatError("the answer is not key=value lines")
+        return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+    row = OutputFormat(
+        "key=value lines; -o stores a dict", "Answer as key=value lines.", parse=pairs
+    )
+    monkeypatch.setitem(OUTPUT_FORMATS, "pairs", row)
+    assert shell.run_cell("%%gpt4o -f pairs -o got\n[[fake reply=a=1]]").success
+    assert shell.user_ns["got"] == {"a": "1"}
+    sent = router.requests[-1].body
+    assert sent["messages"][0]["content"] == "Answer as key=value lines."
+    assert "response_format" not in sent
+    shell.user_ns["items"] = ["x", "y"]
+    assert shell.run_cell("%%gpt4o --map items -f pairs -o rows\n[[fake reply=b=2]] {item}").success
+    assert shell.user_ns["rows"] == [{"b": "2"}, {"b": "2"}]
+    # `--schema` asks for strict JSON: a format that does not answer JSON is refused
+    args = parse_options("-f pairs --schema S")
+    with pytest.raises(OptionError, match="drop -f pairs"):
+        call_options(args, "m", schema_for({"type": "object", "properties": {}}, "S"), "nb")
+
+
+def test_json_is_the_format_that_answers_json_and_parses():
+    from orjupyter.core.formats import OUTPUT_FORMATS
+
+    answering = {name for name, fmt in OUTPUT_FORMATS.items() if fmt.answers_json}
+    assert answering == {"json"}
+    json_row = OUTPUT_FORMATS["json"]
+    assert json_row.parse is not None
+    assert json_row.parse('```json\n{"a": [1, 2]}\n```') == {"a": [1, 2]}

@@ -51,7 +51,7 @@ def call_options(
     (`provider.require_parameters`). `notebook` (the ledger's key) becomes the request's
     `session_id`, hashed."""
     fmt: Format = args.format
-    if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].parsed:
+    if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].answers_json:
         raise OptionError(f"--schema answers JSON; drop -f {fmt}")
     given = {option.field: getattr(args, option.dest) for option in OPTIONS if option.field}
     if schema is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from orjupyter.core.domain import DETAILS
 from orjupyter.core.errors import OptionError
-from orjupyter.core.formats import FORMATS
+from orjupyter.core.formats import FORMATS, formats_help
 from orjupyter.core.request import PDF_ENGINES, REASONING_EFFORTS
 
 
@@ -168,8 +168,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         ("-f", "--format"),
-        "markdown (default), text, code (answer goes into a new cell below), "
-        "json (-o stores the parsed value) or html",
+        formats_help(),
         {"choices": FORMATS, "default": "markdown"},
     ),
     Option(

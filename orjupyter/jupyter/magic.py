@@ -17,7 +17,7 @@ from IPython.utils.text import DollarFormatter
 from orjupyter.core.context import Context, select_context, with_context
 from orjupyter.core.domain import Detail, Part, Reply
 from orjupyter.core.errors import CallFailed, OptionError, PromptError
-from orjupyter.core.formats import OUTPUT_FORMATS, Format, extract_code, parse_json
+from orjupyter.core.formats import OUTPUT_FORMATS, Format, extract_code
 from orjupyter.core.image_sources import image_maker
 from orjupyter.core.notebook_id import NotebookId, notebook_identity
 from orjupyter.core.prompt import build_parts, parse_template
@@ -280,8 +280,8 @@ class OrJupyterMagics(Magics):
             value = validated(schema, reply.text)
             if output:
                 self.user_ns[output] = value
-        elif OUTPUT_FORMATS[fmt].parsed and output:
-            self.user_ns[output] = parse_json(reply.text)
+        elif (parse := OUTPUT_FORMATS[fmt].parse) and output:
+            self.user_ns[output] = parse(reply.text)
 
     def notebook(self) -> NotebookId:
         """Whose calls these are: the notebook's, else (terminal IPython) the script's or
