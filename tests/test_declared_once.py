@@ -178,3 +178,39 @@ def test_json_is_the_format_that_answers_json_and_parses():
     json_row = OUTPUT_FORMATS["json"]
     assert json_row.parse is not None
     assert json_row.parse('```json\n{"a": [1, 2]}\n```') == {"a": [1, 2]}
+
+
+# --- an image kind ---------------------------------------------------------------------
+
+
+def image_refusal() -> str:
+    from orjupyter.core.errors import PromptError
+    from orjupyter.core.image_sources import image_maker
+    from orjupyter.core.prompt import build_parts, parse_template
+
+    with pytest.raises(PromptError) as refused:
+        build_parts(parse_template("{x:image}"), {"x": 3.5}, image_maker("m", forced=True))
+    return str(refused.value)
+
+
+def test_the_image_refusal_the_help_and_the_user_guide_name_every_image_kind():
+    from orjupyter.core.image_sources import SOURCES
+    from orjupyter.jupyter.magic import ABOUT
+
+    help_ = " ".join(help_text(ABOUT).split())
+    guide = (ROOT / "docs" / "user-guide.md").read_text(encoding="utf-8")
+    images = guide.split("#### Which values are images", 1)[1].split("####", 1)[0]
+    for source in SOURCES:
+        assert source.name in image_refusal()
+        assert source.name in help_
+        assert source.name.split(" (")[0] in images
+
+
+def test_an_image_kind_added_as_one_row_is_named_by_the_refusal(monkeypatch):
+    import orjupyter.core.image_sources as image_sources
+
+    row = image_sources.ImageSource("an SVG drawing", lambda _v: False, lambda _v: None)
+    monkeypatch.setattr(image_sources, "SOURCES", (*image_sources.SOURCES, row))
+    assert image_refusal().endswith(
+        "a path to an image file, PNG, JPEG, GIF or WebP bytes or an SVG drawing"
+    )

@@ -16,6 +16,7 @@ import argparse
 import json
 import re
 import shlex
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -399,10 +400,12 @@ def split_question(line: str) -> tuple[str, str]:
 
 
 def help_text(doc: str) -> str:
-    """`%gpt4o help`: what the magic does, its options, and its commands."""
+    """`%gpt4o help`: what the magic does (its paragraphs refilled), its options, and
+    its commands."""
+    about = "\n\n".join(textwrap.fill(" ".join(p.split()), 80) for p in doc.strip().split("\n\n"))
     usage = cell_parser().format_help().strip()
     width = max(len(command.name) for command in COMMANDS)
     commands = "\n".join(
         f"  %gpt4o {command.name:<{width}}  {command.summary}" for command in COMMANDS
     )
-    return f"{doc.strip()}\n\n{usage}\n\ncommands:\n{commands}"
+    return f"{about}\n\n{usage}\n\ncommands:\n{commands}"
