@@ -214,3 +214,55 @@ def test_an_image_kind_added_as_one_row_is_named_by_the_refusal(monkeypatch):
     assert image_refusal().endswith(
         "a path to an image file, PNG, JPEG, GIF or WebP bytes or an SVG drawing"
     )
+
+
+# --- a ledger column -------------------------------------------------------------------
+
+
+def test_the_exports_hold_every_column_of_the_ledger_each_under_its_name(tmp_path):
+    import csv
+    import io
+    import sqlite3
+
+    from orjupyter.core.domain import Usage
+    from orjupyter.render.dashboard import COLUMNS, calls_csv
+    from orjupyter.store.ledger import CallRecord, Ledger
+
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        usage = Usage(11, 22, Decimal("0.5"), True, cached_tokens=3, reasoning_tokens=4)
+        record = CallRecord(
+            "nb", "[7]", "m/x", "gen-1", usage, "stopped", "why", 0.25, 1.5, True, "p", "a", "r1"
+        )
+        ledger.record(record)
+        calls = ledger.calls("nb")
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
+        table = [row[1] for row in conn.execute("PRAGMA table_info(calls)")]
+    conn.close()
+    assert set(COLUMNS) == set(table) - {"id"}
+    [row] = csv.DictReader(io.StringIO(calls_csv(calls)))
+    assert list(row) == list(COLUMNS)
+    expected = {
+        "notebook": "nb", "cell": "[7]", "model": "m/x", "generation_id": "gen-1",
+        "prompt_tokens": "11", "completion_tokens": "22", "cost": "0.5",
+        "cost_is_estimate": "true", "cached_tokens": "3", "reasoning_tokens": "4",
+        "outcome": "stopped", "error": "why", "time_to_first_token": "0.25",
+        "duration": "1.5", "from_cache": "true", "prompt": "p", "answer": "a", "run": "r1",
+    }  # fmt: skip
+    assert {name: row[name] for name in expected} == expected
+
+
+def test_a_row_the_ledger_refused_keeps_every_column_but_the_conversation(
+    shell, router, tmp_path, capsys
+):
+    import json
+
+    from orjupyter.render.dashboard import COLUMNS
+
+    (tmp_path / "ledger.sqlite").mkdir()  # a ledger that cannot be opened
+    assert shell.run_cell("%%gpt4o --max-tokens 30\nHello").success
+    assert "cannot open the ledger" in capsys.readouterr().err
+    side = tmp_path / "ledger.sqlite.unrecorded.jsonl"
+    [row] = [json.loads(line) for line in side.read_text().splitlines()]
+    assert set(row) == set(COLUMNS) - {"prompt", "answer"}
+    assert row["outcome"] == "ok"
+    assert row["completion_tokens"] == router.billed()[-1]["completion_tokens"]
