@@ -18,7 +18,7 @@ from orjupyter.core.domain import TextPart
 from orjupyter.core.dryrun import describe_request
 from orjupyter.core.request import CallOptions, build_request, sent, sent_options, wires
 from orjupyter.jupyter.call_options import call_options
-from orjupyter.jupyter.grammar import OPTIONS, help_text, parse_options
+from orjupyter.jupyter.grammar import OPTIONS, cell_parser, help_text, parse_options
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = [TextPart("What is 2 + 2?")]
@@ -104,13 +104,18 @@ def test_an_option_added_as_one_field_reaches_the_request_the_dry_run_and_the_ke
     assert "top_k" not in build_request(PARTS, WithTopK())
 
 
-def test_every_option_row_sets_a_field_and_every_field_is_set_by_a_row_or_the_line():
+def test_every_option_field_is_set_by_a_row_of_the_grammar_or_by_the_line():
     wire_fields = {name for name, _wire in wires(CallOptions())}
-    row_fields = {option.field for option in OPTIONS if option.field}
-    assert row_fields <= wire_fields
-    # the two a row does not set are made by `call_options` from the format and notebook
+    row_fields = {action.dest for action in cell_parser()._actions} & wire_fields
+    # the two no row sets are made by `call_options` from the format and the notebook
     assert wire_fields - row_fields == {"response_format", "session_id"}
     assert {f.name for f in fields(CallOptions)} - wire_fields == {"model", "system"}
+    every = parse_options(
+        "--temperature 0.5 --max-tokens 9 --seed 1 --think --web --pdf-engine native "
+        "--models a,b --provider '{\"sort\": \"price\"}'"
+    )
+    options, _fmt = call_options(every, "m", None, "nb")
+    assert [name for name in row_fields if getattr(options, name) in (None, False, ())] == []
 
 
 def test_the_user_guide_lists_exactly_the_options_of_the_table():

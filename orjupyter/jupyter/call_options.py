@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 from orjupyter.core.errors import OptionError, PromptError
 from orjupyter.core.formats import OUTPUT_FORMATS, Format, response_format, system_prompt
 from orjupyter.core.notebook_id import session_id
-from orjupyter.core.request import CallOptions
-from orjupyter.jupyter.grammar import OPTIONS
+from orjupyter.core.request import CallOptions, wires
 
 if TYPE_CHECKING:
     from orjupyter.core.schema import Schema
@@ -46,14 +45,14 @@ def schema_named(name: str | None, namespace: Mapping[str, object]) -> Schema | 
 def call_options(
     args: Namespace, model: str, schema: Schema | None, notebook: str
 ) -> tuple[CallOptions, Format]:
-    """The request's options from the line (every `OPTIONS` row that names a `CallOptions`
+    """The request's options from the line (every option whose name is a `CallOptions`
     field); `--schema` asks for strict JSON, routed only to providers that honour it
     (`provider.require_parameters`). `notebook` (the ledger's key) becomes the request's
     `session_id`, hashed."""
     fmt: Format = args.format
     if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].answers_json:
         raise OptionError(f"--schema answers JSON; drop -f {fmt}")
-    given = {option.field: getattr(args, option.dest) for option in OPTIONS if option.field}
+    given = {name: getattr(args, name) for name, _wire in wires(CallOptions()) if name in args}
     if schema is not None:
         fmt = "json"
         given["provider"] = {**(given.get("provider") or {}), "require_parameters": True}

@@ -2,9 +2,8 @@
 
 Every option is one row of `OPTIONS`; the `%%gpt4o` parser, the one-line splitter
 (`%gpt4o [options] QUESTION`) and the help all read that table, so a new option is one
-edit here. A row that names a `field` sets that field of the request's `CallOptions`
-(`core/request.py`, where the field's wire name is declared). Every `%gpt4o COMMAND`
-is one row of `COMMANDS` (a subparser each).
+edit here (a row whose `dest` is a field of `core/request.py`'s `CallOptions` sets it).
+Every `%gpt4o COMMAND` is one row of `COMMANDS` (a subparser each).
 
 Option values are read the POSIX way (`--system "Be terse."` loses its quotes); the
 question after the options is kept exactly as typed.
@@ -114,19 +113,11 @@ def provider(text: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Option:
-    """One `%%gpt4o` option: its flags and `argparse.add_argument` keywords, and the
-    `CallOptions` field it sets, if any (`call_options` copies it from the parsed line)."""
+    """One `%%gpt4o` option: its flags and `argparse.add_argument` keywords."""
 
     flags: tuple[str, ...]
     help: str
     settings: dict[str, Any] = field(default_factory=dict)
-    field: str | None = None
-
-    @property
-    def dest(self) -> str:
-        """The parsed line's attribute (argparse's rule: the first long flag)."""
-        long = next(flag for flag in self.flags if flag.startswith("--"))
-        return str(self.settings.get("dest", long[2:].replace("-", "_")))
 
     @property
     def takes_value(self) -> bool:
@@ -146,24 +137,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(("-m", "--model"), "OpenRouter model (default: GPT-4o)", {"metavar": "SLUG"}),
     Option(("--system",), "system prompt", {"metavar": "TEXT"}),
     Option(
-        ("--temperature",),
-        "sampling temperature, 0 to 2",
-        {"type": temperature, "metavar": "T"},
-        "temperature",
+        ("--temperature",), "sampling temperature, 0 to 2", {"type": temperature, "metavar": "T"}
     ),
-    Option(
-        ("--max-tokens",),
-        "longest answer, in tokens",
-        {"type": positive_int, "metavar": "N"},
-        "max_tokens",
-    ),
-    Option(
-        ("--seed",),
-        "sampling seed: the same seed and question give the same answer where the model "
-        "supports it",
-        {"type": int, "metavar": "N"},
-        "seed",
-    ),
+    Option(("--max-tokens",), "longest answer, in tokens", {"type": positive_int, "metavar": "N"}),
+    Option(("--seed",), "sampling seed, for repeatable answers", {"type": int, "metavar": "N"}),
     Option(
         ("--detail",), "image detail: auto, low or high", {"choices": DETAILS, "default": "auto"}
     ),
@@ -192,22 +169,25 @@ OPTIONS: tuple[Option, ...] = (
         ("--think",),
         "let a reasoning model think first (effort low, medium or high; medium when given "
         "alone); its reasoning shows in a collapsed Thinking section",
-        {"nargs": "?", "const": "medium", "choices": REASONING_EFFORTS, "metavar": "EFFORT"},
-        "reasoning_effort",
+        {
+            "nargs": "?",
+            "const": "medium",
+            "choices": REASONING_EFFORTS,
+            "metavar": "EFFORT",
+            "dest": "reasoning_effort",
+        },
     ),
     Option(
         ("--web",),
         "search the web first (OpenRouter's web search, about $0.02 a call); numbered "
         "sources follow the answer",
-        {"action": "store_true"},
-        "web_search",
+        {"action": "store_true", "dest": "web_search"},
     ),
     Option(
         ("--pdf-engine",),
         "how OpenRouter reads PDFs: native (the model reads the file), mistral-ocr "
         "(scans, $2 per 1,000 pages) or cloudflare-ai (free)",
         {"choices": PDF_ENGINES, "metavar": "ENGINE"},
-        "pdf_engine",
     ),
     Option(
         ("--compare",),
@@ -218,14 +198,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         ("--models",),
         "OpenRouter fallback models",
-        {"type": fallbacks, "metavar": "A,B", "default": ()},
-        "fallback_models",
+        {"type": fallbacks, "metavar": "A,B", "dest": "fallback_models", "default": ()},
     ),
     Option(
-        ("--provider",),
-        "OpenRouter provider preferences",
-        {"type": provider, "metavar": "JSON"},
-        "provider",
+        ("--provider",), "OpenRouter provider preferences", {"type": provider, "metavar": "JSON"}
     ),
     Option(
         ("--schema",),
@@ -400,8 +376,7 @@ def split_question(line: str) -> tuple[str, str]:
 
 
 def help_text(doc: str) -> str:
-    """`%gpt4o help`: what the magic does (its paragraphs refilled), its options, and
-    its commands."""
+    """`%gpt4o help`: what the magic does (refilled), its options, and its commands."""
     about = "\n\n".join(textwrap.fill(" ".join(p.split()), 80) for p in doc.strip().split("\n\n"))
     usage = cell_parser().format_help().strip()
     width = max(len(command.name) for command in COMMANDS)
