@@ -112,7 +112,7 @@ def test_every_option_field_is_set_by_a_row_of_the_grammar_or_by_the_line():
     assert {f.name for f in fields(CallOptions)} - wire_fields == {"model", "system"}
     every = parse_options(
         "--temperature 0.5 --max-tokens 9 --seed 1 --think --web --pdf-engine native "
-        "--models a,b --provider '{\"sort\": \"price\"}'"
+        '--models a,b --provider \'{"sort": "price"}\''
     )
     options, _fmt = call_options(every, "m", None, "nb")
     assert [name for name in row_fields if getattr(options, name) in (None, False, ())] == []
