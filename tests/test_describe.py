@@ -184,8 +184,10 @@ def test_format_specs_force_either_reading():
     [text, _notes] = parts("{img:text}", img=np.zeros((4, 6), np.uint8))
     assert isinstance(text, TextPart)
     assert "dtype uint8" in text.text
-    with pytest.raises(PromptError, match=r"\{name:image\}: a str cannot be sent as an image"):
-        parts("{name:image}", name="hello")
+    with pytest.raises(PromptError, match=r"\{name:image\}: a dict cannot be sent as an image"):
+        parts("{name:image}", name={"a": 1})
+    with pytest.raises(PromptError, match=r"no image file at hello; check the path"):
+        parts("{name:image}", name="hello")  # a string names the image file
 
 
 def test_a_users_string_goes_whole_and_python_specs_still_work():
@@ -219,3 +221,151 @@ def test_text_spec_on_plain_values_and_objects_without_a_text_form():
     assert text.text == "3 True"
     with pytest.raises(PromptError, match=r"\{o\} is a Opaque with no text form"):
         parts("{o:text}", o=Opaque())
+
+
+# --- one table of describers ------------------------------------------------------------
+
+
+class Grid:
+    """A small frame type of its own: rows × columns of numbers."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        self.shape = (rows, columns)
+
+    def __str__(self) -> str:
+        return f"<Grid {self.shape}>"
+
+
+def test_a_describer_row_gives_the_description_the_full_text_and_the_count(monkeypatch):
+    import orjupyter.core.describe as describe_module
+    from orjupyter.core.describe import DESCRIBERS, FULL_VALUES_LIMIT, Describer
+
+    row = Describer(
+        "grid",
+        lambda v: isinstance(v, Grid),
+        lambda grid, name, _limit: describe_module.Description(f"{name}: a grid {grid.shape}"),
+        full=lambda grid: "\n".join(" ".join("0" * grid.shape[1]) for _ in range(grid.shape[0])),
+        count=lambda grid: grid.shape[0] * grid.shape[1],
+    )
+    monkeypatch.setattr(describe_module, "DESCRIBERS", (row, *DESCRIBERS))
+    [text, _notes] = parts("Look at {g} and {g:full}", g=Grid(2, 3))
+    assert text.text == "Look at g: a grid (2, 3) and 0 0 0\n0 0 0"
+    with pytest.raises(PromptError, match=r"\{huge:full\} is 2,000,001 values"):
+        full_text(Grid(FULL_VALUES_LIMIT + 1, 1), "huge")
+    assert "<Grid" not in describe(Grid(2, 3), "g").text
+
+
+def test_every_built_in_row_writes_and_counts_its_full_text():
+    from orjupyter.core.describe import DESCRIBERS
+
+    samples = {
+        "pandas DataFrame": pd.DataFrame({"a": range(3)}),
+        "pandas Series": pd.Series(range(3)),
+        "numpy array": np.arange(6).reshape(2, 3),
+        "container": [1, 2, 3],
+    }
+    for row in DESCRIBERS:
+        if row.name in samples:
+            value = samples[row.name]
+            assert row.claims(value)
+            assert row.count is not None
+            assert row.full is not None
+            assert row.count(value) in (3, 6)
+            assert "2" in full_text(value, "x")
+
+
+# --- objects that describe themselves ----------------------------------------------------
+
+
+class Book(list):
+    """A list (the container row would claim it) that describes itself."""
+
+    def _repr_llm_(self) -> str:
+        return "A book of 3 chapters: Begin, Middle, End."
+
+
+class Bundled:
+    def __init__(self, bundle: object) -> None:
+        self.bundle = bundle
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> object:
+        return self.bundle
+
+
+class Answering:
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+
+    def _repr_llm_(self) -> object:
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+    def __str__(self) -> str:
+        return "Answering, as str says"
+
+
+def test_a_value_with_repr_llm_is_described_by_it_ahead_of_the_built_in_rows():
+    described = describe(Book(["Begin", "Middle", "End"]), "book")
+    assert described.text == "A book of 3 chapters: Begin, Middle, End."
+    assert described.note == ""
+    [text, notes] = parts("Summarise {book}.", book=Book())
+    assert text.text == "Summarise A book of 3 chapters: Begin, Middle, End.."
+    assert notes == []
+
+
+def test_a_text_llm_plain_entry_of_the_mimebundle_is_used_in_either_shape():
+    bundle = {"text/plain": "Bundled()", "text/llm+plain": "a model's view"}
+    assert describe(Bundled(bundle), "b").text == "a model's view"
+    assert describe(Bundled((bundle, {})), "b").text == "a model's view"
+    # a bundle without the entry: described as any other value
+    assert describe(Bundled({"text/html": "<b>x</b>"}), "b").text.startswith("<")
+
+
+def test_an_own_description_over_the_cap_is_cut_with_a_note():
+    described = describe(Answering("word " * 10_000), "long", max_tokens=100)
+    assert len(described.text) <= 400
+    assert "[… shortened: first" in described.text
+    assert described.note == "long: its own description, shortened"
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (ValueError("no"), "raised ValueError"),
+        (42, "returned int, not str"),
+        (b"bytes", "returned bytes, not str"),
+    ],
+)
+def test_a_repr_llm_that_fails_falls_back_to_the_built_in_description_with_a_note(answer, why):
+    described = describe(Answering(answer), "obj")
+    assert described.text == "Answering, as str says"
+    assert described.note == f"obj: its _repr_llm_() {why}; described by orjupyter instead"
+
+
+def test_a_repr_llm_that_returns_none_declines_without_a_note():
+    described = describe(Answering(None), "obj")
+    assert (described.text, described.note) == ("Answering, as str says", "")
+
+
+def test_a_proxy_that_answers_every_attribute_is_not_taken_for_a_self_describer():
+    class Proxy:
+        def __getattr__(self, name: str) -> object:
+            return lambda *args, **kwargs: "from the proxy"
+
+        def __str__(self) -> str:
+            return "the proxy's text"
+
+    assert describe(Proxy(), "p").text == "the proxy's text"
+
+
+def test_a_self_described_value_reaches_the_local_server(shell, router, capsys):
+    shell.user_ns["book"] = Book(["Begin", "Middle", "End"])
+    shell.user_ns["odd"] = Answering(ValueError("no"))
+    assert shell.run_cell("%%gpt4o -o reply\nWhat is {book}? And {odd}?").success
+    sent = router.requests[-1].body["messages"][-1]["content"]
+    assert sent == (
+        "What is A book of 3 chapters: Begin, Middle, End.? And Answering, as str says?"
+    )
+    out = capsys.readouterr().out
+    assert "odd: its _repr_llm_() raised ValueError; described by orjupyter instead" in out

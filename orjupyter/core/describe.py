@@ -1,11 +1,13 @@
 """Notebook values → text a model reads well: described, not dumped. Pure.
 
-`describe(value, name, max_tokens)` picks the first row of `DESCRIBERS` that claims the
-value: pandas and polars DataFrames and Series, numpy arrays that are data, exceptions,
-containers. Anything else goes as its text (`str`), shortened with a note when it is
-longer than the cap. pandas, polars and numpy are touched only when the value comes from
-them (its type's module), never imported here. `full_text` is what `{name:full}`
-sends: the whole value.
+`describe(value, name, max_tokens)` first asks the value to describe itself
+(`_repr_llm_()` or a `text/llm+plain` mimebundle entry, `core/describe_self.py`), then
+picks the first row of `DESCRIBERS` that claims it: pandas and polars DataFrames and
+Series, numpy arrays that are data, exceptions, containers. Anything else goes as its
+text (`str`), shortened with a note when it is longer than the cap. pandas, polars and
+numpy are touched only when the value comes from them (its type's module), never
+imported here. `full_text` is what `{name:full}` sends: the whole value, as the row's
+`full` writes it, refused when the row's `count` is too many values.
 
 A description never mutates the value and works on a bounded sample of a huge one (it
 says so). A describer that raises becomes one `PromptError` naming the value.
@@ -21,7 +23,14 @@ from typing import Any
 
 from orjupyter.core import describe_data as data
 from orjupyter.core import describe_polars as polars
-from orjupyter.core.describe_data import CHARS_PER_TOKEN, Description, module_of, shortened
+from orjupyter.core.describe_data import (
+    CHARS_PER_TOKEN,
+    Description,
+    cells,
+    module_of,
+    shortened,
+)
+from orjupyter.core.describe_self import own_description
 from orjupyter.core.errlog import is_ipython_frame
 from orjupyter.core.errors import PromptError
 
@@ -41,6 +50,11 @@ class Describer:
     """Cheap test on the value's type: must not import pandas or numpy."""
     describe: Callable[[Any, str, int], Description]
     """(value, name, cap in characters) → description."""
+    full: Callable[[Any], str] | None = None
+    """`{name:full}`: the whole value as text (None: its `str`)."""
+    count: Callable[[Any], int] | None = None
+    """How many values `{name:full}` would write (cells, items), checked against
+    `FULL_VALUES_LIMIT` before the text is made (None: not counted)."""
 
 
 def describe(value: object, name: str, max_tokens: int = 1500) -> Description:
@@ -48,11 +62,12 @@ def describe(value: object, name: str, max_tokens: int = 1500) -> Description:
 
     Raises `PromptError` naming `name` when the value cannot be described."""
     limit = max(200, max_tokens * CHARS_PER_TOKEN)
+    own, problem = own_description(value, name, limit)
+    if own is not None:
+        return own
     try:
-        describer = next((d for d in DESCRIBERS if d.claims(value)), None)
-        if describer is not None:
-            return describer.describe(value, name, limit)
-        return _as_str(value, name, limit)
+        described = _built_in(value, name, limit)
+        return Description(described.text, " · ".join(n for n in (problem, described.note) if n))
     except (PromptError, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # a broken __str__; a Rust panic in polars
@@ -63,28 +78,28 @@ def describe(value: object, name: str, max_tokens: int = 1500) -> Description:
         ) from None
 
 
+def _built_in(value: object, name: str, limit: int) -> Description:
+    describer = _describer_for(value)
+    if describer is not None:
+        return describer.describe(value, name, limit)
+    return _as_str(value, name, limit)
+
+
+def _describer_for(value: object) -> Describer | None:
+    return next((d for d in DESCRIBERS if d.claims(value)), None)
+
+
 def full_text(value: object, name: str) -> str:
     """`{name:full}`: the whole value as text. Refuses one far too large for any model."""
     try:
-        count = _element_count(value)
+        describer = _describer_for(value)
+        count = describer.count(value) if describer and describer.count else 0
         if count > FULL_VALUES_LIMIT:
             raise PromptError(
                 f"{{{name}:full}} is {count:,} values, far more than a model's context holds; "
                 f"send {{{name}}} for a description, or a slice made in a cell"
             )
-        module = module_of(value)
-        if polars.is_polars_frame(value) or polars.is_polars_series(value):
-            return polars.full_table(value)
-        if module.startswith("pandas") and hasattr(value, "to_string"):
-            return str(value.to_string())
-        if module.startswith("numpy") and hasattr(value, "shape"):
-            import numpy as np
-
-            array: Any = value
-            return str(np.array2string(array, threshold=count + 1, max_line_width=200))
-        if isinstance(value, (list, tuple, dict, set, frozenset)):
-            return repr(value)
-        return str(value)
+        return describer.full(value) if describer and describer.full else str(value)
     except (PromptError, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # also a Rust panic in polars (not an Exception)
@@ -92,22 +107,6 @@ def full_text(value: object, name: str) -> str:
             f"{{{name}:full}}: could not turn this {type(value).__name__} into text "
             f"({type(exc).__name__}: {_first_line(exc)})"
         ) from None
-
-
-def _element_count(value: object) -> int:
-    shape = (
-        getattr(value, "shape", None)
-        if module_of(value).startswith(("pandas", "numpy", "polars"))
-        else None
-    )
-    if isinstance(shape, tuple):
-        count = 1
-        for size in shape:
-            count *= int(size)
-        return count
-    if isinstance(value, (list, tuple, dict, set, frozenset)):
-        return len(value)
-    return 0
 
 
 def _first_line(exc: BaseException) -> str:
@@ -188,14 +187,28 @@ def _describe_pil(image: Any, name: str, limit: int) -> Description:
 
 
 DESCRIBERS: tuple[Describer, ...] = (
-    Describer("pandas DataFrame", data.is_pandas_frame, data.describe_frame),
-    Describer("pandas Series", data.is_pandas_series, data.describe_series),
-    Describer("polars DataFrame", polars.is_polars_frame, polars.describe_polars_frame),
-    Describer("polars Series", polars.is_polars_series, polars.describe_polars_series),
+    Describer(
+        "pandas DataFrame", data.is_pandas_frame, data.describe_frame, data.full_table, cells
+    ),
+    Describer("pandas Series", data.is_pandas_series, data.describe_series, data.full_table, cells),
+    Describer(
+        "polars DataFrame",
+        polars.is_polars_frame,
+        polars.describe_polars_frame,
+        polars.full_table,
+        cells,
+    ),
+    Describer(
+        "polars Series",
+        polars.is_polars_series,
+        polars.describe_polars_series,
+        polars.full_table,
+        cells,
+    ),
     Describer("lazy frame", data.is_lazy_frame, data.refuse_lazy),
-    Describer("numpy array", data.is_numpy_array, data.describe_array),
+    Describer("numpy array", data.is_numpy_array, data.describe_array, data.full_array, cells),
     Describer("exception", lambda v: isinstance(v, BaseException), _describe_exception),
-    Describer("container", lambda v: isinstance(v, _CONTAINERS), _describe_container),
+    Describer("container", lambda v: isinstance(v, _CONTAINERS), _describe_container, repr, len),
     Describer("PIL image", _is_pil, _describe_pil),
 )
 """Every kind of value described its own way, in the order they are tried. Strings,

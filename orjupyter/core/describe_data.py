@@ -48,6 +48,26 @@ def shortened(text: str, limit: int, what: str = "characters") -> str:
     return f"{text[:kept]}\n[… shortened: first {kept:,} of {len(text):,} {what} shown]"
 
 
+def cells(value: Any) -> int:
+    """How many values a frame, series or array holds: the product of its shape."""
+    count = 1
+    for size in value.shape:
+        count *= int(size)
+    return count
+
+
+def full_table(value: Any) -> str:
+    """`{df:full}` for a pandas frame or series: every row and column."""
+    return str(value.to_string())
+
+
+def full_array(array: Any) -> str:
+    """`{arr:full}` for a numpy array: every value."""
+    import numpy as np
+
+    return str(np.array2string(array, threshold=cells(array) + 1, max_line_width=200))
+
+
 def is_pandas_frame(value: object) -> bool:
     return module_of(value).startswith("pandas") and type(value).__name__ == "DataFrame"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from orjupyter.core.domain import Part, TextPart
 from orjupyter.core.pricing import prompt_tokens
+from orjupyter.core.request import sent_options
 
 PREVIEW = 200
 
@@ -63,14 +64,9 @@ def describe_request(
         lines.extend(context_lines(context))
     for message in request.get("messages", []):
         lines.extend(_message_lines(message))
-    settings = {
-        name: request[name]
-        for name in ("temperature", "max_tokens", "response_format")
-        if name in request
-    }
-    extra = {k: v for k, v in request.get("extra_body", {}).items() if k != "usage"}
-    if settings or extra:
-        lines.append(f"  parameters: {json.dumps({**settings, **extra})}")
+    options = sent_options(request)
+    if options:
+        lines.append(f"  parameters: {json.dumps(options)}")
     lines.append(f"Estimated prompt: about {prompt_estimate:,} tokens.")
     if web_search is not None:
         lines.append(f"Web search: about {format_cost(web_search)} a call, included below.")

@@ -4,57 +4,93 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from orjupyter.core.errors import FormatError
 
-Format = Literal["markdown", "text", "code", "json", "html"]
+Format = str
+"""The name of an output format: a key of `OUTPUT_FORMATS` (the grammar's choices)."""
 Rendering = Literal["markdown", "preformatted", "html"]
+
+_FENCE = re.compile(r"^(```+|~~~+)([^\n]*)\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+_PYTHON = frozenset({"python", "py", "python3", "ipython", "ipython3"})
+
+
+def extract_code(text: str) -> str:
+    """The first fenced block's content, or the whole answer when it has no fence."""
+    match = _FENCE.search(text)
+    return (match.group(3) if match else text).strip("\n")
+
+
+def parse_json(text: str) -> Any:
+    """The answer as a Python value; a fenced ```json block is accepted too."""
+    candidate = extract_code(text).strip()
+    try:
+        return json.loads(candidate)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}); the text is "
+            "kept in the reply: use -o and .text, or re-run the cell"
+        ) from None
+    except RecursionError:
+        raise too_deep() from None
 
 
 @dataclass(frozen=True)
 class OutputFormat:
     """One `-f NAME`: what the model is asked for, and what happens to its answer."""
 
+    help: str
+    """What `-f NAME` does, for the help and `%gpt4o help`."""
     instruction: str | None = None
     """Added to the system prompt so the model answers in this format."""
     response_format: dict[str, str] | None = None
     """Sent as the request's `response_format`."""
     rendering: Rendering = "markdown"
     """How the answer is shown: Markdown, preformatted text, or sanitised HTML."""
-    parsed: bool = False
-    """`-o NAME` holds the parsed value (`parse_json`) instead of the reply."""
+    parse: Callable[[str], Any] | None = None
+    """The answer's text → the value `-o NAME` holds (None: `-o` holds the reply); raises
+    `FormatError` saying what to do when the text is not in the format."""
     next_cell: bool = False
     """The answer's code goes into a new cell below."""
 
+    @property
+    def answers_json(self) -> bool:
+        """The model is held to JSON (so `--schema`, which asks for strict JSON, fits)."""
+        return (self.response_format or {}).get("type") in ("json_object", "json_schema")
+
 
 OUTPUT_FORMATS: dict[Format, OutputFormat] = {
-    "markdown": OutputFormat(),
+    "markdown": OutputFormat("the default"),
     "text": OutputFormat(
-        "Answer in plain text, without Markdown formatting.", rendering="preformatted"
+        "plain text",
+        "Answer in plain text, without Markdown formatting.",
+        rendering="preformatted",
     ),
     "code": OutputFormat(
+        "the code goes into a new cell below, not run",
         "Answer with a single fenced code block containing only code, no explanation "
         "outside it. Put any necessary explanation in code comments.",
         next_cell=True,
     ),
     "json": OutputFormat(
+        "asks for JSON; -o stores the parsed value",
         "Answer with a single JSON value and nothing else.",
         response_format={"type": "json_object"},
-        parsed=True,
+        parse=parse_json,
     ),
     "html": OutputFormat(
+        "a fragment, sanitised",
         "Answer with an HTML fragment (no <html>, <head> or <body>), and nothing else.",
         rendering="html",
     ),
 }
-"""Every output format; a new one is one row here (the grammar, the request, the panel and
-the magic all read this table)."""
-FORMATS: tuple[Format, ...] = tuple(OUTPUT_FORMATS)
-
-_FENCE = re.compile(r"^(```+|~~~+)([^\n]*)\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
-_PYTHON = frozenset({"python", "py", "python3", "ipython", "ipython3"})
+"""Every output format; a new one is one row here (the grammar and its help, the request,
+the panel, the magic and `--map` all read this table)."""
+FORMATS = OUTPUT_FORMATS.keys()
+"""The format names, as a live view of the table (the grammar's `-f` choices)."""
 
 
 def instruction(fmt: Format) -> str | None:
@@ -73,12 +109,6 @@ def system_prompt(system: str | None, fmt: Format) -> str | None:
     return f"{system}\n\n{extra}" if system else extra
 
 
-def extract_code(text: str) -> str:
-    """The first fenced block's content, or the whole answer when it has no fence."""
-    match = _FENCE.search(text)
-    return (match.group(3) if match else text).strip("\n")
-
-
 def code_to_insert(fmt: Format, text: str) -> str:
     """What "Copy code" and "Insert as cell" take: a `-f code` answer whole (unfenced),
     otherwise the first Python block (else the first fenced block); "" without code."""
@@ -90,23 +120,15 @@ def code_to_insert(fmt: Format, text: str) -> str:
     return chosen[0].strip("\n") if chosen else ""
 
 
-def parse_json(text: str) -> Any:
-    """The answer as a Python value; a fenced ```json block is accepted too."""
-    candidate = extract_code(text).strip()
-    try:
-        return json.loads(candidate)
-    except json.JSONDecodeError as exc:
-        raise FormatError(
-            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}); the text is "
-            "kept in the reply: use -o and .text, or re-run the cell"
-        ) from None
-    except RecursionError:
-        raise too_deep() from None
-
-
 def too_deep() -> FormatError:
     """An answer nested deeper than Python can read (`[[[…]]]` thousands deep)."""
     return FormatError(
         "the answer's JSON is nested too deeply to read; the text is kept in the reply: use "
         "-o and .text, or re-run the cell"
     )
+
+
+def formats_help() -> str:
+    """`-f`'s help: every format and what it does, from the table."""
+    described = [f"{name} ({fmt.help})" for name, fmt in OUTPUT_FORMATS.items()]
+    return ", ".join(described[:-1]) + " or " + described[-1]

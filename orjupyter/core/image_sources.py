@@ -4,7 +4,7 @@ Pure: PIL only, imported when first needed (numpy and matplotlib are touched onl
 the value comes from them); no IPython, no network. `to_image` takes a PIL image as it is,
 renders a matplotlib figure, converts a numpy array and decodes a file or bytes (within
 PIL's decompression-bomb limit); any other value is not an image and goes as text.
-`prepare_image` (in `_images`) then sizes and encodes the image for the model.
+`prepare_image` (in `core/images.py`) then sizes and encodes the image for the model.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from orjupyter.core.images import GENERIC_VISION, SOURCE_SIZE, one_line
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["SOURCES", "ImageSource", "image_maker", "source_for", "to_image"]
+__all__ = ["SOURCES", "ImageSource", "image_kinds", "image_maker", "source_for", "to_image"]
 
 _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
@@ -114,6 +114,7 @@ class ImageSource:
     """One kind of notebook value that travels as an image."""
 
     name: str
+    """What the kind is called in messages and the help (`image_kinds`)."""
     claims: Callable[[object], bool]
     """Cheap test on the value's type; must not import Pillow, numpy or matplotlib."""
     convert: Callable[[Any], Image.Image | None]
@@ -231,21 +232,27 @@ def _scaled(np: Any, array: Any, lowest: float, highest: float) -> Any:
 
 
 SOURCES: tuple[ImageSource, ...] = (
-    ImageSource("PIL image", _is_pil, lambda image: cast("Image.Image", image)),
+    ImageSource("a PIL image", _is_pil, lambda image: cast("Image.Image", image)),
     ImageSource(
-        "matplotlib figure or axes", lambda v: _module(v).startswith("matplotlib"), _from_figure
+        "a matplotlib figure or axes", lambda v: _module(v).startswith("matplotlib"), _from_figure
     ),
     ImageSource(
-        "numpy uint8 array shaped (H, W), (H, W, 3) or (H, W, 4); other 2-D or 3-D arrays "
-        "only as {arr:image}",
+        "a numpy array of uint8 pixels (any 2-D or 3-D array with {x:image})",
         _is_image_array,
         _from_array,
         may_claim=_is_array,
     ),
-    ImageSource("path to an image file", lambda v: isinstance(v, PurePath), _from_path),
+    ImageSource("a path to an image file", lambda v: isinstance(v, PurePath), _from_path),
     ImageSource("PNG, JPEG, GIF or WebP bytes", _is_image_bytes, _from_bytes),
 )
 """Every kind of value that travels as an image, in the order they are tried. A new kind
-is one row here: the prompt builder and `to_image` both read this table. Anything no row
-claims is described as text (`core/describe.py`); `{value:image}` also accepts what a row
-`may_claim`, and `{value:text}` skips this table."""
+is one row here: the prompt builder, `to_image`, the `{x:image}` refusal and the help
+(`image_kinds`) all read this table. Anything no row claims is described as text
+(`core/describe.py`); `{value:image}` also accepts what a row `may_claim`, and
+`{value:text}` skips this table."""
+
+
+def image_kinds() -> str:
+    """Every kind of image, as one phrase for messages and the help ("a PIL image, … or …")."""
+    names = [source.name for source in SOURCES]
+    return ", ".join(names[:-1]) + " or " + names[-1]

@@ -1,7 +1,7 @@
 """Notebook images → `ImagePart`s a vision model can use, and nothing more.
 
 Pure: PIL only, imported when first needed; no IPython, no network. Notebook values
-(figures, arrays, paths, bytes) become PIL images in `_image_sources`.
+(figures, arrays, paths, bytes) become PIL images in `core/image_sources.py`.
 
 The sizing and format rules are in `prepare_image`'s docstring.
 """

@@ -280,9 +280,11 @@ def _forced_image(
 ) -> ImagePart:
     image = make_image(value, detail)
     if image is None:
+        from orjupyter.core.image_sources import image_kinds
+
         raise PromptError(
-            f"{segment.source}: a {type(value).__name__} cannot be sent as an image; pass a "
-            "PIL image, a matplotlib figure, a 2-D or 3-D array, an image file path or bytes"
+            f"{segment.source}: a {type(value).__name__} cannot be sent as an image; pass "
+            f"{image_kinds()}"
         )
     return image
 

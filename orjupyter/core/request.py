@@ -5,8 +5,8 @@ Pure: the wire shapes are `TypedDict`s; no SDK import.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict
 
 from orjupyter.core.domain import DEFAULT_MODEL, FilePart, ImagePart, Part, TextPart
@@ -54,20 +54,65 @@ class Message(TypedDict):
 
 
 @dataclass(frozen=True)
+class Wire:
+    """Where a `CallOptions` field goes in the request: its name on the wire, among the
+    SDK's own arguments or in OpenRouter's `extra_body`, and the shape its value takes."""
+
+    name: str
+    body: bool = False
+    """Sent in `extra_body` (OpenRouter's own fields) rather than as an SDK argument."""
+    shape: Callable[[Any], Any] | None = None
+    """The field's value → what is sent (the value itself when None)."""
+
+
+def sent(
+    name: str, *, body: bool = False, shape: Callable[[Any], Any] | None = None, default: Any = None
+) -> Any:
+    """A `CallOptions` field that travels as `name`: the one place its wire name is said."""
+    return field(default=default, metadata={"wire": Wire(name, body, shape)})
+
+
+def _web_tools(_on: bool) -> list[dict[str, Any]]:
+    return [{"type": WEB_SEARCH_TOOL, "parameters": {"max_results": WEB_RESULTS}}]
+
+
+def _pdf_plugins(engine: str) -> list[dict[str, Any]]:
+    return [{"id": "file-parser", "pdf": {"engine": engine}}]
+
+
+@dataclass(frozen=True)
 class CallOptions:
-    """What a cell asked for, beyond its prompt."""
+    """What a cell asked for, beyond its prompt. Every field but the model and the system
+    prompt is declared with `sent(wire name)`: `build_request` puts it on the wire, and the
+    dry run (`sent_options`) and the cache key read it from there, with no list to keep."""
 
     model: str = DEFAULT_MODEL
     system: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    response_format: dict[str, Any] | None = None
-    fallback_models: tuple[str, ...] = ()
-    provider: dict[str, Any] | None = None
-    session_id: str | None = None
-    reasoning_effort: str | None = None
-    web_search: bool = False
-    pdf_engine: str | None = None
+    temperature: float | None = sent("temperature")
+    max_tokens: int | None = sent("max_tokens")
+    seed: int | None = sent("seed")
+    response_format: dict[str, Any] | None = sent("response_format")
+    fallback_models: tuple[str, ...] = sent("models", body=True, shape=list, default=())
+    provider: dict[str, Any] | None = sent("provider", body=True)
+    session_id: str | None = sent("session_id", body=True)
+    reasoning_effort: str | None = sent(
+        "reasoning", body=True, shape=lambda effort: {"effort": effort}
+    )
+    web_search: bool = sent("tools", body=True, shape=_web_tools, default=False)
+    pdf_engine: str | None = sent("plugins", body=True, shape=_pdf_plugins)
+
+
+def wires(options: CallOptions) -> list[tuple[str, Wire]]:
+    """Each field of `options` that goes on the wire, with where it goes (a subclass's
+    own `sent` fields included)."""
+    return [(f.name, f.metadata["wire"]) for f in fields(options) if "wire" in f.metadata]
+
+
+def _given(value: object) -> bool:
+    """Whether an option was asked for: None, False and empty values are not sent (0 is)."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str | tuple | list | dict) and not value)
 
 
 def content_of(part: Part) -> Content:
@@ -101,37 +146,38 @@ def build_messages(
     return messages
 
 
+_ENVELOPE = frozenset({"model", "messages", "stream", "stream_options", "extra_body", "usage"})
+"""What `build_request` always writes (`usage` in `extra_body`); the rest are options."""
+
+
 def build_request(
     parts: Sequence[Part], options: CallOptions, history: Sequence[Message] = ()
 ) -> dict[str, Any]:
-    """Keyword arguments for `client.chat.completions.create`, streaming with usage."""
+    """Keyword arguments for `client.chat.completions.create`, streaming with usage; every
+    option that was asked for goes where its field's `sent` says."""
     extra: dict[str, Any] = {"usage": {"include": True}}
-    if options.fallback_models:
-        extra["models"] = list(options.fallback_models)
-    if options.provider:
-        extra["provider"] = options.provider
-    if options.session_id:
-        extra["session_id"] = options.session_id
-    if options.reasoning_effort:
-        extra["reasoning"] = {"effort": options.reasoning_effort}
-    if options.web_search:
-        extra["tools"] = [{"type": WEB_SEARCH_TOOL, "parameters": {"max_results": WEB_RESULTS}}]
-    if options.pdf_engine:
-        extra["plugins"] = [{"id": "file-parser", "pdf": {"engine": options.pdf_engine}}]
     request: dict[str, Any] = {
         "model": options.model,
         "messages": build_messages(parts, options.system, history),
         "stream": True,
         "stream_options": {"include_usage": True},
-        "extra_body": extra,
     }
-    optional = {
-        "temperature": options.temperature,
-        "max_tokens": options.max_tokens,
-        "response_format": options.response_format,
-    }
-    request.update({name: value for name, value in optional.items() if value is not None})
+    for name, wire in wires(options):
+        value = getattr(options, name)
+        if _given(value):
+            (extra if wire.body else request)[wire.name] = (
+                wire.shape(value) if wire.shape else value
+            )
+    request["extra_body"] = extra
     return request
+
+
+def sent_options(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What a request carries beyond its model, messages and streaming: every option as it
+    goes on the wire (SDK arguments, then `extra_body` fields), for the dry run."""
+    extra = request.get("extra_body", {})
+    own = {name: value for name, value in request.items() if name not in _ENVELOPE}
+    return {**own, **{name: value for name, value in extra.items() if name not in _ENVELOPE}}
 
 
 def attribution_headers(app_url: str = APP_URL, app_title: str = APP_TITLE) -> dict[str, str]:

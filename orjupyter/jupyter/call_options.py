@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from orjupyter.core.errors import OptionError, PromptError
 from orjupyter.core.formats import OUTPUT_FORMATS, Format, response_format, system_prompt
 from orjupyter.core.notebook_id import session_id
-from orjupyter.core.request import CallOptions
+from orjupyter.core.request import CallOptions, wires
 
 if TYPE_CHECKING:
     from orjupyter.core.schema import Schema
@@ -45,27 +45,22 @@ def schema_named(name: str | None, namespace: Mapping[str, object]) -> Schema | 
 def call_options(
     args: Namespace, model: str, schema: Schema | None, notebook: str
 ) -> tuple[CallOptions, Format]:
-    """The request's options from the line; `--schema` asks for strict JSON, routed only
-    to providers that honour it (`provider.require_parameters`). `notebook` (the ledger's
-    key) becomes the request's `session_id`, hashed."""
+    """The request's options from the line (every option whose name is a `CallOptions`
+    field); `--schema` asks for strict JSON, routed only to providers that honour it
+    (`provider.require_parameters`). `notebook` (the ledger's key) becomes the request's
+    `session_id`, hashed."""
     fmt: Format = args.format
-    if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].parsed:
+    if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].answers_json:
         raise OptionError(f"--schema answers JSON; drop -f {fmt}")
-    provider = args.provider
+    given = {name: getattr(args, name) for name, _wire in wires(CallOptions()) if name in args}
     if schema is not None:
         fmt = "json"
-        provider = {**(provider or {}), "require_parameters": True}
+        given["provider"] = {**(given.get("provider") or {}), "require_parameters": True}
     options = CallOptions(
         model=model,
         system=system_prompt(args.system, fmt),
-        temperature=args.temperature,
-        max_tokens=args.max_tokens,
         response_format=schema.response_format() if schema else response_format(fmt),
-        fallback_models=args.models or (),
-        provider=provider,
         session_id=session_id(notebook),
-        reasoning_effort=args.think,
-        web_search=args.web,
-        pdf_engine=args.pdf_engine,
+        **given,
     )
     return options, fmt

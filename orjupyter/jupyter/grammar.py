@@ -2,7 +2,8 @@
 
 Every option is one row of `OPTIONS`; the `%%gpt4o` parser, the one-line splitter
 (`%gpt4o [options] QUESTION`) and the help all read that table, so a new option is one
-edit here. Every `%gpt4o COMMAND` is one row of `COMMANDS` (a subparser each).
+edit here (a row whose `dest` is a field of `core/request.py`'s `CallOptions` sets it).
+Every `%gpt4o COMMAND` is one row of `COMMANDS` (a subparser each).
 
 Option values are read the POSIX way (`--system "Be terse."` loses its quotes); the
 question after the options is kept exactly as typed.
@@ -14,6 +15,7 @@ import argparse
 import json
 import re
 import shlex
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -21,7 +23,7 @@ from typing import Any
 
 from orjupyter.core.domain import DETAILS
 from orjupyter.core.errors import OptionError
-from orjupyter.core.formats import FORMATS
+from orjupyter.core.formats import FORMATS, formats_help
 from orjupyter.core.request import PDF_ENGINES, REASONING_EFFORTS
 
 
@@ -138,13 +140,13 @@ OPTIONS: tuple[Option, ...] = (
         ("--temperature",), "sampling temperature, 0 to 2", {"type": temperature, "metavar": "T"}
     ),
     Option(("--max-tokens",), "longest answer, in tokens", {"type": positive_int, "metavar": "N"}),
+    Option(("--seed",), "sampling seed, for repeatable answers", {"type": int, "metavar": "N"}),
     Option(
         ("--detail",), "image detail: auto, low or high", {"choices": DETAILS, "default": "auto"}
     ),
     Option(
         ("-f", "--format"),
-        "markdown (default), text, code (answer goes into a new cell below), "
-        "json (-o stores the parsed value) or html",
+        formats_help(),
         {"choices": FORMATS, "default": "markdown"},
     ),
     Option(
@@ -167,13 +169,19 @@ OPTIONS: tuple[Option, ...] = (
         ("--think",),
         "let a reasoning model think first (effort low, medium or high; medium when given "
         "alone); its reasoning shows in a collapsed Thinking section",
-        {"nargs": "?", "const": "medium", "choices": REASONING_EFFORTS, "metavar": "EFFORT"},
+        {
+            "nargs": "?",
+            "const": "medium",
+            "choices": REASONING_EFFORTS,
+            "metavar": "EFFORT",
+            "dest": "reasoning_effort",
+        },
     ),
     Option(
         ("--web",),
         "search the web first (OpenRouter's web search, about $0.02 a call); numbered "
         "sources follow the answer",
-        {"action": "store_true"},
+        {"action": "store_true", "dest": "web_search"},
     ),
     Option(
         ("--pdf-engine",),
@@ -187,7 +195,11 @@ OPTIONS: tuple[Option, ...] = (
         "holds {model: reply}",
         {"type": fallbacks, "metavar": "A,B,C"},
     ),
-    Option(("--models",), "OpenRouter fallback models", {"type": fallbacks, "metavar": "A,B"}),
+    Option(
+        ("--models",),
+        "OpenRouter fallback models",
+        {"type": fallbacks, "metavar": "A,B", "dest": "fallback_models", "default": ()},
+    ),
     Option(
         ("--provider",), "OpenRouter provider preferences", {"type": provider, "metavar": "JSON"}
     ),
@@ -364,10 +376,11 @@ def split_question(line: str) -> tuple[str, str]:
 
 
 def help_text(doc: str) -> str:
-    """`%gpt4o help`: what the magic does, its options, and its commands."""
+    """`%gpt4o help`: what the magic does (refilled), its options, and its commands."""
+    about = "\n\n".join(textwrap.fill(" ".join(p.split()), 80) for p in doc.strip().split("\n\n"))
     usage = cell_parser().format_help().strip()
     width = max(len(command.name) for command in COMMANDS)
     commands = "\n".join(
         f"  %gpt4o {command.name:<{width}}  {command.summary}" for command in COMMANDS
     )
-    return f"{doc.strip()}\n\n{usage}\n\ncommands:\n{commands}"
+    return f"{about}\n\n{usage}\n\ncommands:\n{commands}"

@@ -17,8 +17,8 @@ from IPython.utils.text import DollarFormatter
 from orjupyter.core.context import Context, select_context, with_context
 from orjupyter.core.domain import Detail, Part, Reply
 from orjupyter.core.errors import CallFailed, OptionError, PromptError
-from orjupyter.core.formats import OUTPUT_FORMATS, Format, extract_code, parse_json
-from orjupyter.core.image_sources import image_maker
+from orjupyter.core.formats import OUTPUT_FORMATS, Format, extract_code
+from orjupyter.core.image_sources import image_kinds, image_maker
 from orjupyter.core.notebook_id import NotebookId, notebook_identity
 from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
@@ -48,10 +48,9 @@ if TYPE_CHECKING:
     from orjupyter.jupyter.notebook_panel import NotebookPanel
 ABOUT = """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
 
-In the cell, `{name}` puts a notebook variable in place: an image (PIL image,
-matplotlib figure, uint8 pixel array, image file path or bytes) travels as an
-image; a DataFrame, a data array, a container or an exception as a description
-made for a model; a string whole. `{x:image}`, `{x:text}` and `{x:full}` choose.
+In the cell, `{name}` puts a notebook variable in place: an image (IMAGE_KINDS)
+travels as an image; a DataFrame, a data array, a container or an exception as a
+description made for a model; a string whole. `{x:image}`, `{x:text}` and `{x:full}` choose.
 `{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a failed cell) and `{_}` work;
 `{{` and `}}` are literal braces. `--context N` sends the N cells run before, with
 their outputs and plots. The answer streams into a panel with its token usage and
@@ -59,7 +58,7 @@ cost, and stays in the notebook.
 
 `%gpt4o [options] QUESTION` asks a one-line question; `%gpt4o COMMAND` runs one of
 the commands listed below.
-"""
+""".replace("IMAGE_KINDS", image_kinds())
 """What `%gpt4o help` and `%gpt4o?` say before the options and commands."""
 
 
@@ -280,8 +279,8 @@ class OrJupyterMagics(Magics):
             value = validated(schema, reply.text)
             if output:
                 self.user_ns[output] = value
-        elif OUTPUT_FORMATS[fmt].parsed and output:
-            self.user_ns[output] = parse_json(reply.text)
+        elif (parse := OUTPUT_FORMATS[fmt].parse) and output:
+            self.user_ns[output] = parse(reply.text)
 
     def notebook(self) -> NotebookId:
         """Whose calls these are: the notebook's, else (terminal IPython) the script's or

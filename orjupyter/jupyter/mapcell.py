@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from orjupyter.core.domain import format_cost
 from orjupyter.core.errors import ImageError, OptionError, PromptError
-from orjupyter.core.formats import OUTPUT_FORMATS, Format, parse_json
+from orjupyter.core.formats import OUTPUT_FORMATS, Format
 from orjupyter.core.image_sources import image_maker
 from orjupyter.core.mapping import (
     MapSource,
@@ -77,8 +77,9 @@ def _converter(fmt: Format, schema: Schema | None) -> Converter:
         from orjupyter.core.schema import validated
 
         return lambda reply: validated(schema, reply.text)
-    if OUTPUT_FORMATS[fmt].parsed:
-        return lambda reply: parse_json(reply.text)
+    parse = OUTPUT_FORMATS[fmt].parse
+    if parse is not None:
+        return lambda reply: parse(reply.text)
     return lambda reply: reply.text
 
 

@@ -20,17 +20,14 @@ from typing import Any
 from orjupyter.core.budget import dollars
 from orjupyter.core.domain import Totals
 from orjupyter.render.tables import Bundle, bundle, escaped, html_table, text_table
+from orjupyter.store.columns import COLUMNS as CALL_COLUMNS
+from orjupyter.store.columns import call_values
 from orjupyter.store.ledger import CallRecord
 
 ModelCost = tuple[str, int, Decimal]
 
-COLUMNS = (
-    "started_at", "notebook", "cell", "model", "generation_id", "prompt_tokens",
-    "completion_tokens", "cached_tokens", "reasoning_tokens", "cost", "cost_is_estimate",
-    "from_cache", "outcome", "error", "time_to_first_token", "duration", "prompt", "answer",
-    "run",
-)  # fmt: skip
-"""The columns of `calls_csv` and `calls_frame`, in order."""
+COLUMNS = ("started_at", *(name for name in CALL_COLUMNS if name != "started_at"))
+"""The columns of `calls_csv` and `calls_frame`: when, then every column of the ledger."""
 
 _MAX_POINTS = 2000
 
@@ -293,13 +290,8 @@ def _text(x: float, y: float, text: str, anchor: str = "start", fill: str = "cur
 
 
 def _row(call: CallRecord) -> list[object]:
-    usage = call.usage
-    return [
-        call.started_at, call.notebook, call.cell, call.model, call.generation_id,
-        usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.reasoning_tokens,
-        usage.cost, usage.cost_is_estimate, call.from_cache, call.outcome, call.error,
-        call.time_to_first_token, call.duration, call.prompt, call.answer, call.run,
-    ]  # fmt: skip
+    values = call_values(call)
+    return [values[name] for name in COLUMNS]
 
 
 def calls_frame(calls: Sequence[CallRecord]) -> Any:

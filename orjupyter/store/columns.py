@@ -2,8 +2,10 @@
 
 The columns of `calls` are the fields of `CallRecord` and of its `Usage`, by name, so a new
 field is written and read back with no list to keep in step: add the field (with a default)
-and a migration that adds its column. Values cross by type: `Decimal` as its exact text,
-`datetime` as ISO 8601 in UTC, `bool` as 0/1; the rest as SQLite holds them.
+and a migration that adds its column. The exports (`%gpt4o usage --csv` and `--frame`) and
+the side file of rows the ledger refused read `COLUMNS` too. Values cross by type:
+`Decimal` as its exact text, `datetime` as ISO 8601 in UTC, `bool` as 0/1; the rest as
+SQLite holds them.
 """
 
 from __future__ import annotations
@@ -80,6 +82,16 @@ def _unless_none(hint: object) -> object:
 
 _RECORD = _columns(CallRecord)
 _USAGE = _columns(Usage)
+COLUMNS: tuple[str, ...] = tuple(
+    name for f in fields(CallRecord) for name in (_USAGE if f.name == "usage" else (f.name,))
+)
+"""A call's columns, in `CallRecord`'s order with `Usage`'s fields in its place: what the
+ledger's `calls` table and every export hold."""
+
+
+def call_values(record: CallRecord) -> dict[str, object]:
+    """Column → the record's own value (a `Decimal`, a `datetime`), for exports."""
+    return {name: getattr(record.usage if name in _USAGE else record, name) for name in COLUMNS}
 
 
 def call_row(record: CallRecord) -> dict[str, object]:

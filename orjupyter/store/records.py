@@ -116,15 +116,9 @@ class Records:
         path = self._broken_path
         if path is None:
             return
-        row = {
-            "started_at": record.started_at.isoformat(),
-            "notebook": record.notebook, "cell": record.cell, "model": record.model,
-            "generation_id": record.generation_id, "outcome": record.outcome,
-            "prompt_tokens": record.usage.prompt_tokens,
-            "completion_tokens": record.usage.completion_tokens,
-            "cost": f"{record.usage.cost:f}", "cost_is_estimate": record.usage.cost_is_estimate,
-            "error": record.error,
-        }  # fmt: skip
+        from orjupyter.store.columns import call_row
+
+        row = {k: v for k, v in call_row(record).items() if k not in ("prompt", "answer")}
         try:
             fd = os.open(_side_file(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(fd, "a", encoding="utf-8") as side:
