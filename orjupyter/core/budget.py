@@ -1,9 +1,10 @@
 """Per-notebook budgets: the money a call may hold, the refusal and the warning.
 
 Pure: standard library only, no IPython, no widgets, no SDK. Amounts are exact `Decimal`
-US dollars. The `Ledger` stores budgets and holds a `Reservation` for each call in flight;
-this module says what a reservation is, when a call is refused (`BudgetExceeded`, with a
-budget that would fit) and when a notebook is warned that it is close to its budget.
+US dollars. The ledger (`store/base.py`) stores budgets and holds a `Reservation` for each
+call in flight; this module says what a reservation is, when a call is refused
+(`BudgetExceeded`, with a budget that would fit) and when a notebook is warned that it is
+close to its budget.
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ from IPython.display import display
 
 from orjupyter.core.budget import MAX_BUDGET, dollars
 from orjupyter.core.errors import CallFailed, OptionError
-from orjupyter.store.ledger import Ledger
 
 if TYPE_CHECKING:
     from orjupyter.jupyter.magic import OrJupyterMagics
+    from orjupyter.store.base import LedgerStore
 
 
-def _ledger(magics: OrJupyterMagics) -> Ledger:
+def _ledger(magics: OrJupyterMagics) -> LedgerStore:
     ledger = magics.session.book.ledger
     if ledger is None:
         raise OptionError("the ledger is not available; set ORJUPYTER_LEDGER to a writable file")
