@@ -16,17 +16,22 @@ import importlib
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from orjupyter.core.budget import Reservation
 from orjupyter.core.domain import Totals, Usage
 from orjupyter.core.errors import LedgerError
 from orjupyter.store.columns import CallRecord
 
+if TYPE_CHECKING:
+    from orjupyter.store.team import TeamUsage
+
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^@]*@")
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^@/]*@")
+_PASSWORD_PARAMETER = re.compile(r"(?i)([?&]password=)[^&#]*")
 
 
 class LedgerStore(Protocol):
@@ -72,6 +77,13 @@ class LedgerStore(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class TeamLedger(Protocol):
+    """A ledger shared by a team (`postgres.py`): it can show every user's spend."""
+
+    def team_usage(self, since: datetime) -> TeamUsage: ...
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of ledger: the class that opens its locations, and what it needs installed."""
@@ -94,7 +106,7 @@ LEDGERS: dict[str, Kind] = {
 
 def without_password(location: str) -> str:
     """The location as it may be shown: a URL's password replaced by `***`."""
-    return _PASSWORD.sub(r"\1***@", location)
+    return _PASSWORD_PARAMETER.sub(r"\1***", _PASSWORD.sub(r"\1***@", location))
 
 
 def ledger_location(configured: str = "") -> str:
@@ -122,8 +134,9 @@ def kind_of(location: str) -> Kind:
     return LEDGERS[scheme]
 
 
-def open_ledger(location: str) -> LedgerStore:
-    """Open the ledger `location` names (see `LEDGERS`); a file path is expanded (`~`)."""
+def require(location: str) -> Kind:
+    """The kind of ledger `location` names, once what it needs is known to be installed
+    (else one line that says what to install)."""
     kind = kind_of(location)
     if kind.needs is not None:
         try:
@@ -133,6 +146,12 @@ def open_ledger(location: str) -> LedgerStore:
                 f"a {location.partition(':')[0]}:// ledger needs {kind.needs}: "
                 f'pip install "orjupyter[{kind.extra}]"'
             ) from None
+    return kind
+
+
+def open_ledger(location: str) -> LedgerStore:
+    """Open the ledger `location` names (see `LEDGERS`); a file path is expanded (`~`)."""
+    kind = require(location)
     module, _, name = kind.opener.partition(":")
     opener = getattr(importlib.import_module(module), name)
     target = location if kind is not FILE else Path(location).expanduser()

@@ -7,13 +7,16 @@ kernel's `%gpt4o usage --team`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from orjupyter.core.budget import MAX_BUDGET, PERIODS
-from orjupyter.store import budgets
+from orjupyter.core.errors import LedgerError
+from orjupyter.core.redact import redact
+from orjupyter.store import budgets, pg_migrations
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -21,7 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TeamUsage:
-    """Every user's spend since `since`: by user, and by user and model (dearest first)."""
+    """Every user's spend since `since`: by user (with every user who has a budget), and by
+    user and model (dearest first)."""
 
     since: datetime
     by_user: list[tuple[str, int, Decimal]]
@@ -61,9 +65,11 @@ def usage(conn: Connection[Any], since: datetime) -> TeamUsage:
     shared = conn.execute(
         "SELECT user_name, period, amount FROM budgets WHERE notebook = '' ORDER BY user_name"
     ).fetchall()
+    spenders = [(str(user), int(calls), Decimal(cost)) for user, calls, cost in by_user]
+    idle = sorted({str(user) for user, _, _ in shared if user} - {row[0] for row in spenders})
     return TeamUsage(
         since,
-        [(str(user), int(calls), Decimal(cost)) for user, calls, cost in by_user],
+        spenders + [(user, 0, Decimal(0)) for user in idle],  # budgeted, nothing spent yet
         [(str(u), str(m), int(n), Decimal(cost)) for u, m, n, cost in by_model],
         [(user or None, str(period), Decimal(amount)) for user, period, amount in shared],
     )
@@ -80,3 +86,42 @@ def set_shared_budget(
     if user == "":
         raise ValueError("name the user, or use --all for the team's budget")
     budgets.put(conn, user or "", "", amount, period)
+
+
+def connect(location: str) -> Connection[Any]:
+    """An admin's connection to the team's ledger at `location` (a postgresql:// URL), its
+    schema brought up to date; a `LedgerError` (one line, no password) if it cannot be."""
+    from orjupyter.store.base import LEDGERS, require, without_password
+
+    if require(location) not in (LEDGERS["postgresql"], LEDGERS["postgres"]):
+        raise LedgerError(
+            f"{without_password(location)!r} is not a team ledger: set ORJUPYTER_LEDGER (or "
+            "--ledger) to the team's postgresql:// URL"
+        )
+    import psycopg
+
+    from orjupyter.store.pg_link import safe_location
+
+    where = safe_location(location)
+    try:
+        conn = psycopg.connect(location, autocommit=True, options="-c TimeZone=UTC")
+    except psycopg.Error as exc:
+        secrets = [s for s in (conninfo_password(location), os.environ.get("PGPASSWORD")) if s]
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LedgerError(f"{where}: {redact(first, secrets)}") from None
+    try:
+        pg_migrations.migrate(conn, where)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def conninfo_password(location: str) -> str | None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        value = conninfo_to_dict(location).get("password")
+    except Exception:
+        return None
+    return str(value) if value else None
