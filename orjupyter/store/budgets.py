@@ -125,9 +125,11 @@ def reserve(
         return Reservation(None, notebook, worst_case)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
-        expire(conn, ledger.reservation_ttl)
         limits = [_limit(conn, user, notebook, row) for row in applying(conn, user, notebook)]
-        ledger.figures.remember(notebook, limits)
+        if any(limit.refusal(worst_case) for limit in limits):  # a crashed kernel's in the way?
+            expire(conn, ledger.reservation_ttl)
+            limits = [_limit(conn, user, notebook, row) for row in applying(conn, user, notebook)]
+        ledger.figures.remember(notebook, limits, worst_case)
         for limit in limits:
             refusal = limit.refusal(worst_case)
             if refusal is not None:
@@ -155,12 +157,16 @@ class Figures:
         self._holds: dict[int, Reservation] = {}
         self._last_hold = 0
 
-    def remember(self, notebook: str, limits: list[Limit]) -> None:
+    def remember(self, notebook: str, limits: list[Limit], holding: Decimal = Decimal(0)) -> None:
+        """The limits the database gave now; on disk (for a kernel started while it is
+        away), with `holding` (this call's worst case) counted as spent."""
+        if not limits and not self._limits.get(notebook, [None]):
+            return  # still no budget: nothing to keep
         self._limits[notebook] = limits
-        self._save()
-
-    def _save(self) -> None:
         saved = {nb: [_limit_to(limit) for limit in items] for nb, items in self._limits.items()}
+        saved[notebook] = [
+            _limit_to(replace(limit, spent=limit.spent + holding)) for limit in limits
+        ]
         with contextlib.suppress(OSError):  # the figures in memory still hold this kernel
             self.spool.save_figures({"limits": saved})
 
@@ -176,19 +182,18 @@ class Figures:
                      or not limit.notebook else limit for limit in items]
                 for nb, items in self._limits.items()
             }  # fmt: skip
-            self._save()
 
     def limits(self, notebook: str) -> list[Limit]:
         """The notebook's last known limits; for a notebook never seen, its user's and the
         team's from any other."""
         if notebook in self._limits:
             return self._limits[notebook]
-        shared = {
-            (limit.user, limit.period): limit
-            for items in self._limits.values()
-            for limit in items
-            if not limit.notebook
-        }
+        shared: dict[tuple[str, str], Limit] = {}
+        for items in self._limits.values():
+            for limit in items:
+                known = shared.get((limit.user, limit.period))
+                if not limit.notebook and (known is None or known.spent < limit.spent):
+                    shared[(limit.user, limit.period)] = limit  # the latest: the most spent
         return list(shared.values())
 
     def known_budget(self, notebook: str) -> list[tuple[Decimal]]:

@@ -172,7 +172,9 @@ class ServerLink:
 
         return self._run(transaction, self._refuse_while_away)
 
-    def _insert(self, conn: Connection[Any], rows: list[Row]) -> None:
+    def _insert(self, conn: Connection[Any], rows: list[Row], *, free: int | None = None) -> None:
+        """Write rows (a row already there is left alone); with `free`, also delete that
+        hold, in the same statement."""
         names = list(rows[0])
         missing = [name for name in names if name not in self._columns]
         if missing:
@@ -180,11 +182,12 @@ class ServerLink:
         casts = {name: "::int::bool" if kind == "bool" else f"::{kind}" for name, kind in
                  self._columns.items()}  # fmt: skip
         values = ", ".join(f"%({name})s{casts[name]}" for name in names)
+        freed = "WITH freed AS (DELETE FROM reservations WHERE id = %(free)s) " if free else ""
         with conn.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO calls ({', '.join(names)}) VALUES ({values}) "
+                f"{freed}INSERT INTO calls ({', '.join(names)}) VALUES ({values}) "
                 "ON CONFLICT (row_key) DO NOTHING",
-                rows,
+                [{**row, "free": free} for row in rows] if free else rows,
             )
 
     def _write_waiting(self, rows: list[Row]) -> None:

@@ -99,11 +99,9 @@ class PostgresLedger(ServerLink):
         row: Row = {**call_row(record), "user_name": caller.user, "host": caller.host,
                     "session_id": caller.session, "row_key": _row_key(record)}  # fmt: skip
 
-        def write(conn: Connection[Any]) -> bool:
-            with conn.transaction():
-                self._insert(conn, [row])
-                if release is not None and release.id is not None and release.id > 0:
-                    conn.execute("DELETE FROM reservations WHERE id = %s", (release.id,))
+        def write(conn: Connection[Any]) -> bool:  # one statement: atomic, one round trip
+            held = release.id if release is not None and release.id and release.id > 0 else None
+            self._insert(conn, [row], free=held)
             return True
 
         def away() -> bool:
