@@ -16,10 +16,27 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 USER = "orjupyter"  # the database's superuser (the tests' admin)
+
+# Stops the cluster and removes its folder if the test process dies without closing it
+# (killed by a timeout, say): argv = test process id, pg_ctl command..., folder.
+WATCHDOG = """
+import os, shutil, subprocess, sys, time
+parent, command, folder = int(sys.argv[1]), sys.argv[2:-1], sys.argv[-1]
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    if sys.stdin.readline() == "":
+        break
+subprocess.run(command, capture_output=True)
+shutil.rmtree(folder, ignore_errors=True)
+"""
 
 
 def server_binaries() -> Path | None:
@@ -72,6 +89,7 @@ class PostgresServer:
         self.port = 0
         self.runner = _server_user()
         self._made = 0
+        self._watchdog: subprocess.Popen[bytes] | None = None
         if self.runner is not None:
             entry = pwd.getpwnam(self.runner)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
@@ -101,6 +119,8 @@ class PostgresServer:
             try:
                 self._run("pg_ctl", "-D", self.data, "-l", self.folder / "log", "-o", options,
                           "-w", "-t", "60", "start")  # fmt: skip
+                if self._watchdog is None:
+                    self._watch()
                 return
             except subprocess.CalledProcessError:
                 self.port = 0
@@ -109,10 +129,24 @@ class PostgresServer:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
 
+    def _watch(self) -> None:
+        """A watchdog that stops the cluster when this process goes (its stdin closes)."""
+        command = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
+        if self.runner is not None:
+            command = ["runuser", "-u", self.runner, "--", *command]
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", WATCHDOG, str(os.getpid()), *command, str(self.folder)],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
+
     def close(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self._watchdog is not None:
+            self._watchdog.stdin.close()  # type: ignore[union-attr]
+            self._watchdog.wait()
 
     def url(self, database: str = "postgres", *, password: bool = True) -> str:
         secret = f":{self.password}" if password else ""
