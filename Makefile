@@ -27,6 +27,11 @@ setup-test: $(BIN)/python
 	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 		echo "note: /usr/bin/chromium is missing, so the browser tests will be skipped"; }
+	@# The team ledger's tests start Debian's PostgreSQL server themselves; root installs it.
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null && (apt-get update -qq && \
+		apt-get install -y -qq postgresql >/dev/null) || \
+		echo "note: PostgreSQL's server is missing, so the team ledger's tests will be skipped"; }
 
 setup-docs: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[docs]"

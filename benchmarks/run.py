@@ -35,6 +35,7 @@ import memory
 import notebook_context
 import stopping
 import streaming
+import team_ledger
 import traffic
 from _common import FakeServer, Row, log
 
@@ -50,6 +51,7 @@ MODULES = (
     "mapping",
     "compare",
     "stopping",
+    "team_ledger",
 )
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 
@@ -71,6 +73,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             map=3,
             compare=2,
             stop=2,
+            ledger=50,
         )
     return dict(
         load=7,
@@ -86,6 +89,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         map=7,
         compare=5,
         stop=5,
+        ledger=300,
     )
 
 
@@ -102,6 +106,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "mapping": lambda: mapping.measure(runs["map"], server),
         "compare": lambda: compare.measure(runs["compare"], server),
         "stopping": lambda: stopping.measure(runs["stop"], server),
+        "team_ledger": lambda: team_ledger.measure(runs["ledger"]),
     }
 
 

@@ -30,7 +30,7 @@ def settings_table() -> str:
 
 def _kind(trait: Any) -> str:
     kinds = {"Unicode": "text", "Secret": "text (hidden)", "Float": "number", "Int": "integer"}
-    kinds |= {"Bool": "`True` or `False`", "Dict": "dict"}
+    kinds |= {"Bool": "`True` or `False`", "Dict": "dict", "Location": "text (a password hidden)"}
     return kinds.get(type(trait).__name__, type(trait).__name__)
 
 

@@ -66,6 +66,35 @@ def kernel(router: FakeRouter) -> Iterator[object]:
         manager.shutdown_kernel(now=True)
 
 
+# --- a real PostgreSQL server (Debian's binaries), for the team ledger's tests ---
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One throwaway PostgreSQL cluster for this test process (skipped, saying why, when
+    no server binaries are installed)."""
+    from postgres_support import SKIP_REASON, PostgresServer, server_binaries
+
+    bindir = server_binaries()
+    if bindir is None:
+        pytest.skip(SKIP_REASON)
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def team_url(postgres: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """A fresh database's URL (password included); the spool and figures under tmp_path."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    for name in ("PGPASSWORD", "PGPASSFILE", "PGHOST", "PGUSER", "PGDATABASE", "PGPORT"):
+        monkeypatch.delenv(name, raising=False)
+    return str(postgres.url(postgres.new_database()))
+
+
 # --- browser tests: one JupyterLab and one Chromium per module, started only when used ---
 
 

@@ -24,6 +24,7 @@ ALLOWED = {
     "render": {"core", "store"},
     "jupyter": {"core", "store", "service", "render"},
     "fakerouter": {"core"},
+    "team": {"core", "store", "render"},
 }
 JUPYTER_LIBRARIES = {"IPython", "ipywidgets", "traitlets", "anywidget", "ipykernel"}
 IMPURE = JUPYTER_LIBRARIES | {

@@ -1,9 +1,10 @@
 """Per-notebook budgets: the money a call may hold, the refusal and the warning.
 
 Pure: standard library only, no IPython, no widgets, no SDK. Amounts are exact `Decimal`
-US dollars. The `Ledger` stores budgets and holds a `Reservation` for each call in flight;
-this module says what a reservation is, when a call is refused (`BudgetExceeded`, with a
-budget that would fit) and when a notebook is warned that it is close to its budget.
+US dollars. The ledger (`store/base.py`) stores budgets and holds a `Reservation` for each
+call in flight; this module says what a reservation is, when a call is refused
+(`BudgetExceeded`, with a budget that would fit) and when a notebook is warned that it is
+close to its budget.
 """
 
 from __future__ import annotations
@@ -87,3 +88,35 @@ def budget_warning(spent: Decimal, budget: Decimal | None) -> str | None:
         f"{dollars(budget)} budget ({share}%); raise it with "
         f"`%gpt4o budget {suggested_budget(budget * 2)}`"
     )
+
+
+PERIODS = {"month": "monthly", "week": "weekly", "day": "daily"}
+"""How often a user's or the team's budget starts again (at midnight UTC; weeks on Monday)."""
+
+
+class SharedBudgetExceeded(BudgetExceeded):
+    """A call refused before sending: it could take a user (`whose`) or the whole team
+    (`whose` None) over a budget kept on a shared ledger."""
+
+    def __init__(
+        self,
+        whose: str | None,
+        period: str,
+        *,
+        spent: Decimal,
+        held: Decimal,
+        worst_case: Decimal,
+        budget: Decimal,
+    ) -> None:
+        super().__init__(spent, held, worst_case, budget)
+        self.whose, self.period = whose, period
+        owner = f"{whose}'s" if whose is not None else "the team's"
+        left = max(budget - spent - held, Decimal(0))
+        in_flight = f" (+ {dollars(held)} held by calls in flight)" if held else ""
+        who = whose if whose is not None else "--all"
+        self.args = (
+            f"refused (nothing was sent): {owner} {PERIODS.get(period, period)} budget is "
+            f"{dollars(budget)}, {dollars(spent)} spent{in_flight}, {dollars(left)} left, and "
+            f"this call could cost up to {dollars(worst_case)}; whoever runs the team's "
+            f"ledger can raise it with `python -m orjupyter.team budget {who} {self.suggested}`",
+        )

@@ -32,7 +32,7 @@ history and the old one stays under the old path. The kernel does not learn of a
 either: jupyter-server set ``JPY_SESSION_NAME`` when the kernel started, so calls keep going
 to the old path until the kernel restarts (VS Code updates ``__vsc_ipynb_file__``). Nothing is
 lost, but the history is split until you merge it: ``%gpt4o usage --rename OLD_PATH`` moves
-OLD_PATH's calls and budget to the current notebook (`Ledger.rename_notebook`); ``%gpt4o
+OLD_PATH's calls and budget to the current notebook (`LedgerStore.rename_notebook`); ``%gpt4o
 usage --all`` lists every key to pick OLD_PATH from. A copy of a notebook is a new notebook.
 (A stable id in the notebook's metadata would survive renames, but a kernel cannot read the
 notebook document, so the path is the best key available.)

@@ -13,13 +13,13 @@ from IPython.display import display
 
 from orjupyter.core.budget import MAX_BUDGET, dollars
 from orjupyter.core.errors import CallFailed, OptionError
-from orjupyter.store.ledger import Ledger
 
 if TYPE_CHECKING:
     from orjupyter.jupyter.magic import OrJupyterMagics
+    from orjupyter.store.base import LedgerStore
 
 
-def _ledger(magics: OrJupyterMagics) -> Ledger:
+def _ledger(magics: OrJupyterMagics) -> LedgerStore:
     ledger = magics.session.book.ledger
     if ledger is None:
         raise OptionError("the ledger is not available; set ORJUPYTER_LEDGER to a writable file")
@@ -35,6 +35,9 @@ def usage(magics: OrJupyterMagics, args: Namespace) -> None:
     )
 
     ledger = _ledger(magics)
+    if args.team:
+        display(_team(ledger), raw=True)
+        return
     notebook = magics.notebook()
     if args.rename:
         moved = ledger.rename_notebook(args.rename, notebook.key)
@@ -65,6 +68,20 @@ def usage(magics: OrJupyterMagics, args: Namespace) -> None:
             caching_saved=_caching_saved(magics, calls),
         )
     display(bundle, raw=True)
+
+
+def _team(ledger: LedgerStore) -> dict[str, str]:
+    """Every user's spend this month, by user and by model: `%gpt4o usage --team`."""
+    from orjupyter.render.team import team_view
+    from orjupyter.store.base import TeamLedger
+    from orjupyter.store.team import month_start
+
+    if not isinstance(ledger, TeamLedger):
+        raise OptionError(
+            "usage --team reads a team's shared ledger: set ORJUPYTER_LEDGER to its "
+            "postgresql:// URL (see the docs' For teams)"
+        )
+    return team_view(ledger.team_usage(month_start()))
 
 
 def _write_new(path: Path, text: str) -> None:

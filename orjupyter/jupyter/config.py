@@ -34,6 +34,24 @@ class Secret(Unicode[str, Any]):
         return SecretStr(super().validate(obj, value))
 
 
+class LocationStr(str):
+    """A ledger location whose repr leaves out a URL's password."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        from orjupyter.store.base import without_password
+
+        return repr(without_password(str(self)))
+
+
+class Location(Unicode[str, Any]):
+    """A Unicode trait holding a `LocationStr`."""
+
+    def validate(self, obj: Any, value: Any) -> LocationStr:
+        return LocationStr(super().validate(obj, value))
+
+
 class OrJupyter(Configurable):
     """orjupyter's settings."""
 
@@ -86,8 +104,10 @@ class OrJupyter(Configurable):
     replay = Bool(
         False, help="Every call must come from the cache (also: ORJUPYTER_REPLAY=1)."
     ).tag(config=True)
-    ledger_path = Unicode(
-        "", help="Ledger file. Default: $ORJUPYTER_LEDGER, else Jupyter's data dir."
+    ledger_path = Location(
+        "",
+        help="The ledger: a file, or a team's postgresql:// URL (its password best in "
+        "PGPASSWORD or ~/.pgpass). Default: $ORJUPYTER_LEDGER, else Jupyter's data dir.",
     ).tag(config=True)
     store_prompts = Bool(
         False, help="Also keep prompts and answers in the ledger (off: only numbers)."

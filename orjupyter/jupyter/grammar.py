@@ -244,6 +244,9 @@ def _usage_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--frame", metavar="NAME", help="store the calls as a DataFrame")
     parser.add_argument("--rename", metavar="OLD", help="move OLD's calls to this notebook")
+    parser.add_argument(
+        "--team", action="store_true", help="every user's spend this month (a team's ledger)"
+    )
 
 
 COMMANDS: tuple[Command, ...] = (

@@ -63,8 +63,7 @@ def show_panel(magics: OrJupyterMagics, *, side: bool = False) -> None:
 
 
 def read_summary(session: Session, notebook: NotebookId) -> NotebookSummary:
-    ledger = session.book.ledger
-    recent = ledger.calls(notebook.key, limit=CHART_CALLS) if ledger is not None else []
+    recent = session.book.recent(notebook.key, CHART_CALLS)
     return NotebookSummary(
         notebook.label, session.totals(notebook.key), recent, _flying(session, notebook.key)
     )

@@ -21,8 +21,7 @@ from orjupyter.core.budget import dollars
 from orjupyter.core.domain import Totals
 from orjupyter.render.tables import Bundle, bundle, escaped, html_table, text_table
 from orjupyter.store.columns import COLUMNS as CALL_COLUMNS
-from orjupyter.store.columns import call_values
-from orjupyter.store.ledger import CallRecord
+from orjupyter.store.columns import CallRecord, call_values
 
 ModelCost = tuple[str, int, Decimal]
 
@@ -128,7 +127,7 @@ def usage_dashboard(
 ) -> Bundle:
     """Totals, the spend over time, cost per model and the last `max_rows` calls.
 
-    `calls` oldest first (as `Ledger.calls` returns them); if it holds only the newest calls,
+    `calls` oldest first (as `LedgerStore.calls` returns them); if it holds only the newest calls,
     the plot starts from what the older ones cost (`totals.cost` minus these).
     """
     if not calls:
@@ -175,7 +174,7 @@ def _share(part: Decimal, whole: Decimal) -> str:
 def notebooks_dashboard(
     rows: Sequence[ModelCost], *, title: str = "orjupyter usage: every notebook"
 ) -> Bundle:
-    """`(notebook, calls, cost)` rows (`Ledger.notebooks()`) as one table with a total."""
+    """`(notebook, calls, cost)` rows (`LedgerStore.notebooks()`) as one table with a total."""
     total_calls = sum(count for _, count, _ in rows)
     total_cost = sum((cost for _, _, cost in rows), Decimal(0))
     summary = f"{len(rows):,} notebooks · {total_calls:,} calls · {dollars(total_cost)}"

@@ -17,7 +17,7 @@ from orjupyter.core.budget import WARN_AT, dollars, suggested_budget
 from orjupyter.core.domain import Totals
 from orjupyter.render.dashboard import spend_svg
 from orjupyter.render.tables import escaped, html_table, text_table
-from orjupyter.store.ledger import CallRecord
+from orjupyter.store.columns import CallRecord
 
 RECENT_CALLS = 5
 """How many of the newest calls the panel lists."""
@@ -41,7 +41,7 @@ class NotebookSummary:
     label: str
     totals: Totals
     recent: Sequence[CallRecord] = ()
-    """The newest calls, oldest first (`Ledger.calls(notebook, limit=CHART_CALLS)`)."""
+    """The newest calls, oldest first (`LedgerStore.calls(notebook, limit=CHART_CALLS)`)."""
     in_flight: Sequence[Flying] = field(default_factory=tuple)
 
 

@@ -5,23 +5,28 @@ field is written and read back with no list to keep in step: add the field (with
 and a migration that adds its column. The exports (`%gpt4o usage --csv` and `--frame`) and
 the side file of rows the ledger refused read `COLUMNS` too. Values cross by type:
 `Decimal` as its exact text, `datetime` as ISO 8601 in UTC, `bool` as 0/1; the rest as
-SQLite holds them.
+they are.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Protocol, Union, get_args, get_origin, get_type_hints
 
 from orjupyter.core.domain import Outcome, Usage
 
 _KEY = re.compile(r"sk-or-[A-Za-z0-9_-]{6,}")
+
+
+class Row(Protocol):
+    """A row read by column name: `sqlite3.Row`, or a server's row as a dict."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
 
 
 def _now() -> datetime:
@@ -107,7 +112,7 @@ def call_row(record: CallRecord) -> dict[str, object]:
     return row
 
 
-def _values(row: sqlite3.Row, columns: dict[str, object]) -> dict[str, Any]:
+def _values(row: Row, columns: dict[str, object]) -> dict[str, Any]:
     values = {}
     for name, kind in columns.items():
         value, convert = row[name], _FROM_SQL.get(kind)
@@ -115,6 +120,6 @@ def _values(row: sqlite3.Row, columns: dict[str, object]) -> dict[str, Any]:
     return values
 
 
-def call_record(row: sqlite3.Row) -> CallRecord:
+def call_record(row: Row) -> CallRecord:
     """A `SELECT *` row of `calls` (read by column name) → the record."""
     return CallRecord(usage=Usage(**_values(row, _USAGE)), **_values(row, _RECORD))

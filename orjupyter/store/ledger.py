@@ -297,6 +297,13 @@ class Ledger:
             conn.execute("DELETE FROM budgets WHERE notebook = ?", (old,))
             return moved.rowcount
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def budgeted(self, notebook: str) -> bool:
+        return self.budget(notebook) is not None
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

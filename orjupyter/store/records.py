@@ -26,14 +26,14 @@ if TYPE_CHECKING:
     from orjupyter.core.budget import Reservation
     from orjupyter.core.question import Question
     from orjupyter.core.settings import Settings
+    from orjupyter.store.base import LedgerStore
     from orjupyter.store.cache import ResponseCache
-    from orjupyter.store.ledger import Ledger
 
 
 class Records:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._ledger: Ledger | None = None
+        self._ledger: LedgerStore | None = None
         self._ledger_failed = False
         self._cache: ResponseCache | None = None
         self._broken_path: Path | None = None
@@ -42,19 +42,23 @@ class Records:
     # -- the ledger ------------------------------------------------------------------
 
     @property
-    def ledger(self) -> Ledger | None:
+    def ledger(self) -> LedgerStore | None:
+        """The configured ledger (`store/base.py` says which kind), opened on first use."""
         if self._ledger is None and not self._ledger_failed:
-            from orjupyter.store.ledger import Ledger, default_ledger_path
+            from orjupyter.store.base import FILE, kind_of, ledger_location, open_ledger
 
-            path = Path(self.settings.ledger_path) if self.settings.ledger_path else None
+            location = ledger_location(self.settings.ledger_path)
             try:
-                self._ledger = Ledger(path or default_ledger_path())
+                self._ledger = open_ledger(location)
             except Exception as exc:  # bookkeeping must never break a call
                 self._ledger_failed = True
-                self._broken_path = path or default_ledger_path()
+                with contextlib.suppress(Exception):  # an unknown scheme has no side file
+                    if kind_of(location) is FILE:
+                        self._broken_path = Path(location).expanduser()
                 print(
-                    f"orjupyter: cannot open the ledger ({exc}); totals are kept in this "
-                    "kernel only. Set ORJUPYTER_LEDGER to a writable file.",
+                    f"orjupyter: cannot open the ledger ({redact(str(exc), self._secrets())}); "
+                    "totals are kept in this kernel only. Set ORJUPYTER_LEDGER to a writable "
+                    "file or a postgresql:// URL.",
                     file=sys.stderr,
                 )
         return self._ledger
@@ -63,13 +67,17 @@ class Records:
         """The ledger failed after it opened: warn once, and keep totals in memory."""
         ledger, self._ledger, self._ledger_failed = self._ledger, None, True
         path = ledger.path if ledger else "the ledger"
+        where = ledger.location if ledger else "the ledger"
+        repair = (
+            f"Repair it with `sqlite3 {path} .recover | sqlite3 repaired.sqlite`, or move it "
+            "aside (a new one is made on the next start), or set ORJUPYTER_LEDGER to another file."
+            if where == str(path)
+            else "Restart the kernel once the ledger is repaired."
+        )
         print(
-            f"orjupyter: the ledger {path} failed ({redact(str(exc), self._secrets())}); "
+            f"orjupyter: the ledger {where} failed ({redact(str(exc), self._secrets())}); "
             "totals are kept in this kernel only, budgets are not checked, and each call's "
-            "row goes to "
-            f"{_side_file(path)}. Repair it with `sqlite3 {path} .recover | sqlite3 "
-            "repaired.sqlite`, or move it aside (a new one is made on the next start), or "
-            "set ORJUPYTER_LEDGER to another file.",
+            f"row goes to {_side_file(path)}. {repair}",
             file=sys.stderr,
         )
         if ledger is not None:
@@ -149,6 +157,17 @@ class Records:
             run=question.run,
         )
 
+    def recent(self, notebook: str, limit: int) -> list[Any]:
+        """The notebook's newest `limit` calls, oldest first ([] without a ledger)."""
+        ledger = self.ledger
+        if ledger is None:
+            return []
+        try:
+            return ledger.calls(notebook, limit=limit)
+        except Exception as exc:
+            self._broken(exc)
+            return []
+
     def estimated(self, notebook: str) -> list[Any]:
         ledger = self.ledger
         return ledger.estimated(notebook) if ledger else []
@@ -170,7 +189,7 @@ class Records:
             return None
         try:
             if worst_case is None:
-                if ledger.budget(question.notebook) is not None:
+                if ledger.budgeted(question.notebook):
                     raise UnboundedCost(question.options.model)
                 return None
             return ledger.reserve(question.notebook, worst_case)

@@ -1,0 +1,127 @@
+"""The team's view: `python -m orjupyter.team report|budget` and `%gpt4o usage --team`, and a
+user's budget refusing a notebook's call, through a real IPython shell, the local OpenRouter
+and a real PostgreSQL server; the password shown nowhere."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import psycopg
+
+from orjupyter.core.domain import Usage
+from orjupyter.store.columns import CallRecord
+from orjupyter.store.postgres import Caller, PostgresLedger
+
+
+def team(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ORJUPYTER_LEDGER": url}
+    return subprocess.run(
+        [sys.executable, "-m", "orjupyter.team", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def spend(url: str, user: str, cost: str, *, days_ago: int = 0, model: str = "openai/gpt-4o"):
+    when = datetime.now(timezone.utc) - timedelta(days=days_ago)
+    usage = Usage(prompt_tokens=10, completion_tokens=5, cost=Decimal(cost))
+    with PostgresLedger(url, caller=Caller(user=user)) as ledger:
+        ledger.record(CallRecord("nb.ipynb", None, model, "", usage, "ok", started_at=when))
+
+
+def test_the_report_as_csv_is_one_row_per_user_with_the_exact_cost(team_url, postgres):
+    spend(team_url, "alice", "0.000123456789")
+    spend(team_url, "alice", "0.5", model="anthropic/claude-sonnet-4")
+    spend(team_url, "bob", "0.25")
+    spend(team_url, "carol", "9", days_ago=400)  # before --since
+    since = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()
+    done = team(team_url, "report", "--since", since, "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "user,calls,cost"
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert rows == [
+        {"user": "alice", "calls": "2", "cost": "0.500123456789"},
+        {"user": "bob", "calls": "1", "cost": "0.25"},
+    ]
+    table = team(team_url, "report", "--since", since).stdout
+    assert "By user and model" in table
+    assert "anthropic/claude-sonnet-4" in table
+    assert "carol" not in table
+    assert postgres.password not in done.stdout + done.stderr + table
+
+
+def test_budgets_are_set_per_user_and_for_the_team(team_url):
+    assert team(team_url, "budget", "alice", "5").stdout == "Set alice's monthly budget to $5.00.\n"
+    done = team(team_url, "budget", "--all", "50", "--period", "week")
+    assert done.stdout == "Set the team's weekly budget to $50.00.\n"
+    with psycopg.connect(team_url) as conn:
+        found = conn.execute("SELECT user_name, amount, period FROM budgets ORDER BY 1").fetchall()
+    assert found == [("", Decimal(50), "week"), ("alice", Decimal(5), "month")]
+    assert "$5.00 monthly" in team(team_url, "report").stdout
+    assert team(team_url, "budget", "alice", "off").stdout == "Removed alice's monthly budget.\n"
+
+
+def test_bad_input_and_a_wrong_password_are_one_line_without_the_password(team_url, postgres):
+    for args, says in [
+        (("budget", "lots"), "name one user, or --all"),
+        (("budget", "alice", "lots"), "is not an amount"),
+        (("report", "--since", "last week"), "is not a date: use YYYY-MM-DD"),
+    ]:
+        done = team(team_url, *args)
+        assert done.returncode == 2
+        assert says in done.stderr
+        assert done.stderr.count("\n") == 1
+    wrong = team_url.replace(postgres.password, "not-" + postgres.password)
+    done = team(wrong, "report")
+    assert done.returncode == 2
+    assert "password authentication failed" in done.stderr
+    assert postgres.password not in done.stderr
+    refused = team("mysql://me:hunter2@db/team", "report")
+    assert refused.returncode == 2
+    assert "hunter2" not in refused.stderr
+
+
+def run(shell, source: str):
+    return shell.run_cell(source, store_history=True)
+
+
+def test_a_notebook_on_the_team_ledger_is_held_to_its_users_budget(
+    shell, router, team_url, postgres, monkeypatch, capsys
+):
+    monkeypatch.setenv("ORJUPYTER_LEDGER", team_url)
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    assert team(team_url, "budget", "alice", "0.02").returncode == 0
+    assert run(shell, "%%gpt4o --max-tokens 100\nsmall question").success
+    # the worst case of 16,384 tokens at $10/M is $0.16: more than alice's budget
+    result = run(shell, "%%gpt4o\nan open-ended question")
+    assert not result.success
+    err = capsys.readouterr().err
+    assert "refused (nothing was sent): alice's monthly budget is $0.02" in err
+    assert " left, and this call could cost up to " in err
+    shell.run_line_magic("gpt4o", "usage --team")
+    shell.run_line_magic("config", "OrJupyter")
+    shell.run_line_magic("config", f"OrJupyter.ledger_path = {team_url!r}")
+    shell.run_line_magic("config", "OrJupyter")
+    out = capsys.readouterr()
+    assert "orjupyter usage: the team since" in out.out
+    assert "alice" in out.out
+    assert "postgresql://orjupyter:***@" in out.out
+    assert postgres.password not in out.out + out.err
+    with psycopg.connect(team_url) as conn:
+        rows = conn.execute("SELECT user_name, notebook FROM calls").fetchall()
+    assert len(rows) == 1
+    assert rows[0][0] == "alice"
+    shell.run_line_magic("config", "OrJupyter.ledger_path = ''")
+
+
+def test_usage_team_on_a_file_ledger_says_what_to_set(shell, router, capsys):
+    assert not run(shell, "%gpt4o usage --team").success
+    assert "set ORJUPYTER_LEDGER to its postgresql:// URL" in capsys.readouterr().err
