@@ -23,6 +23,7 @@ from orjupyter.core.pricing import (
     prompt_tokens,
     web_search_cost,
 )
+from orjupyter.core.prompt import what_to_shorten
 from orjupyter.core.question import Question
 from orjupyter.core.redact import redact_json
 from orjupyter.core.request import WEB_RESULTS, CallOptions, build_request
@@ -321,7 +322,8 @@ class Session:
         if info.context_length and estimate > info.context_length:
             raise NotSent(
                 f"the prompt is about {estimate:,} tokens, more than {options.model}'s "
-                f"context window of {info.context_length:,}; shorten it (nothing was sent)"
+                f"context window of {info.context_length:,}; "
+                f"{what_to_shorten(parts, estimate, info.context_length)} (nothing was sent)"
             )
 
     @staticmethod
