@@ -114,6 +114,7 @@ class ImageSource:
     """One kind of notebook value that travels as an image."""
 
     name: str
+    """The kind of value, as the user guide's table names it."""
     claims: Callable[[object], bool]
     """Cheap test on the value's type; must not import Pillow, numpy or matplotlib."""
     convert: Callable[[Any], Image.Image | None]
@@ -250,19 +251,19 @@ def _scaled(np: Any, array: Any, lowest: float, highest: float) -> Any:
 
 
 SOURCES: tuple[ImageSource, ...] = (
-    ImageSource("PIL image", _is_pil, lambda image: cast("Image.Image", image)),
+    ImageSource("a PIL image", _is_pil, lambda image: cast("Image.Image", image)),
     ImageSource(
-        "matplotlib figure or axes", lambda v: _module(v).startswith("matplotlib"), _from_figure
+        "a matplotlib figure or axes", lambda v: _module(v).startswith("matplotlib"), _from_figure
     ),
     ImageSource(
-        "numpy uint8 array shaped (H, W), (H, W, 3) or (H, W, 4); other 2-D or 3-D arrays "
-        "only as {arr:image}",
+        "a NumPy `uint8` array shaped (H, W), (H, W, 3) or (H, W, 4) (pixels; another 2-D "
+        "or 3-D array only as `{arr:image}`)",
         _is_image_array,
         _from_array,
         may_claim=_is_array,
     ),
-    ImageSource("path to an image file", lambda v: isinstance(v, PurePath), _from_path),
-    ImageSource("PNG, JPEG, GIF or WebP bytes", _is_image_bytes, _from_bytes),
+    ImageSource("a `pathlib.Path` to an image file", lambda v: isinstance(v, PurePath), _from_path),
+    ImageSource("the bytes of a PNG, JPEG, GIF or WebP file", _is_image_bytes, _from_bytes),
 )
 """Every kind of value that travels as an image, in the order they are tried. A new kind
 is one row here: the prompt builder and `to_image` both read this table. Anything no row
