@@ -40,13 +40,14 @@ run: setup
 	$(BIN)/python scripts/run_quickstart.py
 
 # JupyterLab saves what it opens: it opens a copy (kept between runs, with your edits),
-# so the tracked notebooks/quickstart.ipynb stays as it is in git.
+# so the tracked notebooks/quickstart.ipynb stays as it is in git. (As root, in a container
+# say, JupyterLab needs --allow-root.)
 LAB_COPY := .out/lab/quickstart.ipynb
 lab: setup
 	@mkdir -p $(dir $(LAB_COPY))
 	@test -e $(LAB_COPY) || cp notebooks/quickstart.ipynb $(LAB_COPY)
 	@echo "Opening $(LAB_COPY), a copy of notebooks/quickstart.ipynb (delete it to start over)."
-	$(BIN)/jupyter lab $(LAB_COPY)
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_COPY)
 
 lint: setup-test
 	$(BIN)/ruff check orjupyter tests benchmarks scripts
