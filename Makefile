@@ -2,13 +2,14 @@
 #   make run    set up .venv and execute notebooks/quickstart.ipynb end to end
 #   make test   set up .venv with the test tools and run every test, lint and type check
 #               (the tests build the documentation site too)
+#   make lab    open a copy of the quickstart (.out/lab/quickstart.ipynb) in JupyterLab
 #   make docs   build the documentation site into site/ (strict: a broken link fails it)
 #   make screenshots   re-take the README's screenshots (docs/images/*.png) in JupyterLab
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-test setup-docs docs lint bench screenshots clean
+.PHONY: run lab test setup setup-test setup-docs docs lint bench screenshots clean
 
 # setuptools says "Editable installation… be careful with folders in your working directory"
 # on every `pip install -e .`: true of any checkout, and nothing to act on here.
@@ -18,8 +19,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# what notebooks/quickstart.ipynb needs, and nothing `make test` happens to install
 setup: $(BIN)/python
-	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e . ipykernel nbclient nbformat nbconvert jupyterlab
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[quickstart]"
 
 setup-test: $(BIN)/python
 	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[test,browser,docs]"
@@ -34,13 +36,23 @@ setup-test: $(BIN)/python
 		echo "note: PostgreSQL's server is missing, so the team ledger's tests will be skipped"; }
 
 setup-docs: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e ".[docs]"
 
 docs: setup-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 run: setup
 	$(BIN)/python scripts/run_quickstart.py
+
+# JupyterLab saves what it opens: it opens a copy (kept between runs, with your edits),
+# so the tracked notebooks/quickstart.ipynb stays as it is in git. (As root, in a container
+# say, JupyterLab needs --allow-root.)
+LAB_COPY := .out/lab/quickstart.ipynb
+lab: setup
+	@mkdir -p $(dir $(LAB_COPY))
+	@test -e $(LAB_COPY) || cp notebooks/quickstart.ipynb $(LAB_COPY)
+	@echo "Opening $(LAB_COPY), a copy of notebooks/quickstart.ipynb (delete it to start over)."
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_COPY)
 
 lint: setup-test
 	$(BIN)/ruff check orjupyter tests benchmarks scripts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -50,6 +51,15 @@ def execute(path: Path, kernel_log: Path) -> nbformat.NotebookNode:
     return notebook
 
 
+def start_afresh(out: Path) -> None:
+    """Forget an earlier run's calls and answers (the local server's ledger and cache in
+    `out`): each run's usage and totals are its own, even after a run that failed."""
+    for name in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"):
+        (out / name).unlink(missing_ok=True)
+    (out / "ledger.sqlite.unrecorded.jsonl").unlink(missing_ok=True)
+    shutil.rmtree(out / "cache", ignore_errors=True)
+
+
 def shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
@@ -64,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         where = os.environ.get("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
         print(f"OPENROUTER_API_KEY is set: calls go to {where} and are billed.")
     else:
+        start_afresh(out)
         router = FakeRouter(delay=0.01).start()
         os.environ["OPENROUTER_BASE_URL"] = router.base_url
         os.environ["OPENROUTER_API_KEY"] = "sk-or-local-quickstart"
@@ -88,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "quickstart.html").write_text(html, encoding="utf-8")
     print(f"Executed {NOTEBOOK.relative_to(ROOT)} top to bottom.")
     print(f"  saved: {shown(out / 'quickstart.ipynb')} and {shown(out / 'quickstart.html')}")
-    print("To open it in JupyterLab:  .venv/bin/jupyter lab notebooks/quickstart.ipynb")
+    print("To open a copy of it in JupyterLab:  make lab")
     print(
         "  (without a key, first run: .venv/bin/python -m orjupyter.fakerouter &  and export "
         "OPENROUTER_BASE_URL=http://127.0.0.1:8765/api/v1 OPENROUTER_API_KEY=sk-or-fake)"

@@ -273,3 +273,28 @@ def test_a_redrawn_output_and_orjupyters_own_cells_are_not_context(router, tmp_p
     assert "%gpt4o usage" not in sent
     [answer] = answer_outputs(done.cells[3])
     assert "context: 1 cell (1 image)" in answer["data"]["text/plain"]
+
+
+def test_a_failed_cells_traceback_names_the_cells_not_the_kernels_files(router, tmp_path):
+    notebook = new_notebook(
+        cells=[
+            new_code_cell("%load_ext orjupyter"),
+            new_code_cell("def ratio(a, b):\n    return a / b"),
+            new_code_cell("ratio(1, 0)", metadata={"tags": ["raises-exception"]}),
+            new_code_cell("%%gpt4o --context 1\nWhy did it fail?"),
+            new_code_cell("%%gpt4o\nWhy did this fail? {Err[3]}"),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    execute(notebook, tmp_path)
+    context, err = (
+        text_of_content(request.body["messages"][-1]["content"])
+        if isinstance(request.body["messages"][-1]["content"], list)
+        else request.body["messages"][-1]["content"]
+        for request in router.requests[-2:]
+    )
+    for sent in (context, err):
+        assert "ZeroDivisionError: division by zero" in sent
+        assert "Cell In[3], line 1" in sent, sent  # as IPython's own traceback says
+        assert "Cell In[2], line 2, in ratio" in sent, sent
+        assert "ipykernel_" not in sent, sent

@@ -214,11 +214,10 @@ def test_the_image_refusal_the_help_and_the_user_guide_name_every_image_kind():
 def test_an_image_kind_added_as_one_row_is_named_by_the_refusal(monkeypatch):
     import orjupyter.core.image_sources as image_sources
 
+    before = image_sources.SOURCES
     row = image_sources.ImageSource("an SVG drawing", lambda _v: False, lambda _v: None)
-    monkeypatch.setattr(image_sources, "SOURCES", (*image_sources.SOURCES, row))
-    assert image_refusal().endswith(
-        "a path to an image file, PNG, JPEG, GIF or WebP bytes or an SVG drawing"
-    )
+    monkeypatch.setattr(image_sources, "SOURCES", (*before, row))
+    assert image_refusal().endswith(f"{before[-2].name}, {before[-1].name} or an SVG drawing")
 
 
 # --- a ledger column -------------------------------------------------------------------

@@ -278,6 +278,24 @@ def test_prompt_beyond_the_context_window_sends_nothing(ipy, router, capsys):
     assert any(130_000 <= n <= 160_000 for n in numbers), line
 
 
+def test_a_huge_placeholder_is_named_with_what_to_do(ipy, router, capsys):
+    ipy.user_ns["transcript"] = "word " * 120_000  # 600 kB: more than GPT-4o's window
+    ipy.user_ns["who"] = "the board"
+    line = refused_locally(
+        ipy,
+        router,
+        capsys,
+        "%%gpt4o\nSummarise {transcript} for {who}, in one line.",
+        "context window",
+        "{transcript} alone is 600,000 characters",
+    )
+    suggested = re.search(r"\{transcript\[:(\d+)\]\}", line)
+    assert suggested, line
+    # the advice works: the slice it suggests is sent and answered
+    assert run(ipy, f"%%gpt4o\nSummarise {suggested[0]} for {{who}}, in one line.").success
+    assert len(chat_requests(router)) == 1
+
+
 def test_unknown_model_slug_sends_no_chat_request(ipy, router, capsys):
     result = run(ipy, "%%gpt4o -m nobody/nothing -o reply\nhello")
     captured = capsys.readouterr()

@@ -215,6 +215,17 @@ def test_dry_run_shows_what_would_be_sent_and_sends_nothing(shell, router, capsy
     assert chat_requests(router) == []
 
 
+def test_dry_run_shows_the_question_whole(shell, router, capsys):
+    shell.user_ns["img"] = Image.new("RGB", (200, 100), "white")
+    question = " ".join(f"Point {n}: is the axis labelled and the scale honest?" for n in range(12))
+    assert run(shell, f"%%gpt4o --dry-run\n{question}\nLook at {{img}} and end here.").success
+    out = capsys.readouterr().out
+    assert question in out  # the person's own text, never cut with "…"
+    assert "and end here." in out
+    assert "image: image/png" in out
+    assert chat_requests(router) == []
+
+
 def test_answers_are_not_shared_between_endpoints(shell, router, monkeypatch):
     assert run(shell, "%%gpt4o\nsame question").success
     monkeypatch.setenv("OPENROUTER_BASE_URL", router.base_url.replace("127.0.0.1", "localhost"))

@@ -14,6 +14,10 @@ from conftest import TEST_KEY, sent_images
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from orjupyter.core.domain import Usage
+from orjupyter.store.columns import CallRecord
+from orjupyter.store.ledger import Ledger
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -187,6 +191,15 @@ def test_make_run_says_only_what_a_person_needs(tmp_path, monkeypatch):
     local sockets), no traceback, and the executed notebook where it says."""
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     monkeypatch.delenv("OPENROUTER_BASE_URL", raising=False)
+    # an earlier run that failed left its calls (and answers) behind
+    usage = Usage(100, 20, Decimal("0.001"))
+    notebook = str(ROOT / "notebooks" / "quickstart.ipynb")
+    earlier = CallRecord(notebook, "[2]", "openai/gpt-4o", "gen-earlier", usage, "ok")
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        for _ in range(3):
+            ledger.record(earlier)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "an-earlier-answer.json").write_text("{}", encoding="utf-8")
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "run_quickstart.py"), "--out", str(tmp_path)],
         capture_output=True,
@@ -211,3 +224,13 @@ def test_make_run_says_only_what_a_person_needs(tmp_path, monkeypatch):
     ]
     assert any("notebook total" in text for text in said_in_cells)
     assert not any("folder total" in text for text in said_in_cells)
+    # each run starts afresh: its totals count its own calls only
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        calls = ledger.calls()
+    assert calls
+    assert "gen-earlier" not in {call.generation_id for call in calls}
+    assert not (tmp_path / "cache" / "an-earlier-answer.json").exists()
+    printed = [
+        str(output.get("text", "")) for cell in executed.cells for output in cell.get("outputs", [])
+    ]
+    assert any(f"{len(calls)} calls," in text for text in printed), printed

@@ -89,3 +89,109 @@ def test_the_makefiles_editable_install_is_quiet(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Editable installation" not in result.stdout + result.stderr
+
+
+def make_dry_run(*targets: str) -> list[str]:
+    """The commands `make` would run for these targets (nothing is run)."""
+    if shutil.which("make") is None:
+        pytest.skip("needs make")  # the Makefile is what it tests; Windows may have none
+    shown = subprocess.run(
+        ["make", "-n", "-B", "--no-print-directory", *targets],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return shown.stdout.splitlines()
+
+
+def test_every_editable_install_in_the_makefile_is_quiet():
+    """`make docs` (and run, test) install the checkout in place without setuptools'
+    advice about editable installs."""
+    installs = [
+        line
+        for line in make_dry_run("setup", "setup-test", "setup-docs")
+        if "pip install" in line and " -e " in line
+    ]
+    assert len(installs) == 3
+    for line in installs:
+        assert 'PYTHONWARNINGS="ignore:Editable installation"' in line, line
+
+
+def test_make_run_installs_what_the_quickstart_imports():
+    """`make run` on a fresh clone: every module the quickstart's cells import is a
+    dependency of orjupyter or in what `make run` installs, never something only
+    `make test` brings."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    import nbformat
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip(
+        "tomllib", reason="reads pyproject.toml with Python 3.11's tomllib"
+    )
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    [install] = [line for line in make_dry_run("setup") if "pip install" in line and " -e " in line]
+    extras = re.findall(r'-e "?\.\[([\w,-]+)\]', install)
+    assert extras, f"make setup installs no extra of orjupyter: {install}"
+    wanted = [*project["dependencies"]]
+    for extra in extras[0].split(","):
+        wanted += project["optional-dependencies"][extra]
+    installed = {Requirement(spec).name.lower().replace("_", "-") for spec in wanted}
+    notebook = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
+    modules = set()
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or cell.source.startswith("%%"):
+            continue  # a question, not Python
+        source = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules.add(node.module.split(".")[0])
+    distributions = packages_distributions()
+    missing = {
+        module: distributions[module]
+        for module in modules - set(sys.stdlib_module_names) - {"orjupyter"}
+        if not {name.lower().replace("_", "-") for name in distributions.get(module, [])}
+        & installed
+    }
+    assert {"matplotlib", "numpy", "pandas"} <= modules
+    assert missing == {}
+    for tool in ("ipykernel", "nbclient", "nbformat", "nbconvert"):  # what runs it
+        assert tool in installed, tool
+
+
+def test_ci_runs_the_first_command_on_its_clean_clone_before_the_tests():
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    made = [
+        found[1]
+        for line in script.splitlines()
+        if (found := re.match(r"\s*(?:env (?:-u \w+ )*)?make (\w+)", line))
+    ]
+    assert made == ["run", "test"]
+    assert "postgresql" in script
+
+
+def test_the_readmes_jupyterlab_step_opens_a_copy():
+    """Following the README's JupyterLab step must not change a tracked file: JupyterLab
+    saves (autosaves) what it opens."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("To open the quickstart in JupyterLab:", 1)[1].split("```")[1]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    opened = []
+    for command in commands:
+        if command.startswith("make "):
+            lines = make_dry_run(*command.split()[1:])
+            opened += [word for line in lines if "jupyter lab" in line for word in line.split()]
+        else:
+            opened += command.split()
+    notebooks = [word for word in opened if word.endswith(".ipynb")]
+    assert notebooks, commands
+    tracked = set(tracked_files())
+    for notebook in notebooks:
+        assert notebook not in tracked, f"{notebook} is tracked: JupyterLab would change it"
+        ignored = subprocess.run(["git", "check-ignore", "-q", notebook], cwd=ROOT, check=False)
+        assert ignored.returncode == 0, f"{notebook} would show in git status"

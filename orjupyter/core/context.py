@@ -157,7 +157,7 @@ def _merged(parts: Sequence[Part]) -> list[Part]:
     merged: list[Part] = []
     for part in parts:
         if merged and isinstance(part, TextPart) and isinstance(merged[-1], TextPart):
-            merged[-1] = TextPart(merged[-1].text + part.text)
+            merged[-1] = TextPart(merged[-1].text + part.text, merged[-1].values + part.values)
         else:
             merged.append(part)
     return merged

@@ -31,7 +31,7 @@ from orjupyter.core.describe_data import (
     shortened,
 )
 from orjupyter.core.describe_self import own_description
-from orjupyter.core.errlog import is_ipython_frame
+from orjupyter.core.errlog import CellNamer, is_ipython_frame, with_cell_names
 from orjupyter.core.errors import PromptError
 
 __all__ = ["DESCRIBERS", "Describer", "Description", "describe", "exception_text", "full_text"]
@@ -50,6 +50,8 @@ class Describer:
     """Cheap test on the value's type: must not import pandas or numpy."""
     describe: Callable[[Any, str, int], Description]
     """(value, name, cap in characters) → description."""
+    reads: str = ""
+    """What the model reads, in a sentence (the user guide's table is made from it)."""
     full: Callable[[Any], str] | None = None
     """`{name:full}`: the whole value as text (None: its `str`)."""
     count: Callable[[Any], int] | None = None
@@ -155,8 +157,9 @@ def _describe_container(value: Any, name: str, limit: int) -> Description:
 TRACEBACK_FRAMES = 6
 
 
-def exception_text(error: BaseException, limit: int) -> str:
-    """Type, message and the last few frames of its traceback, within `limit` characters."""
+def exception_text(error: BaseException, limit: int, cell_name: CellNamer | None = None) -> str:
+    """Type, message and the last few frames of its traceback, within `limit` characters;
+    a cell's frames say which cell (`Cell In[7]`) when `cell_name` knows it."""
     head = f"{type(error).__name__}: {error}"
     if error.__traceback__ is None:
         return shortened(head, limit)
@@ -166,6 +169,7 @@ def exception_text(error: BaseException, limit: int) -> str:
         if not is_ipython_frame(frame.filename)
     ][-TRACEBACK_FRAMES:]
     stack = "".join(traceback.format_list(frames)).rstrip()
+    stack = with_cell_names(stack, [frame.filename for frame in frames], cell_name)
     text = f"{head}\nTraceback (most recent call last, last {len(frames)} frames):\n{stack}"
     return shortened(text, limit)
 
@@ -188,28 +192,73 @@ def _describe_pil(image: Any, name: str, limit: int) -> Description:
 
 DESCRIBERS: tuple[Describer, ...] = (
     Describer(
-        "pandas DataFrame", data.is_pandas_frame, data.describe_frame, data.full_table, cells
+        "pandas DataFrame",
+        data.is_pandas_frame,
+        data.describe_frame,
+        "rows × columns; every column with its dtype and missing values; the first rows as a "
+        "small table; mean, std, min, median and max of the numeric columns",
+        full=data.full_table,
+        count=cells,
     ),
-    Describer("pandas Series", data.is_pandas_series, data.describe_series, data.full_table, cells),
+    Describer(
+        "pandas Series",
+        data.is_pandas_series,
+        data.describe_series,
+        "length, dtype, missing values, the first values, a summary (or the most common values)",
+        full=data.full_table,
+        count=cells,
+    ),
     Describer(
         "polars DataFrame",
         polars.is_polars_frame,
         polars.describe_polars_frame,
-        polars.full_table,
-        cells,
+        "as a pandas DataFrame: shape, every column's dtype and nulls, example rows, a summary",
+        full=polars.full_table,
+        count=cells,
     ),
     Describer(
         "polars Series",
         polars.is_polars_series,
         polars.describe_polars_series,
-        polars.full_table,
-        cells,
+        "length, dtype, nulls, the first values and a summary",
+        full=polars.full_table,
+        count=cells,
     ),
-    Describer("lazy frame", data.is_lazy_frame, data.refuse_lazy),
-    Describer("numpy array", data.is_numpy_array, data.describe_array, data.full_array, cells),
-    Describer("exception", lambda v: isinstance(v, BaseException), _describe_exception),
-    Describer("container", lambda v: isinstance(v, _CONTAINERS), _describe_container, repr, len),
-    Describer("PIL image", _is_pil, _describe_pil),
+    Describer(
+        "lazy frame (polars LazyFrame, dask)",
+        data.is_lazy_frame,
+        data.refuse_lazy,
+        "nothing: refused with a hint, since describing it would run its query",
+    ),
+    Describer(
+        "NumPy array (data)",
+        data.is_numpy_array,
+        data.describe_array,
+        "shape, dtype, min, max, mean, std, NaNs, and a corner (`arr[:5, :8]`); arrays of up "
+        "to 100 values whole",
+        full=data.full_array,
+        count=cells,
+    ),
+    Describer(
+        "an exception",
+        lambda v: isinstance(v, BaseException),
+        _describe_exception,
+        "type, message and the last frames of its traceback",
+    ),
+    Describer(
+        "list, tuple, dict, set",
+        lambda v: isinstance(v, _CONTAINERS),
+        _describe_container,
+        "the repr when it is short; otherwise its length and the first items",
+        full=repr,
+        count=len,
+    ),
+    Describer(
+        "PIL image (with `{img:text}`)",
+        _is_pil,
+        _describe_pil,
+        "its size in pixels and its mode",
+    ),
 )
 """Every kind of value described its own way, in the order they are tried. Strings,
 numbers and other objects match no row: they go as their text."""

@@ -23,6 +23,9 @@ class TextPart:
     """A run of prompt text."""
 
     text: str
+    values: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+    """The placeholders whose values are in this text (`{big}`, its length in characters),
+    so that a prompt refused as too long can say which value made it so."""
 
 
 @dataclass(frozen=True)

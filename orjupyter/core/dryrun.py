@@ -11,7 +11,11 @@ from orjupyter.core.domain import Part, TextPart
 from orjupyter.core.pricing import prompt_tokens
 from orjupyter.core.request import sent_options
 
-PREVIEW = 200
+WHOLE_TEXT = 20_000
+"""A text part up to this many characters is shown whole: the question as typed, a value's
+description. A longer one (a huge string in a placeholder, a pasted document) keeps its
+beginning and end, `SHOWN_ENDS` characters each, and says how much is left out."""
+SHOWN_ENDS = 2_000
 
 
 def _part_line(part: Mapping[str, Any]) -> str:
@@ -28,18 +32,42 @@ def _part_line(part: Mapping[str, Any]) -> str:
         kind = header[5:].split(";")[0] if header.startswith("data:") else url[:80]
         return f"    image: {kind}, {size / 1024:.0f} KiB, detail={image.get('detail', 'auto')}"
     text = str(part.get("text", ""))
-    shown = text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
-    return f"    text ({len(text):,} characters): {json.dumps(shown, ensure_ascii=False)}"
+    shown = json.dumps(text, ensure_ascii=False)
+    if len(text) > WHOLE_TEXT:
+        left_out = len(text) - 2 * SHOWN_ENDS
+        head, tail = (json.dumps(end, ensure_ascii=False)[1:-1] for end in _ends(text))
+        shown = f'"{head}[… {left_out:,} characters left out …]{tail}"'
+    return f"    text ({len(text):,} characters): {shown}"
 
 
-def _message_lines(message: Mapping[str, Any]) -> list[str]:
+def _ends(text: str) -> tuple[str, str]:
+    return text[:SHOWN_ENDS], text[-SHOWN_ENDS:]
+
+
+def _message_lines(message: Mapping[str, Any], context: Sequence[Part] = ()) -> list[str]:
+    """A message's parts; the `--context` cells at its start are listed above it already."""
     content = message.get("content")
     lines = [f"  {message.get('role')}:"]
-    if isinstance(content, str):
-        lines.append(_part_line({"type": "text", "text": content}))
-    else:
-        lines.extend(_part_line(part) for part in content or [])
+    items = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+    if context:
+        items = _after_context(items, context)
+        lines.append("    (the context listed above, then:)")
+    lines.extend(_part_line(part) for part in items)
     return lines
+
+
+def _after_context(items: list[Mapping[str, Any]], context: Sequence[Part]) -> list[Any]:
+    """The message's parts after the context. The context ends in text, which the
+    question's first text joins in one part (`core.context.with_context`)."""
+    shown = len(context) - 1
+    last = context[-1]
+    if len(items) <= shown or not isinstance(last, TextPart):
+        return items
+    first = str(items[shown].get("text", ""))
+    if items[shown].get("type") != "text" or not first.startswith(last.text):
+        return items
+    rest = first[len(last.text) :]
+    return ([{"type": "text", "text": rest}] if rest else []) + items[shown + 1 :]
 
 
 def describe_request(
@@ -62,8 +90,9 @@ def describe_request(
         lines.append(f"With the question: {note}.")
     if context:
         lines.extend(context_lines(context))
-    for message in request.get("messages", []):
-        lines.extend(_message_lines(message))
+    messages = list(request.get("messages", []))
+    for number, message in enumerate(messages, start=1):
+        lines.extend(_message_lines(message, context if number == len(messages) else ()))
     options = sent_options(request)
     if options:
         lines.append(f"  parameters: {json.dumps(options)}")

@@ -114,7 +114,7 @@ class ImageSource:
     """One kind of notebook value that travels as an image."""
 
     name: str
-    """What the kind is called in messages and the help (`image_kinds`)."""
+    """What the kind is called in messages, the help (`image_kinds`) and the user guide's table."""
     claims: Callable[[object], bool]
     """Cheap test on the value's type; must not import Pillow, numpy or matplotlib."""
     convert: Callable[[Any], Image.Image | None]
@@ -237,13 +237,14 @@ SOURCES: tuple[ImageSource, ...] = (
         "a matplotlib figure or axes", lambda v: _module(v).startswith("matplotlib"), _from_figure
     ),
     ImageSource(
-        "a numpy array of uint8 pixels (any 2-D or 3-D array with {x:image})",
+        "a NumPy `uint8` array shaped (H, W), (H, W, 3) or (H, W, 4) (pixels; another 2-D "
+        "or 3-D array only as `{arr:image}`)",
         _is_image_array,
         _from_array,
         may_claim=_is_array,
     ),
-    ImageSource("a path to an image file", lambda v: isinstance(v, PurePath), _from_path),
-    ImageSource("PNG, JPEG, GIF or WebP bytes", _is_image_bytes, _from_bytes),
+    ImageSource("a `pathlib.Path` to an image file", lambda v: isinstance(v, PurePath), _from_path),
+    ImageSource("the bytes of a PNG, JPEG, GIF or WebP file", _is_image_bytes, _from_bytes),
 )
 """Every kind of value that travels as an image, in the order they are tried. A new kind
 is one row here: the prompt builder, `to_image`, the `{x:image}` refusal and the help

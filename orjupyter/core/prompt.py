@@ -26,6 +26,7 @@ from pathlib import PurePath
 
 from orjupyter.core.code_regions import lone_field, split_code
 from orjupyter.core.describe import describe, full_text
+from orjupyter.core.describe_data import CHARS_PER_TOKEN
 from orjupyter.core.domain import Detail, ImagePart, Part, TextPart
 from orjupyter.core.errors import PromptError
 from orjupyter.core.pdf import file_part, pdf_part
@@ -137,8 +138,10 @@ def names_read(placeholder: Placeholder) -> list[str]:
     ]
 
 
-_FIELD = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]]+\])*")
-"""A format-string field: a name, then attributes and indexes (`In[3]`, `obj.attr`)."""
+_FIELD = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]:]+\])*")
+"""A format-string field: a name, then attributes and indexes (`In[3]`, `obj.attr`). A
+slice (`{text[:5000]}`) is an expression: Python's format strings would read `:5000` as a
+key."""
 
 
 def resolve(
@@ -258,13 +261,13 @@ def build_parts(
         if part is not None:
             parts.append(part)
         elif isinstance(value, str) and spec in ("", *OUR_SPECS):
-            _append_text(parts, value)  # the user's own text goes whole
+            _append_text(parts, value, segment)  # the user's own text goes whole
         elif spec == "full":
-            _append_text(parts, full_text(value, segment.field))
+            _append_text(parts, full_text(value, segment.field), segment)
         elif spec in ("", "text"):
             _append_described(parts, segment, value, value_tokens, notes)
         else:
-            _append_text(parts, _as_text(segment, value))
+            _append_text(parts, _as_text(segment, value), segment)
     return _strip_ends(parts)
 
 
@@ -299,7 +302,7 @@ def _append_described(
     """A value described for a model; a multi-line description stands on its own lines."""
     plain = Placeholder(segment.field)  # `{x:text}` formats like `{x}`
     if _is_plain(value):
-        _append_text(parts, _as_text(plain, value))
+        _append_text(parts, _as_text(plain, value), segment)
         return
     described = describe(value, segment.field, value_tokens)
     text = described.text
@@ -307,7 +310,7 @@ def _append_described(
         _as_text(plain, value)  # raises: the value has no text form
     if "\n" in text:
         text = f"\n{text}\n"
-    _append_text(parts, text)
+    _append_text(parts, text, segment)
     if described.note and notes is not None:
         notes.append(described.note)
 
@@ -317,20 +320,39 @@ def _is_plain(value: object) -> bool:
     return value is None or isinstance(value, (int, float, complex))
 
 
-def _append_text(parts: list[Part], text: str) -> None:
+def _append_text(parts: list[Part], text: str, value: Placeholder | None = None) -> None:
+    """Text joins the text before it; a placeholder's value is noted with its size."""
     if not text:
         return
+    values = ((value.source, len(text)),) if value is not None else ()
     if parts and isinstance(parts[-1], TextPart):
-        parts[-1] = TextPart(parts[-1].text + text)
+        parts[-1] = TextPart(parts[-1].text + text, parts[-1].values + values)
     else:
-        parts.append(TextPart(text))
+        parts.append(TextPart(text, values))
+
+
+def what_to_shorten(parts: Sequence[Part], estimate: int, window: int) -> str:
+    """What to do about a prompt of `estimate` tokens over a context `window`: when one
+    placeholder's value makes most of it, name it and say how much of it would fit."""
+    values = [value for part in parts if isinstance(part, TextPart) for value in part.values]
+    largest = max(values, key=lambda value: value[1], default=None)
+    if largest is None or largest[1] // CHARS_PER_TOKEN < estimate // 2:
+        return "shorten it"
+    source, characters = largest
+    said = f"{source} alone is {characters:,} characters (about {characters // 4:,} tokens)"
+    name = source[1:-1].partition(":")[0].partition("!")[0]
+    if source.endswith(":full}"):
+        return f"{said}: send {{{name}}} (a description) instead"
+    room = (characters - (estimate - window) * CHARS_PER_TOKEN) * 9 // 10 // 1_000 * 1_000
+    part = f"a part of it ({{{name}[:{room}]}})" if room >= 1_000 else "a part of it"
+    return f"{said}: send {part}, or a summary made in a cell"
 
 
 def _strip_ends(parts: list[Part]) -> list[Part]:
     if parts and isinstance(parts[0], TextPart):
-        parts[0] = TextPart(parts[0].text.lstrip())
+        parts[0] = TextPart(parts[0].text.lstrip(), parts[0].values)
     if parts and isinstance(parts[-1], TextPart):
-        parts[-1] = TextPart(parts[-1].text.rstrip())
+        parts[-1] = TextPart(parts[-1].text.rstrip(), parts[-1].values)
     return [p for p in parts if not (isinstance(p, TextPart) and not p.text)]
 
 

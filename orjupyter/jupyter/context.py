@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from orjupyter.core.context import CellOutput, OutputKind, OutputText, RanCell
 from orjupyter.core.describe import exception_text
+from orjupyter.core.errlog import CellNamer
 
 KEEP = 200
 """Most finished cells remembered (`--context all` takes as many of these as fit)."""
@@ -40,6 +41,17 @@ MOST_OUTPUTS = 50
 MOST_IMAGES = 3
 """A cell that displays in a loop keeps only its latest outputs and images (a plot redrawn
 1,000 times is not 1,000 images in memory)."""
+
+
+def cell_namer(shell: Any) -> CellNamer:
+    """`Cell In[7]` for the code file IPython compiled cell 7 into (the kernel's
+    `/tmp/ipykernel_<pid>/<hash>.py`), as IPython's own tracebacks say; None for a real file."""
+
+    def name(filename: str) -> str | None:
+        found = shell.compile.format_code_name(filename)
+        return f"{found[0]} {found[1]}" if found else None
+
+    return name
 
 
 class _Running:
@@ -257,7 +269,7 @@ class Recorder:
             return
         error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
         if error is not None:
-            cell.add(CellOutput("error", exception_text(error, 3_000)))
+            cell.add(CellOutput("error", exception_text(error, 3_000, cell_namer(self.shell))))
         number = getattr(result, "execution_count", None)
         self._cells.append((number if isinstance(number, int) else 0, cell))
 

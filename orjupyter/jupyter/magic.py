@@ -25,7 +25,7 @@ from orjupyter.core.question import Question
 from orjupyter.jupyter.bills import reconcile, settled_into
 from orjupyter.jupyter.call_options import call_options, refuse_map_only, schema_named
 from orjupyter.jupyter.config import OrJupyter, SecretStr
-from orjupyter.jupyter.context import Recorder
+from orjupyter.jupyter.context import Recorder, cell_namer
 from orjupyter.jupyter.door import speaking_plainly
 from orjupyter.jupyter.execution import (
     MAGIC_NAME,
@@ -361,6 +361,7 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
             print(f"orjupyter: alias not added: {exc}", file=sys.stderr)
     magics.transformers = [awaiting_transformer(magics), question_transformer(magics)]
     shell.input_transformers_cleanup.extend(magics.transformers)
+    magics.session.errors.cell_name = cell_namer(shell)
     shell.events.register("post_run_cell", magics.session.errors.remember)
     shell.events.register("pre_run_cell", magics.session.background.on_cell)
     shell.user_ns["Err"] = magics.session.errors.tracebacks

@@ -14,6 +14,7 @@ from typing import Any, cast
 from orjupyter.core.domain import Part, Reply, TextPart, Totals, Usage, format_cost
 from orjupyter.core.errlog import ErrorLog
 from orjupyter.core.errors import NotSent
+from orjupyter.core.pdf import pdf_parsing_cost
 from orjupyter.core.pricing import (
     OFFLINE_MODELS,
     ModelInfo,
@@ -24,6 +25,7 @@ from orjupyter.core.pricing import (
     prompt_tokens,
     web_search_cost,
 )
+from orjupyter.core.prompt import what_to_shorten
 from orjupyter.core.question import Question
 from orjupyter.core.redact import redact_json
 from orjupyter.core.request import WEB_RESULTS, CallOptions, build_request
@@ -270,7 +272,7 @@ class Session:
 
     def _extras_cost(self, options: CallOptions, parts: Sequence[Part] = ()) -> Decimal:
         """What the call's extras add to the tokens: a web search, PDF parsing."""
-        cost = _pdf_parsing(options, parts)
+        cost = pdf_parsing_cost(options.pdf_engine, parts)
         if options.web_search:
             cost += web_search_cost(info_for(options.model, self.catalog), WEB_RESULTS)
         return cost
@@ -293,7 +295,9 @@ class Session:
             cheapest=price.cost(estimate, 1) + extras if price else None,
             worst=self.worst_case(question),
             web_search=web if options.web_search else None,
-            pdf_parsing=_pdf_parsing(options, question.parts) if options.pdf_engine else None,
+            pdf_parsing=pdf_parsing_cost(options.pdf_engine, question.parts)
+            if options.pdf_engine
+            else None,
             cached=cached is not None,
             format_cost=format_cost,
             context=question.context,
@@ -322,7 +326,8 @@ class Session:
         if info.context_length and estimate > info.context_length:
             raise NotSent(
                 f"the prompt is about {estimate:,} tokens, more than {options.model}'s "
-                f"context window of {info.context_length:,}; shorten it (nothing was sent)"
+                f"context window of {info.context_length:,}; "
+                f"{what_to_shorten(parts, estimate, info.context_length)} (nothing was sent)"
             )
 
     @staticmethod
@@ -385,15 +390,6 @@ class Session:
         body = await client.get("/key", cast_to=object)
         secrets = (client.api_key,) if isinstance(client.api_key, str) else ()
         return cast(dict[str, Any], redact_json(body, secrets))
-
-
-def _pdf_parsing(options: CallOptions, parts: Sequence[Part]) -> Decimal:
-    """What `--pdf-engine` adds for the PDFs among `parts` (per page)."""
-    from orjupyter.core.domain import FilePart
-    from orjupyter.core.pdf import OCR_PAGE_PRICE
-
-    price = Decimal(OCR_PAGE_PRICE.get(options.pdf_engine or "native", "0"))
-    return price * sum(part.pages for part in parts if isinstance(part, FilePart))
 
 
 def _unreachable(state: StreamState) -> Usage:
