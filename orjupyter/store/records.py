@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orjupyter.core.domain import Reply, Totals, Usage
+from orjupyter.core.domain import Reply, Totals, Usage, decimal_text
 from orjupyter.core.redact import redact
 
 if TYPE_CHECKING:
@@ -54,7 +54,8 @@ class Records:
                 self._broken_path = path or default_ledger_path()
                 print(
                     f"orjupyter: cannot open the ledger ({exc}); totals are kept in this "
-                    "kernel only. Set ORJUPYTER_LEDGER to a writable file.",
+                    "kernel only and budgets are not checked. Set ORJUPYTER_LEDGER to a "
+                    "writable file.",
                     file=sys.stderr,
                 )
         return self._ledger
@@ -122,7 +123,8 @@ class Records:
             "generation_id": record.generation_id, "outcome": record.outcome,
             "prompt_tokens": record.usage.prompt_tokens,
             "completion_tokens": record.usage.completion_tokens,
-            "cost": f"{record.usage.cost:f}", "cost_is_estimate": record.usage.cost_is_estimate,
+            "cost": decimal_text(record.usage.cost),
+            "cost_is_estimate": record.usage.cost_is_estimate,
             "error": record.error,
         }  # fmt: skip
         try:
@@ -159,12 +161,12 @@ class Records:
         ledger = self.ledger
         return ledger.estimated(notebook) if ledger else []
 
-    def settle(self, generation_id: str, usage: Usage) -> bool:
-        """Replace an estimated call's cost with the billed one (ledger and totals)."""
+    def settle(self, generation_id: str, usage: Usage, notebook: str) -> bool:
+        """Replace one of the notebook's estimated calls' cost with the billed one."""
         ledger = self.ledger
         if ledger is None:
             return False
-        return ledger.settle(generation_id, usage)
+        return ledger.settle(generation_id, usage, notebook)
 
     def reserve(self, question: Question, worst_case: Decimal | None) -> Reservation | None:
         """Hold the call's worst case against the notebook's budget (`BudgetExceeded` if it
