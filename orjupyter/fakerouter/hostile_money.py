@@ -69,6 +69,8 @@ class Bills:
             self.billed: list[Decimal] = []
             """Each answer's cost as sent (a cost that is not a number counts 0)."""
             self.refusals: dict[str, int] = {}
+            self.generation_asked: list[str] = []
+            """Every id `GET /generation` was asked about, in order."""
             self.generation_sent: dict[str, int] = {}
             """Generation id → bytes of its `GET /generation` body written before the
             client hung up (or all of them)."""
@@ -118,6 +120,8 @@ def generation_record(gen_id: str) -> dict[str, Any] | None:
 
 def serve_generation(handler: Any, bills: Bills, gen_id: str) -> None:
     """Answer `GET /generation` on `handler` (the hostile server's request handler)."""
+    with bills._lock:
+        bills.generation_asked.append(gen_id)
     record = generation_record(gen_id)
     if record is None:
         handler._json({"error": {"code": 404, "message": "not found"}}, "404 Not Found")

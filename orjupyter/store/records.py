@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 from dataclasses import replace
 from decimal import Decimal
@@ -52,10 +53,12 @@ class Records:
             except Exception as exc:  # bookkeeping must never break a call
                 self._ledger_failed = True
                 self._broken_path = path or default_ledger_path()
+                corrupt = type(exc) is sqlite3.DatabaseError  # "malformed", "not a database"
+                writable = "Set ORJUPYTER_LEDGER to a writable file."
                 print(
                     f"orjupyter: cannot open the ledger ({exc}); totals are kept in this "
-                    "kernel only and budgets are not checked. Set ORJUPYTER_LEDGER to a "
-                    "writable file.",
+                    "kernel only and budgets are not checked. "
+                    f"{_repair(self._broken_path) if corrupt else writable}",
                     file=sys.stderr,
                 )
         return self._ledger
@@ -68,9 +71,7 @@ class Records:
             f"orjupyter: the ledger {path} failed ({redact(str(exc), self._secrets())}); "
             "totals are kept in this kernel only, budgets are not checked, and each call's "
             "row goes to "
-            f"{_side_file(path)}. Repair it with `sqlite3 {path} .recover | sqlite3 "
-            "repaired.sqlite`, or move it aside (a new one is made on the next start), or "
-            "set ORJUPYTER_LEDGER to another file.",
+            f"{_side_file(path)}. {_repair(path)}",
             file=sys.stderr,
         )
         if ledger is not None:
@@ -251,6 +252,13 @@ class Records:
             self.cache.put(self.key(request), CachedAnswer.from_reply(reply), request=request)
         except Exception as exc:  # a cache that fails never costs the answer
             print(f"orjupyter: answer not cached ({exc})", file=sys.stderr)
+
+
+def _repair(ledger: Path | str) -> str:
+    return (
+        f"Repair it with `sqlite3 {ledger} .recover | sqlite3 repaired.sqlite`, or move it "
+        "aside (a new one is made on the next start), or set ORJUPYTER_LEDGER to another file."
+    )
 
 
 def _side_file(ledger: Path | str) -> Path:
