@@ -243,3 +243,15 @@ def test_a_ledger_from_a_newer_orjupyter_says_budgets_are_off(ip, hostile, tmp_p
     err = capsys.readouterr().err
     assert "was written by a newer orjupyter (schema 99)" in err
     assert "totals are kept in this kernel only and budgets are not checked" in err
+
+
+def test_rows_billed_above_their_worst_case_are_named_in_a_run_without_a_cap(ip, hostile, capsys):
+    ip.user_ns["rows"] = [f"row {i} [[hostile cost=0.40]]" for i in range(3)]
+    assert run(ip, "%%gpt4o --map rows -o out\n{item}").success
+    out = capsys.readouterr().out
+    assert len(hostile.bills.billed) == 3  # no cap: every row goes
+    assert "billed $1.20" in out
+    assert (
+        "a row was billed more than its worst case at list prices ($0.1639); check the "
+        "charges at https://openrouter.ai/activity" in out
+    )

@@ -227,7 +227,7 @@ class MapRun:
         released = Decimal(0)  # of the row's hold, what its end gives back
         try:
             reply = await self._ask_within_budget(question)
-            released = self._released(hold, reply)
+            released = self._released(hold, reply, question)
         except BudgetExceeded as exc:  # the notebook's budget: send nothing more
             self.stopping, self.note, released = True, f"{exc}", hold
             return
@@ -243,16 +243,19 @@ class MapRun:
             self.progress.held -= released
         self._settle(position, self._result(reply), reply.usage.cost, cached=reply.cached)
 
-    def _released(self, hold: Decimal, reply: Reply) -> Decimal:
+    def _released(self, hold: Decimal, reply: Reply, question: Question) -> Decimal:
         """Of a finished row's hold, what is given back: all of it once its bill is known,
         but a row recorded at an estimate keeps the rest of its worst case. A bill above
         the worst case is noted, and stops a capped run (the cap cannot bound rows in
         flight when the server bills past its price list)."""
         usage = reply.usage
-        if usage.cost_is_estimate and not reply.cached:
+        if reply.cached:
+            return hold
+        if usage.cost_is_estimate:
             return min(usage.cost, hold)
-        if hold and usage.cost > hold:
-            self.progress.overbilled = hold
+        worst = hold or (self.session.worst_case(question) if usage.cost else None)
+        if worst is not None and usage.cost > worst:
+            self.progress.overbilled = worst
             if self.cap is not None:
                 self.note = "overbilled"
         return hold

@@ -184,8 +184,9 @@ class Session:
             worst = self.worst_case(question)
             if not isinstance(usage, Usage) or unbelievable_bill(usage.cost, worst):
                 return None  # not believed: the estimate stays
-            if not self.book.settle(reply.id, usage, question.notebook):
-                return None
+            kept = self.book.ledger is not None  # else: no ledger to settle, only the view
+            if kept and not self.book.settle(reply.id, usage, question.notebook):
+                return None  # its generation's bill is on another call already
             settled = replace(reply, usage=usage)
             self.activity.settled(settled)
             view.settled(settled, self.book.totals(question.notebook))
