@@ -6,7 +6,11 @@ in time, memory and browser traffic.
    requests with a semaphore of 16, in the same kernel, alternating. Both stream; the
    map also checks the cache, holds the budget, writes the ledger and the cache, and
    draws its panel. Prompts differ per repetition, so nothing comes from the cache.
-2. 10,000 rows answered at once (the local server without delay), at `--concurrency 16`,
+2. `--budget`'s cost: 1,000 instant rows at `--concurrency 16` with `--budget 100` (a cap
+   that never binds: each row is held at its worst case, checked against the cache and
+   released) against the same run without it, both at `--max-tokens 200`, alternating in
+   one kernel.
+3. 10,000 rows answered at once (the local server without delay), at `--concurrency 16`,
    in a kernel: wall time, the kernel's peak-memory growth (`ru_maxrss`, and the same
    for 2,500 rows in a fresh kernel to show growth per row), iopub bytes of the cell,
    and the progress panel's update messages per second (its widgets' `update` comm
@@ -20,6 +24,7 @@ from _kernel import CellRun, KernelSession
 
 ROWS, CONCURRENCY, ANSWER_SECONDS = 64, 16, 0.3
 TARGET_RATIO = 1.15
+TARGET_CAP_RATIO = 1.10
 LONG_ROWS, SHORT_ROWS = 10_000, 2_500
 TARGET_UPDATES = 10.0
 
@@ -64,6 +69,28 @@ def overhead(kernel: KernelSession, runs: int) -> tuple[list[float], list[float]
             ours.append(mine.seconds)
             theirs.append(other.seconds)
     return ours, theirs
+
+
+CAP_ROWS = 1_000
+
+
+def cap_overhead(kernel: KernelSession, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds of a `--map` with `--budget 100` and without, alternating (a warm-up first)."""
+    capped: list[float] = []
+    plain: list[float] = []
+    for rep in range(runs + 1):
+        times = []
+        for tag, cap in (("c", " --budget 100"), ("p", "")):
+            kernel.run(f"rows_{tag} = {_prompts(f'{tag}{rep}', CAP_ROWS, 0)}")
+            cell = f"%%gpt4o --map rows_{tag} -o out --concurrency {CONCURRENCY} --max-tokens 200"
+            times.append(kernel.run(f"{cell}{cap}\n{{item}}").seconds)
+            check = kernel.run("n = sum(v is not None for v in out)", {"n": "n"})
+            if check.expression("n") != str(CAP_ROWS):
+                raise RuntimeError(f"the map answered {check.expression('n')} of {CAP_ROWS}")
+        if rep:
+            capped.append(times[0])
+            plain.append(times[1])
+    return capped, plain
 
 
 def long_run(server: FakeServer, rows: int, gather: bool = False) -> tuple[CellRun, int, float]:
@@ -111,7 +138,9 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
     with sandbox(server.url) as env, KernelSession(env) as kernel:
         kernel.run("%load_ext orjupyter")
         ours, theirs = overhead(kernel, runs)
+        capped, plain = cap_overhead(kernel, runs)
     mine, other = median(ours), median(theirs)
+    cap_ratio = median(capped) / median(plain)
     ratio = mine / other
     short, short_growth, gathered = long_run(server, SHORT_ROWS, gather=True)
     run, growth, _ = long_run(server, LONG_ROWS)
@@ -128,6 +157,17 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
             ratio <= TARGET_RATIO,
             f"median of {runs} alternating pairs in one kernel; ours "
             f"{min(ours):.2f}-{max(ours):.2f} s, gather {min(theirs):.2f}-{max(theirs):.2f} s",
+        ),
+        Row(
+            f"--map {CAP_ROWS:,} instant rows with --budget (never reached)",
+            f"{median(capped):.2f} s",
+            f"{median(plain):.2f} s without --budget",
+            f"{cap_ratio:.2f}x",
+            f"<= {TARGET_CAP_RATIO:.2f}x",
+            cap_ratio <= TARGET_CAP_RATIO,
+            f"median of {runs} alternating pairs in one kernel, --concurrency {CONCURRENCY} "
+            f"--max-tokens 200; capped {min(capped):.2f}-{max(capped):.2f} s, plain "
+            f"{min(plain):.2f}-{max(plain):.2f} s",
         ),
         Row(
             f"--map {LONG_ROWS:,} instant rows: wall time",

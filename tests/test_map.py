@@ -238,7 +238,8 @@ def test_dry_run_shows_the_first_row_and_the_whole_runs_estimate(shell, router, 
 
 def test_the_budget_cap_stops_sending_and_says_what_was_left(shell, router, capsys):
     shell.user_ns["items"] = {f"k{i}": f"row {i} [[fake words=40]]" for i in range(12)}
-    assert run(shell, "%%gpt4o --map items -o out --budget 0.002\n{item}").success
+    # each row's worst case is its prompt and 60 answer tokens: about $0.0006
+    assert run(shell, "%%gpt4o --map items -o out --budget 0.002 --max-tokens 60\n{item}").success
     out = capsys.readouterr().out
     answers, errors = shell.user_ns["out"], shell.user_ns["out_errors"]
     assert list(answers) == [f"k{i}" for i in range(12)]
@@ -250,7 +251,8 @@ def test_the_budget_cap_stops_sending_and_says_what_was_left(shell, router, caps
     assert f"--budget $0.002 reached: {unsent} rows not sent (about $" in out
     assert list(errors.values()) == ["not sent"] * unsent
     # under a cap too small for any new row, the answered rows still come from the cache
-    assert run(shell, "%%gpt4o --map items -o again --budget 0.0000001\n{item}").success
+    cell = "%%gpt4o --map items -o again --budget 0.0000001 --max-tokens 60\n{item}"
+    assert run(shell, cell).success
     assert len(router.requests) == sent
     assert shell.user_ns["again"] == answers
     assert f"{sent} from the cache" in capsys.readouterr().out

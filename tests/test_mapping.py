@@ -131,22 +131,33 @@ def test_the_summary_counts_every_row():
     )
 
 
-def test_the_cap_probes_with_one_row_then_holds_the_largest_row_per_call_in_flight():
-    cap, worst, cheapest = Decimal("0.10"), Decimal("0.50"), Decimal("0.001")
-    progress = RunProgress(total=100)
-    assert may_send(None, progress, worst, cheapest)
-    assert may_send(cap, progress, worst, cheapest)  # one probe, though the worst is over
-    progress.in_flight = 1
-    assert not may_send(cap, progress, worst, cheapest)  # no second row before an answer
-    progress.in_flight = 0
-    progress.add(Decimal("0.02"), ok=True, cached=False)
-    progress.in_flight = 3  # 0.02 billed + 4 × 0.02 held = 0.10: fits
-    assert may_send(cap, progress, worst, cheapest)
-    progress.in_flight = 4
-    assert not may_send(cap, progress, worst, cheapest)
-    progress.in_flight = 0
-    progress.billed = Decimal("0.09")
-    assert not may_send(cap, progress, worst, cheapest)
+def test_the_cap_holds_every_row_in_flight_at_its_worst_case_whatever_was_billed():
+    cap, worst = Decimal("0.50"), Decimal("0.1639")
+    progress = RunProgress(total=500)
+    assert may_send(None, progress, Decimal("1000"))  # no cap
+    assert may_send(cap, progress, worst)
+    progress.in_flight, progress.held = 3, worst * 3  # three rows in flight: 0.4917 held
+    assert not may_send(cap, progress, worst)  # a fourth could cross the cap
+    # cheap answers come back: they never lower what a row in flight may cost
+    for _ in range(3):
+        progress.add(Decimal("0.0001"), ok=True, cached=False)
+        progress.in_flight, progress.held = progress.in_flight - 1, progress.held - worst
+    assert progress.held == 0
+    assert may_send(cap, progress, worst)
+    progress.in_flight, progress.held = 3, worst * 3
+    assert not may_send(cap, progress, worst)  # still three at most, not 32
+    assert progress.billed + progress.held <= cap
+    # a row recorded at an estimate keeps the rest of its worst case held
+    assert not may_send(Decimal("0.10"), RunProgress(10, held=worst - Decimal("0.01")), worst)
+
+
+def test_a_row_worse_than_the_whole_cap_is_named_in_the_note():
+    progress = RunProgress(total=12, unsent=12)
+    assert cap_note(Decimal("0.002"), progress, Decimal("0.1639")) == (
+        "--budget $0.002 is less than one row's worst case ($0.1639: its prompt and the "
+        "longest answer the model may give), so 12 rows not sent; raise --budget, or lower "
+        "the worst case with --max-tokens"
+    )
 
 
 def test_the_cap_note_says_what_was_left_out():

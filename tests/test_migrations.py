@@ -171,3 +171,61 @@ def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     raw.close()
     with Ledger(path) as ledger:
         assert ledger.totals().calls == 2
+
+
+def test_a_current_ledger_with_a_migration_this_orjupyter_does_not_know_is_refused(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    with sqlite3.connect(path) as raw:  # as many migrations as ours, one of them not ours
+        raw.execute("UPDATE _migrations SET name = 'm999_from_the_future' WHERE rowid = 2")
+    raw.close()
+    assert recorded(path)[1] == SCHEMA_VERSION
+    with pytest.raises(LedgerError, match=r"newer orjupyter \(migration m999_from_the_future\)"):
+        Ledger(path)
+
+
+@pytest.mark.parametrize(
+    ("hook", "named"),
+    [
+        (
+            "CREATE TRIGGER free AFTER INSERT ON calls BEGIN UPDATE calls SET cost = '0'; END",
+            "trigger 'free'",
+        ),
+        (
+            "CREATE TRIGGER unlimited AFTER INSERT ON reservations "
+            "BEGIN DELETE FROM reservations; END",
+            "trigger 'unlimited'",
+        ),
+        ("CREATE VIEW spend AS SELECT notebook, cost FROM calls", "view 'spend'"),
+    ],
+)
+def test_a_ledger_with_a_trigger_or_a_view_is_refused_before_anything_runs(tmp_path, hook, named):
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        ledger.record(new_call("0.25"))
+    with sqlite3.connect(path) as raw:
+        raw.execute(hook)
+    raw.close()
+    with pytest.raises(LedgerError, match=rf"holds what orjupyter never writes \({named}\)"):
+        Ledger(path)
+    with sqlite3.connect(path) as raw:  # nothing was written, nothing ran
+        assert raw.execute("SELECT cost FROM calls").fetchall() == [("0.25",)]
+    raw.close()
+
+
+def test_settling_changes_one_row_of_this_notebook_per_generation(tmp_path):
+    def estimated(notebook: str, cell: str) -> CallRecord:
+        usage = Usage(10, 2, Decimal("0.0001"), cost_is_estimate=True)
+        return CallRecord(notebook, cell, "openai/gpt-4o", "gen-shared", usage, "stopped")
+
+    bill = Usage(12, 40, Decimal("0.05"))
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        for notebook, cell in (("A", "[1]"), ("A", "[2]"), ("A", "[3]"), ("B", "[1]")):
+            ledger.record(estimated(notebook, cell))
+        assert ledger.settle("gen-shared", bill, "B")
+        assert not ledger.settle("gen-shared", bill, "B")  # B has no estimated row left
+        assert not ledger.settle("gen-shared", bill, "A")  # the generation is billed once
+        assert ledger.totals("B").cost == Decimal("0.05")
+        assert ledger.totals("A").cost == Decimal("0.0003")  # A's rows as they were
+        assert ledger.totals("A").estimated_calls == 3
+        assert ledger.totals().cost == Decimal("0.0503")

@@ -20,6 +20,8 @@ RESERVATION_TTL = 3600.0
 WARN_AT = Decimal("0.8")
 MAX_BUDGET = Decimal(1_000_000)
 """The largest budget a notebook may have, in US dollars: more is a typo, not a limit."""
+FAR_ABOVE = Decimal(2)
+"""A bill from `GET /generation` above this many times its call's worst case is not booked."""
 
 
 @dataclass(frozen=True)
@@ -120,3 +122,24 @@ class SharedBudgetExceeded(BudgetExceeded):
             f"this call could cost up to {dollars(worst_case)}; whoever runs the team's "
             f"ledger can raise it with `python -m orjupyter.team budget {who} {self.suggested}`",
         )
+
+
+def overbill_warning(cost: Decimal, worst_case: Decimal | None) -> str | None:
+    """One line when a call was billed more than it could cost at list prices (its worst
+    case): the bill is booked and counts against budgets and caps at once, but a person
+    should know that the server charges more than its price list says."""
+    if worst_case is None or cost <= worst_case:
+        return None
+    return (
+        f"orjupyter: the server billed {dollars(cost)} for this call, more than its worst "
+        f"case at list prices ({dollars(worst_case)}); the bill is booked and counts against "
+        "the budget: check the charge at https://openrouter.ai/activity"
+    )
+
+
+def unbelievable_bill(cost: Decimal, worst_case: Decimal | None) -> str | None:
+    """Why a bill from `GET /generation` is not booked (far above its call's worst case),
+    or None."""
+    if worst_case is None or cost <= worst_case * FAR_ABOVE:
+        return None
+    return f"billed {dollars(cost)}, far above this call's worst case of {dollars(worst_case)}"

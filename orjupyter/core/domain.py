@@ -176,6 +176,49 @@ def format_cost(cost: Decimal, *, estimate: bool = False) -> str:
     return f"{mark}${text}"
 
 
+WIRE_DIGITS = 64
+"""Characters of the longest number read from a server: a real price or bill has ~20."""
+
+
+def wire_decimal(value: object, *, maximum: Decimal, places: int) -> Decimal | None:
+    """A number from a server (JSON number or string) as an exact `Decimal` from 0 to
+    `maximum`, rounded to `places` decimals; None for anything else: not a number, not
+    finite, out of range, longer than `WIRE_DIGITS` characters, or a non-zero amount below
+    one unit of the last place (`1E-999999999`), which only a hostile server sends and
+    whose digits, written out, would fill the memory."""
+    number = _wire_number(value)
+    if number is None or not (0 <= number <= maximum):
+        return None
+    if not number:
+        return Decimal(0)
+    if number.adjusted() < -places:
+        return None
+    rounded = number.quantize(Decimal(1).scaleb(-places), context=_WIDE).normalize(_WIDE)
+    whole = rounded == rounded.to_integral_value()  # `1E+3` is written `1000`
+    return rounded.quantize(Decimal(1), context=_WIDE) if whole else rounded
+
+
+def _wire_number(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    text = str(value).strip()
+    if len(text) > WIRE_DIGITS:
+        return None
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
+
+
+def decimal_text(value: Decimal) -> str:
+    """A `Decimal` as exact text that never grows with its exponent: plain digits
+    (`0.0001`) for any amount of money, scientific notation (`1E-999999999`) past that."""
+    if value.is_finite() and -40 <= value.adjusted() <= 40:
+        return format(value, "f")
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Citation:
     """A web source the answer cites (an OpenRouter `url_citation` annotation)."""

@@ -165,7 +165,12 @@ class RunProgress:
     billed: Decimal = Decimal(0)
     billed_rows: int = 0
     """Rows answered by the model (not the cache): the forecast's average is over these."""
-    largest: Decimal = Decimal(0)
+    held: Decimal = Decimal(0)
+    """What `--budget` holds beyond the billed total: each row in flight at its worst case,
+    and each row recorded at an estimate at the rest of its worst case (its bill is not
+    known yet)."""
+    overbilled: Decimal | None = None
+    """The worst case a row was billed above (its bill is in `billed`), if one was."""
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
 
@@ -187,7 +192,6 @@ class RunProgress:
         self.billed += cost
         if ok and not cached:
             self.billed_rows += 1
-        self.largest = max(self.largest, cost)
 
     def forecast(self) -> Decimal | None:
         """The whole run's likely cost: billed so far plus the rest at the average."""
@@ -210,31 +214,54 @@ class RunProgress:
         return (self.total - self.done) / rate if rate else None
 
 
-def may_send(
-    cap: Decimal | None, progress: RunProgress, worst_case: Decimal, cheapest: Decimal
-) -> bool:
-    """`--budget`: send one more row only if the billed total plus every row in flight
-    (each held at the largest row cost seen, or at the row's worst case before any
-    answer) stays within the cap. With nothing in flight and nothing billed yet, one row
-    is sent if its cheapest answer fits: its cost then sets the pace."""
-    if cap is None:
-        return True
-    hold = progress.largest if progress.billed_rows else worst_case
-    if progress.billed + hold * (progress.in_flight + 1) <= cap:
-        return True
-    probing = progress.billed_rows == 0 and progress.in_flight == 0
-    return probing and progress.billed + cheapest <= cap
+def may_send(cap: Decimal | None, progress: RunProgress, worst_case: Decimal) -> bool:
+    """`--budget`: send one more row only if the billed total, what rows in flight hold
+    (each its worst case) and this row's worst case stay within the cap: the cap holds
+    whatever the rows cost, as long as no row is billed above its worst case."""
+    return cap is None or progress.billed + progress.held + worst_case <= cap
 
 
-def cap_note(cap: Decimal, progress: RunProgress) -> str:
-    """What `--budget` left out, and what it would have cost at the run's average."""
+def cap_note(cap: Decimal, progress: RunProgress, worst_case: Decimal | None = None) -> str:
+    """What `--budget` left out, and what it would have cost at the run's average; with
+    `worst_case` (no row was sent: the first one's worst case is over the cap), says so."""
     rows = progress.unsent
+    unsent = f"{rows:,} row{'s' if rows != 1 else ''} not sent"
+    if worst_case is not None:
+        return (
+            f"--budget {format_cost(cap)} is less than one row's worst case "
+            f"({format_cost(worst_case)}: its prompt and the longest answer the model may "
+            f"give), so {unsent}; raise --budget, or lower the worst case with --max-tokens"
+        )
     average = progress.average
     cost = f" (about {format_cost(average * rows)} at this run's average)" if average else ""
     return (
-        f"--budget {format_cost(cap)} reached: {rows:,} row{'s' if rows != 1 else ''} not "
-        f"sent{cost}; re-run with a higher --budget to send them (answered rows come from "
-        "the cache)"
+        f"--budget {format_cost(cap)} reached: {unsent}{cost}; re-run with a higher "
+        "--budget to send them (answered rows come from the cache)"
+    )
+
+
+def unpriced_note(cap: Decimal, model: str, progress: RunProgress) -> str:
+    """Why a capped run over a model with no known price sent nothing uncached."""
+    rows = progress.unsent
+    return (
+        f"--budget {format_cost(cap)} cannot bound this run: {model}'s price is unknown "
+        "(OpenRouter lists none, or -1 for a router), so "
+        f"{rows:,} row{'s' if rows != 1 else ''} not sent; pick a model with a listed "
+        "price (-m), or drop --budget"
+    )
+
+
+def overbilled_note(progress: RunProgress, *, capped: bool) -> str:
+    """A row was billed above its worst case; `capped`: the run stopped sending for it."""
+    worst = format_cost(progress.overbilled or Decimal(0))
+    said = f"a row was billed more than its worst case at list prices ({worst})"
+    check = "check the charges at https://openrouter.ai/activity"
+    if not capped:
+        return f"{said}; {check}"
+    rows = progress.unsent
+    return (
+        f"{said}: the --budget cap cannot bound rows in flight any more, so {rows:,} "
+        f"row{'s' if rows != 1 else ''} not sent; the bills count as billed: {check}"
     )
 
 

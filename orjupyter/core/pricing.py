@@ -9,11 +9,19 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from orjupyter.core.domain import DEFAULT_MODEL, ImagePart, Part, Price, TextPart, Usage
+from orjupyter.core.domain import (
+    DEFAULT_MODEL,
+    ImagePart,
+    Part,
+    Price,
+    TextPart,
+    Usage,
+    wire_decimal,
+)
 
 PDF_PAGE_TOKENS = 500
 """Estimated prompt tokens of one PDF page (OpenRouter bills the truth)."""
@@ -63,14 +71,13 @@ MAX_PRICE = Decimal(1000)
 it, or negative (OpenRouter lists its routers at "-1"), or not a number, the price is unknown."""
 
 
+PRICE_PLACES = 18
+"""Decimals of a list price (per token, a millionth of a millionth of a micro-dollar); a
+non-zero price below that, or with more digits than any price has, is unknown."""
+
+
 def _decimal(value: object) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() and 0 <= number <= MAX_PRICE else None
+    return wire_decimal(value, maximum=MAX_PRICE, places=PRICE_PLACES)
 
 
 def model_info(entry: Mapping[str, object]) -> ModelInfo:
@@ -113,6 +120,17 @@ def info_for(model: str, catalog: Mapping[str, ModelInfo] | None) -> ModelInfo |
     """What is known of a model: the fetched list first, the built-in table second."""
     fetched = catalog.get(model) if catalog else None
     return fetched or OFFLINE_MODELS.get(model)
+
+
+DEFAULT_MAX_COMPLETION = 16_384
+"""Answer tokens a call's worst case assumes when its model lists no maximum."""
+
+
+def longest_answer(info: ModelInfo | None, max_tokens: int | None = None) -> int:
+    """The most answer tokens a call can be billed for: its `--max-tokens`, else the
+    model's listed maximum, else `DEFAULT_MAX_COMPLETION`."""
+    listed = info.max_completion_tokens if info else None
+    return max_tokens or listed or DEFAULT_MAX_COMPLETION
 
 
 def price_for(model: str, catalog: Mapping[str, ModelInfo] | None) -> Price | None:

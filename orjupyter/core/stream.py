@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orjupyter.core.domain import Citation, Outcome, Usage
+from orjupyter.core.domain import WIRE_DIGITS, Citation, Outcome, Usage, wire_decimal
 from orjupyter.core.redact import redact_answer
 
 MAX_TOKENS_ON_WIRE = 100_000_000
 """More tokens than any model's context holds: a count above this is not believed."""
 MAX_COST_ON_WIRE = Decimal(10_000)
 """US dollars: no single call costs this much; a billed cost above it is not believed."""
+MONEY_PLACES = 15
+"""Decimals of a billed cost (a femtodollar); a non-zero bill below that is not believed."""
 MAX_ANSWER_CHARACTERS = 4_000_000
 """An answer longer than this is a misbehaving server (a model's longest is ~500,000)."""
 
@@ -213,22 +215,25 @@ def _count(value: Any, name: str, doubts: list[str], *, default: int | None = 0)
 
 
 def _finite(value: Any) -> Decimal | None:
+    text = str(value)
+    if len(text) > WIRE_DIGITS:  # no count has more digits; parsing them costs memory
+        return None
     try:
-        number = Decimal(str(value))
+        number = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
     return number if number.is_finite() else None
 
 
 def _money(value: Any, doubts: list[str]) -> Decimal | None:
-    """A billed cost from JSON (a float) as the decimal it was written as: finite, from 0
-    to MAX_COST_ON_WIRE; anything else is None (and a doubt)."""
+    """A billed cost from JSON (a float or a string) as the decimal it was written as,
+    bounded in range and in digits (`wire_decimal`: from 0 to MAX_COST_ON_WIRE, at most
+    MONEY_PLACES decimals); anything else is None (and a doubt)."""
     if value is None:
         return None
-    number = None if isinstance(value, bool) else _finite(value)
-    if number is None or not (0 <= number <= MAX_COST_ON_WIRE):
+    number = wire_decimal(value, maximum=MAX_COST_ON_WIRE, places=MONEY_PLACES)
+    if number is None:
         doubts.append(f"cost {str(value)[:40]}")
-        return None
     return number
 
 
@@ -247,11 +252,14 @@ def read_citation(note: Any) -> Citation | None:
     return Citation(url=url, title=title if isinstance(title, str) else "")
 
 
-def usage_from_generation(data: Any) -> Usage | None:
-    """`GET /generation`'s data → the billed usage; None when it carries no cost, or a
-    number that cannot be right (the estimate is kept then)."""
+def usage_from_generation(data: Any, generation_id: str) -> Usage | str:
+    """`GET /generation`'s data → the billed usage of `generation_id`, or one line saying
+    why it is not believed (the estimate is kept then): not a record, another
+    generation's, no cost, or a number that cannot be right."""
     if not isinstance(data, dict):
-        return None
+        return "the answer was not a generation's record"
+    if data.get("id") != generation_id:
+        return f"the answer was another generation's ({str(data.get('id'))[:40]})"
     doubts: list[str] = []
     cost = _money(data.get("total_cost"), doubts)
     prompt = _count(data.get("tokens_prompt", data.get("native_tokens_prompt")), "prompt", doubts)
@@ -260,8 +268,10 @@ def usage_from_generation(data: Any) -> Usage | None:
     )
     cached = _count(data.get("native_tokens_cached"), "cached", doubts)
     reasoning = _count(data.get("native_tokens_reasoning"), "reasoning", doubts)
-    if cost is None or doubts:
-        return None
+    if doubts:
+        return f"impossible numbers ({'; '.join(doubts)})"
+    if cost is None:
+        return "the answer carried no cost"
     return Usage(
         prompt_tokens=prompt or 0,
         completion_tokens=completion or 0,

@@ -32,9 +32,13 @@ Put `[[hostile MODE key=value …]]` in the last user message to choose what it 
 - `deep_json=N`: the answer is JSON nested N deep (`[[[…]]]`), billed as usual.
 - `served=NAME`: a normal answer whose chunks claim to come from model NAME.
 
+Costs that rise, 429 storms, costs of a billion digits and lying `GET /generation`
+answers: see `hostile_money` (`after=N then=V`, `storm=K`, `cost_text=V`, `delay=S`, `id=NAME`).
+
 `GET /key` reflects the key in its label and reports a usage of 1e27 dollars.
 `GET /models` lists the default model at its real price and `hostile/nan`,
-`hostile/huge`, `hostile/router` (`"-1"`) and `hostile/number-nan` with broken prices.
+`hostile/huge`, `hostile/router` (`"-1"`), `hostile/number-nan` and `hostile/digits`
+(`"1E-999999999"`) with broken prices.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
 
 from orjupyter.core.domain import DEFAULT_MODEL
+from orjupyter.fakerouter.hostile_money import Bills, models, serve_generation, too_many_requests
 
 __all__ = ["ESCAPES", "HostileRouter"]
 
@@ -62,26 +68,6 @@ ESCAPES = (
 )
 """Text a hostile answer carries: clear screen, window title, OSC 52 clipboard write,
 OSC 8 hyperlink, a bell and a C1 CSI."""
-
-
-def _models() -> list[dict[str, Any]]:
-    def entry(slug: str, prompt: Any, completion: Any) -> dict[str, Any]:
-        return {
-            "id": slug,
-            "name": slug,
-            "context_length": 128_000,
-            "architecture": {"input_modalities": ["text"]},
-            "top_provider": {"max_completion_tokens": 16_384},
-            "pricing": {"prompt": prompt, "completion": completion, "request": "0"},
-        }
-
-    return [
-        entry(DEFAULT_MODEL, "0.0000025", "0.00001"),
-        entry("hostile/nan", "NaN", "NaN"),
-        entry("hostile/huge", "1e300", "1e300"),
-        entry("hostile/router", "-1", "-1"),
-        entry("hostile/number-nan", float("nan"), float("inf")),
-    ]
 
 
 def _directive(body: dict[str, Any]) -> dict[str, str]:
@@ -112,6 +98,7 @@ class HostileRouter:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.bills = Bills()
         self._server = _Server((host, port), self)
         self.host, self.port = host, self._server.server_address[1]
         self._thread: threading.Thread | None = None
@@ -127,7 +114,13 @@ class HostileRouter:
         self._thread.start()
         return self
 
+    def reset(self) -> None:
+        """Forget requests and bills (between tests)."""
+        self.requests.clear()
+        self.bills.reset()
+
     def stop(self) -> None:
+        self.bills.closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -142,6 +135,7 @@ class HostileRouter:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    gen_id = "gen-hostile-1"
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
@@ -167,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "Content-Type": "text/event-stream",
                 "Transfer-Encoding": "chunked",
-                "X-Generation-Id": "gen-hostile-1",
+                "X-Generation-Id": self.gen_id,
             },
         )
 
@@ -182,8 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    @staticmethod
     def _chunk(
+        self,
         content: str | None,
         finish: str | None = None,
         usage: str | None = None,
@@ -198,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         usage_part = f', "usage": {usage}' if usage else ""
         return (
-            '{"id": "gen-hostile-1", "model": ' + json.dumps(model) + ", "
+            '{"id": "' + self.gen_id + '", "model": ' + json.dumps(model) + ", "
             '"object": "chat.completion.chunk", "created": 1, '
             f'"choices": {choices}{usage_part}}}'
         )
@@ -207,10 +201,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.startswith(f"{API}/models"):
-            self._json({"data": _models()})
+            self._json({"data": models()})
         elif self.path.startswith(f"{API}/key"):
             auth = self.headers.get("Authorization", "")
             self._json({"data": {"label": f"key for {auth}", "limit": None, "usage": 1e27}})
+        elif self.path.startswith(f"{API}/generation"):
+            query = parse_qs(urlsplit(self.path).query)
+            router = cast(_Server, self.server).router
+            serve_generation(self, router.bills, (query.get("id") or [""])[0])
         elif self.path.startswith("/elsewhere"):
             self._json({"status": "ok", "message": "Welcome to the portal"})
         else:
@@ -223,6 +221,11 @@ class _Handler(BaseHTTPRequestHandler):
         router.requests.append(body)
         values = _directive(body)
         auth = self.headers.get("Authorization", "")
+        self.gen_id = f"gen-hostile-{values['id']}" if values.get("id") else "gen-hostile-1"
+        retry_after = router.bills.refuse(values, json.dumps(body.get("messages")))
+        if retry_after is not None:
+            too_many_requests(self, retry_after)
+            return
         for mode in (
             "reflect",
             "reflect_midstream",
@@ -249,12 +252,13 @@ class _Handler(BaseHTTPRequestHandler):
         return (
             f'{{"prompt_tokens": {values.get("prompt_tokens", "12")}, '
             f'"completion_tokens": {values.get("completion_tokens", "3")}, '
-            f'"total_tokens": 15, "cost": {values.get("cost", "0.0001")}}}'
+            f'"total_tokens": 15, "cost": {cast(_Server, self.server).router.bills.cost(values)}}}'
         )
 
     def _normal(self, values: dict[str, str], text: str = "A fine answer.") -> None:
         self._start_stream()
         self._event(self._chunk(text))
+        time.sleep(float(values.get("delay") or 0))
         self._event(self._chunk("", "stop"))
         self._event(self._chunk(None, usage=self._usage(values)))
         self._send(b"data: [DONE]\n\n")

@@ -8,9 +8,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from orjupyter.core.domain import Reply, format_cost
+from orjupyter.core.terminal import printable
 
 if TYPE_CHECKING:
     from orjupyter.jupyter.magic import OrJupyterMagics
+    from orjupyter.store.columns import CallRecord
 
 
 def settled_into(
@@ -29,15 +31,29 @@ def settled_into(
 
 
 def reconcile(magics: OrJupyterMagics) -> None:
-    """`%gpt4o reconcile`: settle this notebook's estimated calls with OpenRouter's bill."""
-    session = magics.session
-    settled, left, change = magics._sync(session.reconcile(magics.notebook().key))
-    if settled + left == 0:
+    """`%gpt4o reconcile`: settle this notebook's estimated calls with OpenRouter's bill,
+    and say what changed, call by call."""
+    done = magics._sync(magics.session.reconcile(magics.notebook().key))
+    if not (done.settled or done.left):
         print("No estimated calls in this notebook: every cost is OpenRouter's bill.")
         return
+    settled, change = len(done.settled), done.change
     sign = "+" if change >= 0 else "-"
+    unknown = f" ({done.unknown} unknown to OpenRouter so far)" if done.unknown else ""
     print(
         f"Settled {settled} estimated call{'s' if settled != 1 else ''} with OpenRouter's "
-        f"bill ({sign}{format_cost(abs(change))}); {left} still estimated (OpenRouter "
-        "does not know their generation)."
+        f"bill ({sign}{format_cost(abs(change))}); {done.left} still estimated{unknown}."
     )
+    for call, usage in done.settled:
+        print(
+            f"  {_call(call)}: {format_cost(call.usage.cost, estimate=True)} → "
+            f"{format_cost(usage.cost)}"
+        )
+    if done.refused:
+        print("Not settled (the estimate is kept):")
+    for call, why in done.refused:
+        print(f"  {_call(call)} {printable(call.generation_id[:60])}: {printable(why)}")
+
+
+def _call(call: CallRecord) -> str:
+    return f"{call.cell or '[?]'} {printable(call.model[:60])}"

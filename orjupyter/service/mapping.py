@@ -3,9 +3,10 @@ session (cache, budget, retries, ledger) exactly like a single cell.
 
 Stop (the panel's button) and the kernel interrupt stop dispatching, stop every call in
 flight (their streams are closed, what they cost is recorded) and keep every finished
-row. `--budget` stops dispatching when the billed total plus the rows in flight could
-cross it (`core.mapping.may_send`). A 429 or 5xx is retried by the call itself, and the
-run waits out its `Retry-After` before sending more rows.
+row. `--budget` holds each row in flight at its worst case and stops dispatching when
+the billed total plus what is held could cross it (`core.mapping.may_send`); with no
+known price it sends nothing the cache cannot answer. A 429 or 5xx is retried by the call
+itself, and the run waits out its `Retry-After` before sending more rows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from orjupyter.core.budget import BudgetExceeded
 from orjupyter.core.domain import Reply, Totals
 from orjupyter.core.errors import NotSent, OrJupyterError
 from orjupyter.core.formats import Format
-from orjupyter.core.mapping import RowResult, RunProgress, cap_note, may_send
+from orjupyter.core.mapping import (
+    RowResult,
+    RunProgress,
+    cap_note,
+    may_send,
+    overbilled_note,
+    unpriced_note,
+)
 from orjupyter.core.pricing import OFFLINE_MODELS, info_for, price_for, prompt_tokens
 from orjupyter.core.question import Question
 from orjupyter.core.request import CallOptions
@@ -105,6 +113,12 @@ class MapRun:
         self.pause_until = 0.0
         self.waiting = 0
         """Rows waiting for the notebook's budget to free up (rows in flight to finish)."""
+        self.sent = 0
+        """Rows sent to the model (not answered by the cache) under a cap."""
+        self.first_worst: Decimal | None = None
+        """The worst case of the first row the cap held back, if no row was sent."""
+        self.unpriced = ""
+        """The model whose price is unknown, when the cap could not bound a row."""
 
     def stop(self) -> None:
         """Send no more rows and stop those in flight (safe from a widget callback)."""
@@ -156,32 +170,38 @@ class MapRun:
             if self.stopping:
                 self.slots.release()
                 return
-            if not await self._affordable(question):  # over --budget: only cached rows now
+            hold = await self._affordable(question)
+            if hold is None:  # over --budget: only cached rows now
                 self.slots.release()
                 continue
             self.progress.in_flight += 1
-            task = asyncio.ensure_future(self._row(position, question))
+            self.progress.held += hold
+            task = asyncio.ensure_future(self._row(position, question, hold))
             self.tasks.add(task)
             task.add_done_callback(self._row_done)
 
-    async def _affordable(self, question: Question) -> bool:
-        """`--budget`: wait for rows in flight while the next one might not fit; once it
-        does not, only rows the cache answers go on."""
+    async def _affordable(self, question: Question) -> Decimal | None:
+        """`--budget`: what to hold for this row while it is in flight (its worst case;
+        nothing for a row the cache answers), waiting for rows in flight while it might
+        not fit; None once it does not (then only rows the cache answers go on). A model
+        with no known price cannot be capped: none of its rows is sent."""
         if self.cap is None or is_cached(self.session, question):
-            return True
-        if self.note == "cap":
-            return False
-        costs = cost_range(self.session, question)
-        if costs is None:  # no price known: nothing to cap by
-            return True
-        cheapest, worst = costs
-        while not may_send(self.cap, self.progress, worst, cheapest):
-            if self.progress.in_flight == 0:
-                self.note = "cap"
-                return False
+            return Decimal(0)
+        if self.note in ("cap", "unpriced", "overbilled"):
+            return None
+        worst = self.session.worst_case(question)
+        if worst is None:
+            self.note, self.unpriced = "unpriced", question.options.model
+            return None
+        while not may_send(self.cap, self.progress, worst):
+            if self.progress.in_flight == 0 or self.note == "overbilled":
+                self.note = self.note or "cap"
+                self.first_worst = worst if self.sent == 0 else None
+                return None
             self.finished.clear()
             await self.finished.wait()
-        return True
+        self.sent += 1
+        return worst
 
     async def _wait_out_retries(self) -> None:
         delay = self.pause_until - asyncio.get_running_loop().time()
@@ -203,21 +223,42 @@ class MapRun:
                 await asyncio.wait(list(self.tasks), timeout=5.0)
                 return
 
-    async def _row(self, position: int, question: Question) -> None:
+    async def _row(self, position: int, question: Question, hold: Decimal) -> None:
+        released = Decimal(0)  # of the row's hold, what its end gives back
         try:
             reply = await self._ask_within_budget(question)
+            released = self._released(hold, reply, question)
         except BudgetExceeded as exc:  # the notebook's budget: send nothing more
-            self.stopping = True
-            self.note = f"{exc}"
+            self.stopping, self.note, released = True, f"{exc}", hold
             return
-        except OrJupyterError as exc:
+        except OrJupyterError as exc:  # refused before sending: nothing billed
+            released = hold
             self._settle(position, RowResult(error=str(exc)), Decimal(0), cached=False)
             return
-        except Exception as exc:  # one row's surprise never ends the run
+        except Exception as exc:  # one row's surprise never ends the run (its hold stays)
             result = RowResult(error=f"{type(exc).__name__}: {exc}")
             self._settle(position, result, Decimal(0), cached=False)
             return
+        finally:
+            self.progress.held -= released
         self._settle(position, self._result(reply), reply.usage.cost, cached=reply.cached)
+
+    def _released(self, hold: Decimal, reply: Reply, question: Question) -> Decimal:
+        """Of a finished row's hold, what is given back: all of it once its bill is known,
+        but a row recorded at an estimate keeps the rest of its worst case. A bill above
+        the worst case is noted, and stops a capped run (the cap cannot bound rows in
+        flight when the server bills past its price list)."""
+        usage = reply.usage
+        if reply.cached:
+            return hold
+        if usage.cost_is_estimate:
+            return min(usage.cost, hold)
+        worst = hold or (self.session.worst_case(question) if usage.cost else None)
+        if worst is not None and usage.cost > worst:
+            self.progress.overbilled = worst
+            if self.cap is not None:
+                self.note = "overbilled"
+        return hold
 
     async def _ask_within_budget(self, question: Question) -> Reply:
         """Ask; when the notebook's budget refuses the row while other rows are in flight
@@ -257,9 +298,21 @@ class MapRun:
         self.view.update(self.progress)
 
     def closing_note(self) -> str | None:
-        """What the run's end should say beyond the summary (the cap, the budget)."""
+        """What the run's end should say beyond the summary (the cap, the budget, a row
+        billed above its worst case)."""
+        note = self._note()
+        if self.progress.overbilled is None or self.note == "overbilled":
+            return note
+        overbilled = overbilled_note(self.progress, capped=False)
+        return f"{note}\n{overbilled}" if note else overbilled
+
+    def _note(self) -> str | None:
         if self.note == "cap" and self.cap is not None:
-            return cap_note(self.cap, self.progress)
+            return cap_note(self.cap, self.progress, self.first_worst)
+        if self.note == "unpriced" and self.cap is not None:
+            return unpriced_note(self.cap, self.unpriced, self.progress)
+        if self.note == "overbilled":
+            return overbilled_note(self.progress, capped=True)
         if self.note == "stopped":
             left = self.progress.unsent + self.progress.stopped
             if not left:

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, cast
 
+from orjupyter.core.budget import overbill_warning, unbelievable_bill
 from orjupyter.core.domain import Part, Reply, TextPart, Totals, Usage, format_cost
 from orjupyter.core.errlog import ErrorLog
 from orjupyter.core.errors import NotSent
@@ -21,6 +22,7 @@ from orjupyter.core.pricing import (
     catalog_from_models,
     estimated_usage,
     info_for,
+    longest_answer,
     price_for,
     prompt_tokens,
     web_search_cost,
@@ -37,11 +39,10 @@ from orjupyter.service.background import BackgroundLoop
 from orjupyter.service.call import CallResult, StreamedCall, to_reply
 from orjupyter.service.client import ClientCache, ClientSpec
 from orjupyter.service.faults import NO_KEY, describe, retry_delay
-from orjupyter.service.settle import fetch_generation
+from orjupyter.service.settle import Reconciled, fetch_generation, reconcile_calls, row_worst_case
 from orjupyter.service.views import View
 from orjupyter.store.records import Records
 
-DEFAULT_MAX_COMPLETION = 16_384
 Settled = Callable[[Reply], None]
 """Told the reply again once its estimated cost is replaced by OpenRouter's bill."""
 
@@ -131,7 +132,8 @@ class Session:
         if await self._drop_unsupported(question, client):
             question = replace(question, options=replace(question.options, reasoning_effort=None))
             request = self.request(question, turns)
-        reservation = self.book.reserve(question, self.worst_case(question)) if reserve else None
+        worst = self.worst_case(question)
+        reservation = self.book.reserve(question, worst) if reserve else None
         secrets = (spec.api_key,)
 
         def on_text(state: StreamState) -> None:
@@ -165,6 +167,8 @@ class Session:
             self.activity.ended(flight)
             raise
         doubt = usage_warning(result.state.usage)
+        if not (quiet or reply.usage.cost_is_estimate):  # a run reports its own rows
+            doubt = doubt or overbill_warning(reply.usage.cost, worst)
         reply = self._finish(question, reply, view, reservation, flight, doubt=doubt, quiet=quiet)
         self._settle_later(question, reply, view, on_settled)
         return reply
@@ -172,18 +176,21 @@ class Session:
     def _settle_later(
         self, question: Question, reply: Reply, view: View, on_settled: Settled | None
     ) -> None:
-        """Fetch the exact bill of an estimated call on the background loop (never blocking
-        the cell) and put it where the estimate was."""
+        """Fetch an estimated call's bill on the background loop (never blocking the cell)
+        and put it where the estimate was, unless it is not believed (`settle`)."""
         if reply.outcome == "ok" or not (reply.usage.cost_is_estimate and reply.id):
             return  # a complete answer carries its bill (or its server bills nothing)
         spec = self.client_spec()
 
         async def settle() -> Reply | None:
             usage = await fetch_generation(self.clients.get(spec), reply.id)
-            if usage is None:
-                return None
+            worst = self.worst_case(question)
+            if not isinstance(usage, Usage) or unbelievable_bill(usage.cost, worst):
+                return None  # not believed: the estimate stays
+            kept = self.book.ledger is not None  # else: no ledger to settle, only the view
+            if kept and not self.book.settle(reply.id, usage, question.notebook):
+                return None  # its generation's bill is on another call already
             settled = replace(reply, usage=usage)
-            self.book.settle(reply.id, usage)
             self.activity.settled(settled)
             view.settled(settled, self.book.totals(question.notebook))
             if on_settled is not None:
@@ -192,19 +199,19 @@ class Session:
 
         self.settling[reply.id] = self.background.submit(settle())
 
-    async def reconcile(self, notebook: str) -> tuple[int, int, Decimal]:
-        """Re-check this notebook's estimated calls: (settled, still estimated, change)."""
+    async def reconcile(self, notebook: str) -> Reconciled:
+        """Settle this notebook's estimated calls (its own only) with OpenRouter's bills."""
         client = self.clients.get(self.client_spec())
-        calls = self.book.estimated(notebook)
-        settled, change = 0, Decimal(0)
-        for call in calls:
-            usage = await fetch_generation(client, call.generation_id, delays=(0.3,))
-            if usage is not None and self.book.settle(call.generation_id, usage):
-                settled += 1
-                change += usage.cost - call.usage.cost
-        if settled:
+        await self.load_catalog(client)
+        reconciled = await reconcile_calls(
+            client,
+            self.book.estimated(notebook),
+            lambda call: row_worst_case(call, self.catalog),
+            lambda generation_id, usage: self.book.settle(generation_id, usage, notebook),
+        )
+        if reconciled.settled:
             self.activity.settled()
-        return settled, len(calls) - settled, change
+        return reconciled
 
     def _finish(
         self,
@@ -262,13 +269,9 @@ class Session:
         price = price_for(options.model, self.catalog)
         if price is None:
             return None
-        info = info_for(options.model, self.catalog)
-        longest = options.max_tokens or (
-            info.max_completion_tokens if info and info.max_completion_tokens else None
-        )
+        longest = longest_answer(info_for(options.model, self.catalog), options.max_tokens)
         estimate = prompt_tokens([*self.system_parts(options), list(question.parts)])
-        extras = self._extras_cost(options, question.parts)
-        return price.cost(estimate, longest or DEFAULT_MAX_COMPLETION) + extras
+        return price.cost(estimate, longest) + self._extras_cost(options, question.parts)
 
     def _extras_cost(self, options: CallOptions, parts: Sequence[Part] = ()) -> Decimal:
         """What the call's extras add to the tokens: a web search, PDF parsing."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from orjupyter.core.cache_key import canonical_request, json_default
-from orjupyter.core.domain import Citation, Reply, Usage
+from orjupyter.core.domain import Citation, Reply, Usage, decimal_text
 from orjupyter.core.errors import NotSent
 
 __all__ = [
@@ -113,7 +113,7 @@ def _encode(key: str, answer: CachedAnswer, request: Mapping[str, Any] | None) -
         "usage": {
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
-            "cost": f"{usage.cost:f}",
+            "cost": decimal_text(usage.cost),
             "cost_is_estimate": usage.cost_is_estimate,
             "cached_tokens": usage.cached_tokens,
             "reasoning_tokens": usage.reasoning_tokens,

@@ -18,7 +18,7 @@ from decimal import Decimal
 from types import UnionType
 from typing import Any, Protocol, Union, get_args, get_origin, get_type_hints
 
-from orjupyter.core.domain import Outcome, Usage
+from orjupyter.core.domain import Outcome, Usage, decimal_text
 
 _KEY = re.compile(r"sk-or-[A-Za-z0-9_-]{6,}")
 
@@ -60,7 +60,7 @@ def _utc_text(value: datetime) -> str:
 
 
 _TO_SQL: dict[object, Callable[[Any], object]] = {
-    Decimal: lambda value: format(value, "f"),
+    Decimal: decimal_text,
     datetime: _utc_text,
     bool: int,
 }

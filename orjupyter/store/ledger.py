@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from orjupyter.core.budget import RESERVATION_TTL, BudgetExceeded, Reservation
-from orjupyter.core.domain import Totals, Usage
+from orjupyter.core.domain import Totals, Usage, decimal_text
 from orjupyter.core.errors import LedgerError
 from orjupyter.store import migrations
 from orjupyter.store.columns import CallRecord, call_record, call_row
@@ -61,7 +61,7 @@ class _DecimalSum:
             self.total = _EXACT.add(self.total, Decimal(value))
 
     def finalize(self) -> str:
-        return format(self.total, "f")
+        return decimal_text(self.total)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -107,6 +107,7 @@ class Ledger:
         )
         self._conn.create_aggregate("decimal_sum", 1, cast(Any, _DecimalSum))
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self._conn.execute("PRAGMA trusted_schema = OFF")  # the file's schema calls nothing
         self._set_wal(timeout)
         self._conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across process kills
         self._migrate()
@@ -124,6 +125,7 @@ class Ledger:
 
     def _migrate(self) -> None:
         """Bring the schema up to date; a current ledger opens without taking the write lock."""
+        migrations.refuse_hooks(self._conn, self.path)
         if migrations.is_current(self._conn):
             return
         with self._write() as conn:
@@ -195,19 +197,25 @@ class Ledger:
         )
         return [call_record(row) for row in rows]
 
-    def settle(self, generation_id: str, usage: Usage) -> bool:
-        """Replace an estimated call's tokens and cost with what OpenRouter billed; False
-        when no estimated row has that generation id (settled already, or never sent)."""
+    def settle(self, generation_id: str, usage: Usage, notebook: str) -> bool:
+        """Replace one estimated call's tokens and cost with what OpenRouter billed: the
+        notebook's oldest estimated row with that generation id, unless a row anywhere
+        already holds that generation's bill (one generation, one bill). False when no
+        row was changed."""
         if usage.cost_is_estimate or not usage.cost.is_finite():
             raise ValueError("settle with a billed usage, not an estimate")
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE calls SET prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?, "
                 "reasoning_tokens = ?, cost = ?, cost_is_estimate = 0 "
-                "WHERE generation_id = ? AND cost_is_estimate = 1",
+                "WHERE id = (SELECT id FROM calls WHERE notebook = ? AND generation_id = ? "
+                "AND cost_is_estimate = 1 AND from_cache = 0 ORDER BY started_at, id LIMIT 1) "
+                "AND NOT EXISTS (SELECT 1 FROM calls WHERE generation_id = ? "
+                "AND cost_is_estimate = 0 AND from_cache = 0)",
                 (
                     usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens,
-                    usage.reasoning_tokens, format(usage.cost, "f"), generation_id,
+                    usage.reasoning_tokens, decimal_text(usage.cost), notebook, generation_id,
+                    generation_id,
                 ),
             )  # fmt: skip
             return cursor.rowcount > 0
@@ -237,7 +245,7 @@ class Ledger:
         with self._write() as conn:
             conn.execute("DELETE FROM budgets WHERE notebook = ?", (notebook,))
             if amount is not None:
-                conn.execute("INSERT INTO budgets VALUES (?, ?)", (notebook, format(amount, "f")))
+                conn.execute("INSERT INTO budgets VALUES (?, ?)", (notebook, decimal_text(amount)))
 
     def reserve(self, notebook: str, worst_case: Decimal) -> Reservation:
         """Hold `worst_case` dollars of the notebook's budget, or raise `BudgetExceeded`.
@@ -268,7 +276,7 @@ class Ledger:
             cursor = conn.execute(
                 "INSERT INTO reservations (notebook, amount, host, pid, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (notebook, format(worst_case, "f"), _host(), os.getpid(), time.time()),
+                (notebook, decimal_text(worst_case), _host(), os.getpid(), time.time()),
             )
             return Reservation(cursor.lastrowid, notebook, worst_case)
 

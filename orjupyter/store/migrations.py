@@ -36,11 +36,29 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def is_current(conn: sqlite3.Connection) -> bool:
-    """True when the file needs nothing: read without taking the write lock."""
+    """True when the file has had exactly our migrations, by name: read without taking the
+    write lock (any other file goes through `migrate`, which refuses a newer one)."""
     recorded = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
     ).fetchone()
-    return recorded is not None and schema_version(conn) == len(MIGRATIONS)
+    if recorded is None or schema_version(conn) != len(MIGRATIONS):
+        return False
+    names = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    return names == {fn.__name__ for fn in MIGRATIONS}
+
+
+def refuse_hooks(conn: sqlite3.Connection, where: object) -> None:
+    """Raise `LedgerError` for a trigger or a view in the file: orjupyter makes neither, and
+    one would run on our writes (a trigger that zeroes every cost turns budgets off)."""
+    hooks = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') ORDER BY name"
+    ).fetchall()
+    if hooks:
+        named = ", ".join(f"{kind} {name[:40]!r}" for kind, name in hooks[:3])
+        raise LedgerError(
+            f"{where} holds what orjupyter never writes ({named}); it is not used: move it "
+            "aside (a new one is made on the next start) or set ORJUPYTER_LEDGER to another file"
+        )
 
 
 def migrate(conn: sqlite3.Connection, where: object) -> list[str]:

@@ -166,9 +166,11 @@ class PostgresLedger(ServerLink):
             params,
         )
 
-    def settle(self, generation_id: str, usage: Usage, notebook: str | None = None) -> bool:
-        """Replace this user's estimated row of `generation_id` (in `notebook`, if given)
-        with what OpenRouter billed; False if there is none (or the server is away)."""
+    def settle(self, generation_id: str, usage: Usage, notebook: str) -> bool:
+        """Replace one of this user's estimated calls with what OpenRouter billed: the
+        notebook's oldest estimated row with that generation id, unless a row anywhere
+        already holds that generation's bill (one generation, one bill). False when no
+        row was changed (or the server is away)."""
         if usage.cost_is_estimate or not usage.cost.is_finite():
             raise ValueError("settle with a billed usage, not an estimate")
         where, params = self._mine(notebook)
@@ -177,9 +179,12 @@ class PostgresLedger(ServerLink):
             cursor = conn.execute(
                 "UPDATE calls SET prompt_tokens = %s, completion_tokens = %s, "
                 "cached_tokens = %s, reasoning_tokens = %s, cost = %s, cost_is_estimate = false "
-                f"{where} AND generation_id = %s AND cost_is_estimate",
+                f"WHERE id = (SELECT id FROM calls {where} AND generation_id = %s "
+                "AND cost_is_estimate AND NOT from_cache ORDER BY started_at, id LIMIT 1) "
+                "AND NOT EXISTS (SELECT 1 FROM calls WHERE generation_id = %s "
+                "AND NOT cost_is_estimate AND NOT from_cache)",
                 (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens,
-                 usage.reasoning_tokens, usage.cost, *params, generation_id),
+                 usage.reasoning_tokens, usage.cost, *params, generation_id, generation_id),
             )  # fmt: skip
             return cursor.rowcount > 0
 

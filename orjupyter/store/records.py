@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 from dataclasses import replace
 from decimal import Decimal
@@ -55,10 +56,15 @@ class Records:
                 with contextlib.suppress(Exception):  # an unknown scheme has no side file
                     if kind_of(location) is FILE:
                         self._broken_path = Path(location).expanduser()
+                corrupt = type(exc) is sqlite3.DatabaseError  # "malformed", "not a database"
+                advice = (
+                    _repair(self._broken_path)
+                    if corrupt and self._broken_path is not None
+                    else "Set ORJUPYTER_LEDGER to a writable file or a postgresql:// URL."
+                )
                 print(
                     f"orjupyter: cannot open the ledger ({redact(str(exc), self._secrets())}); "
-                    "totals are kept in this kernel only. Set ORJUPYTER_LEDGER to a writable "
-                    "file or a postgresql:// URL.",
+                    f"totals are kept in this kernel only and budgets are not checked. {advice}",
                     file=sys.stderr,
                 )
         return self._ledger
@@ -69,8 +75,7 @@ class Records:
         path = ledger.path if ledger else "the ledger"
         where = ledger.location if ledger else "the ledger"
         repair = (
-            f"Repair it with `sqlite3 {path} .recover | sqlite3 repaired.sqlite`, or move it "
-            "aside (a new one is made on the next start), or set ORJUPYTER_LEDGER to another file."
+            _repair(path)
             if where == str(path)
             else "Restart the kernel once the ledger is repaired."
         )
@@ -172,12 +177,12 @@ class Records:
         ledger = self.ledger
         return ledger.estimated(notebook) if ledger else []
 
-    def settle(self, generation_id: str, usage: Usage) -> bool:
-        """Replace an estimated call's cost with the billed one (ledger and totals)."""
+    def settle(self, generation_id: str, usage: Usage, notebook: str) -> bool:
+        """Replace one of the notebook's estimated calls' cost with the billed one."""
         ledger = self.ledger
         if ledger is None:
             return False
-        return ledger.settle(generation_id, usage)
+        return ledger.settle(generation_id, usage, notebook)
 
     def reserve(self, question: Question, worst_case: Decimal | None) -> Reservation | None:
         """Hold the call's worst case against the notebook's budget (`BudgetExceeded` if it
@@ -262,6 +267,13 @@ class Records:
             self.cache.put(self.key(request), CachedAnswer.from_reply(reply), request=request)
         except Exception as exc:  # a cache that fails never costs the answer
             print(f"orjupyter: answer not cached ({exc})", file=sys.stderr)
+
+
+def _repair(ledger: Path | str) -> str:
+    return (
+        f"Repair it with `sqlite3 {ledger} .recover | sqlite3 repaired.sqlite`, or move it "
+        "aside (a new one is made on the next start), or set ORJUPYTER_LEDGER to another file."
+    )
 
 
 def _side_file(ledger: Path | str) -> Path:
