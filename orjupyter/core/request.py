@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-from orjupyter.core.domain import DEFAULT_MODEL, FilePart, ImagePart, Part, TextPart
+from orjupyter.core.domain import DEFAULT_MODEL, FilePart, ImagePart, Part, TextPart, ToolCall
 
 APP_URL = "https://github.com/orjupyter/orjupyter"
 APP_TITLE = "orjupyter"
@@ -48,9 +48,30 @@ class FileContent(TypedDict):
 Content = TextContent | ImageContent | FileContent
 
 
-class Message(TypedDict):
-    role: Literal["system", "user", "assistant"]
-    content: str | list[Content]
+class FunctionCall(TypedDict):
+    name: str
+    arguments: str
+
+
+class ToolCallWire(TypedDict):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class _MessageFields(TypedDict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[Content] | None
+
+
+class Message(_MessageFields, total=False):
+    """A chat message. An assistant message may carry `tool_calls` (and a reasoning
+    model's `reasoning_details`, passed back unchanged); a `tool` message answers one call
+    by its `tool_call_id`."""
+
+    tool_calls: list[ToolCallWire]
+    tool_call_id: str
+    reasoning_details: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,11 @@ class CallOptions:
     reasoning_effort: str | None = None
     web_search: bool = False
     pdf_engine: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    """Function tools offered to the model (`--tools`), in OpenAI's wire shape."""
+    exchange: tuple[Message, ...] = ()
+    """A tool loop's rounds so far: the assistant's tool calls and the `tool` messages
+    answering them, sent after the question."""
 
 
 def content_of(part: Part) -> Content:
@@ -90,15 +116,45 @@ def user_message(parts: Sequence[Part]) -> Message:
 
 
 def build_messages(
-    parts: Sequence[Part], system: str | None = None, history: Sequence[Message] = ()
+    parts: Sequence[Part],
+    system: str | None = None,
+    history: Sequence[Message] = (),
+    exchange: Sequence[Message] = (),
 ) -> list[Message]:
-    """System prompt, earlier turns (oldest first), then this cell's question."""
+    """System prompt, earlier turns (oldest first), this cell's question, then the tool
+    loop's rounds so far."""
     messages: list[Message] = []
     if system:
         messages.append({"role": "system", "content": system})
     messages.extend(history)
     messages.append(user_message(parts))
+    messages.extend(exchange)
     return messages
+
+
+def assistant_message(
+    text: str, tool_calls: Sequence[ToolCall] = (), details: Sequence[dict[str, Any]] = ()
+) -> Message:
+    """The assistant's turn as it goes back to the model: its text, the functions it
+    called, and (a reasoning model) its `reasoning_details`, unchanged."""
+    message: Message = {"role": "assistant", "content": text or None}
+    if tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in tool_calls
+        ]
+    if details:
+        message["reasoning_details"] = [dict(detail) for detail in details]
+    return message
+
+
+def tool_message(call_id: str, content: str | list[Content]) -> Message:
+    """What a function returned (or why it did not run), answering the call `call_id`."""
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
 
 
 def build_request(
@@ -114,13 +170,16 @@ def build_request(
         extra["session_id"] = options.session_id
     if options.reasoning_effort:
         extra["reasoning"] = {"effort": options.reasoning_effort}
+    tools = list(options.tools)
     if options.web_search:
-        extra["tools"] = [{"type": WEB_SEARCH_TOOL, "parameters": {"max_results": WEB_RESULTS}}]
+        tools.append({"type": WEB_SEARCH_TOOL, "parameters": {"max_results": WEB_RESULTS}})
+    if tools:
+        extra["tools"] = tools
     if options.pdf_engine:
         extra["plugins"] = [{"id": "file-parser", "pdf": {"engine": options.pdf_engine}}]
     request: dict[str, Any] = {
         "model": options.model,
-        "messages": build_messages(parts, options.system, history),
+        "messages": build_messages(parts, options.system, history, options.exchange),
         "stream": True,
         "stream_options": {"include_usage": True},
         "extra_body": extra,
