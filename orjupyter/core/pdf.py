@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path, PurePath
 
-from orjupyter.core.domain import FilePart
+from orjupyter.core.domain import FilePart, Part
 from orjupyter.core.errors import PromptError
 from orjupyter.core.files import read_regular
 
@@ -97,3 +99,9 @@ def _part(data: bytes, filename: str, what: str) -> FilePart:
     url = "data:application/pdf;base64," + base64.b64encode(data).decode("ascii")
     pages = max(1, len(_PAGE.findall(data)))
     return FilePart(filename=filename, data_url=url, pages=pages, nbytes=len(data))
+
+
+def parsing_cost(engine: str | None, parts: Sequence[Part]) -> Decimal:
+    """What `--pdf-engine` adds for the PDFs among `parts` (per page)."""
+    price = Decimal(OCR_PAGE_PRICE.get(engine or "native", "0"))
+    return price * sum(part.pages for part in parts if isinstance(part, FilePart))

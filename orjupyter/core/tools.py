@@ -20,10 +20,11 @@ import inspect
 import json
 import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orjupyter.core.domain import ImagePart, Part, TextPart
 from orjupyter.core.errors import OptionError
 from orjupyter.core.schema import JSON, _build, _is_pydantic, _type_schema, problems
 
@@ -319,3 +320,25 @@ def call_text(name: str, arguments: str, limit: int = 120) -> str:
         inner = arguments
     text = f"{name}({inner})"
     return text if len(text) <= limit else text[: limit - 1] + "…)"
+
+
+def loop_parts(
+    tools: Sequence[Mapping[str, Any]], exchange: Sequence[Mapping[str, Any]]
+) -> list[list[Part]]:
+    """What estimates count for a tool loop: the tools' schemas, and each message of its
+    rounds so far (an image a tool returned at its worst case, 1,445 tokens)."""
+    counted: list[list[Part]] = [[TextPart(json.dumps(list(tools)))]] if tools else []
+    for message in exchange:
+        content = message.get("content")
+        parts: list[Part] = []
+        if isinstance(content, str):
+            parts.append(TextPart(content))
+        for item in content if isinstance(content, list) else ():
+            if item.get("type") == "text":
+                parts.append(TextPart(str(item.get("text", ""))))
+            elif item.get("type") == "image_url":
+                parts.append(ImagePart("data:,", 768, 2048, "image/png", "high", 768, 2048))
+        if message.get("tool_calls"):
+            parts.append(TextPart(json.dumps(message["tool_calls"])))
+        counted.append(parts)
+    return counted

@@ -14,6 +14,7 @@ from typing import Any, cast
 from orjupyter.core.domain import Part, Reply, TextPart, Totals, Usage, format_cost
 from orjupyter.core.errlog import ErrorLog
 from orjupyter.core.errors import NotSent
+from orjupyter.core.pdf import parsing_cost
 from orjupyter.core.pricing import (
     OFFLINE_MODELS,
     ModelInfo,
@@ -30,6 +31,7 @@ from orjupyter.core.request import WEB_RESULTS, CallOptions, build_request
 from orjupyter.core.settings import Settings
 from orjupyter.core.stream import StreamState, usage_warning
 from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
+from orjupyter.core.tools import loop_parts
 from orjupyter.service.activity import Activity, CallInFlight
 from orjupyter.service.background import BackgroundLoop
 from orjupyter.service.call import CallResult, StreamedCall, to_reply
@@ -222,8 +224,9 @@ class Session:
             self.book.record(question, reply, reservation)
         finally:
             self.activity.recorded(flight, reply)
-        if question.thread and reply.outcome == "ok":
-            self.threads.append(question.thread, Turn.from_parts(question.parts, reply.text))
+        if question.thread and reply.outcome == "ok" and not reply.tool_calls:
+            turn = Turn.from_parts(question.parts, reply.text, question.options.exchange)
+            self.threads.append(question.thread, turn)
         if quiet:  # one row of a --map: the run reports for all its rows
             view.finish(reply, Totals(), question.fmt)
             if doubt:
@@ -270,7 +273,7 @@ class Session:
 
     def _extras_cost(self, options: CallOptions, parts: Sequence[Part] = ()) -> Decimal:
         """What the call's extras add to the tokens: a web search, PDF parsing."""
-        cost = _pdf_parsing(options, parts)
+        cost = parsing_cost(options.pdf_engine, parts)
         if options.web_search:
             cost += web_search_cost(info_for(options.model, self.catalog), WEB_RESULTS)
         return cost
@@ -293,7 +296,9 @@ class Session:
             cheapest=price.cost(estimate, 1) + extras if price else None,
             worst=self.worst_case(question),
             web_search=web if options.web_search else None,
-            pdf_parsing=_pdf_parsing(options, question.parts) if options.pdf_engine else None,
+            pdf_parsing=parsing_cost(options.pdf_engine, question.parts)
+            if options.pdf_engine
+            else None,
             cached=cached is not None,
             format_cost=format_cost,
             context=question.context,
@@ -327,9 +332,11 @@ class Session:
 
     @staticmethod
     def system_parts(options: CallOptions) -> list[list[Part]]:
-        """What estimates count besides the question: the system prompt, a `--schema`."""
+        """What estimates count besides the question: the system prompt, a `--schema`,
+        the tools offered and a tool loop's rounds so far."""
         schema = (options.response_format or {}).get("json_schema")
         extra: list[list[Part]] = [[TextPart(json.dumps(schema))]] if schema else []
+        extra += loop_parts(options.tools, options.exchange)
         return [[TextPart(options.system)], *extra] if options.system else extra
 
     async def _reply(
@@ -385,15 +392,6 @@ class Session:
         body = await client.get("/key", cast_to=object)
         secrets = (client.api_key,) if isinstance(client.api_key, str) else ()
         return cast(dict[str, Any], redact_json(body, secrets))
-
-
-def _pdf_parsing(options: CallOptions, parts: Sequence[Part]) -> Decimal:
-    """What `--pdf-engine` adds for the PDFs among `parts` (per page)."""
-    from orjupyter.core.domain import FilePart
-    from orjupyter.core.pdf import OCR_PAGE_PRICE
-
-    price = Decimal(OCR_PAGE_PRICE.get(options.pdf_engine or "native", "0"))
-    return price * sum(part.pages for part in parts if isinstance(part, FilePart))
 
 
 def _unreachable(state: StreamState) -> Usage:
