@@ -19,6 +19,7 @@ __all__ = [
     "Totals",
     "Usage",
     "load_ipython_extension",
+    "tool",
     "unload_ipython_extension",
     "usage",
 ]
@@ -61,6 +62,18 @@ def unload_ipython_extension(ipython: Any) -> None:
     from orjupyter.jupyter.magic import unregister
 
     unregister(ipython)
+
+
+def tool(function: Any = None, *, approve: bool = False) -> Any:
+    """Mark a function offered with `--tools`: `@orjupyter.tool(approve=True)` makes each
+    of its calls wait for a person's Approve (or y in a terminal). The function itself is
+    returned unchanged, so it still works as before."""
+
+    def mark(target: Any) -> Any:
+        target.__orjupyter_approve__ = approve
+        return target
+
+    return mark if function is None else mark(function)
 
 
 def usage() -> Totals:

@@ -109,7 +109,14 @@ def test_every_option_field_is_set_by_a_row_of_the_grammar_or_by_the_line():
     row_fields = {action.dest for action in cell_parser()._actions} & wire_fields
     # the two no row sets are made by `call_options` from the format and the notebook
     assert wire_fields - row_fields == {"response_format", "session_id"}
-    assert {f.name for f in fields(CallOptions)} - wire_fields == {"model", "system"}
+    # the model, the system prompt, and a tool loop's functions and rounds (set by the loop)
+    # are the envelope, the messages and the `tools` list, not options of their own
+    assert {f.name for f in fields(CallOptions)} - wire_fields == {
+        "model",
+        "system",
+        "functions",
+        "exchange",
+    }
     every = parse_options(
         "--temperature 0.5 --max-tokens 9 --seed 1 --think --web --pdf-engine native "
         '--models a,b --provider \'{"sort": "price"}\''

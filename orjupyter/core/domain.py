@@ -228,6 +228,33 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One function call a model asked for: the call's id, the function's name, and its
+    arguments as the JSON text the model wrote (data: read, never evaluated)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    """One call of a tool loop, as it went: the call, the round that asked for it (from 1),
+    what the model was told (`result`: the function's value as sent; `error`: why the
+    function did not run, or what it raised), and that round's billed cost."""
+
+    call: ToolCall
+    round: int
+    result: str = ""
+    error: str | None = None
+    round_cost: Decimal = Decimal(0)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
 class Reply:
     """One answer: its text, which model served it, its generation id and usage."""
 
@@ -249,6 +276,15 @@ class Reply:
     """The model's reasoning (`--think`), never part of `text`."""
     citations: tuple[Citation, ...] = ()
     """The web sources the answer cites (`--web`), numbered from 1 in this order."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The functions this reply asks to call (finish reason `tool_calls`): not an answer
+    yet, a round of a tool loop."""
+    reasoning_details: tuple[dict[str, Any], ...] = ()
+    """OpenRouter's `reasoning_details`, passed back unchanged in the next round."""
+    steps: tuple[ToolStep, ...] = ()
+    """A tool loop's calls, in the order they ran (`--tools`)."""
+    rounds: int = 0
+    """Requests a tool loop made (0: not a tool loop)."""
     extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict
 
-from orjupyter.core.domain import DEFAULT_MODEL, FilePart, ImagePart, Part, TextPart
+from orjupyter.core.domain import DEFAULT_MODEL, FilePart, ImagePart, Part, TextPart, ToolCall
 
 APP_URL = "https://github.com/orjupyter/orjupyter"
 APP_TITLE = "orjupyter"
@@ -48,9 +48,30 @@ class FileContent(TypedDict):
 Content = TextContent | ImageContent | FileContent
 
 
-class Message(TypedDict):
-    role: Literal["system", "user", "assistant"]
-    content: str | list[Content]
+class FunctionCall(TypedDict):
+    name: str
+    arguments: str
+
+
+class ToolCallWire(TypedDict):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class _MessageFields(TypedDict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[Content] | None
+
+
+class Message(_MessageFields, total=False):
+    """A chat message. An assistant message may carry `tool_calls` (and a reasoning
+    model's `reasoning_details`, passed back unchanged); a `tool` message answers one call
+    by its `tool_call_id`."""
+
+    tool_calls: list[ToolCallWire]
+    tool_call_id: str
+    reasoning_details: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -82,9 +103,10 @@ def _pdf_plugins(engine: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class CallOptions:
-    """What a cell asked for, beyond its prompt. Every field but the model and the system
-    prompt is declared with `sent(wire name)`: `build_request` puts it on the wire, and the
-    dry run (`sent_options`) and the cache key read it from there, with no list to keep."""
+    """What a cell asked for, beyond its prompt. Every field but the model, the system
+    prompt and a tool loop's functions and exchange (which join the `tools` list and the
+    messages) is declared with `sent(wire name)`: `build_request` puts it on the wire, and
+    the dry run (`sent_options`) and the cache key read it from there, with no list to keep."""
 
     model: str = DEFAULT_MODEL
     system: str | None = None
@@ -100,6 +122,12 @@ class CallOptions:
     )
     web_search: bool = sent("tools", body=True, shape=_web_tools, default=False)
     pdf_engine: str | None = sent("plugins", body=True, shape=_pdf_plugins)
+    functions: tuple[dict[str, Any], ...] = ()
+    """Function tools offered to the model (`--tools`), in OpenAI's wire shape; they go in
+    `tools` beside `--web`'s search (`build_request`)."""
+    exchange: tuple[Message, ...] = ()
+    """A tool loop's rounds so far: the assistant's tool calls and the `tool` messages
+    answering them, sent after the question."""
 
 
 def wires(options: CallOptions) -> list[tuple[str, Wire]]:
@@ -135,19 +163,49 @@ def user_message(parts: Sequence[Part]) -> Message:
 
 
 def build_messages(
-    parts: Sequence[Part], system: str | None = None, history: Sequence[Message] = ()
+    parts: Sequence[Part],
+    system: str | None = None,
+    history: Sequence[Message] = (),
+    exchange: Sequence[Message] = (),
 ) -> list[Message]:
-    """System prompt, earlier turns (oldest first), then this cell's question."""
+    """System prompt, earlier turns (oldest first), this cell's question, then the tool
+    loop's rounds so far."""
     messages: list[Message] = []
     if system:
         messages.append({"role": "system", "content": system})
     messages.extend(history)
     messages.append(user_message(parts))
+    messages.extend(exchange)
     return messages
 
 
 _ENVELOPE = frozenset({"model", "messages", "stream", "stream_options", "extra_body", "usage"})
 """What `build_request` always writes (`usage` in `extra_body`); the rest are options."""
+
+
+def assistant_message(
+    text: str, tool_calls: Sequence[ToolCall] = (), details: Sequence[dict[str, Any]] = ()
+) -> Message:
+    """The assistant's turn as it goes back to the model: its text, the functions it
+    called, and (a reasoning model) its `reasoning_details`, unchanged."""
+    message: Message = {"role": "assistant", "content": text or None}
+    if tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in tool_calls
+        ]
+    if details:
+        message["reasoning_details"] = [dict(detail) for detail in details]
+    return message
+
+
+def tool_message(call_id: str, content: str | list[Content]) -> Message:
+    """What a function returned (or why it did not run), answering the call `call_id`."""
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
 
 
 def build_request(
@@ -158,7 +216,7 @@ def build_request(
     extra: dict[str, Any] = {"usage": {"include": True}}
     request: dict[str, Any] = {
         "model": options.model,
-        "messages": build_messages(parts, options.system, history),
+        "messages": build_messages(parts, options.system, history, options.exchange),
         "stream": True,
         "stream_options": {"include_usage": True},
     }
@@ -168,6 +226,8 @@ def build_request(
             (extra if wire.body else request)[wire.name] = (
                 wire.shape(value) if wire.shape else value
             )
+    if options.functions:  # beside a `--web` search, in the one `tools` list
+        extra["tools"] = [*options.functions, *extra.get("tools", ())]
     request["extra_body"] = extra
     return request
 

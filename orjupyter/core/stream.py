@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orjupyter.core.domain import WIRE_DIGITS, Citation, Outcome, Usage, wire_decimal
+from orjupyter.core.domain import WIRE_DIGITS, Citation, Outcome, ToolCall, Usage, wire_decimal
 from orjupyter.core.redact import redact_answer
 
 MAX_TOKENS_ON_WIRE = 100_000_000
@@ -22,6 +22,8 @@ MONEY_PLACES = 15
 """Decimals of a billed cost (a femtodollar); a non-zero bill below that is not believed."""
 MAX_ANSWER_CHARACTERS = 4_000_000
 """An answer longer than this is a misbehaving server (a model's longest is ~500,000)."""
+MAX_TOOL_CALLS = 128
+"""More function calls than this in one reply is a misbehaving server."""
 
 
 class OversizedAnswer(Exception):
@@ -75,6 +77,11 @@ class StreamState:
     thoughts: list[str] = field(default_factory=list)
     reasoning_chunks: int = 0
     citations: list[Citation] = field(default_factory=list)
+    tool_drafts: dict[int, list[str]] = field(default_factory=dict)
+    """Function calls so far, by their stream index: [id, name, arguments]."""
+    tool_chunks: int = 0
+    tool_length: int = 0
+    reasoning_details: list[dict[str, Any]] = field(default_factory=list)
 
     def handle_chunk(self, chunk: Any) -> str:
         """Take one chunk; return the answer text it added ('' for none). Reasoning
@@ -96,6 +103,7 @@ class StreamState:
                 added += content
             if delta is not None:
                 self._extras(delta)
+                self._take_tool_calls(delta)
             reason = getattr(choice, "finish_reason", None)
             if reason:
                 self.finish_reason = reason
@@ -151,6 +159,44 @@ class StreamState:
             if citation is not None and citation not in self.citations:
                 self.citations.append(citation)
 
+    def _take_tool_calls(self, delta: Any) -> None:
+        """`delta.tool_calls`: each call's id and function name come first, then its
+        arguments in pieces, by index (parallel calls interleave). Also keeps a reasoning
+        model's `reasoning_details` (to pass back unchanged in the next round)."""
+        extra = getattr(delta, "model_extra", None)
+        details = (extra or {}).get("reasoning_details") if isinstance(extra, dict) else None
+        if details is None and not isinstance(extra, dict):
+            details = getattr(delta, "reasoning_details", None)
+        if isinstance(details, list):
+            self.reasoning_details += [d for d in details if isinstance(d, dict)]
+        for piece in getattr(delta, "tool_calls", None) or ():
+            index = _field(piece, "index")
+            index = index if isinstance(index, int) and not isinstance(index, bool) else 0
+            if index not in self.tool_drafts and len(self.tool_drafts) >= MAX_TOOL_CALLS:
+                raise OversizedAnswer(self.length + self.tool_length)
+            draft = self.tool_drafts.setdefault(index, ["", "", ""])
+            function = _field(piece, "function")
+            for slot, value in enumerate(
+                (_field(piece, "id"), _field(function, "name"), _field(function, "arguments"))
+            ):
+                if isinstance(value, str) and value:
+                    draft[slot] = value if slot < 2 else draft[slot] + value
+                    self.tool_length += len(value) if slot == 2 else 0
+            if self.length + self.tool_length > MAX_ANSWER_CHARACTERS:
+                raise OversizedAnswer(self.length + self.tool_length)
+            self.tool_chunks += 1
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The function calls asked for, in index order (secrets redacted)."""
+        calls = []
+        for index in sorted(self.tool_drafts):
+            call_id, name, arguments = self.tool_drafts[index]
+            if self.secrets:
+                name, arguments = (redact_answer(t, self.secrets) for t in (name, arguments))
+            calls.append(ToolCall(call_id or f"call_{index}", name, arguments))
+        return tuple(calls)
+
     @property
     def reasoning(self) -> str:
         if len(self.thoughts) > 1:
@@ -175,16 +221,42 @@ class _Wire:
         return str(value) if name in ("id", "model") and value is not None else value
 
 
-def ended_early(state: StreamState) -> tuple[Outcome, str] | None:
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def offers_functions(request: Mapping[str, Any]) -> bool:
+    """Whether a request offers the model function tools (a server tool is not one)."""
+    body = request.get("extra_body")
+    tools = [*(request.get("tools") or ()), *((body or {}).get("tools") or ())]
+    return any(isinstance(tool, Mapping) and tool.get("type") == "function" for tool in tools)
+
+
+def ended_early(state: StreamState, *, functions: bool = False) -> tuple[Outcome, str] | None:
     """How a stream that ended without an error is not a whole answer, if it is not:
     (outcome, one line). No finish reason: the connection was closed early (incomplete);
-    `length`: the answer hit max_tokens (a whole reply, but cut)."""
+    `length`: the answer hit max_tokens (a whole reply, but cut). `tool_calls` is never a
+    finished answer: a round of a tool loop when `functions` were offered and calls came,
+    else incomplete."""
     if state.finish_reason is None:
         return (
             "incomplete",
             "incomplete answer: the stream ended before the model finished (no finish "
             "reason, no usage): the server or a proxy closed the connection early; the "
             "partial text is kept (not cached); re-run the cell",
+        )
+    if functions and state.tool_drafts:
+        return None  # a round of a tool loop: its calls are what it says
+    if state.finish_reason == "tool_calls" or state.tool_drafts:
+        names = ", ".join(sorted({call.name for call in state.tool_calls}))
+        why = (
+            f"functions ({names}) that were not offered (offer some with --tools)"
+            if names
+            else "a function but sent no call"
+        )
+        return (
+            "incomplete",
+            f"the model stopped to call {why}: the reply is not an answer and is not cached",
         )
     if state.finish_reason == "length":
         return (

@@ -38,12 +38,20 @@ class Turn:
     user: Message
     assistant: str
     prompt_tokens: int
-    """Estimated tokens of `user` (text and images, with the message overhead)."""
+    """Estimated tokens of `user` (text and images, with the message overhead), and of
+    the `exchange`."""
+    exchange: tuple[Message, ...] = ()
+    """A tool loop's calls and results between the question and the answer (`--tools`)."""
 
     @classmethod
-    def from_parts(cls, parts: Sequence[Part], assistant: str) -> Turn:
+    def from_parts(
+        cls, parts: Sequence[Part], assistant: str, exchange: Sequence[Message] = ()
+    ) -> Turn:
         """The turn for a question given as parts, its tokens estimated from them."""
-        return cls(user_message(parts), assistant, prompt_tokens([parts]))
+        from orjupyter.core.tools import loop_parts
+
+        counted = [parts, *loop_parts((), exchange)]
+        return cls(user_message(parts), assistant, prompt_tokens(counted), tuple(exchange))
 
     @property
     def tokens(self) -> int:
@@ -122,9 +130,11 @@ def trim_history(turns: Sequence[Turn], *, max_turns: int, budget_tokens: int) -
 
 
 def history_messages(turns: Sequence[Turn]) -> list[Message]:
-    """user, assistant, user, assistant, … oldest first; images stay in their user messages."""
+    """user, assistant, user, assistant, … oldest first; images stay in their user messages;
+    a tool loop's calls and results stay between its question and its answer."""
     messages: list[Message] = []
     for turn in turns:
         messages.append(turn.user)
+        messages.extend(turn.exchange)
         messages.append({"role": "assistant", "content": turn.assistant})
     return messages

@@ -35,6 +35,7 @@ from typing import Any
 
 from orjupyter.core.domain import DEFAULT_MODEL
 from orjupyter.fakerouter.features import FeatureError, FileInfo, decode_file
+from orjupyter.fakerouter.tools import PlannedCall, call_deltas, question_index, whole_calls
 
 JSON = dict[str, Any]
 
@@ -348,8 +349,8 @@ def analyse(messages: object) -> Received:
         tokens += 4 + sum(_part_tokens(p, i) for p, i in zip(parts, info, strict=True))
         infos.append((message, parts, info))
         cumulative.append(tokens)
-    users = [k for k, m in enumerate(messages) if m.get("role") == "user"]
-    last = users[-1] if users else len(messages) - 1
+    question = question_index(messages)
+    last = question if question is not None else len(messages) - 1
     _, last_parts, last_info = infos[last]
     system = [i for m, _, i in infos if m.get("role") in ("system", "developer")]
     history = sum(
@@ -433,8 +434,8 @@ _INT_KEYS = (
     "think_words",
 )
 _FLOAT_KEYS = ("delay", "first_delay", "retry_after")
-_FLAGS = ("no_cost", "no_usage")
-_TEXT_KEYS = ("reply", "reply_b64", "cite_b64")
+_FLAGS = ("no_cost", "no_usage", "loop_forever")
+_TEXT_KEYS = ("reply", "reply_b64", "cite_b64", "call", "args_b64", "calls_b64", "call_unoffered")
 
 
 @dataclass(frozen=True)
@@ -459,6 +460,11 @@ class Directives:
     no_usage: bool = False
     think_words: int | None = None
     cite_b64: str | None = None
+    call: str | None = None
+    args_b64: str | None = None
+    calls_b64: str | None = None
+    loop_forever: bool = False
+    call_unoffered: str | None = None
 
 
 def _split_directives(text: str) -> tuple[str, dict[str, str]]:
@@ -507,6 +513,11 @@ def parse_directives(text: str) -> Directives:
         first_delay=floats["first_delay"] or 0.0,
         retry_after=values.get("retry_after"),
         cite_b64=values.get("cite_b64"),
+        call=values.get("call"),
+        args_b64=values.get("args_b64"),
+        calls_b64=values.get("calls_b64"),
+        loop_forever="loop_forever" in values,
+        call_unoffered=values.get("call_unoffered"),
         no_cost="no_cost" in values,
         no_usage="no_usage" in values,
         **ints,
@@ -702,12 +713,19 @@ class Generation:
     session_id: str | None = None
     sent_reasoning: int | None = None
     sent_pieces: int | None = None
+    tool_calls: list[PlannedCall] = field(default_factory=list)
+    sent_tools: int | None = None
+
+    @property
+    def tool_deltas(self) -> list[JSON]:
+        return call_deltas(self.tool_calls)
 
     def _completion_tokens(self) -> tuple[int, int]:
         """(completion tokens, of which reasoning) generated so far."""
         thought = len(self.reasoning) if self.sent_reasoning is None else self.sent_reasoning
         said = len(self.pieces) if self.sent_pieces is None else self.sent_pieces
-        return thought + said, thought
+        called = len(self.tool_deltas) if self.sent_tools is None else self.sent_tools
+        return thought + said + called, thought
 
     @property
     def cost(self) -> Decimal:
@@ -755,6 +773,13 @@ class Generation:
             delta["annotations"] = self.annotations
         return self._choice(delta, self.finish_reason if last else None)
 
+    def tool_chunk(self, index: int) -> JSON:
+        """The `delta.tool_calls` chunk `index`; the last one finishes with `tool_calls`."""
+        deltas = self.tool_deltas
+        last = index == len(deltas) - 1
+        return self._choice({"content": None, "tool_calls": [deltas[index]]},
+                            "tool_calls" if last else None)  # fmt: skip
+
     def reasoning_chunk(self, index: int) -> JSON:
         text = self.reasoning[index]
         detail = {"type": "reasoning.text", "text": text, "format": "unknown", "index": 0}
@@ -777,6 +802,8 @@ class Generation:
             message["reasoning"] = "".join(self.reasoning)
         if self.annotations:
             message["annotations"] = self.annotations
+        if self.tool_calls:
+            message["content"], message["tool_calls"] = None, whole_calls(self.tool_calls)
         choice = {"index": 0, "message": message, "logprobs": None}
         choice |= {"finish_reason": self.finish_reason, "native_finish_reason": self.finish_reason}
         body = {**self.envelope(), "object": "chat.completion", "choices": [choice]}

@@ -47,7 +47,7 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from orjupyter.fakerouter import features
+from orjupyter.fakerouter import features, tools
 from orjupyter.fakerouter.script import (
     DIRECTIVE,
     JSON,
@@ -427,17 +427,36 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(404, "No endpoints found that support image input")
         directives = parse_directives(received.last_user_text)
         self._scripted_failure(directives, model, received)
-        pieces = split_pieces(answer_text(directives, received), directives.chunks)
+        calls = self._tool_calls(body, directives)
+        text = answer_text(directives, received)
+        if directives.reply is None and directives.words is None and directives.chunks is None:
+            text = tools.text_after_tools(body["messages"]) or text
+        pieces = [] if calls else split_pieces(text, directives.chunks)
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
-        finish = "stop"
+        finish = "tool_calls" if calls else "stop"
         if isinstance(limit, int) and len(pieces) > limit:
             pieces, finish = pieces[:limit], "length"
         stream = body.get("stream") is True
         gen = Generation(
             model, received, directives, pieces, finish, stream, self.router.fingerprint
         )
+        gen.tool_calls = calls
         self._extras(gen, body)
         return gen
+
+    def _tool_calls(self, body: JSON, d: Directives) -> list[tools.PlannedCall]:
+        """The functions this round calls (`tools.plan`); a bad script is a 400."""
+        try:
+            return tools.plan(
+                body,
+                call=d.call,
+                args_b64=d.args_b64,
+                calls_b64=d.calls_b64,
+                loop_forever=d.loop_forever,
+                call_unoffered=d.call_unoffered,
+            )
+        except tools.ToolScriptError as err:
+            raise RequestError(400, str(err)) from err
 
     def _extras(self, gen: Generation, body: JSON) -> None:
         """Reasoning, web search, PDF parsing, prompt caching and the session id."""
@@ -570,10 +589,22 @@ class _Answer:
             self.sent += 1
             self.gen.sent_pieces = self.sent
         self._fault(len(self.gen.pieces))
+        self._stream_tool_calls()
         usage = self.gen.usage()
         self.router._complete(self.gen, usage)
         tail = self._data(self.gen.usage_chunk(usage)) if usage else b""
         self._write(tail + b"data: [DONE]\n\n", end=True)
+
+    def _stream_tool_calls(self) -> None:
+        """A round's function calls: each call's name first, then its arguments in pieces."""
+        if not self.gen.tool_calls:
+            return
+        self.gen.sent_tools = 0
+        for index in range(len(self.gen.tool_deltas)):
+            self._pause(self.delay, keepalive=True)
+            self._write(self._data(self.gen.tool_chunk(index)))
+            self.gen.first_chunk = self.gen.first_chunk or time.monotonic()
+            self.gen.sent_tools = index + 1
 
     def _fault(self, index: int) -> None:
         """Run the scripted fault due after `index` content chunks, if any."""

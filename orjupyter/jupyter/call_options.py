@@ -20,10 +20,16 @@ MAP_ONLY = ("concurrency", "budget")
 
 
 def refuse_map_only(args: Namespace) -> None:
-    """`--concurrency` or `--budget` without `--map`: one line."""
+    """`--concurrency` or `--budget` without `--map` (or `--tools`), and `--max-steps` or
+    `--approve` without `--tools`: one line."""
+    tools = args.tools is not None
     unused = [flag for flag in MAP_ONLY if getattr(args, flag) is not None]
-    if unused:
+    if unused and not (tools and unused == ["budget"]):
         raise OptionError(f"--{unused[0]} works with --map SOURCE; add it or drop this one")
+    for flag in ("max_steps", "approve"):
+        if getattr(args, flag) not in (None, False) and not tools:
+            name = flag.replace("_", "-")
+            raise OptionError(f"--{name} works with --tools F,G; add it or drop this one")
 
 
 def schema_named(name: str | None, namespace: Mapping[str, object]) -> Schema | None:

@@ -222,8 +222,24 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         ("--budget",),
-        "with --map: stop sending once this run could cost more than AMOUNT dollars",
+        "with --map or --tools: stop sending once this run could cost more than AMOUNT dollars",
         {"type": amount, "metavar": "AMOUNT"},
+    ),
+    Option(
+        ("--tools",),
+        "let the model call these notebook functions (names, or a variable holding a list "
+        "of functions); they run in this kernel with your rights",
+        {"metavar": "F,G"},
+    ),
+    Option(
+        ("--max-steps",),
+        "with --tools: at most N rounds of calls (default 10)",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    Option(
+        ("--approve",),
+        "with --tools: each call waits for your Approve (y/n/a in a terminal)",
+        {"action": "store_true"},
     ),
 )
 
@@ -324,7 +340,11 @@ def _posix_words(text: str) -> list[str]:
 
 def parse_options(line: str) -> argparse.Namespace:
     """The `%%gpt4o` line's options."""
-    return cell_parser().parse_args(_posix_words(line))
+    args = cell_parser().parse_args(_posix_words(line))
+    for other in ("map", "compare", "bg") if args.tools is not None else ():
+        if getattr(args, other):
+            raise OptionError(f"--tools runs one loop in this cell; drop --{other} or --tools")
+    return args
 
 
 def is_command(line: str) -> bool:

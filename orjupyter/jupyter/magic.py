@@ -220,6 +220,10 @@ class OrJupyterMagics(Magics):
             cell=self._cell_label(),
             notebook=notebook,
         )
+        if args.tools is not None:
+            from orjupyter.jupyter.toolcell import ask_with_tools
+
+            return await ask_with_tools(self, question, args, schema)
         if args.compare:
             from orjupyter.jupyter.compare import compare
 
@@ -352,6 +356,8 @@ OrJupyterMagics.gpt4o.__doc__ = help_text(ABOUT)  # `%gpt4o?` shows the whole he
 def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     magics = OrJupyterMagics(shell, settings)
     shell.register_magics(magics)
+    from orjupyter.render.report import reply_bundle
+
     formatter = shell.display_formatter.mimebundle_formatter
     formatter.for_type(Reply, reply_bundle)
     for name, model in settings.aliases.items():
@@ -367,15 +373,6 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     shell.user_ns["Err"] = magics.session.errors.tracebacks
     magics.recorder.install()
     return magics
-
-
-def reply_bundle(reply: Reply) -> dict[str, str]:
-    """How a `Reply` shows in a cell: sanitised HTML first (the text is model output, so it
-    is untrusted), and the text without control sequences (a terminal shows this one)."""
-    from orjupyter.core.terminal import printable
-    from orjupyter.render.markdown import answer_html, output_html
-
-    return {"text/html": output_html(answer_html(reply.text)), "text/plain": printable(reply.text)}
 
 
 def unregister(shell: Any) -> None:

@@ -207,3 +207,12 @@ def formatted_html(fmt: Format, text: str) -> str:
     if rendering == "html":
         return f'<div class="orj-answer">{sanitize_html(text)}</div>'
     return answer_html(text)
+
+
+def reply_bundle(reply: Reply) -> dict[str, str]:
+    """How a `Reply` shows in a cell: sanitised HTML first (the text is model output, so it
+    is untrusted), and the text without control sequences (a terminal shows this one)."""
+    from orjupyter.core.terminal import printable
+    from orjupyter.render.markdown import answer_html, output_html
+
+    return {"text/html": output_html(answer_html(reply.text)), "text/plain": printable(reply.text)}

@@ -15,7 +15,7 @@ from typing import Any
 
 from orjupyter.core.domain import Outcome, Reply, Usage
 from orjupyter.core.redact import redact, redact_answer
-from orjupyter.core.stream import StreamState, ended_early
+from orjupyter.core.stream import StreamState, ended_early, offers_functions
 from orjupyter.core.terminal import printable
 
 TextListener = Callable[[StreamState], None]
@@ -216,7 +216,7 @@ class StreamedCall:
                     self.on_text(state)
         if not state.chunks:
             raise EmptyStream()
-        early = ended_early(state)
+        early = ended_early(state, functions=offers_functions(self.request))
         if early is not None:
             result.outcome, result.error = early
 
@@ -332,4 +332,6 @@ def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
         provider=label(state.provider),
         reasoning=state.reasoning,
         citations=tuple(state.citations),
+        tool_calls=state.tool_calls,
+        reasoning_details=tuple(state.reasoning_details),
     )

@@ -34,6 +34,7 @@ from orjupyter.core.request import WEB_RESULTS, CallOptions, build_request
 from orjupyter.core.settings import Settings
 from orjupyter.core.stream import StreamState, usage_warning
 from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
+from orjupyter.core.tools import loop_parts
 from orjupyter.service.activity import Activity, CallInFlight
 from orjupyter.service.background import BackgroundLoop
 from orjupyter.service.call import CallResult, StreamedCall, to_reply
@@ -231,8 +232,9 @@ class Session:
             self.book.record(question, reply, reservation)
         finally:
             self.activity.recorded(flight, reply)
-        if question.thread and reply.outcome == "ok":
-            self.threads.append(question.thread, Turn.from_parts(question.parts, reply.text))
+        if question.thread and reply.outcome == "ok" and not reply.tool_calls:
+            turn = Turn.from_parts(question.parts, reply.text, question.options.exchange)
+            self.threads.append(question.thread, turn)
         if quiet:  # one row of a --map: the run reports for all its rows
             view.finish(reply, Totals(), question.fmt)
             if doubt:
@@ -335,9 +337,11 @@ class Session:
 
     @staticmethod
     def system_parts(options: CallOptions) -> list[list[Part]]:
-        """What estimates count besides the question: the system prompt, a `--schema`."""
+        """What estimates count besides the question: the system prompt, a `--schema`,
+        the tools offered and a tool loop's rounds so far."""
         schema = (options.response_format or {}).get("json_schema")
         extra: list[list[Part]] = [[TextPart(json.dumps(schema))]] if schema else []
+        extra += loop_parts(options.functions, options.exchange)
         return [[TextPart(options.system)], *extra] if options.system else extra
 
     async def _reply(

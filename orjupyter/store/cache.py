@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from orjupyter.core.cache_key import canonical_request, json_default
-from orjupyter.core.domain import Citation, Reply, Usage, decimal_text
+from orjupyter.core.domain import Citation, Reply, ToolCall, Usage, decimal_text
 from orjupyter.core.errors import NotSent
 
 __all__ = [
@@ -68,6 +68,9 @@ class CachedAnswer:
     created_at: datetime
     reasoning: str = ""
     citations: tuple[Citation, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    """A tool loop's round: the calls it asked for (its requests offered functions)."""
+    reasoning_details: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_reply(cls, reply: Reply, created_at: datetime | None = None) -> CachedAnswer:
@@ -82,6 +85,8 @@ class CachedAnswer:
             created_at=created_at or datetime.now(timezone.utc).replace(microsecond=0),
             reasoning=reply.reasoning,
             citations=reply.citations,
+            tool_calls=reply.tool_calls,
+            reasoning_details=reply.reasoning_details,
         )
 
     def to_reply(self, duration: float = 0.0) -> Reply:
@@ -97,6 +102,8 @@ class CachedAnswer:
             cached=True,
             reasoning=self.reasoning,
             citations=self.citations,
+            tool_calls=self.tool_calls,
+            reasoning_details=self.reasoning_details,
             extra={"billed_usage": self.usage, "created_at": self.created_at},
         )
 
@@ -126,6 +133,10 @@ def _encode(key: str, answer: CachedAnswer, request: Mapping[str, Any] | None) -
         entry["reasoning"] = answer.reasoning
     if answer.citations:
         entry["citations"] = [{"url": c.url, "title": c.title} for c in answer.citations]
+    if answer.tool_calls:
+        entry["tool_calls"] = [[c.id, c.name, c.arguments] for c in answer.tool_calls]
+    if answer.reasoning_details:
+        entry["reasoning_details"] = list(answer.reasoning_details)
     text = json.dumps(entry, indent=1, ensure_ascii=False, default=json_default)
     return (text + "\n").encode()
 
@@ -164,6 +175,8 @@ def _decode(key: str, data: bytes) -> CachedAnswer:
         citations=tuple(
             Citation(str(c["url"]), str(c.get("title", ""))) for c in entry.get("citations", ())
         ),
+        tool_calls=tuple(ToolCall(*map(str, c)) for c in entry.get("tool_calls", ())),
+        reasoning_details=tuple(dict(d) for d in entry.get("reasoning_details", ())),
     )
 
 
@@ -208,13 +221,14 @@ class ResponseCache:
     def put(
         self, key: str, answer: CachedAnswer, *, request: Mapping[str, Any] | None = None
     ) -> None:
-        """Store a complete answer (empty text is not stored). With `request`, its
+        """Store a complete answer (empty text is not stored, unless the answer is a round
+        of function calls). With `request`, its
         canonical form (images as hashes) is kept beside the answer for people to read.
 
         Raises OSError when the folder cannot be written.
         """
         path = self.path_for(key)
-        if not answer.text.strip():
+        if not answer.text.strip() and not answer.tool_calls:
             return
         data = _encode(key, answer, request)
         if len(data) > self.max_bytes * _EVICT_TO:
