@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from orjupyter.core.domain import Reply, Totals
 from orjupyter.core.formats import Format
 from orjupyter.core.stream import StreamState
-from orjupyter.core.terminal import printable
+from orjupyter.core.terminal import PrintableStream, printable
 from orjupyter.render.report import Exchange, metadata, progress_line, transcript_bundle, usage_line
 from orjupyter.render.tables import NO_MATHS
 from orjupyter.service.call import Stopper
@@ -29,7 +29,8 @@ def retry_line(attempt: int, delay: float, why: str) -> str:
 
 class TextView:
     """Plain text: the answer streams to stdout, then the usage line. Everything written
-    passes through `printable`: a terminal never receives a control sequence from a
+    passes through `printable` (`PrintableStream` while it streams, so a sequence split
+    across chunks is removed whole): a terminal never receives a control sequence from a
     model or a server (newlines and tabs stay)."""
 
     def __init__(
@@ -41,6 +42,7 @@ class TextView:
         self.printed = 0
         self.thought = 0
         """Characters of the reasoning printed (`--think`), before the answer."""
+        self.answer_out, self.thought_out = PrintableStream(), PrintableStream()
 
     def show(self) -> None:
         return None
@@ -55,7 +57,7 @@ class TextView:
         text = state.text
         if state.reasoning_chunks and not self.printed:
             self._think(state.reasoning, answering=bool(text))
-        self.out.write(printable(text[self.printed :]))
+        self.out.write(self.answer_out.feed(text[self.printed :]))
         self.out.flush()
         self.printed = len(text)
 
@@ -63,10 +65,10 @@ class TextView:
         """The reasoning as it streams, under a "Thinking:" heading; a blank line and
         "Answer:" once the answer begins."""
         heading = "Thinking: " if not self.thought and reasoning else ""
-        self.out.write(printable(heading + reasoning[self.thought :]))
+        self.out.write(heading + self.thought_out.feed(reasoning[self.thought :]))
         self.thought = len(reasoning)
         if answering and self.thought:
-            self.out.write("\n\nAnswer: ")
+            self.out.write(self.thought_out.finish() + "\n\nAnswer: ")
 
     def on_retry(self, attempt: int, delay: float, why: str) -> None:
         self.out.write(printable(f"[{retry_line(attempt, delay, why)}]\n"))
@@ -78,6 +80,7 @@ class TextView:
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if reply.reasoning and not self.printed:  # from the cache, or no answer came
             self._think(reply.reasoning, answering=bool(reply.text))
+        self.out.write(self.thought_out.finish())
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
         if reply.citations:
@@ -85,7 +88,8 @@ class TextView:
 
             tail += f"\n\nSources:\n{sources_text(reply.citations)}"
         line = usage_line(reply, totals, self.total_name)
-        self.out.write(printable(f"{rest}{tail}\n\n[{line}]\n"))
+        rest = self.answer_out.feed(rest) + self.answer_out.finish()
+        self.out.write(rest + printable(f"{tail}\n\n[{line}]\n"))
         self.out.flush()
 
 
