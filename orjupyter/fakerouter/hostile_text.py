@@ -40,14 +40,13 @@ def split(text: str, size: int) -> list[str]:
 
 def key_in_pieces(key: str, values: dict[str, str]) -> Pieces:
     """The key (and a 10-character piece of it) in the answer, and with `think` in the
-    reasoning, N characters a chunk."""
+    reasoning, N characters a chunk; some text follows, so a live view shows it."""
     size = int(values.get("pieces") or 1)
     middle = key[len(key) // 3 : len(key) // 3 + 10]
-    answer = f"Your key is {key} indeed; its middle is {middle}, as I said."
-    thought = (
-        f"The request carries {key}; I should not repeat {middle}. " if "think" in values else ""
-    )
-    return split(thought, size), split(answer, size)
+    more = " Nothing more to add about it." * 4
+    answer = f"Your key is {key} indeed; its middle is {middle}, as I said.{more}"
+    thought = f"The request carries {key}; I should not repeat {middle}.{more}"
+    return split(thought if "think" in values else "", size), split(answer, size)
 
 
 def costly(values: dict[str, str]) -> Pieces:

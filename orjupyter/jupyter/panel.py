@@ -95,6 +95,9 @@ class TextView:
 
 LONG_TAIL = 2000
 """Characters of one streaming paragraph re-rendered at most, before its start is frozen."""
+TAIL_CAP = 2 * LONG_TAIL
+"""Characters of any open block re-rendered at most (a block that never ends, markup that
+never closes): past this its start is frozen anyway, so a refresh's work is bounded."""
 STATUS_INTERVAL = 0.5
 """Seconds between refreshes of the status line while streaming."""
 
@@ -243,10 +246,12 @@ class Panel:
         # blocks finished since the last refresh render together: one widget per refresh
         finished = "".join(self.splitter.feed(text))
         piece = self.splitter.cut_paragraph(LONG_TAIL)
-        tail_html = render_markdown(self.splitter.tail)
-        if finished or piece:
-            frozen = self._answer_widget(render_markdown(finished + (piece or "")))
-            if piece:
+        capped = self.splitter.cap(TAIL_CAP)
+        tail_html = render_markdown(self.splitter.source)
+        if finished or piece or capped:
+            frozen_html = render_markdown(finished + (piece or "")) + (capped or "")
+            frozen = self._answer_widget(frozen_html)
+            if piece or capped:
                 frozen.add_class("orj-cut")
             # the frozen part and a new tail appear in one update: nothing shows twice
             old_tail, self.tail = self.tail, self._answer_widget(tail_html)
