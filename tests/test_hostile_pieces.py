@@ -175,11 +175,11 @@ def test_the_live_panel_and_its_columns_never_send_a_piece_of_the_key(hostile):
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+    assert not leaks(json.dumps(messages, default=str))
     states = [m["content"]["data"].get("state", {}) for m in messages if "comm" in m["msg_type"]]
     live = json.dumps(states)
     assert "Your key is &lt;key hidden&gt;" in live  # the live views did show the answer
     assert "The request carries &lt;key hidden&gt;" in live  # and the reasoning
-    assert not leaks(json.dumps(messages, default=str))
 
 
 def test_the_saved_notebook_and_its_html_never_hold_a_piece_of_the_key(hostile, tmp_path):

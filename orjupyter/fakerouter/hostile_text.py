@@ -54,7 +54,8 @@ def costly(values: dict[str, str]) -> Pieces:
     kind = values.get("costly") or "brackets"
     size = int(values.get("size") or 40_000)
     if kind == "json":
-        rows, length = [], 1
+        rows: list[str] = []
+        length = 1
         while length < size:
             row = json.dumps({"id": len(rows), "name": f"row {len(rows)}", "tags": ["a", "b"]})
             rows.append(row)
