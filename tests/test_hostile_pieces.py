@@ -227,3 +227,21 @@ def test_each_refresh_re_renders_a_bounded_tail_whatever_the_answer(kind):
     if kind == "code":  # a code block cut in pieces stays code: no comment became a heading
         assert all(html.startswith('<pre class="orj-code">') for html in capped if html)
         assert "<h1" not in render_markdown(splitter.source)
+
+
+def test_a_line_too_long_to_parse_is_shown_as_written():
+    """Live, a tail that is one endless line is escaped text; finally, a paragraph over
+    MAX_INLINE_CHARS is shown as written (its markup is not parsed: that can take
+    seconds), and ordinary paragraphs keep their Markdown."""
+    from orjupyter.jupyter.panel import LONG_TAIL
+    from orjupyter.render.markdown import MAX_INLINE_CHARS, BlockSplitter, render_markdown
+
+    long = "*word* [link](https://example.org) " * (MAX_INLINE_CHARS // 30)
+    shown = render_markdown(f"Short *one*.\n\n{long}")
+    assert "<em>one</em>" in shown
+    assert "<em>word</em>" not in shown
+    assert "*word* [link](https://example.org)" in shown
+    splitter = BlockSplitter()
+    splitter.feed("[" * 3000)
+    assert splitter.cut_paragraph(LONG_TAIL) is None
+    assert splitter.tail_html(LONG_TAIL) == "<p>" + "[" * 3000 + "</p>"

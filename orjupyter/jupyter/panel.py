@@ -247,7 +247,7 @@ class Panel:
         finished = "".join(self.splitter.feed(text))
         piece = self.splitter.cut_paragraph(LONG_TAIL)
         capped = self.splitter.cap(TAIL_CAP)
-        tail_html = render_markdown(self.splitter.source)
+        tail_html = self.splitter.tail_html(LONG_TAIL)
         if finished or piece or capped:
             frozen_html = render_markdown(finished + (piece or "")) + (capped or "")
             frozen = self._answer_widget(frozen_html)

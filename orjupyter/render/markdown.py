@@ -32,6 +32,10 @@ from orjupyter.render.tables import NO_MATHS
 
 MAX_HIGHLIGHT_CHARS: Final = 100_000
 """Longer code blocks are shown escaped but not highlighted, to bound the work."""
+MAX_INLINE_CHARS: Final = 10_000
+"""A longer paragraph (or heading, or table cell) is shown as written, escaped: no prose
+runs that long, and parsing its links and emphasis can take seconds (a megabyte of JSON
+on one line, thousands of `[` that never close)."""
 
 _LANGUAGE = re.compile(r"[a-z0-9_+#.-]{1,40}")
 _LANGUAGE_CLASS = re.compile(r"language-[a-z0-9_+#.-]{1,40}")
@@ -128,8 +132,16 @@ def _with_extensions(md: MarkdownIt) -> MarkdownIt:
 def _parser() -> MarkdownIt:
     options = {"html": False, "linkify": False, "typographer": False}
     md = _with_extensions(MarkdownIt("commonmark", options, renderer_cls=_AnswerRenderer))
+    md.core.ruler.before("inline", "orj_long_inline", _long_inline_as_text)
     md.core.ruler.push("orj_table_align", _table_align)
     return md
+
+
+def _long_inline_as_text(state: StateCore) -> None:
+    """Inline content longer than MAX_INLINE_CHARS becomes one text token (escaped)."""
+    for token in state.tokens:
+        if token.type == "inline" and len(token.content) > MAX_INLINE_CHARS:
+            token.type = "text"
 
 
 @cache
@@ -275,6 +287,14 @@ class BlockSplitter:
         code = piece if self._reopen else piece[len(fence) :]
         self._reopen = fence
         return _code_html(code, fence.strip(" `~\n").split(" ")[0])
+
+    def tail_html(self, limit: int) -> str:
+        """The tail as safe HTML: Markdown, or escaped text when it is one line longer
+        than `limit` (markup that never closes: costly to parse on every refresh)."""
+        source = self.source
+        if len(source) > limit and not self._reopen and "\n" not in source.strip():
+            return f"<p>{escapeHtml(source)}</p>"
+        return render_markdown(source)
 
     @property
     def source(self) -> str:
