@@ -105,7 +105,10 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "context": lambda: notebook_context.measure(runs["context"], server),
         "mapping": lambda: mapping.measure(runs["map"], server),
         "compare": lambda: compare.measure(runs["compare"], server),
-        "stopping": lambda: stopping.measure(runs["stop"], server),
+        "stopping": lambda: [
+            *stopping.measure(runs["stop"], server),
+            *stopping.measure_costly(runs["stop"]),
+        ],
         "team_ledger": lambda: team_ledger.measure(runs["ledger"]),
     }
 

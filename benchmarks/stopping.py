@@ -12,6 +12,12 @@ a second into its stream, three ways, in turns:
 The clock starts when the click or the interrupt is sent and stops at the cell's
 execute_reply. Each stopped answer is checked to be partial (the server saw the client
 go before the 400th word).
+
+Then answers that are costly to render live, from `orjupyter.fakerouter.hostile`
+(`[[hostile costly=…]]`): 40,000 `[` (no link ever closes) and a one-line JSON array of
+1 MB, each streamed for about 6 s and stopped by the panel's button 3 s in, when tens of
+thousands of characters are on screen; the clock is the same. Each re-render of the open
+block is capped (`TAIL_CAP`), so the kernel is free to read the click.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from typing import Any
 from _common import API_KEY, MODEL, FakeServer, Row, log, median, ms, sandbox
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager, start_new_kernel
+
+from orjupyter.fakerouter.hostile import HostileRouter
 
 TARGET_SECONDS = 1.0
 SLOW = "[[fake words=400 delay=0.05]]"
@@ -140,3 +148,63 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
             )
         )
     return rows
+
+
+COSTLY = {
+    "40,000 brackets": "costly=brackets size=40000 chunk=64 delay=0.01",
+    "1 MB one-line JSON": "costly=json size=1000000 chunk=1600 delay=0.01",
+}
+
+
+def _stop_costly(client: BlockingKernelClient, directive: str, n: int) -> tuple[float, int]:
+    """Seconds from the click to the reply, and characters received when stopped."""
+    msg_id = client.execute(f"%%gpt4o --no-cache -o stopped\n[[hostile {directive}]] {n}")
+    comm_id = _stop_button(client)
+    time.sleep(3.0)
+    started = time.perf_counter()
+    _click(client, comm_id)
+    _reply_to(client, msg_id)
+    seconds = time.perf_counter() - started
+    shown: list[str] = []
+    check = client.execute_interactive(
+        "assert stopped.outcome == 'stopped', stopped.outcome\nprint(len(stopped.text))",
+        timeout=60,
+        output_hook=lambda msg: shown.append(msg["content"].get("text", "")),
+    )
+    if check["content"]["status"] != "ok":
+        raise RuntimeError(f"the costly answer {directive!r} was not stopped: {check}")
+    return seconds, int("".join(shown).strip() or 0)
+
+
+def measure_costly(runs: int) -> list[Row]:
+    log(f"stopping: {runs} stops each of answers that are costly to render")
+    times: dict[str, list[float]] = {name: [] for name in COSTLY}
+    sizes: dict[str, list[int]] = {name: [] for name in COSTLY}
+    with HostileRouter() as hostile, sandbox(hostile.base_url) as env:
+        manager, client = start_new_kernel(
+            kernel_name="python3", env=env, cwd=env["BENCH_FOLDER"], startup_timeout=120,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            client.execute_interactive("%load_ext orjupyter", timeout=60)
+            for n in range(runs):
+                for name, directive in COSTLY.items():
+                    seconds, size = _stop_costly(client, directive, n)
+                    times[name].append(seconds)
+                    sizes[name].append(size)
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    return [
+        Row(
+            f"Stop button on {name} streaming (real kernel)",
+            ms(median(times[name])),
+            "-",
+            "-",
+            f"<= {ms(TARGET_SECONDS)}",
+            median(times[name]) <= TARGET_SECONDS,
+            f"median of {runs}; range {ms(min(times[name]))}-{ms(max(times[name]))}; "
+            f"{min(sizes[name]):,}-{max(sizes[name]):,} characters on screen when stopped",
+        )
+        for name in COSTLY
+    ]

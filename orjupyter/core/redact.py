@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 HIDDEN = "<key hidden>"
 _MIN_SECRET = 8  # shorter "keys" (a test's "x") would blank ordinary words
@@ -35,10 +36,29 @@ _CREDENTIAL = re.compile(
     r"|\b(?=sk-or-))"
     r"(?=[A-Za-z0-9._~+/=-]*\d)(?=[A-Za-z0-9._~+/=-]*[A-Za-z])[A-Za-z0-9._~+/=-]{20,}"
 )
-_BLOCK = 8
-_FRAGMENT = 16
-"""A run of this many characters of the key, anywhere, is hidden too (a key cut by a
-server's own truncation, or reflected in pieces)."""
+_FRAGMENT = 8
+"""A run of this many distinctive characters of the key (past a generic prefix such as
+`sk-or-v1-`), anywhere, is hidden too: a key cut by a server's own truncation, reflected
+in pieces, or streamed a few characters at a time."""
+_BLOCK = _FRAGMENT // 2
+"""Any run of `_FRAGMENT` distinctive characters holds one of the key's `_BLOCK`-character
+blocks at offsets 0, 4, 8, … of its distinctive part: those are looked for, and only
+around a hit is the run measured."""
+_GENERIC_PREFIX = re.compile(r"(?:[a-z][a-z0-9]{0,5}-){1,3}")
+"""`sk-`, `sk-or-v1-`, `sk-proj-`, `sk-ant-api03-`: words every key of a kind starts with."""
+_TOKEN = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-"
+_CANDIDATE = re.compile(
+    r"(?i)(?:\b(?:bearer\s+|(?:proxy-)?authori[sz]ation[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)"
+    r"|\b(?=sk-or-))[A-Za-z0-9._~+/=-]*"
+)
+"""A credential's head and the token after it, however short: while its token may still
+grow, a stream holds it back."""
+_OPEN_LIMIT = 1024
+"""A token after a credential's head held back at most this long (a longer one is text)."""
+_HOLD = 64
+"""Characters a stream holds back at least: a credential's head and its first 20."""
+
+Span = tuple[int, int]
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -47,10 +67,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         return text
     if _maybe(text):
         text = _SHAPES.sub(_hide, text)
-    for secret in secrets:
-        if secret and len(secret) >= _MIN_SECRET:
-            text = _without(text, secret)
-    return text
+    return _hidden(text, _secret_spans(text, _usable(secrets)))
 
 
 def redact_answer(text: str, secrets: Iterable[str] = ()) -> str:
@@ -58,12 +75,81 @@ def redact_answer(text: str, secrets: Iterable[str] = ()) -> str:
     `Authorization` / `sk-or-` values hidden; placeholders in code examples stay."""
     if not text:
         return text
-    if _maybe(text):
-        text = _CREDENTIAL.sub(_hide, text)
-    for secret in secrets:
-        if secret and len(secret) >= _MIN_SECRET:
-            text = _without(text, secret)
-    return text
+    return _hidden(text, _answer_spans(text, _usable(secrets)))
+
+
+class StreamRedactor:
+    """`redact_answer` for text that arrives in pieces: `feed` each piece, then `finish`.
+
+    A key split across pieces (one character at a time, say) is found: `feed` returns only
+    text that no later piece can turn into a secret, and holds back a tail as long as the
+    key (at least `_HOLD` characters), more while a credential's token is still growing.
+    Each piece costs work in proportion to itself plus the tail held: the text already
+    released is never looked at again. Without secrets it holds nothing and hides nothing.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = _usable(secrets)
+        self.hold = max(_HOLD, *(len(secret) for secret in self.secrets)) if self.secrets else 0
+        self._pending = ""
+        self._swallowing = False
+        """Inside a credential already hidden: its token's next characters are dropped."""
+
+    @property
+    def pending(self) -> int:
+        """Characters held back."""
+        return len(self._pending)
+
+    def feed(self, text: str) -> str:
+        """The text that can be shown now, redacted ('' while everything is held)."""
+        if not self.secrets:
+            return text
+        window = self._pending + text
+        if self._swallowing:
+            kept = window.lstrip(_TOKEN)
+            if not kept:
+                self._pending = ""
+                return ""
+            window, self._swallowing = kept, False
+        spans, cut = self._cut(window)
+        self._pending = window[cut:]
+        return _hidden(window[:cut], [(low, min(high, cut)) for low, high in spans if low < cut])
+
+    def finish(self) -> str:
+        """Everything still held, redacted: the stream has ended."""
+        window, self._pending, self._swallowing = self._pending, "", False
+        return _hidden(window, _answer_spans(window, self.secrets)) if window else ""
+
+    def _cut(self, window: str) -> tuple[list[Span], int]:
+        """The spans to hide in `window`, and how much of it can be released."""
+        end = len(window)
+        cut = max(0, end - self.hold)
+        spans = _secret_spans(window, self.secrets)
+        kept = list(spans)  # a credential is released with its head, or not at all
+        if _maybe(window):
+            for match in _CANDIDATE.finditer(window):
+                low, high = match.span()
+                head = _HEAD.match(match.group())
+                token = low + (head.end() if head else 0)
+                credential = _CREDENTIAL.match(window, low) is not None
+                if credential:
+                    spans.append((token, high))
+                    kept.append((low, high))
+                if high == end and low < cut:  # its token may still grow
+                    if credential:  # hidden already: drop the rest of its token
+                        self._swallowing = True
+                        return spans, end
+                    if high - low <= _OPEN_LIMIT:
+                        cut = low
+        for low, high in sorted(kept, reverse=True):  # never release part of a span
+            if low < cut < high:
+                cut = low
+        return spans, cut
+
+
+def _usable(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Secrets long enough to look for (a test's "x" would blank ordinary words)."""
+    return tuple(secret for secret in secrets if secret and len(secret) >= _MIN_SECRET)
 
 
 def _maybe(text: str) -> bool:
@@ -77,37 +163,74 @@ def _hide(match: re.Match[str]) -> str:
     return (head.group() if head else "") + HIDDEN
 
 
-def _without(text: str, secret: str) -> str:
-    """`text` with the secret, and every run of `_FRAGMENT` or more of its characters in
-    a row, hidden. A run that long always contains one of the secret's 8-character blocks
-    at offsets 0, 8, 16, …: those are looked for (a few fast scans), and only around a
-    hit is the run measured."""
-    if secret in text:
-        text = text.replace(secret, HIDDEN)
-    if len(secret) < _FRAGMENT:
-        return text
-    spans: list[tuple[int, int]] = []
-    for offset in range(0, len(secret) - _BLOCK + 1, _BLOCK):
-        block = secret[offset : offset + _BLOCK]
+def _answer_spans(text: str, secrets: tuple[str, ...]) -> list[Span]:
+    """Where `text` holds a secret, a piece of one, or a credential-looking token."""
+    spans = _secret_spans(text, secrets)
+    if _maybe(text):
+        for match in _CREDENTIAL.finditer(text):
+            head = _HEAD.match(match.group())
+            spans.append((match.start() + (head.end() if head else 0), match.end()))
+    return spans
+
+
+def _secret_spans(text: str, secrets: tuple[str, ...]) -> list[Span]:
+    spans: list[Span] = []
+    for secret in secrets:
+        spans += _pieces_of(text, secret)
+    return spans
+
+
+@lru_cache(maxsize=8)
+def _blocks(secret: str) -> tuple[int, tuple[str, ...]]:
+    """Where the secret's distinctive part starts, and that part's blocks."""
+    prefix = _GENERIC_PREFIX.match(secret)
+    start = prefix.end() if prefix and len(secret) - prefix.end() >= 2 * _FRAGMENT else 0
+    core = secret[start:]
+    blocks = dict.fromkeys(core[k : k + _BLOCK] for k in range(0, len(core) - _BLOCK + 1, _BLOCK))
+    return start, tuple(blocks)
+
+
+def _pieces_of(text: str, secret: str) -> list[Span]:
+    """Every run of the secret's characters in `text` holding `_FRAGMENT` or more of its
+    distinctive ones (the whole secret included): a few fast scans for its blocks, and
+    only around a hit is the run measured."""
+    start, blocks = _blocks(secret)
+    spans: list[Span] = []
+    for block in blocks:
         found = text.find(block)
         while found != -1:
-            low, high = found, found + _BLOCK
-            while low > 0 and text[low - 1 : high] in secret:
-                low -= 1
-            while high < len(text) and text[low : high + 1] in secret:
-                high += 1
-            if high - low >= _FRAGMENT:
-                spans.append((low, high))
+            if not any(low <= found and found + _BLOCK <= high for low, high in spans):
+                spans += _run_at(text, secret, start, found)
             found = text.find(block, found + 1)
-    return _hide_spans(text, spans) if spans else text
+    return spans
 
 
-def _hide_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    out, position = [], 0
+def _run_at(text: str, secret: str, start: int, found: int) -> list[Span]:
+    """The run of the secret's characters around a block found at `found`, if it holds
+    enough of its distinctive ones."""
+    low, high = found, found + _BLOCK
+    while low > 0 and text[low - 1 : high] in secret:
+        low -= 1
+    while high < len(text) and text[low : high + 1] in secret:
+        high += 1
+    run = text[low:high]
+    at = secret.rfind(run)  # the latest place: the most distinctive characters
+    return [(low, high)] if at + len(run) - max(at, start) >= _FRAGMENT else []
+
+
+def _hidden(text: str, spans: list[Span]) -> str:
+    """`text` with each span (overlapping or touching ones as one) replaced by HIDDEN."""
+    if not spans:
+        return text
+    out: list[str] = []
+    position = 0
     for low, high in sorted(spans):
-        if high <= position:
+        if high <= low:
             continue
-        out += [text[position : max(low, position)], HIDDEN] if low >= position else [HIDDEN]
+        if out and low <= position:  # overlaps or touches the span hidden last
+            position = max(position, high)
+            continue
+        out += [text[position:low], HIDDEN]
         position = high
     return "".join(out) + text[position:]
 

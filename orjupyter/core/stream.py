@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orjupyter.core.domain import WIRE_DIGITS, Citation, Outcome, ToolCall, Usage, wire_decimal
-from orjupyter.core.redact import redact_answer
+from orjupyter.core.redact import StreamRedactor, redact_answer
 
 MAX_TOKENS_ON_WIRE = 100_000_000
 """More tokens than any model's context holds: a count above this is not believed."""
@@ -62,7 +62,12 @@ class BilledUsage:
 
 @dataclass
 class StreamState:
-    """The answer so far. Feed it every chunk with `handle_chunk`."""
+    """The answer so far. Feed it every chunk with `handle_chunk`, then `release` the rest.
+
+    With `secrets`, `text` and `reasoning` are what can be shown: redacted, and short of a
+    held-back tail that a later chunk could still turn into a key (`StreamRedactor`);
+    `release` adds the tails once the stream has ended. `length` counts what arrived.
+    """
 
     pieces: list[str] = field(default_factory=list)
     id: str = ""
@@ -82,9 +87,31 @@ class StreamState:
     tool_chunks: int = 0
     tool_length: int = 0
     reasoning_details: list[dict[str, Any]] = field(default_factory=list)
+    shown: int = 0
+    """Grows whenever `text` or `reasoning` does: the views have something new."""
+    _answer: StreamRedactor = field(init=False, repr=False)
+    _thinking: StreamRedactor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._answer = StreamRedactor(self.secrets)
+        self._thinking = StreamRedactor(self.secrets)
+
+    def release(self) -> None:
+        """The stream has ended: the held-back tails join the text and the reasoning."""
+        self._release_thoughts()
+        rest = self._answer.finish()
+        if rest:
+            self.pieces.append(rest)
+            self.shown += 1
+
+    def _release_thoughts(self) -> None:
+        rest = self._thinking.finish()
+        if rest:
+            self.thoughts.append(rest)
+            self.shown += 1
 
     def handle_chunk(self, chunk: Any) -> str:
-        """Take one chunk; return the answer text it added ('' for none). Reasoning
+        """Take one chunk; return the answer text it made showable ('' for none). Reasoning
         (`delta.reasoning`) goes to `thoughts`, citations to `citations`. Raises
         `OversizedAnswer` when the answer grows past `MAX_ANSWER_CHARACTERS`."""
         self.chunks += 1
@@ -107,15 +134,19 @@ class StreamState:
             reason = getattr(choice, "finish_reason", None)
             if reason:
                 self.finish_reason = reason
-        if added:
-            if self.secrets:
-                added = redact_answer(added, self.secrets)
-            if self.length + len(added) > MAX_ANSWER_CHARACTERS:
-                raise OversizedAnswer(self.length + len(added))
-            self.pieces.append(added)
-            self.content_chunks += 1
-            self.length += len(added)
-        return added
+        if not added:
+            return ""
+        if self.length + len(added) > MAX_ANSWER_CHARACTERS:
+            raise OversizedAnswer(self.length + len(added))
+        self.content_chunks += 1
+        self.length += len(added)
+        if self._thinking.pending:  # the answer has begun: the reasoning has ended
+            self._release_thoughts()
+        shown = self._answer.feed(added)
+        if shown:
+            self.pieces.append(shown)
+            self.shown += 1
+        return shown
 
     def take_completion(self, body: Mapping[str, Any]) -> bool:
         """Take a whole non-streamed chat completion (a server that ignored `stream: true`);
@@ -145,10 +176,11 @@ class StreamState:
             delta = _Wire(extra)
         thought = getattr(delta, "reasoning", None)
         if isinstance(thought, str) and thought:
-            if self.secrets:
-                thought = redact_answer(thought, self.secrets)
-            self.thoughts.append(thought)
             self.reasoning_chunks += 1
+            thought = self._thinking.feed(thought)
+            if thought:
+                self.thoughts.append(thought)
+                self.shown += 1
         for note in getattr(delta, "annotations", None) or ():
             citation = read_citation(note)
             if citation is not None and self.secrets:

@@ -43,3 +43,44 @@ def printable(text: str) -> str:
         found = _ANY_CONTROL.search(text, max(position, start + 1))
     kept.append(text[position:])
     return "".join(kept)
+
+
+_INTRODUCERS = ("\x1b", "\x9b", "\x9d")
+_HELD_AT_MOST = 4096
+"""Characters of one unfinished escape sequence held back; past that only its introducer
+is kept (what follows is still its body, and still removed)."""
+
+
+class PrintableStream:
+    """`printable` for text written in pieces: an escape sequence split across pieces (a
+    window title's OSC cut in two) is held back until it ends, then removed whole."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        """What can be written now, without control sequences."""
+        window = self._pending + text
+        start = max(window.rfind(mark) for mark in _INTRODUCERS)
+        if start == -1 or not _unfinished(window, start):
+            self._pending = ""
+            return printable(window)
+        held = window[start:]
+        if len(held) > _HELD_AT_MOST:
+            held = held[: 1 if held[0] != "\x1b" else 2]
+        self._pending = held
+        return printable(window[:start])
+
+    def finish(self) -> str:
+        """The rest (the stream has ended)."""
+        window, self._pending = self._pending, ""
+        return printable(window)
+
+
+def _unfinished(text: str, start: int) -> bool:
+    """Whether the escape sequence at `start` runs to the end of `text` and could go on."""
+    for probe in ("\x07", "m"):  # a string's terminator, a control sequence's final byte
+        match = _SEQUENCES.match(text + probe, start)
+        if match is not None and match.end() > len(text):
+            return True
+    return False

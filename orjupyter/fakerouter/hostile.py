@@ -16,7 +16,8 @@ Put `[[hostile MODE key=value …]]` in the last user message to choose what it 
   `Authorization` header; `bare` reflects the key without `Bearer`.
 - `reflect_midstream`: one piece of text, then a mid-stream error reflecting the header.
 - `echo_key` (`split`): the answer contains the key (`split`: across two chunks);
-  `envelope`: the key is the chunks' model, id and provider.
+  `envelope`: the key is the chunks' model, id and provider; `pieces=N`, `think`, and
+  `costly=KIND`: see `hostile_text.py`.
 - `html200`: HTTP 200 with an HTML login page.
 - `json200`: HTTP 200 with a non-streaming JSON chat completion.
 - `redirect`: 302 to a JSON page that is not a completion.
@@ -53,21 +54,14 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from orjupyter.core.domain import DEFAULT_MODEL
+from orjupyter.fakerouter import hostile_text
 from orjupyter.fakerouter.hostile_money import Bills, models, serve_generation, too_many_requests
+from orjupyter.fakerouter.hostile_text import ESCAPES
 
 __all__ = ["ESCAPES", "HostileRouter"]
 
 API = "/api/v1"
 DIRECTIVE = re.compile(r"\[\[hostile(?:\s+([^\]]*))?\]\]")
-ESCAPES = (
-    "clear\x1b[2J\x1b[H screen, "
-    "\x1b]0;pwned title\x07 title, "
-    "\x1b]52;c;cm0gLXJmIH4=\x07 clipboard, "
-    "\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\ hyperlink, "
-    "bell\x07 and \x9b31m C1 end."
-)
-"""Text a hostile answer carries: clear screen, window title, OSC 52 clipboard write,
-OSC 8 hyperlink, a bell and a C1 CSI."""
 
 
 def _directive(body: dict[str, Any]) -> dict[str, str]:
@@ -227,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
             too_many_requests(self, retry_after)
             return
         for mode in (
+            "costly",
             "reflect",
             "reflect_midstream",
             "echo_key",
@@ -278,8 +273,29 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(json.dumps({"id": "gen-hostile-1", "error": error, "choices": []}))
         self._end()
 
+    def _streamed(self, values: dict[str, str], pieces: hostile_text.Pieces) -> None:
+        """Reasoning pieces, then answer pieces, `delay` seconds apart; a client that
+        goes away (Stop) ends it."""
+        delay = float(values.get("delay") or 0)
+        try:
+            self._start_stream()
+            for event in hostile_text.events(pieces, DEFAULT_MODEL):
+                self._event(event)
+                time.sleep(delay)
+            self._event(self._chunk("", "stop"))
+            self._event(self._chunk(None, usage=self._usage(values)))
+            self._end()
+        except OSError:
+            return
+
+    def _costly(self, values: dict[str, str], _auth: str) -> None:
+        self._streamed(values, hostile_text.costly(values))
+
     def _echo_key(self, values: dict[str, str], auth: str) -> None:
         key = auth.removeprefix("Bearer ")
+        if "pieces" in values:
+            self._streamed(values, hostile_text.key_in_pieces(key, values))
+            return
         self._start_stream()
         if "envelope" in values:
             choice = {"index": 0, "delta": {"content": "Fine. "}, "finish_reason": key}

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from orjupyter.core.domain import Reply, Totals
 from orjupyter.core.formats import Format
 from orjupyter.core.stream import StreamState
-from orjupyter.core.terminal import printable
+from orjupyter.core.terminal import PrintableStream, printable
 from orjupyter.render.report import Exchange, metadata, progress_line, transcript_bundle, usage_line
 from orjupyter.render.tables import NO_MATHS
 from orjupyter.service.call import Stopper
@@ -29,7 +29,8 @@ def retry_line(attempt: int, delay: float, why: str) -> str:
 
 class TextView:
     """Plain text: the answer streams to stdout, then the usage line. Everything written
-    passes through `printable`: a terminal never receives a control sequence from a
+    passes through `printable` (`PrintableStream` while it streams, so a sequence split
+    across chunks is removed whole): a terminal never receives a control sequence from a
     model or a server (newlines and tabs stay)."""
 
     def __init__(
@@ -41,6 +42,7 @@ class TextView:
         self.printed = 0
         self.thought = 0
         """Characters of the reasoning printed (`--think`), before the answer."""
+        self.answer_out, self.thought_out = PrintableStream(), PrintableStream()
 
     def show(self) -> None:
         return None
@@ -55,7 +57,7 @@ class TextView:
         text = state.text
         if state.reasoning_chunks and not self.printed:
             self._think(state.reasoning, answering=bool(text))
-        self.out.write(printable(text[self.printed :]))
+        self.out.write(self.answer_out.feed(text[self.printed :]))
         self.out.flush()
         self.printed = len(text)
 
@@ -63,10 +65,10 @@ class TextView:
         """The reasoning as it streams, under a "Thinking:" heading; a blank line and
         "Answer:" once the answer begins."""
         heading = "Thinking: " if not self.thought and reasoning else ""
-        self.out.write(printable(heading + reasoning[self.thought :]))
+        self.out.write(heading + self.thought_out.feed(reasoning[self.thought :]))
         self.thought = len(reasoning)
         if answering and self.thought:
-            self.out.write("\n\nAnswer: ")
+            self.out.write(self.thought_out.finish() + "\n\nAnswer: ")
 
     def on_retry(self, attempt: int, delay: float, why: str) -> None:
         self.out.write(printable(f"[{retry_line(attempt, delay, why)}]\n"))
@@ -78,6 +80,7 @@ class TextView:
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if reply.reasoning and not self.printed:  # from the cache, or no answer came
             self._think(reply.reasoning, answering=bool(reply.text))
+        self.out.write(self.thought_out.finish())
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
         if reply.citations:
@@ -85,12 +88,16 @@ class TextView:
 
             tail += f"\n\nSources:\n{sources_text(reply.citations)}"
         line = usage_line(reply, totals, self.total_name)
-        self.out.write(printable(f"{rest}{tail}\n\n[{line}]\n"))
+        rest = self.answer_out.feed(rest) + self.answer_out.finish()
+        self.out.write(rest + printable(f"{tail}\n\n[{line}]\n"))
         self.out.flush()
 
 
 LONG_TAIL = 2000
 """Characters of one streaming paragraph re-rendered at most, before its start is frozen."""
+TAIL_CAP = 2 * LONG_TAIL
+"""Characters of any open block re-rendered at most (a block that never ends, markup that
+never closes): past this its start is frozen anyway, so a refresh's work is bounded."""
 STATUS_INTERVAL = 0.5
 """Seconds between refreshes of the status line while streaming."""
 
@@ -239,10 +246,12 @@ class Panel:
         # blocks finished since the last refresh render together: one widget per refresh
         finished = "".join(self.splitter.feed(text))
         piece = self.splitter.cut_paragraph(LONG_TAIL)
-        tail_html = render_markdown(self.splitter.tail)
-        if finished or piece:
-            frozen = self._answer_widget(render_markdown(finished + (piece or "")))
-            if piece:
+        capped = self.splitter.cap(TAIL_CAP)
+        tail_html = self.splitter.tail_html(LONG_TAIL)
+        if finished or piece or capped:
+            frozen_html = render_markdown(finished + (piece or "")) + (capped or "")
+            frozen = self._answer_widget(frozen_html)
+            if piece or capped:
                 frozen.add_class("orj-cut")
             # the frozen part and a new tail appear in one update: nothing shows twice
             old_tail, self.tail = self.tail, self._answer_widget(tail_html)

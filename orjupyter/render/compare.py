@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from orjupyter.core.domain import Reply, Totals, format_cost, tokens_per_second
 from orjupyter.core.formats import Format
+from orjupyter.core.terminal import printable
 
 
 def compare_line(reply: Reply) -> str:
@@ -98,4 +99,5 @@ def comparison_bundle(
         f"== {t} ==\n{r.text}{chr(10) * 2 + r.error if r.error else ''}\n\n{compare_line(r)}"
         for r, t in zip(replies, titles, strict=True)
     ]
-    return {"text/html": output_html(body), "text/plain": "\n\n".join([*plain, line])}
+    # text/plain is what a terminal shows (and `jupyter console` prints): no control sequences
+    return {"text/html": output_html(body), "text/plain": printable("\n\n".join([*plain, line]))}

@@ -32,6 +32,10 @@ from orjupyter.render.tables import NO_MATHS
 
 MAX_HIGHLIGHT_CHARS: Final = 100_000
 """Longer code blocks are shown escaped but not highlighted, to bound the work."""
+MAX_INLINE_CHARS: Final = 10_000
+"""A longer paragraph (or heading, or table cell) is shown as written, escaped: no prose
+runs that long, and parsing its links and emphasis can take seconds (a megabyte of JSON
+on one line, thousands of `[` that never close)."""
 
 _LANGUAGE = re.compile(r"[a-z0-9_+#.-]{1,40}")
 _LANGUAGE_CLASS = re.compile(r"language-[a-z0-9_+#.-]{1,40}")
@@ -128,8 +132,16 @@ def _with_extensions(md: MarkdownIt) -> MarkdownIt:
 def _parser() -> MarkdownIt:
     options = {"html": False, "linkify": False, "typographer": False}
     md = _with_extensions(MarkdownIt("commonmark", options, renderer_cls=_AnswerRenderer))
+    md.core.ruler.before("inline", "orj_long_inline", _long_inline_as_text)
     md.core.ruler.push("orj_table_align", _table_align)
     return md
+
+
+def _long_inline_as_text(state: StateCore) -> None:
+    """Inline content longer than MAX_INLINE_CHARS becomes one text token (escaped)."""
+    for token in state.tokens:
+        if token.type == "inline" and len(token.content) > MAX_INLINE_CHARS:
+            token.type = "text"
 
 
 @cache
@@ -215,6 +227,8 @@ class BlockSplitter:
 
     _text: str = field(default="", init=False, repr=False)
     _frozen: int = field(default=0, init=False)
+    _reopen: str = field(default="", init=False)
+    """The opening fence line of a code block `cap` cut in two: the tail is still inside it."""
 
     def feed(self, text_so_far: str) -> list[str]:
         """Given the whole answer so far (it only ever grows), return the Markdown source of
@@ -225,13 +239,15 @@ class BlockSplitter:
         self._text = text_so_far
         if "\n" not in added and "\r" not in added:
             return []  # a block is complete only once a later line is
-        tail = self.tail
+        source, reopened = self.source, len(self._reopen)
         blocks: list[str] = []
         start = 0
-        for cut in _complete_block_ends(tail):
-            blocks.append(tail[start:cut])
+        for cut in _complete_block_ends(source):
+            blocks.append(source[start:cut])
             start = cut
-        self._frozen += start
+        if start:
+            self._frozen += start - reopened
+            self._reopen = ""
         return blocks
 
     def cut_paragraph(self, limit: int) -> str | None:
@@ -243,15 +259,47 @@ class BlockSplitter:
         words, and only where no inline markup (code, emphasis, link) is open in the piece.
         """
         tail = self.tail
-        if len(tail) <= limit or not _one_paragraph(tail):
+        if len(tail) <= limit or self._reopen or not _one_paragraph(tail):
             return None
-        for boundary in (_SENTENCE_END, _SPACE):  # a sentence end if there is one
-            for match in reversed(list(boundary.finditer(tail, 0, len(tail) - 1))):
-                piece = tail[: match.end()]
-                if _inline_closed(piece):
-                    self._frozen += len(piece)
-                    return piece
-        return None
+        cut = _last_closed_boundary(tail)
+        if cut is None:
+            return None
+        self._frozen += cut
+        return tail[:cut]
+
+    def cap(self, limit: int) -> str | None:
+        """When the tail has grown past `limit` characters and nothing cut it (one block
+        that never ends, markup that never closes), hand out its start anyway, as safe
+        HTML: at a line end (as Markdown; a code block stays a code block and the tail goes
+        on inside it), else between words (as escaped text: a line that long with markup
+        that never closes is costly to parse), so that each refresh re-renders at most
+        `limit` characters. The final output, rendered whole, shows the Markdown."""
+        tail = self.tail
+        if len(tail) <= limit:
+            return None
+        target = len(tail) - limit // 2
+        line_end = tail.rfind("\n", 0, target) + 1
+        cut = line_end or tail.rfind(" ", 0, target) + 1 or target
+        piece, fence = tail[:cut], self._reopen or _open_fence(tail)
+        self._frozen += cut
+        if not fence:  # whole lines stay Markdown; one endless line is shown as text
+            return render_markdown(piece) if line_end else f"<p>{escapeHtml(piece)}</p>"
+        code = piece if self._reopen else piece[len(fence) :]
+        self._reopen = fence
+        return _code_html(code, fence.strip(" `~\n").split(" ")[0])
+
+    def tail_html(self, limit: int) -> str:
+        """The tail as safe HTML: Markdown, or escaped text when it is one line longer
+        than `limit` (markup that never closes: costly to parse on every refresh)."""
+        source = self.source
+        if len(source) > limit and not self._reopen and "\n" not in source.strip():
+            return f"<p>{escapeHtml(source)}</p>"
+        return render_markdown(source)
+
+    @property
+    def source(self) -> str:
+        """The tail as Markdown to render: inside the code block it is."""
+        return self._reopen + self.tail
 
     @property
     def tail(self) -> str:
@@ -264,10 +312,6 @@ class BlockSplitter:
         return self._frozen
 
 
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]?[ \t]+")
-_SPACE = re.compile(r"[ \t]+")
-
-
 def _one_paragraph(text: str) -> bool:
     tokens = _block_parser().parse(text)
     return (
@@ -278,16 +322,43 @@ def _one_paragraph(text: str) -> bool:
     )
 
 
-def _inline_closed(piece: str) -> bool:
-    """No code span, emphasis or link left open (counted conservatively)."""
-    return (
-        piece.count("`") % 2 == 0
-        and piece.count("*") % 2 == 0
-        and piece.count("~~") % 2 == 0
-        and piece.count("[") == piece.count("]")
-        and piece.count("(") == piece.count(")")
-        and len(re.findall(r"(?<!\w)_|_(?!\w)", piece)) % 2 == 0
-    )
+_BOUNDARY = re.compile(r"(?P<sentence>[.!?][\"')\]]?[ \t]+)|[ \t]+")
+_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
+_OPEN_FENCE = re.compile(r" {0,3}(?:`{3,}[^`\n]*|~{3,}[^\n]*)\n")
+
+
+def _last_closed_boundary(tail: str) -> int | None:
+    """Where `tail` can be cut: the end of its last sentence (else its last space) before
+    which no code span, emphasis or link is open (counted conservatively). One pass: the
+    delimiters are counted segment by segment between boundaries, each segment once."""
+    counts = [0, 0, 0, 0, 0, 0]  # ` * ~~ [-] (-) _
+    best: dict[bool, int] = {}
+    position = 0
+    for match in _BOUNDARY.finditer(tail, 0, len(tail) - 1):
+        segment = tail[position : match.end()]
+        position = match.end()
+        counts[0] += segment.count("`")
+        counts[1] += segment.count("*")
+        counts[2] += segment.count("~~")
+        counts[3] += segment.count("[") - segment.count("]")
+        counts[4] += segment.count("(") - segment.count(")")
+        counts[5] += len(_UNDERSCORE.findall(segment))
+        if not (counts[0] % 2 or counts[1] % 2 or counts[2] % 2 or counts[3] or counts[4]) and (
+            counts[5] % 2 == 0
+        ):
+            best[match.group("sentence") is not None] = position
+    return best.get(True, best.get(False))
+
+
+def _open_fence(tail: str) -> str:
+    """The opening line of a fenced code block that `tail` starts with and never closes."""
+    opening = _OPEN_FENCE.match(tail)
+    if opening is None:
+        return ""
+    marks = opening.group().lstrip(" ")
+    run = len(marks) - len(marks.lstrip(marks[0]))
+    closing = re.compile(rf"^ {{0,3}}{re.escape(marks[0])}{{{run},}}[ \t]*$", re.MULTILINE)
+    return "" if closing.search(tail, opening.end()) else opening.group()
 
 
 def _complete_block_ends(tail: str) -> list[int]:

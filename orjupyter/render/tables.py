@@ -3,14 +3,16 @@
 Pure: standard library only, no IPython, no widgets, no SDK. Views are
 ``{"text/html": …, "text/plain": …}``: a bold title, one summary line and sections, each
 an HTML table (numbers right-aligned, tabular figures) beside the same table as aligned
-text. Every value is escaped here: model names, notebook paths and error messages come
-from outside.
+text. Every value is escaped here (and the text has no control sequences): model names,
+notebook paths and error messages come from outside.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+
+from orjupyter.core.terminal import printable
 
 Bundle = dict[str, str]
 
@@ -72,4 +74,4 @@ def bundle(title: str, summary: str, sections: Sequence[tuple[str, str, str]]) -
         html.append(section_html)
         text.append(section_text)
     html.append("</div>")
-    return {"text/html": "".join(html), "text/plain": "\n".join(text)}
+    return {"text/html": "".join(html), "text/plain": printable("\n".join(text))}

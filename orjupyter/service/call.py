@@ -209,10 +209,13 @@ class StreamedCall:
         else:
             async for chunk in stream:
                 watchdog.touch()
-                thoughts = state.reasoning_chunks
-                if state.handle_chunk(chunk) or state.reasoning_chunks != thoughts:
-                    if result.time_to_first_token is None:
-                        result.time_to_first_token = time.perf_counter() - started
+                arrived, shown = state.content_chunks + state.reasoning_chunks, state.shown
+                state.handle_chunk(chunk)
+                if result.time_to_first_token is None and (
+                    state.content_chunks + state.reasoning_chunks != arrived
+                ):
+                    result.time_to_first_token = time.perf_counter() - started
+                if state.shown != shown:
                     self.on_text(state)
         if not state.chunks:
             raise EmptyStream()
@@ -246,6 +249,7 @@ class StreamedCall:
             received = result.state.length if stream is not None else None
             result.outcome, result.error = "error", self.describe_error(exc, received)
         finally:
+            result.state.release()  # the stream has ended: the held-back tails too
             if watchdog is not None:
                 watchdog.cancel()
             if stream is not None:
@@ -314,13 +318,17 @@ async def _close_quietly(stream: Any) -> None:
 def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
     """A finished call as a Reply: billed usage when OpenRouter sent a cost, else an estimate."""
     state = result.state
+    state.release()
     billed = state.usage.to_usage() if state.usage else None
 
     def label(value: str | None) -> str | None:  # the server's words: short, no secrets
         return None if value is None else printable(redact(str(value)[:200], state.secrets))
 
+    def model_text(value: str) -> str:  # redacted as it streamed; checked once more, whole
+        return redact_answer(value, state.secrets) if state.secrets else value
+
     return Reply(
-        text=redact_answer(state.text, state.secrets) if state.secrets else state.text,
+        text=model_text(state.text),
         model=label(state.model) or model,
         id=label(state.id or result.response_id) or "",
         usage=billed or estimate(state),
@@ -330,7 +338,7 @@ def to_reply(result: CallResult, model: str, estimate: UsageEstimator) -> Reply:
         time_to_first_token=result.time_to_first_token,
         duration=result.duration,
         provider=label(state.provider),
-        reasoning=state.reasoning,
+        reasoning=model_text(state.reasoning),
         citations=tuple(state.citations),
         tool_calls=state.tool_calls,
         reasoning_details=tuple(state.reasoning_details),
