@@ -58,7 +58,8 @@ def test_three_models_answer_at_once_side_by_side(router: FakeRouter, tmp_path: 
     assert float(total) == sum(float(u["cost"]) for u in router.billed())
     completed = [e["time"] for e in router.events if e["event"] == "completed"]
     assert max(r.received_at for r in router.requests) < min(completed)  # at the same time
-    [output] = [o for o in notebook.cells[1].outputs if "data" in o]
+    live, output = [o for o in notebook.cells[1].outputs if "data" in o]
+    assert live["data"] == {"text/plain": ""}  # the live columns leave nothing behind
     html = output["data"]["text/html"]
     assert html.count('<div class="orj-column">') == 3
     assert '<div class="orj-compare">' in html

@@ -143,8 +143,9 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     summary = [
         o for c in done.cells if c.cell_type == "code" and "--map" in c.source for o in c.outputs
     ]
-    assert len(summary) == 1  # the panel became the run's summary
-    assert summary[0]["data"]["text/plain"].startswith("3 rows · 3 answered · 0 failed · billed $")
+    live, final = summary  # the live bar, emptied, and the run's summary under it
+    assert live["data"] == {"text/plain": ""}
+    assert final["data"]["text/plain"].startswith("3 rows · 3 answered · 0 failed · billed $")
 
 
 def test_nbconvert_html_shows_the_answer_safely(router, tmp_path):

@@ -95,6 +95,29 @@ def amount(text: str) -> Decimal:
     return value
 
 
+def budget_amount(text: str) -> str:
+    """`%gpt4o budget AMOUNT|off`: a number of dollars (`0.50`, `$2`) or `off`; the range is
+    checked when it is set. Anything else makes the line a question."""
+    if text.lower() in {"off", "none"}:
+        return text
+    try:
+        Decimal(text.lstrip("$"))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars") from None
+    return text
+
+
+_NOT_IN_A_NAME = re.compile(r"[?!,;\"'`]")
+
+
+def name_word(text: str) -> str:
+    """A command's word (a model filter, a thread's or a magic's name, a slug): never
+    prose punctuation, so `%gpt4o models of the 1990s: which were best?` is a question."""
+    if _NOT_IN_A_NAME.search(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a name")
+    return text
+
+
 def fallbacks(text: str) -> tuple[str, ...]:
     slugs = tuple(slug.strip() for slug in text.split(",") if slug.strip())
     if not slugs:
@@ -241,12 +264,12 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "budget",
         "show or set this notebook's budget in dollars (`off` removes it)",
-        lambda p: p.add_argument("amount", nargs="?", metavar="AMOUNT|off"),
+        lambda p: p.add_argument("amount", nargs="?", metavar="AMOUNT|off", type=budget_amount),
     ),
     Command(
         "models",
         "OpenRouter's models with prices (optionally filtered)",
-        lambda p: p.add_argument("filter", nargs="*", metavar="FILTER"),
+        lambda p: p.add_argument("filter", nargs="*", metavar="FILTER", type=name_word),
     ),
     Command("credits", "the key's credit, limit and usage on OpenRouter"),
     Command(
@@ -264,15 +287,15 @@ COMMANDS: tuple[Command, ...] = (
         "alias",
         "a new %%NAME magic for another model",
         lambda p: (
-            p.add_argument("name", metavar="NAME"),
-            p.add_argument("slug", metavar="SLUG"),
+            p.add_argument("name", metavar="NAME", type=name_word),
+            p.add_argument("slug", metavar="SLUG", type=name_word),
             p.add_argument("--force", action="store_true", help="replace an existing magic"),
         ),
     ),
     Command(
         "reset",
         "forget a --thread's history (all threads without a name)",
-        lambda p: p.add_argument("thread", nargs="?", metavar="THREAD"),
+        lambda p: p.add_argument("thread", nargs="?", metavar="THREAD", type=name_word),
     ),
 )
 
@@ -312,7 +335,8 @@ def parse_options(line: str) -> argparse.Namespace:
     return cell_parser().parse_args(_posix_words(line))
 
 
-def is_command(line: str) -> bool:
+def names_a_command(line: str) -> bool:
+    """Whether the line is empty (help) or starts with a command's name."""
     words = line.split()
     return not words or words[0] in {command.name for command in COMMANDS}
 
@@ -320,6 +344,21 @@ def is_command(line: str) -> bool:
 def parse_command(line: str) -> argparse.Namespace:
     words = _posix_words(line) or ["help"]
     return command_parser().parse_args(words)
+
+
+def command_in(line: str) -> argparse.Namespace | None:
+    """The command the whole line is, or None: then it is a question. `%gpt4o models`
+    and `%gpt4o budget 0.50` are commands; `%gpt4o models of the 1990s: which were best?`
+    and `%gpt4o budget for a small team?` are questions. A command name followed only by
+    flags (`%gpt4o usage --csv`) is a command that went wrong: its mistake is raised."""
+    if not names_a_command(line):
+        return None
+    try:
+        return parse_command(line)
+    except OptionError:
+        if all(word.startswith("-") for word in line.split()[1:]):
+            raise
+        return None
 
 
 # A shell-like word: runs of plain characters and quoted strings, kept with its position.
