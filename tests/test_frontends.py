@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+from notebook_support import emptied
+
 from orjupyter.fakerouter import FakeRouter
 
 CONSOLE = [sys.executable, "-m", "jupyter_console", "--simple-prompt", "--kernel=python3"]
@@ -90,14 +92,14 @@ def test_final_outputs_are_new_outputs_of_the_cell(router: FakeRouter, kernel) -
     assert WIDGET_VIEW in new[0]["content"]["data"]  # the live panel came first
     assert final == 1  # the answer right under it…
     assert WIDGET_VIEW in new[2]["content"]["data"]  # …and the action bar under the answer
-    assert live_end["content"]["data"] == {"text/plain": ""}  # the live panel is emptied
+    assert emptied(live_end["content"]["data"])  # the live panel is emptied
 
     mapped = cell_messages(kernel, "%%gpt4o --map rows\nRow {item}?")
     _, live_end = final_and_live(mapped, "2 rows · 2 answered · 0 failed")
-    assert live_end["content"]["data"] == {"text/plain": ""}
+    assert emptied(live_end["content"]["data"])
 
     compared = cell_messages(
         kernel, "%%gpt4o --compare openai/gpt-4o-mini,openai/gpt-4o-2024-11-20\nHi?"
     )
     _, live_end = final_and_live(compared, "cheapest: openai/gpt-4o-mini")
-    assert live_end["content"]["data"] == {"text/plain": ""}
+    assert emptied(live_end["content"]["data"])

@@ -28,6 +28,14 @@ def test_a_question_starting_with_a_commands_name_is_asked(shell, router, name):
         assert body["messages"][-1]["content"] == question
 
 
+def test_two_dashes_make_plain_words_a_question(shell, router, capsys):
+    assert shell.run_cell("%gpt4o models for teams").success  # the command's filter
+    assert "matching 'for teams'" in capsys.readouterr().out
+    assert chat_bodies(router) == []
+    assert shell.run_cell("%gpt4o -- models for teams").success
+    assert chat_bodies(router)[-1]["messages"][-1]["content"] == "models for teams"
+
+
 def test_an_alias_asks_such_questions_too(shell, router):
     assert shell.run_cell("%gpt4o alias mini openai/gpt-4o-mini").success
     assert shell.run_cell("%mini models of the 90s: which were best?").success

@@ -89,8 +89,13 @@ class TextView:
         self.out.flush()
 
 
-GONE: dict[str, str] = {"text/plain": ""}
-"""What a live view leaves once its final output is shown below it: nothing to see."""
+GONE: dict[str, str] = {
+    "text/html": '<div class="orj-gone"></div><style>.jp-OutputArea-child:has(.orj-gone)'
+    "{display:none}</style>",
+    "text/plain": "",
+}
+"""What a live view leaves once its final output is shown below it: nothing to see (in
+JupyterLab and Notebook 7 not even its place)."""
 
 
 def replace_live(live: Any, bundle: dict[str, str], metadata: dict[str, Any] | None = None) -> Any:
