@@ -75,9 +75,20 @@ def test_commands_alone_and_with_their_arguments_still_run(shell, router, capsys
 
 @pytest.mark.parametrize(
     ("line", "error"),
-    [("usage --csv", "expected one argument"), ("panel --wide", "unrecognized arguments")],
+    [
+        ("usage --csv", "expected one argument"),
+        ("panel --wide", "unrecognized arguments"),
+        ("budget lots", "'lots' is not an amount of dollars"),
+        ("budget 0.5o", "'0.5o' is not an amount of dollars"),
+    ],
 )
-def test_a_command_with_only_a_mistyped_flag_says_so(shell, router, capsys, line, error):
+def test_a_command_typed_wrong_says_so(shell, router, capsys, line, error):
+    """A command's name and only flags, or one word without `?`: not a question."""
     assert not shell.run_cell(f"%gpt4o {line}").success
     assert error in capsys.readouterr().err
     assert chat_bodies(router) == []
+
+
+def test_a_two_word_question_ends_with_a_question_mark(shell, router):
+    assert shell.run_cell("%gpt4o budget tips?").success
+    assert chat_bodies(router)[-1]["messages"][-1]["content"] == "budget tips?"

@@ -96,24 +96,17 @@ def amount(text: str) -> Decimal:
 
 
 def budget_amount(text: str) -> str:
-    """`%gpt4o budget AMOUNT|off`: a number of dollars (`0.50`, `$2`) or `off`; the range is
-    checked when it is set. Anything else makes the line a question."""
-    if text.lower() in {"off", "none"}:
-        return text
+    """`%gpt4o budget AMOUNT|off`: dollars (`0.50`, `$2`) or `off`; the range is checked later."""
     try:
-        Decimal(text.lstrip("$"))
+        Decimal("0" if text.lower() in {"off", "none"} else text.lstrip("$"))
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars") from None
     return text
 
 
-_NOT_IN_A_NAME = re.compile(r"[?!,;\"'`]")
-
-
 def name_word(text: str) -> str:
-    """A command's word (a model filter, a thread's or a magic's name, a slug): never
-    prose punctuation, so `%gpt4o models of the 1990s: which were best?` is a question."""
-    if _NOT_IN_A_NAME.search(text):
+    """A command's word (a filter, a name, a slug) never holds a question's punctuation."""
+    if re.search(r"[?!,;\"'`]", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a name")
     return text
 
@@ -335,28 +328,23 @@ def parse_options(line: str) -> argparse.Namespace:
     return cell_parser().parse_args(_posix_words(line))
 
 
-def names_a_command(line: str) -> bool:
-    """Whether the line is empty (help) or starts with a command's name."""
-    words = line.split()
-    return not words or words[0] in {command.name for command in COMMANDS}
-
-
 def parse_command(line: str) -> argparse.Namespace:
     words = _posix_words(line) or ["help"]
     return command_parser().parse_args(words)
 
 
-def command_in(line: str) -> argparse.Namespace | None:
-    """The command the whole line is, or None: then it is a question. `%gpt4o models`
-    and `%gpt4o budget 0.50` are commands; `%gpt4o models of the 1990s: which were best?`
-    and `%gpt4o budget for a small team?` are questions. A command name followed only by
-    flags (`%gpt4o usage --csv`) is a command that went wrong: its mistake is raised."""
-    if not names_a_command(line):
+def command_in(line: str, expand: Callable[[str], str] = str) -> argparse.Namespace | None:
+    """The command the whole line (`expand`ed) is, else None: a question. A command's name
+    followed only by flags, or by one word without `?` (`budget lots`), is a command typed
+    wrong: its mistake is raised."""
+    words = line.split()
+    if words and words[0] not in {command.name for command in COMMANDS}:
         return None
     try:
-        return parse_command(line)
+        return parse_command(expand(line))
     except OptionError:
-        if all(word.startswith("-") for word in line.split()[1:]):
+        rest = words[1:]
+        if all(w.startswith("-") for w in rest) or (len(rest) == 1 and rest[0][-1] != "?"):
             raise
         return None
 

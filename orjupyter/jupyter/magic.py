@@ -36,7 +36,6 @@ from orjupyter.jupyter.execution import (
 from orjupyter.jupyter.grammar import (
     command_in,
     help_text,
-    names_a_command,
     parse_options,
     split_question,
 )
@@ -95,7 +94,7 @@ class OrJupyterMagics(Magics):
         """A cell; else a command, when the whole line is one; else a one-line question,
         sent exactly as typed."""
         if cell is None:
-            command = command_in(self.expanded(line)) if names_a_command(line) else None
+            command = command_in(line, self.expanded)
             if command is not None:
                 getattr(self, f"_cmd_{command.command}")(command)
                 return
