@@ -369,14 +369,24 @@ def saved_outputs(cell: Any) -> tuple[list[Any], list[Any]]:
     return answers, [o for o in cell.outputs if "orjupyter" not in o.get("metadata", {})]
 
 
+def saved_views(cell: Any) -> int:
+    """How many widget views a saved cell holds (the action bar's)."""
+    return sum(WIDGET_VIEW in output.get("data", {}) for output in cell.outputs)
+
+
 def check_saved_answer(cell: Any) -> Any:
     """The saved cell holds its answer as one ordinary display_data (HTML with the usage
-    line, and plain text), first; anything else is the action bar's widget view,
-    which shows nothing as text. Returns the answer output."""
-    answers, others = saved_outputs(cell)
+    line, and plain text), first of what shows (the live panel it replaced is left
+    empty above it); anything else is the action bar's widget view, which shows nothing
+    as text. Returns the answer output."""
+    from notebook_support import emptied
+
+    shown = [o for o in cell.outputs if not emptied(o.get("data", {}))]
+    answers = [o for o in shown if "orjupyter" in o.get("metadata", {})]
+    others = [o for o in shown if "orjupyter" not in o.get("metadata", {})]
     assert len(answers) == 1, f"expected one saved answer, got {cell.outputs}"
     [answer] = answers
-    assert cell.outputs[0] is answer, "the answer is not the cell's first output"
+    assert shown[0] is answer, "the answer is not the first output that shows"
     assert answer["output_type"] == "display_data"
     assert WIDGET_VIEW not in answer["data"], "the saved answer is a widget"
     assert set(answer["data"]) == {"text/html", "text/plain"}

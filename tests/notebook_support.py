@@ -76,3 +76,13 @@ def typed_into_ipython(typed: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         TERMINAL_IPYTHON, input=typed, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def emptied(data: dict[str, Any]) -> bool:
+    """An output that shows nothing: what a live panel leaves once the final output is
+    shown under it (no widget, no text; in JupyterLab its place is hidden too)."""
+    return (
+        "application/vnd.jupyter.widget-view+json" not in data
+        and not data.get("text/plain", "").strip()
+        and 'class="orj-gone"' in data.get("text/html", "")
+    )

@@ -16,6 +16,8 @@ class Iopub:
         self.client = client
         self.widgets: dict[str, dict] = {}
         self.updates: list[dict] = []
+        self.answers: list[dict] = []
+        """New outputs that hold an answer (their metadata says whose)."""
 
     def pump(self, until, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -30,6 +32,8 @@ class Iopub:
                 self.widgets[content["comm_id"]] = content["data"].get("state", {})
             elif msg["msg_type"] == "update_display_data":
                 self.updates.append(content)
+            elif msg["msg_type"] == "display_data" and "orjupyter" in content["metadata"]:
+                self.answers.append(content)
 
     def find(self, model: str, **state) -> str | None:
         for comm_id, known in self.widgets.items():
@@ -48,7 +52,7 @@ def test_follow_up_and_regenerate_continue_the_cell(router, kernel):
     kernel.execute_interactive("%load_ext orjupyter", timeout=60)
     iopub = Iopub(kernel)
     kernel.execute("%%gpt4o -o first\nWhat is a p-value?")
-    iopub.pump(lambda: iopub.find("TextModel", placeholder="Ask a follow-up…") and iopub.updates)
+    iopub.pump(lambda: iopub.find("TextModel", placeholder="Ask a follow-up…") and iopub.answers)
     box = iopub.find("TextModel", placeholder="Ask a follow-up…")
 
     # type a follow-up and press Enter: the frontend sends the new value
@@ -65,7 +69,7 @@ def test_follow_up_and_regenerate_continue_the_cell(router, kernel):
     final = iopub.updates[-1]["data"]
     assert final["text/plain"].count("I received 1 part") == 2  # both answers
     assert "And in one sentence?" in final["text/html"]
-    assert iopub.updates[-1]["transient"] == iopub.updates[0]["transient"]  # same output
+    assert iopub.updates[-1]["transient"] == iopub.answers[0]["transient"]  # same output
 
     # regenerate the follow-up: asked again, uncached, replacing the last answer
     regenerate = iopub.find("ButtonModel", description="Regenerate")
@@ -83,7 +87,7 @@ def test_a_refused_follow_up_says_why_in_place(router, kernel):
     kernel.execute_interactive("%load_ext orjupyter", timeout=60)
     iopub = Iopub(kernel)
     kernel.execute("%%gpt4o --max-tokens 20\nA short question")
-    iopub.pump(lambda: iopub.find("TextModel", placeholder="Ask a follow-up…") and iopub.updates)
+    iopub.pump(lambda: iopub.find("TextModel", placeholder="Ask a follow-up…") and iopub.answers)
     kernel.execute_interactive("%gpt4o budget 0.0001", timeout=30)
     box = iopub.find("TextModel", placeholder="Ask a follow-up…")
     send(

@@ -27,6 +27,7 @@ from browser_support import (
     fake,
     normalise,
     saved_outputs,
+    saved_views,
     wait_for,
 )
 
@@ -221,7 +222,7 @@ def test_answers_persist_after_save_and_reopen(
     for cell in lab.read_notebook(notebook.name).cells[1:3]:
         output = check_saved_answer(cell)  # and, at most, the action bar's widget view
         usage_lines.append(output["data"]["text/plain"].splitlines()[-1])
-        views.append(len(cell.outputs) - 1)
+        views.append(saved_views(cell))
 
     lab.shutdown_kernels()
     wait_for(lambda: not lab.kernels(), 10, "the kernel to shut down")

@@ -22,6 +22,7 @@ from browser_support import (
     fake,
     normalise,
     saved_outputs,
+    saved_views,
     wait_for,
 )
 
@@ -136,8 +137,10 @@ def wait_transcript(
 
 
 def answer_children(notebook: NotebookPage, index: int) -> int:
-    """How many outputs the cell shows: the answer (or its live panel) and the bar."""
-    return notebook.output_area(index).locator(":scope > .jp-OutputArea-child").count()
+    """How many outputs the cell shows: the answer (or its live panel) and the bar (the
+    emptied first panel is hidden)."""
+    area = notebook.output_area(index)
+    return area.locator(":scope > .jp-OutputArea-child:not(:has(.orj-gone))").count()
 
 
 def first_answer(notebook: NotebookPage, index: int) -> list[tuple[str, str]]:
@@ -180,6 +183,9 @@ def test_follow_up_streams_into_the_same_output(
     first = first_answer(notebook, 1)
     assert [kind for kind, _ in first] == ["answer", "status"]
     assert answer_children(notebook, 1) == 2
+    gone = notebook.output_area(1).locator(":scope > .jp-OutputArea-child:has(.orj-gone)")
+    assert gone.count() == 1  # the live panel, emptied above the answer…
+    assert not gone.is_visible()  # …takes no room
 
     question = follow_up("And the printing ones?", SECOND, chunks=30, delay=0.05)
     ask(notebook, 1, question)
@@ -351,6 +357,6 @@ def test_transcript_survives_save_and_reopen_without_a_kernel(
     reopened = open_notebook()
     after = wait_transcript(reopened, 1, lambda b: len(statuses(b)) == 2, "the saved transcript")
     assert after == before
-    reopened.check_no_dead_widgets(1, len(cell.outputs) - 1)
+    reopened.check_no_dead_widgets(1, saved_views(cell))
     body = reopened.page.locator("body").inner_text()
     assert "Error displaying widget" not in body

@@ -24,6 +24,7 @@ from browser_support import (
     normalise,
     notebook_opener,
     saved_outputs,
+    saved_views,
     wait_for,
 )
 from conftest import lab_env
@@ -456,7 +457,7 @@ def test_notebook7_streams_stops_and_keeps_the_answers(
     for cell in saved_cells[1:3]:
         output = check_saved_answer(cell)  # and, at most, the action bar's widget view
         usage_lines.append(output["data"]["text/plain"].splitlines()[-1])
-        views.append(len(cell.outputs) - 1)
+        views.append(saved_views(cell))
 
     notebook7.shutdown_kernels()
     wait_for(lambda: not notebook7.kernels(), 10, "the kernel to shut down")

@@ -13,6 +13,7 @@ import pytest
 from conftest import TEST_KEY, sent_images
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
+from notebook_support import emptied
 
 from orjupyter.core.domain import Usage
 from orjupyter.store.columns import CallRecord
@@ -147,8 +148,9 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     summary = [
         o for c in done.cells if c.cell_type == "code" and "--map" in c.source for o in c.outputs
     ]
-    assert len(summary) == 1  # the panel became the run's summary
-    assert summary[0]["data"]["text/plain"].startswith("3 rows · 3 answered · 0 failed · billed $")
+    live, final = summary  # the live bar, emptied, and the run's summary under it
+    assert emptied(live["data"])
+    assert final["data"]["text/plain"].startswith("3 rows · 3 answered · 0 failed · billed $")
 
 
 def test_nbconvert_html_shows_the_answer_safely(router, tmp_path):

@@ -77,7 +77,7 @@ def test_a_stopped_answer_gets_its_exact_bill(router: FakeRouter, kernel) -> Non
     updates: list[str] = []
     while True:  # the cell ends at once: it does not wait for the bill
         msg = kernel.get_iopub_msg(timeout=30)
-        if msg["msg_type"] == "update_display_data":
+        if msg["msg_type"] in {"display_data", "update_display_data"}:
             updates.append(msg["content"]["data"].get("text/plain", ""))
         if (
             msg["msg_type"] == "status"

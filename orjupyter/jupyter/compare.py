@@ -13,7 +13,7 @@ from orjupyter.core.domain import Reply, Totals
 from orjupyter.core.errors import CallFailed, OptionError
 from orjupyter.core.formats import OUTPUT_FORMATS, Format
 from orjupyter.core.question import Question
-from orjupyter.jupyter.panel import Panel, _close_tree
+from orjupyter.jupyter.panel import Panel, _close_tree, replace_live
 from orjupyter.service.call import Stopper
 from orjupyter.service.compare import ask_all
 from orjupyter.service.session import Settled
@@ -149,7 +149,11 @@ class Comparison:
         self.box.add_class("orj-panel")
         self.box.add_class("orj-compare")
         models = ", ".join(column.model for column in self.columns)
-        bundle = {**self.box._repr_mimebundle_(), "text/plain": f"comparing {models}…"}
+        bundle = {
+            **self.box._repr_mimebundle_(),
+            "text/plain": f"comparing {models}… (the live columns need widgets; the "
+            "comparison follows when every model has answered)",
+        }
         self.handle = display(bundle, raw=True, display_id=True)
 
     def stop_all(self) -> None:
@@ -184,11 +188,13 @@ class Comparison:
             else:
                 print(bundle["text/plain"], file=sys.stdout)
             return
-        self.handle.update(bundle, metadata=meta, raw=True)
         box = getattr(self, "box", None)
-        if box is not None:
-            self.box = None
-            _close_tree(box)
+        if box is None:  # the bill settled: the comparison is shown already
+            self.handle.update(bundle, metadata=meta, raw=True)
+            return
+        self.handle = replace_live(self.handle, bundle, meta)
+        self.box = None
+        _close_tree(box)
 
 
 def _escaped(text: str) -> str:

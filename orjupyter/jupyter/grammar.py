@@ -97,6 +97,22 @@ def amount(text: str) -> Decimal:
     return value
 
 
+def budget_amount(text: str) -> str:
+    """`%gpt4o budget AMOUNT|off`: dollars (`0.50`, `$2`) or `off`; the range is checked later."""
+    try:
+        Decimal("0" if text.lower() in {"off", "none"} else text.lstrip("$"))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars") from None
+    return text
+
+
+def name_word(text: str) -> str:
+    """A command's word (a filter, a name, a slug) never holds a question's punctuation."""
+    if re.search(r"[?!,;\"'`]", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a name")
+    return text
+
+
 def fallbacks(text: str) -> tuple[str, ...]:
     slugs = tuple(slug.strip() for slug in text.split(",") if slug.strip())
     if not slugs:
@@ -272,12 +288,12 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "budget",
         "show or set this notebook's budget in dollars (`off` removes it)",
-        lambda p: p.add_argument("amount", nargs="?", metavar="AMOUNT|off"),
+        lambda p: p.add_argument("amount", nargs="?", metavar="AMOUNT|off", type=budget_amount),
     ),
     Command(
         "models",
         "OpenRouter's models with prices (optionally filtered)",
-        lambda p: p.add_argument("filter", nargs="*", metavar="FILTER"),
+        lambda p: p.add_argument("filter", nargs="*", metavar="FILTER", type=name_word),
     ),
     Command("credits", "the key's credit, limit and usage on OpenRouter"),
     Command(
@@ -295,15 +311,15 @@ COMMANDS: tuple[Command, ...] = (
         "alias",
         "a new %%NAME magic for another model",
         lambda p: (
-            p.add_argument("name", metavar="NAME"),
-            p.add_argument("slug", metavar="SLUG"),
+            p.add_argument("name", metavar="NAME", type=name_word),
+            p.add_argument("slug", metavar="SLUG", type=name_word),
             p.add_argument("--force", action="store_true", help="replace an existing magic"),
         ),
     ),
     Command(
         "reset",
         "forget a --thread's history (all threads without a name)",
-        lambda p: p.add_argument("thread", nargs="?", metavar="THREAD"),
+        lambda p: p.add_argument("thread", nargs="?", metavar="THREAD", type=name_word),
     ),
 )
 
@@ -347,14 +363,25 @@ def parse_options(line: str) -> argparse.Namespace:
     return args
 
 
-def is_command(line: str) -> bool:
-    words = line.split()
-    return not words or words[0] in {command.name for command in COMMANDS}
-
-
 def parse_command(line: str) -> argparse.Namespace:
     words = _posix_words(line) or ["help"]
     return command_parser().parse_args(words)
+
+
+def command_in(line: str, expand: Callable[[str], str] = str) -> argparse.Namespace | None:
+    """The command the whole line (`expand`ed) is, else None: a question. A command's name
+    followed only by flags, or by one word without `?` (`budget lots`), is a command typed
+    wrong: its mistake is raised."""
+    words = line.split()
+    if words and words[0] not in {command.name for command in COMMANDS}:
+        return None
+    try:
+        return parse_command(expand(line))
+    except OptionError:
+        rest = words[1:]
+        if all(w.startswith("-") for w in rest) or (len(rest) == 1 and rest[0][-1] != "?"):
+            raise
+        return None
 
 
 # A shell-like word: runs of plain characters and quoted strings, kept with its position.

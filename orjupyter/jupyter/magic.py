@@ -34,9 +34,8 @@ from orjupyter.jupyter.execution import (
     run_sync,
 )
 from orjupyter.jupyter.grammar import (
+    command_in,
     help_text,
-    is_command,
-    parse_command,
     parse_options,
     split_question,
 )
@@ -88,13 +87,18 @@ class OrJupyterMagics(Magics):
     def gpt4o(self, line: str, cell: str | None = None) -> None:
         self.recorder.exclude_current()
         with speaking_plainly():
-            if cell is not None:
-                self._sync(self.ask(self.expanded(line), cell))
-            elif is_command(line):
-                self._command(self.expanded(line))
-            else:
-                options, question = split_question(line)
-                self._sync(self.ask(self.expanded(options), question))
+            self._run(line, cell)
+
+    def _run(self, line: str, cell: str | None, model: str | None = None) -> None:
+        """A cell; else a command, when the whole line is one; else a one-line question,
+        sent exactly as typed."""
+        if cell is None:
+            command = command_in(line, self.expanded)
+            if command is not None:
+                getattr(self, f"_cmd_{command.command}")(command)
+                return
+            line, cell = split_question(line)
+        self._sync(self.ask(self.expanded(line), cell, default_model=model))
 
     def expanded(self, text: str) -> str:
         """`$name` and `{name}` in the options, as IPython expands a magic's line. The
@@ -108,10 +112,6 @@ class OrJupyterMagics(Magics):
     def _sync(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run a call to its end from a blocking cell, closing the connections it made."""
         return run_sync(coroutine, on_exit=self.session.clients.close_current)
-
-    def _command(self, line: str) -> None:
-        args = parse_command(line)
-        getattr(self, f"_cmd_{args.command}")(args)
 
     def _cmd_help(self, _args: Namespace) -> None:
         print(help_text(ABOUT))
@@ -181,12 +181,7 @@ class OrJupyterMagics(Magics):
         def magic(line: str, cell: str | None = None) -> None:
             self.recorder.exclude_current()
             with speaking_plainly():
-                if cell is None and not is_command(line):
-                    line, cell = split_question(line)
-                if cell is None:
-                    self._command(self.expanded(line))
-                else:
-                    self._sync(self.ask(self.expanded(line), cell, default_model=model))
+                self._run(line, cell, model)
 
         magic.__doc__ = f"Ask {model} (an alias of %%gpt4o; same options)."
         shell.register_magic_function(magic, magic_kind="line_cell", magic_name=name)
@@ -247,7 +242,7 @@ class OrJupyterMagics(Magics):
             raise OptionError(f"--bg cannot put code in a new cell; drop --bg or -f {question.fmt}")
         if not self.settings.replaying():
             self.session.client_spec()  # no key: say so now, in this cell
-        view = self._view(question.options.model, question)
+        view = self._view(question.options.model, question, background=True)
         view.show()  # in this cell, now: the answer arrives after the cell has ended
 
         async def answer() -> Reply:
@@ -333,21 +328,21 @@ class OrJupyterMagics(Magics):
             explicit=asked is not None,
         )
 
-    def _view(self, model: str, question: Question | None = None) -> View:
+    def _view(self, model: str, question: Question, *, background: bool = False) -> View:
         from orjupyter.jupyter.panel import Panel, TextView
 
         settings, total_name = self.settings, self.notebook().total_name
         if not settings.widgets or getattr(self.shell, "kernel", None) is None:
             return TextView(model, total_name=total_name)
-        if question is None:
-            return Panel(model, settings.updates_per_second, total_name=total_name)
         from functools import partial
 
         from orjupyter.jupyter.actions import Conversation
 
         make_panel = partial(Panel, model, settings.updates_per_second, total_name=total_name)
         conversation = Conversation(self.session, question, make_panel)
-        return make_panel(on_done=conversation.done, after_show=conversation.show)
+        return make_panel(
+            on_done=conversation.done, after_show=conversation.show, background=background
+        )
 
 
 OrJupyterMagics.gpt4o.__doc__ = help_text(ABOUT)  # `%gpt4o?` shows the whole help, once

@@ -120,7 +120,12 @@ class NotebookPanel:
                 with self.sidecar:
                     display(self.box)
                 return
-        placeholder = {"text/html": saved_placeholder_html(), "text/plain": SAVED_TEXT}
+        # a frontend without widgets (jupyter console) prints the numbers as of now
+        numbers = summary_text(self.summary) if self.summary is not None else SAVED_TEXT
+        placeholder = {
+            "text/html": saved_placeholder_html(),
+            "text/plain": f"{numbers}\n(the live panel needs widgets; %gpt4o panel shows it again)",
+        }
         self.placeholder = display(placeholder, raw=True, display_id=True)
         bundle = {**self.box._repr_mimebundle_(), "text/plain": ""}
         self.handle = display(bundle, raw=True, display_id=True)

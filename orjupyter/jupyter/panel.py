@@ -93,6 +93,30 @@ class TextView:
         self.out.flush()
 
 
+GONE: dict[str, str] = {
+    "text/html": '<div class="orj-gone"></div><style>.jp-OutputArea-child:has(.orj-gone)'
+    "{display:none}</style>",
+    "text/plain": "",
+}
+"""What a live view leaves once its final output is shown below it: nothing to see (in
+JupyterLab and Notebook 7 not even its place)."""
+
+
+def replace_live(live: Any, bundle: dict[str, str], metadata: dict[str, Any] | None = None) -> Any:
+    """Show a final output as a new output of the cell, then empty the live view's.
+
+    The final output never depends on a frontend applying a display update (jupyter
+    console applies none; VS Code has not always): where updates work, the live view
+    disappears and the final output takes its place; where they do not, the final output
+    still shows. Returns the final output's handle (for the settled bill)."""
+    from IPython.display import display
+
+    final = display(bundle, metadata=metadata or {}, raw=True, display_id=True)
+    if live is not None:
+        live.update(GONE, raw=True)
+    return final
+
+
 LONG_TAIL = 2000
 """Characters of one streaming paragraph re-rendered at most, before its start is frozen."""
 TAIL_CAP = 2 * LONG_TAIL
@@ -116,11 +140,15 @@ class Panel:
         on_done: Callable[[Panel], None] | None = None,
         after_show: Callable[[], None] | None = None,
         total_name: str = "notebook total",
+        background: bool = False,
     ) -> None:
         """`handle`: an output to stream into instead of a new one (a follow-up replaces the
         cell's answer with a panel that shows the `earlier` exchanges above `question`);
-        `on_done` runs once the final output is shown; `total_name` is what the usage line
-        calls the running total."""
+        `on_done` runs once the final output is shown; `after_show` shows what goes under
+        the answer (the action bar); `total_name` is what the usage line calls the running
+        total. In a cell, the final output is a new output below the live panel, which is
+        then emptied; a follow-up's (`handle`) and a `background` answer's (`--bg`) arrive
+        after their cell has ended, so they replace the panel by its display id."""
         from orjupyter.render.markdown import BlockSplitter
 
         self.reuse = handle
@@ -143,6 +171,7 @@ class Panel:
         self.stop_requested = False
         self.final: tuple[dict[str, str], dict[str, Any]] | None = None
         self.thinking: Any = None
+        self.background = background
 
     @staticmethod
     def _status_html(text: str) -> str:
@@ -161,16 +190,18 @@ class Panel:
         from IPython.display import display
 
         self.build()
-        bundle = {
-            **self.box._repr_mimebundle_(),
-            "text/plain": f"{self.model}: the answer is streaming (the panel needs widgets)…",
-        }
+        if self.background:
+            plain = f"{self.model}: answering in the background… (the live panel needs widgets)"
+        else:
+            plain = f"{self.model}: answering… (the live panel needs widgets; the answer follows)"
+        bundle = {**self.box._repr_mimebundle_(), "text/plain": plain}
         if self.reuse is not None:
             self.handle = self.reuse
             self.handle.update(bundle, raw=True)
         else:
             self.handle = display(bundle, raw=True, display_id=True)
-            self._shown()
+            if self.background:  # the bar must land in this cell, which ends now
+                self._shown()
 
     def build(self) -> None:
         """The panel's widgets (`self.box`), not displayed yet."""
@@ -297,18 +328,19 @@ class Panel:
         self.exchanges = [*self.earlier, Exchange(self.question, reply)]
         bundle = transcript_bundle(self.exchanges, totals, fmt, self.total_name)
         self.final = (bundle, metadata(reply))
-        if self.handle is None:  # answered from the cache: no panel was needed
-            from IPython.display import display
-
-            self.handle = display(bundle, metadata=metadata(reply), raw=True, display_id=True)
-            self._shown()
-            if self.on_done is not None:
+        if self.handle is not None and (self.reuse is not None or self.background):
+            if self.on_done is not None:  # ready for the next action before it can be seen
                 self.on_done(self)
+            self.handle.update(bundle, metadata=metadata(reply), raw=True)
+            _close_tree(self.box)
             return
-        if self.on_done is not None:  # ready for the next action before it can be seen
+        live = self.handle  # None: answered from the cache, no panel was needed
+        self.handle = replace_live(live, bundle, metadata(reply))
+        if live is not None:
+            _close_tree(self.box)
+        if self.on_done is not None:
             self.on_done(self)
-        self.handle.update(bundle, metadata=metadata(reply), raw=True)
-        _close_tree(self.box)
+        self._shown()
 
     def settled(self, reply: Reply, totals: Totals) -> None:
         """Show the billed cost in place of the estimate, if the answer is still shown."""

@@ -86,7 +86,8 @@ class ProgressPanel:
         self.box.add_class("orj-map-panel")
         bundle = {
             **self.box._repr_mimebundle_(),
-            "text/plain": f"{self.model}: {progress.total:,} rows running…",
+            "text/plain": f"{self.model}: {progress.total:,} rows running… (the live bar "
+            "needs widgets; the summary follows when the run ends)",
         }
         self.handle = display(bundle, raw=True, display_id=True)
 
@@ -108,8 +109,10 @@ class ProgressPanel:
             self.line.value = _bar_html(self.progress, self._text(self.progress))
 
     def finish(self, progress: RunProgress, note: str | None) -> None:
+        from orjupyter.jupyter.panel import replace_live
+
         self.throttle.cancel()
-        self.handle.update(_summary_bundle(progress, note), raw=True)
+        self.handle = replace_live(self.handle, _summary_bundle(progress, note))
         for widget in (self.button, self.line, self.box):
             for part in ("layout", "style"):
                 model = getattr(widget, part, None)
