@@ -85,7 +85,7 @@ async def ask_with_tools(
         magics.session,
         question,
         tools,
-        magics._view(options.model),
+        magics._view(options.model, question),
         events,
         max_steps=args.max_steps or DEFAULT_MAX_STEPS,
         cap=args.budget,
