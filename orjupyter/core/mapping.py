@@ -311,6 +311,53 @@ def summary_text(progress: RunProgress) -> str:
     return " · ".join(fields)
 
 
+class RowError(str):
+    """Why a row has no answer; `.text` is the model's answer when there was one (an
+    answer that missed the `--schema`), else None."""
+
+    text: str | None
+
+    def __new__(cls, why: str, text: str | None = None) -> RowError:
+        error = super().__new__(cls, why)
+        error.text = text
+        return error
+
+
+def errors_note(progress: RunProgress, name: str | None) -> str | None:
+    """Where the run's end points for rows without an answer (None: every row has one)."""
+    missing = progress.failed + progress.stopped + progress.unsent
+    if not missing:
+        return None
+    rows = f"{missing:,} row{'s' if missing != 1 else ''} without an answer"
+    if name is None:
+        return f"{rows}: add -o NAME to keep why, by row, in NAME_errors"
+    return (
+        f"{rows}: why is in {name} (an answer that missed the schema is its .text); "
+        "re-running the cell asks them again (the answered ones come from the cache)"
+    )
+
+
+def shadowing(
+    segments: Sequence[Segment], source: MapSource, namespace: Mapping[str, object]
+) -> str | None:
+    """The columns the template uses that are also notebook variables: the column wins,
+    said once (None when none does)."""
+    used = {
+        name
+        for s in segments
+        if isinstance(s, Placeholder)
+        for name in ([s.field] if s.field in source.columns else names_read(s))
+    }
+    shadowed = [c for c in source.columns if c in used and c in namespace]
+    if not shadowed:
+        return None
+    names = ", ".join("{" + name + "}" for name in shadowed)
+    return (
+        f"{names}: {source.name}'s column, not the notebook variable of the same name (a "
+        "column shadows a variable; rename one to use the variable)"
+    )
+
+
 @dataclass
 class RowResult:
     """One row's end: its value (None when missing) or why it has none."""
