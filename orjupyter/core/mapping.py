@@ -367,11 +367,13 @@ class RowResult:
 
 
 def errors_by_label(source: MapSource, results: Sequence[RowResult | None]) -> dict[object, str]:
-    """Why each missing row is missing, by its label (unsent rows say so)."""
+    """Why each missing row is missing, by its label (unsent rows say so), each a
+    `RowError` (a `str` whose `.text` is the answer that missed the schema, if any)."""
     errors: dict[object, str] = {}
     for label, result in zip(source.labels, results, strict=True):
         if result is None:
-            errors[label] = "not sent"
+            errors[label] = RowError("not sent")
         elif result.error is not None:
-            errors[label] = result.error
+            error = result.error
+            errors[label] = error if isinstance(error, RowError) else RowError(error)
     return errors
