@@ -87,13 +87,6 @@ def concurrency(text: str) -> int:
     return value
 
 
-def retries(text: str) -> int:
-    value = int(text) if text.isdigit() else -1
-    if not 0 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of retries from 0 to 10")
-    return value
-
-
 def amount(text: str) -> Decimal:
     try:
         value = Decimal(text.strip().lstrip("$"))
@@ -220,7 +213,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--retries",),
         "with --schema: ask again (with the validation error) up to N times when an "
         "answer is not the schema (default 1; 0: never)",
-        {"type": retries, "metavar": "N"},
+        {"type": int, "choices": range(11), "metavar": "N"},
     ),
     Option(
         ("--map",),
