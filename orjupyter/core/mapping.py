@@ -331,9 +331,10 @@ def errors_note(progress: RunProgress, name: str | None) -> str | None:
     rows = f"{missing:,} row{'s' if missing != 1 else ''} without an answer"
     if name is None:
         return f"{rows}: add -o NAME to keep why, by row, in NAME_errors"
+    them = "them" if missing != 1 else "it"
     return (
         f"{rows}: why is in {name} (an answer that missed the schema is its .text); "
-        "re-running the cell asks them again (the answered ones come from the cache)"
+        f"re-running the cell asks {them} again (the answered ones come from the cache)"
     )
 
 
