@@ -303,3 +303,23 @@ def test_retries_without_a_schema_is_one_line(shell, router, capsys):
     assert not shell.run_cell("%%gpt4o --retries 99 --schema X\nhello").success
     assert "--retries: invalid choice: 99 (choose from 0, 1" in capsys.readouterr().err
     assert router.requests == []
+
+
+def test_in_a_kernel_each_attempt_shows_its_own_answer(router, tmp_path):
+    from notebook_support import execute, streamed
+
+    notebook = execute(
+        tmp_path,
+        "%load_ext orjupyter\nfrom typing import TypedDict\n"
+        "class Reading(TypedDict):\n    title: str\n    pages: int",
+        "%%gpt4o --schema Reading -o book\n[[fake off_schema=1]] Dune",
+        "print(book)",
+    )
+    asked = notebook.cells[1]
+    shown = [o for o in asked.outputs if "orjupyter" in o.get("metadata", {})]
+    assert len(shown) == 2  # the answer that missed, then the valid one
+    assert shown[0]["metadata"]["orjupyter"]["outcome"] == "invalid"
+    assert shown[1]["metadata"]["orjupyter"]["outcome"] == "ok"
+    assert "Valid on attempt 2" in streamed(asked)
+    assert streamed(notebook.cells[2]) == "{'title': 'sample', 'pages': 1}\n"
+    assert len(router.requests) == 2
