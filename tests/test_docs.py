@@ -246,8 +246,8 @@ def test_the_local_server_page_lists_its_options_and_models():
 
 
 def test_the_local_server_page_says_what_it_does_with_structured_output():
-    """It ignores `response_format`: the page must not let `--schema` look as if it
-    worked there, and says how to try it."""
+    """It answers `response_format` with JSON (and fails on purpose when asked): the page
+    says so, and shows the switches."""
     from orjupyter.fakerouter import FakeRouter
 
     markdown = page("local-server.md")
@@ -260,11 +260,11 @@ def test_the_local_server_page_says_what_it_does_with_structured_output():
                 messages=[{"role": "user", "content": "a JSON object, please"}],
                 response_format={"type": "json_object"},
             )
-    with pytest.raises(json.JSONDecodeError):
-        json.loads(answer.choices[0].message.content or "")
-    assert "it ignores `response_format`" in markdown
-    assert "`--schema`" in markdown
-    assert "reply_b64" in markdown
+    assert isinstance(json.loads(answer.choices[0].message.content or ""), dict)
+    assert "ignores `response_format`" not in markdown
+    assert "## Structured output: `response_format`" in markdown
+    for switch in ("not_json=N", "off_schema=N", "reply_b64"):
+        assert switch in markdown
 
 
 def test_getting_started_installs_what_exists():

@@ -9,9 +9,10 @@ import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import openai
+import pydantic
 import pytest
 
 from orjupyter.fakerouter import FakeRouter
@@ -197,3 +198,122 @@ def test_a_broken_stream_is_billed_too(client: openai.OpenAI) -> None:
     assert record["tokens_completion"] == 5
     assert record["finish_reason"] == "error"
     assert json.dumps(record)  # plain JSON
+
+
+# --- structured output: response_format ----------------------------------------------
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "age": {"type": "integer", "minimum": 18},
+        "score": {"type": "number", "maximum": 1},
+        "member": {"type": "boolean"},
+        "level": {"enum": ["gold", "silver"]},
+        "nickname": {"type": ["string", "null"]},
+        "home": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/Place"}]},
+        "visits": {"type": "array", "items": {"$ref": "#/$defs/Place"}},
+        "boss": {"anyOf": [{"$ref": "#/$defs/Person"}, {"type": "null"}]},
+    },
+    "$defs": {
+        "Place": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "zip": {"type": "integer"}},
+            "required": ["city", "zip"],
+            "additionalProperties": False,
+        },
+        "Person": {
+            "type": "object",
+            "properties": {"boss": {"anyOf": [{"$ref": "#/$defs/Person"}, {"type": "null"}]}},
+            "required": ["boss"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["name", "age", "score", "member", "level", "nickname", "home", "visits", "boss"],
+    "additionalProperties": False,
+}
+
+
+def json_schema(schema: dict[str, Any], name: str = "Form") -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+
+
+def answer_of(client: openai.OpenAI, messages: Any, response_format: dict[str, Any]) -> str:
+    chunks = list(
+        client.chat.completions.create(
+            model="openai/gpt-4o-mini",
+            messages=messages,
+            stream=True,
+            response_format=response_format,  # type: ignore[arg-type]
+        )
+    )
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_a_json_schema_request_is_answered_with_json_that_fits_it(client):
+    from orjupyter.core.schema import problems
+
+    value = json.loads(
+        answer_of(client, [{"role": "user", "content": "Fill"}], json_schema(SCHEMA))
+    )
+    assert problems(SCHEMA, value) == []
+    assert value["age"] == 18
+    assert value["score"] == 1
+    assert value["level"] == "gold"
+    assert value["home"] == {"city": "sample", "zip": 1}  # the choice that is not null
+    depth, boss = 0, value["boss"]  # a recursive type ends (in null) instead of looping
+    while boss is not None:
+        depth, boss = depth + 1, boss["boss"]
+    assert 0 < depth < 20
+
+
+def test_a_pydantic_models_strict_schema_is_answered_and_validates(client):
+    from orjupyter.core.schema import schema_for, validated
+
+    class Stop(pydantic.BaseModel):
+        city: str
+        nights: int
+
+    class Trip(pydantic.BaseModel):
+        title: str
+        kind: Literal["work", "leisure"]
+        stops: list[Stop]
+        budget: float | None = None
+
+    schema = schema_for(Trip, "Trip")
+    text = answer_of(client, [{"role": "user", "content": "Plan"}], schema.response_format())
+    assert validated(schema, text) == Trip(
+        title="sample", kind="work", stops=[Stop(city="sample", nights=1)], budget=1.5
+    )
+
+
+def test_a_json_object_request_is_answered_with_an_object(client):
+    text = answer_of(client, [{"role": "user", "content": "Hi"}], {"type": "json_object"})
+    assert json.loads(text) == {"answer": "I received 1 part:\n- text: 2 characters"}
+
+
+def test_not_json_and_off_schema_fail_the_first_attempts_then_answer_right(client):
+    from orjupyter.core.schema import problems
+
+    schema = SCHEMA["$defs"]["Place"]
+    for switch, failing in (("not_json=1", 1), ("off_schema=2", 2)):
+        messages: list[dict[str, Any]] = [{"role": "user", "content": f"[[fake {switch}]] Go"}]
+        for attempt in range(1, failing + 2):
+            text = answer_of(client, messages, json_schema(schema))
+            if attempt <= failing and switch.startswith("not_json"):
+                with pytest.raises(json.JSONDecodeError):
+                    json.loads(text)
+            elif attempt <= failing:
+                assert problems(schema, json.loads(text)) == ["$: missing 'city'"]
+            else:
+                assert problems(schema, json.loads(text)) == []
+            messages += [
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": "That was wrong; answer again."},
+            ]
+
+
+def test_a_scripted_reply_wins_over_the_schema(client):
+    content = "[[fake reply=not_json]] Go"
+    text = answer_of(client, [{"role": "user", "content": content}], json_schema(SCHEMA))
+    assert text == "not json"

@@ -172,7 +172,7 @@ def test_schema_rows_become_a_dataframe_with_one_column_per_field(router, kernel
         "@dataclass\nclass Label:\n    kind: str\n    score: int\n"
         f"s = pd.Series({texts!r}, index=[10, 20, 30])",
     )
-    run_quietly(kernel, "%%gpt4o --map s --schema Label -o labels\nLabel this: {item}")
+    run_quietly(kernel, "%%gpt4o --map s --schema Label --retries 0 -o labels\nLabel this: {item}")
     text = printed(
         kernel,
         "print(list(labels.columns), labels.index.tolist())\n"
@@ -402,3 +402,78 @@ def test_schema_answers_are_a_frame_mathjax_leaves_alone(shell, router):
     assert frame["price"].tolist() == ["between $5 and $10"]
     for shown in (frame._repr_html_(), frame.head()._repr_html_()):
         assert shown.startswith('<div class="tex2jax_ignore mathjax_ignore">')
+
+
+# --- --schema rows asked again, failures kept, re-runs (a plain shell) ------------------
+
+
+def _map_calls(shell) -> list:
+    magics = shell.magics_manager.registry["OrJupyterMagics"]
+    return magics.session.book.ledger.calls(magics.notebook().key)
+
+
+def test_schema_rows_are_asked_again_and_a_re_run_sends_only_the_failed_ones(shell, router, capsys):
+    from dataclasses import dataclass
+
+    import pandas as pd
+
+    @dataclass
+    class Label:
+        kind: str
+        score: int
+
+    shell.user_ns["Label"] = Label
+    rows = ["a [[fake not_json=1]]", "b [[fake off_schema=9]]", "c", "d [[fake status=400]]"]
+    shell.user_ns["tickets"] = pd.Series(rows, index=list("wxyz"))
+    cell = "%%gpt4o --map tickets --schema Label -o labels\n{item}"
+    assert run(shell, cell).success
+    labels, errors = shell.user_ns["labels"], shell.user_ns["labels_errors"]
+    assert labels["kind"].tolist()[0::2] == ["sample", "sample"]  # w after a re-ask, y
+    assert sorted(errors) == ["x", "z"]
+    assert errors["x"].startswith("the answer does not match Label: $: missing 'kind' (2 ")
+    assert json.loads(errors["x"].text) == {"score": 1}  # the failed answer, as given
+    assert errors["z"].startswith("HTTP 400")
+    assert errors["z"].text is None
+    out = capsys.readouterr().out
+    assert "4 rows · 2 answered · 2 failed" in out
+    assert "2 rows without an answer: why is in labels_errors" in out
+    assert len(router.requests) == 6  # w twice, x twice (--retries 1), y, z
+    calls = _map_calls(shell)
+    assert len({call.run for call in calls}) == 1  # every attempt of every row: one run
+    assert sum(call.usage.cost for call in calls) == sum(
+        Decimal(str(usage["cost"])) for usage in router.billed()
+    )
+
+    router.reset()
+    assert run(shell, cell).success
+    sent = [request.body["messages"][1]["content"] for request in router.requests]
+    assert sorted(sent) == [
+        "b [[fake off_schema=9]]",
+        "b [[fake off_schema=9]]",
+        "d [[fake status=400]]",
+    ]
+    out = capsys.readouterr().out
+    assert "4 rows · 2 answered · 2 from the cache · 2 failed" in out
+
+
+def test_retries_zero_sends_each_row_once(shell, router):
+    shell.user_ns["Label"] = {"type": "object", "properties": {"kind": {"type": "string"}}}
+    shell.user_ns["items"] = ["a [[fake not_json=1]]", "b"]
+    assert run(shell, "%%gpt4o --map items --schema Label --retries 0 -o out\n{item}").success
+    assert len(router.requests) == 2
+    assert shell.user_ns["out"][1] == {"kind": "sample"}
+    assert shell.user_ns["out_errors"][0].startswith("the answer is not valid JSON")
+
+
+def test_a_column_that_shadows_a_variable_the_template_uses_is_said_once(shell, router, capsys):
+    import pandas as pd
+
+    shell.user_ns.update(title="the notebook's title", n=3)
+    shell.user_ns["frame"] = pd.DataFrame({"title": ["a", "b"], "body": ["x", "y"]})
+    assert run(shell, "%%gpt4o --map frame --dry-run\n{title} {n}").success
+    said = "{title}: frame's column, not the notebook variable of the same name"
+    assert capsys.readouterr().out.count(said) == 1
+    assert run(shell, "%%gpt4o --map frame\n{title} {n}").success
+    assert capsys.readouterr().out.count(said) == 1
+    assert run(shell, "%%gpt4o --map frame\n{body} {n}").success  # no column shadows n
+    assert "column, not the notebook variable" not in capsys.readouterr().out

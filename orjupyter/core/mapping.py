@@ -311,6 +311,54 @@ def summary_text(progress: RunProgress) -> str:
     return " · ".join(fields)
 
 
+class RowError(str):
+    """Why a row has no answer; `.text` is the model's answer when there was one (an
+    answer that missed the `--schema`), else None."""
+
+    text: str | None
+
+    def __new__(cls, why: str, text: str | None = None) -> RowError:
+        error = super().__new__(cls, why)
+        error.text = text
+        return error
+
+
+def errors_note(progress: RunProgress, name: str | None) -> str | None:
+    """Where the run's end points for rows without an answer (None: every row has one)."""
+    missing = progress.failed + progress.stopped + progress.unsent
+    if not missing:
+        return None
+    rows = f"{missing:,} row{'s' if missing != 1 else ''} without an answer"
+    if name is None:
+        return f"{rows}: add -o NAME to keep why, by row, in NAME_errors"
+    them = "them" if missing != 1 else "it"
+    return (
+        f"{rows}: why is in {name} (an answer that missed the schema is its .text); "
+        f"re-running the cell asks {them} again (the answered ones come from the cache)"
+    )
+
+
+def shadowing(
+    segments: Sequence[Segment], source: MapSource, namespace: Mapping[str, object]
+) -> str | None:
+    """The columns the template uses that are also notebook variables: the column wins,
+    said once (None when none does)."""
+    used = {
+        name
+        for s in segments
+        if isinstance(s, Placeholder)
+        for name in ([s.field] if s.field in source.columns else names_read(s))
+    }
+    shadowed = [c for c in source.columns if c in used and c in namespace]
+    if not shadowed:
+        return None
+    names = ", ".join("{" + name + "}" for name in shadowed)
+    return (
+        f"{names}: {source.name}'s column, not the notebook variable of the same name (a "
+        "column shadows a variable; rename one to use the variable)"
+    )
+
+
 @dataclass
 class RowResult:
     """One row's end: its value (None when missing) or why it has none."""
@@ -320,11 +368,13 @@ class RowResult:
 
 
 def errors_by_label(source: MapSource, results: Sequence[RowResult | None]) -> dict[object, str]:
-    """Why each missing row is missing, by its label (unsent rows say so)."""
+    """Why each missing row is missing, by its label (unsent rows say so), each a
+    `RowError` (a `str` whose `.text` is the answer that missed the schema, if any)."""
     errors: dict[object, str] = {}
     for label, result in zip(source.labels, results, strict=True):
         if result is None:
-            errors[label] = "not sent"
+            errors[label] = RowError("not sent")
         elif result.error is not None:
-            errors[label] = result.error
+            error = result.error
+            errors[label] = error if isinstance(error, RowError) else RowError(error)
     return errors

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from orjupyter.core.domain import Part
+from orjupyter.core.domain import Part, Reply
+from orjupyter.core.errors import FormatError
 from orjupyter.core.formats import Format
 from orjupyter.core.request import CallOptions
+
+if TYPE_CHECKING:
+    from orjupyter.core.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -28,4 +34,26 @@ class Question:
     note: str = ""
     """What went with the question, for the status line (`context: 2 cells · df: …`)."""
     run: str | None = None
-    """The `--map` run this question is one row of (the ledger groups its calls)."""
+    """The run this question belongs to (a `--map`, a tool loop, a `--schema` cell asked
+    again): the ledger groups its calls."""
+    schema: Schema | None = None
+    """`--schema`: a whole answer that is not this is `invalid` (shown, billed, never
+    cached)."""
+
+
+_ADVICE = re.compile(r"; the text is kept in the reply.*\Z", re.DOTALL)
+
+
+def judged(question: Question, reply: Reply) -> Reply:
+    """The reply, `invalid` (with why) when it is a whole answer that is not the question's
+    `--schema`; decided before the answer is cached, so a failure never is."""
+    schema = question.schema
+    if schema is None or reply.outcome != "ok" or reply.tool_calls:
+        return reply
+    from orjupyter.core.schema import validated
+
+    try:
+        validated(schema, reply.text)
+    except FormatError as exc:
+        return replace(reply, outcome="invalid", error=_ADVICE.sub("", str(exc)))
+    return reply

@@ -432,6 +432,8 @@ _INT_KEYS = (
     "malformed_after",
     "html_error",
     "think_words",
+    "not_json",
+    "off_schema",
 )
 _FLOAT_KEYS = ("delay", "first_delay", "retry_after")
 _FLAGS = ("no_cost", "no_usage", "loop_forever")
@@ -465,6 +467,8 @@ class Directives:
     calls_b64: str | None = None
     loop_forever: bool = False
     call_unoffered: str | None = None
+    not_json: int | None = None
+    off_schema: int | None = None
 
 
 def _split_directives(text: str) -> tuple[str, dict[str, str]]:

@@ -16,7 +16,8 @@ Put `[[fake key=value flag …]]` in the last user message to script it:
 `reply=A_B` / `reply_b64=…`, `words=N`, `chunks=N`, `delay=S`, `first_delay=S`,
 `status=CODE` (+ `retry_after=S`, `fail_times=N`), `midstream_error_after=N`,
 `drop_after=N`, `stall_after=N`, `malformed_after=N`, `html_error=CODE`, `no_cost`,
-`no_usage`, `think_words=N`, `cite_b64=…` (base64 of a JSON list of citations)
+`no_usage`, `think_words=N`, `cite_b64=…` (base64 of a JSON list of citations),
+`not_json=N`, `off_schema=N` (the first N attempts at a JSON answer fail)
 (docs/local-server.md says what each does). Token counting is described in
 `orjupyter.fakerouter.script`; reasoning, web search, PDF files, prompt caching and
 `session_id` in `orjupyter.fakerouter.features`. `GET /generation` knows a generation
@@ -47,7 +48,7 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from orjupyter.fakerouter import features, tools
+from orjupyter.fakerouter import features, structured, tools
 from orjupyter.fakerouter.script import (
     DIRECTIVE,
     JSON,
@@ -431,6 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
         text = answer_text(directives, received)
         if directives.reply is None and directives.words is None and directives.chunks is None:
             text = tools.text_after_tools(body["messages"]) or text
+        text = self._structured(body, directives, text)
         pieces = [] if calls else split_pieces(text, directives.chunks)
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         finish = "tool_calls" if calls else "stop"
@@ -443,6 +445,15 @@ class _Handler(BaseHTTPRequestHandler):
         gen.tool_calls = calls
         self._extras(gen, body)
         return gen
+
+    def _structured(self, body: JSON, d: Directives, text: str) -> str:
+        """JSON that fits the request's `response_format`, or fails as the question's
+        `not_json=`/`off_schema=` say for this attempt (`structured`)."""
+        asked = parse_directives(structured.question_text(body["messages"]))
+        scripted = d.reply is not None or d.words is not None or d.chunks is not None
+        return structured.structured_answer(
+            body, text, scripted=scripted, not_json=asked.not_json, off=asked.off_schema
+        )
 
     def _tool_calls(self, body: JSON, d: Directives) -> list[tools.PlannedCall]:
         """The functions this round calls (`tools.plan`); a bad script is a 400."""

@@ -56,6 +56,8 @@ def call_options(
     (`provider.require_parameters`). `notebook` (the ledger's key) becomes the request's
     `session_id`, hashed."""
     fmt: Format = args.format
+    if schema is None and getattr(args, "retries", None) is not None:
+        raise OptionError("--retries works with --schema NAME; add it or drop this one")
     if schema is not None and fmt != "markdown" and not OUTPUT_FORMATS[fmt].answers_json:
         raise OptionError(f"--schema answers JSON; drop -f {fmt}")
     given = {name: getattr(args, name) for name, _wire in wires(CallOptions()) if name in args}

@@ -226,6 +226,12 @@ OPTIONS: tuple[Option, ...] = (
         {"metavar": "NAME"},
     ),
     Option(
+        ("--retries",),
+        "with --schema: ask again (with the validation error) up to N times when an "
+        "answer is not the schema (default 1; 0: never)",
+        {"type": int, "choices": range(11), "metavar": "N"},
+    ),
+    Option(
         ("--map",),
         "ask once per row of this DataFrame, Series, list or dict ({column}, {row}, "
         "{item}, {index}); -o stores the answers in the same order",

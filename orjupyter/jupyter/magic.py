@@ -40,6 +40,7 @@ from orjupyter.jupyter.grammar import (
     split_question,
 )
 from orjupyter.service.session import Session
+from orjupyter.service.structured import ask_structured
 from orjupyter.service.views import View
 
 if TYPE_CHECKING:
@@ -214,6 +215,7 @@ class OrJupyterMagics(Magics):
             use_cache=not args.no_cache,
             cell=self._cell_label(),
             notebook=notebook,
+            schema=schema,
         )
         if args.tools is not None:
             from orjupyter.jupyter.toolcell import ask_with_tools
@@ -229,8 +231,8 @@ class OrJupyterMagics(Magics):
         if args.bg:
             self._in_background(question, args.output, schema)
             return
-        view = self._view(options.model, question)
-        reply = await self.session.ask(question, view, settled_into(self.user_ns, args.output))
+        settled = settled_into(self.user_ns, args.output)
+        reply = await ask_structured(self.session, question, self._view, settled, args.retries)
         self._deliver(reply, fmt, args.output, schema)
 
     def _in_background(
@@ -253,7 +255,7 @@ class OrJupyterMagics(Magics):
             with speaking_plainly():  # `NAME.wait()` shows a failure as one line
                 if output and isinstance(self.user_ns.get(output), PendingReply):
                     self._deliver(reply, question.fmt, output, schema)
-                elif reply.outcome == "error":
+                elif reply.outcome in ("error", "invalid"):
                     raise CallFailed(reply.error or "the call failed")
             return reply
 
@@ -267,7 +269,7 @@ class OrJupyterMagics(Magics):
         """Store the reply, hand code to a new cell, and fail the cell if the call failed."""
         if output:
             self.user_ns[output] = reply
-        if reply.outcome == "error":
+        if reply.outcome in ("error", "invalid"):
             raise CallFailed(reply.error or "the call failed")
         if OUTPUT_FORMATS[fmt].next_cell and reply.outcome == "ok":
             shell: Any = self.shell

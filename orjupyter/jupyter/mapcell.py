@@ -30,6 +30,7 @@ from orjupyter.core.mapping import (
     errors_by_label,
     expression_names,
     map_source,
+    shadowing,
 )
 from orjupyter.core.pdf import PdfError
 from orjupyter.core.prompt import Placeholder, build_parts, parse_template, resolve
@@ -37,6 +38,7 @@ from orjupyter.core.question import Question
 from orjupyter.jupyter.call_options import call_options, schema_named
 from orjupyter.jupyter.progress import run_view
 from orjupyter.service.mapping import Converter, MapRun, RowBuilder, cost_range, prepare
+from orjupyter.service.structured import DEFAULT_RETRIES
 
 if TYPE_CHECKING:
     from orjupyter.core.schema import Schema
@@ -98,6 +100,7 @@ async def run_map(
         raise PromptError(f"{exc} (nothing was sent)") from None
     namespace = magics.user_ns
     check_template(segments, source, namespace)
+    shadowed = shadowing(segments, source, namespace)
     make_image = image_maker(options.model)
     force_image = image_maker(options.model, forced=True)
     value_tokens = magics.settings.value_tokens
@@ -126,6 +129,7 @@ async def run_map(
             cell=cell_label,
             notebook=notebook,
             run=run_label,
+            schema=schema,
         )
 
     rows = source.rows()
@@ -133,7 +137,7 @@ async def run_map(
     first = await _first_question(build, first_row, dry_run=args.dry_run)
     if args.dry_run and isinstance(first, Question):
         await magics.session.dry_run(first)
-        print(_run_estimate(magics, first, len(source)))
+        print("\n".join(filter(None, [_run_estimate(magics, first, len(source)), shadowed])))
         return
     await prepare(magics.session, options)
     shell: Any = magics.shell
@@ -147,6 +151,9 @@ async def run_map(
         view=run_view(widgets, options.model, magics.settings.updates_per_second),
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
         cap=args.budget,
+        retries=DEFAULT_RETRIES if args.retries is None else args.retries,
+        remarks=[shadowed] if shadowed else [],
+        errors_in=f"{args.output}_errors" if args.output else None,
     )
     results = await run.run()
     warning = magics.session.book.budget_warning(notebook)

@@ -23,9 +23,11 @@ from orjupyter.core.domain import Reply, Totals
 from orjupyter.core.errors import NotSent, OrJupyterError
 from orjupyter.core.formats import Format
 from orjupyter.core.mapping import (
+    RowError,
     RowResult,
     RunProgress,
     cap_note,
+    errors_note,
     may_send,
     overbilled_note,
     unpriced_note,
@@ -36,6 +38,7 @@ from orjupyter.core.request import CallOptions
 from orjupyter.core.stream import StreamState
 from orjupyter.service.call import Stopper
 from orjupyter.service.session import Session
+from orjupyter.service.structured import reasked, remembering
 
 STOPPED = "stopped before the answer was complete"
 
@@ -99,6 +102,12 @@ class MapRun:
     view: RunView
     concurrency: int = 8
     cap: Decimal | None = None
+    retries: int = 1
+    """`--schema`: how many times a row whose answer missed the schema is asked again."""
+    remarks: list[str] = field(default_factory=list)
+    """Lines the run's end says after its own (a column that shadows a variable)."""
+    errors_in: str | None = None
+    """The variable that keeps why rows have no answer (`NAME_errors`), if any."""
     results: list[RowResult | None] = field(init=False)
     progress: RunProgress = field(init=False)
     active: set[_RowView] = field(default_factory=set)
@@ -228,6 +237,10 @@ class MapRun:
         try:
             reply = await self._ask_within_budget(question)
             released = self._released(hold, reply, question)
+            kept, remember = "its text is this error's .text", remembering(self.session, question)
+            reply = await reasked(
+                question, reply, self._again, self.retries, kept=kept, remember=remember
+            )
         except BudgetExceeded as exc:  # the notebook's budget: send nothing more
             self.stopping, self.note, released = True, f"{exc}", hold
             return
@@ -260,6 +273,21 @@ class MapRun:
                 self.note = "overbilled"
         return hold
 
+    async def _again(self, question: Question) -> Reply | None:
+        """A row asked again (its answer missed the schema), held at its worst case while
+        in flight; None once the run stops or, under `--budget`, when it no longer fits."""
+        worst = self.session.worst_case(question) if self.cap is not None else Decimal(0)
+        if self.stopping or worst is None or not may_send(self.cap, self.progress, worst):
+            return None
+        self.progress.held += worst
+        released = worst
+        try:
+            reply = await self._ask_within_budget(question)
+            released = self._released(worst, reply, question)
+            return reply
+        finally:
+            self.progress.held -= released
+
     async def _ask_within_budget(self, question: Question) -> Reply:
         """Ask; when the notebook's budget refuses the row while other rows are in flight
         (each holds its worst case), wait for one of them to finish and ask again."""
@@ -281,6 +309,8 @@ class MapRun:
             return RowResult(error=STOPPED)
         if reply.outcome == "error":
             return RowResult(error=reply.error or "the call failed")
+        if reply.outcome == "invalid":
+            return RowResult(error=RowError(reply.error or "invalid", text=reply.text))
         try:
             return RowResult(value=self.convert(reply))
         except OrJupyterError as exc:
@@ -300,11 +330,11 @@ class MapRun:
     def closing_note(self) -> str | None:
         """What the run's end should say beyond the summary (the cap, the budget, a row
         billed above its worst case)."""
-        note = self._note()
-        if self.progress.overbilled is None or self.note == "overbilled":
-            return note
-        overbilled = overbilled_note(self.progress, capped=False)
-        return f"{note}\n{overbilled}" if note else overbilled
+        lines = [self._note()]
+        if self.progress.overbilled is not None and self.note != "overbilled":
+            lines.append(overbilled_note(self.progress, capped=False))
+        lines += [*self.remarks, errors_note(self.progress, self.errors_in)]
+        return "\n".join(line for line in lines if line) or None
 
     def _note(self) -> str | None:
         if self.note == "cap" and self.cap is not None:

@@ -28,7 +28,7 @@ from orjupyter.core.pricing import (
     web_search_cost,
 )
 from orjupyter.core.prompt import what_to_shorten
-from orjupyter.core.question import Question
+from orjupyter.core.question import Question, judged
 from orjupyter.core.redact import redact_json
 from orjupyter.core.request import WEB_RESULTS, CallOptions, build_request
 from orjupyter.core.settings import Settings
@@ -125,7 +125,7 @@ class Session:
         request = self.request(question, turns)
         cached = self.book.cached(request, question) if question.use_cache else None
         if cached is not None:
-            cached = replace(cached, history_turns=len(turns))
+            cached = judged(question, replace(cached, history_turns=len(turns)))
             return self._finish(question, cached, view, quiet=quiet)
         spec = self.client_spec()
         client = self.clients.get(spec)
@@ -160,7 +160,7 @@ class Session:
             view.start(call.stopper)
             result = await call.run()
             reply = await self._reply(result, question.options, question.parts, client)
-            reply = replace(reply, history_turns=len(turns))
+            reply = judged(question, replace(reply, history_turns=len(turns)))
             if reply.outcome == "ok" and reply.finish_reason != "length":
                 self.book.remember(request, reply)  # only whole answers: never a cut one
         except BaseException:

@@ -152,7 +152,7 @@ class Records:
             model=reply.model,
             generation_id=reply.id,
             usage=reply.usage,
-            outcome="error" if reply.outcome == "incomplete" else reply.outcome,
+            outcome="error" if reply.outcome in ("incomplete", "invalid") else reply.outcome,
             error=reply.error and redact(reply.error, secrets),
             time_to_first_token=reply.time_to_first_token,
             duration=reply.duration,
