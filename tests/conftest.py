@@ -48,7 +48,18 @@ def closes_what_it_opens() -> Iterator[None]:
         gc.collect()
     leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
     if leaks:
-        pytest.fail("left open:\n" + "\n".join(_leak(w) for w in leaks), pytrace=False)
+        pytest.fail(
+            "left open (found when collected at the end of this test):\n"
+            + "\n".join(_leak(w) for w in leaks),
+            pytrace=False,
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collecting imported lives as long as the process: set it aside (`gc.freeze`),
+    so the collection after each test scans only what the tests made."""
+    gc.collect()
+    gc.freeze()
 
 
 def _leak(warning: warnings.WarningMessage) -> str:
