@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import http.client
 import io
 import json
@@ -13,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO
 
 import openai
 import pytest
@@ -551,43 +552,41 @@ def test_servers_keep_separate_state(router: FakeRouter, client: openai.OpenAI) 
         assert other.requests == []
 
 
-def test_cli_prints_url_and_stops_on_interrupt() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orjupyter.fakerouter", "--port", "0", "--delay", "0", "--quiet"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
+@contextlib.contextmanager
+def served_from_the_command_line(*args: str) -> Iterator[TextIO]:
+    """`python -m orjupyter.fakerouter ARGS`, and what it prints. Ctrl+C (SIGINT) then
+    stops it, and it must exit with status 0; it is killed, and the test fails, if it has
+    not ended within a minute."""
+    command = [sys.executable, "-m", "orjupyter.fakerouter", *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
-        line = process.stdout.readline()
+        try:
+            yield process.stdout
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+    assert process.returncode == 0
+
+
+def test_cli_prints_url_and_stops_on_interrupt() -> None:
+    with served_from_the_command_line("--port", "0", "--delay", "0", "--quiet") as printed:
+        line = printed.readline()
         assert line.startswith("Fake OpenRouter listening on http://127.0.0.1:")
         base_url = line.split()[-1]
-        assert f"export OPENROUTER_BASE_URL={base_url}" in process.stdout.readline()
-        assert process.stdout.readline() == "Answers stream at once (--delay 0).\n"
+        assert f"export OPENROUTER_BASE_URL={base_url}" in printed.readline()
+        assert printed.readline() == "Answers stream at once (--delay 0).\n"
         with openai.OpenAI(base_url=base_url, api_key="sk-or-fake", max_retries=0) as sdk:
             assert text_of(stream(sdk, user("hi"))).startswith("I received 1 part")
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
-        assert process.stdout is not None
-        process.stdout.close()
 
 
 def test_cli_streams_at_a_human_pace_unless_told_otherwise() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orjupyter.fakerouter", "--port", "0", "--quiet"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(3)]
+    with served_from_the_command_line("--port", "0", "--quiet") as printed:
+        lines = [printed.readline() for _ in range(3)]
         assert lines[2] == "Answers stream one word every 0.05 s.\n"
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
-        assert process.stdout is not None
-        process.stdout.close()
 
 
 def test_cli_help_shows_its_defaults_and_where_the_switches_are_documented() -> None:
