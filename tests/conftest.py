@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,40 @@ def sent_images(content: list[dict]) -> list[tuple[int, int, str]]:
         with Image.open(io.BytesIO(base64.b64decode(payload))) as image:
             sizes.append((image.width, image.height, header[5:].split(";")[0]))
     return sizes
+
+
+@pytest.fixture(autouse=True)
+def closes_what_it_opens() -> Iterator[None]:
+    """Fail the test that left a socket, file, client or event loop open.
+
+    Unclosed, such an object warns (`ResourceWarning`) only when the garbage collector
+    frees it, which may be during a later, innocent test. Collecting at the end of each
+    test blames the one that left it; with PYTHONTRACEMALLOC=20 the failure says where
+    the object was made."""
+    yield
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    if leaks:
+        pytest.fail(
+            "left open (found when collected at the end of this test):\n"
+            + "\n".join(_leak(w) for w in leaks),
+            pytrace=False,
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collecting imported lives as long as the process: set it aside (`gc.freeze`),
+    so the collection after each test scans only what the tests made."""
+    gc.collect()
+    gc.freeze()
+
+
+def _leak(warning: warnings.WarningMessage) -> str:
+    made = tracemalloc.get_object_traceback(warning.source) if warning.source else None
+    where = "\n".join(made.format()) if made else "  (PYTHONTRACEMALLOC=20 says where it was made)"
+    return f"{warning.message}\n{where}"
 
 
 @pytest.fixture(scope="session")

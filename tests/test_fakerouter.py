@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import http.client
 import io
 import json
@@ -13,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO
 
 import openai
 import pytest
@@ -81,9 +82,11 @@ def raw(router: FakeRouter, method: str, path: str, body: object = None, **heade
     conn = http.client.HTTPConnection("127.0.0.1", router.port, timeout=5)
     data = None if body is None else json.dumps(body)
     conn.request(method, path, body=data, headers={"Content-Type": "application/json", **headers})
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
+    try:
+        response = conn.getresponse()
+        payload = response.read()
+    finally:
+        conn.close()
     return response, payload
 
 
@@ -301,11 +304,13 @@ def test_missing_key_is_401(client: openai.OpenAI) -> None:
 
 
 def test_wrong_key_is_user_not_found() -> None:
-    with FakeRouter(require_key=KEY) as router:
-        sdk = openai.OpenAI(base_url=router.base_url, api_key="sk-or-v1-wrong", max_retries=0)
+    with (
+        FakeRouter(require_key=KEY) as router,
+        openai.OpenAI(base_url=router.base_url, api_key="sk-or-v1-wrong", max_retries=0) as sdk,
+        openai.OpenAI(base_url=router.base_url, api_key=KEY, max_retries=0) as good,
+    ):
         with pytest.raises(openai.AuthenticationError, match="User not found"):
             stream(sdk, user("hi"))
-        good = openai.OpenAI(base_url=router.base_url, api_key=KEY, max_retries=0)
         assert text_of(stream(good, user("hi")))
         assert router.requests[0].headers["authorization"] == "Bearer ***"
         assert KEY not in repr(router.requests)
@@ -376,8 +381,8 @@ def test_status_messages_are_realistic(client: openai.OpenAI) -> None:
 
 
 def test_fail_times_lets_sdk_retries_succeed(router: FakeRouter) -> None:
-    sdk = openai.OpenAI(base_url=router.base_url, api_key=KEY, max_retries=2)
-    chunks = stream(sdk, user("[[fake status=503 fail_times=2 retry_after=0.01 reply=ok]]"))
+    with openai.OpenAI(base_url=router.base_url, api_key=KEY, max_retries=2) as sdk:
+        chunks = stream(sdk, user("[[fake status=503 fail_times=2 retry_after=0.01 reply=ok]]"))
     assert text_of(chunks) == "ok"
     retries = [r.headers["x-stainless-retry-count"] for r in router.requests]
     assert retries == ["0", "1", "2"]
@@ -457,14 +462,19 @@ def test_stall_sends_only_keepalives_until_the_client_gives_up(router: FakeRoute
 def test_stop_ends_a_stalled_stream() -> None:
     router = FakeRouter().start()
     conn = http.client.HTTPConnection("127.0.0.1", router.port, timeout=5)
-    body = json.dumps({"model": MODEL, "stream": True, "messages": user("[[fake stall_after=0]]")})
-    conn.request("POST", "/api/v1/chat/completions", body, {"Authorization": "Bearer k"})
-    response = conn.getresponse()
-    assert response.status == 200
-    start = time.monotonic()
-    router.stop()
-    assert time.monotonic() - start < 10  # not stuck behind the stalled stream
-    conn.close()
+    try:
+        body = json.dumps(
+            {"model": MODEL, "stream": True, "messages": user("[[fake stall_after=0]]")}
+        )
+        conn.request("POST", "/api/v1/chat/completions", body, {"Authorization": "Bearer k"})
+        response = conn.getresponse()
+        assert response.status == 200
+        start = time.monotonic()
+        router.stop()
+        assert time.monotonic() - start < 10  # not stuck behind the stalled stream
+    finally:
+        conn.close()
+        router.stop()  # a no-op once stopped
 
 
 # --- other endpoints ------------------------------------------------------------------
@@ -542,44 +552,41 @@ def test_servers_keep_separate_state(router: FakeRouter, client: openai.OpenAI) 
         assert other.requests == []
 
 
-def test_cli_prints_url_and_stops_on_interrupt() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orjupyter.fakerouter", "--port", "0", "--delay", "0", "--quiet"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
+@contextlib.contextmanager
+def served_from_the_command_line(*args: str) -> Iterator[TextIO]:
+    """`python -m orjupyter.fakerouter ARGS`, and what it prints. Ctrl+C (SIGINT) then
+    stops it, and it must exit with status 0; it is killed, and the test fails, if it has
+    not ended within a minute."""
+    command = [sys.executable, "-m", "orjupyter.fakerouter", *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
-        line = process.stdout.readline()
+        try:
+            yield process.stdout
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+    assert process.returncode == 0
+
+
+def test_cli_prints_url_and_stops_on_interrupt() -> None:
+    with served_from_the_command_line("--port", "0", "--delay", "0", "--quiet") as printed:
+        line = printed.readline()
         assert line.startswith("Fake OpenRouter listening on http://127.0.0.1:")
         base_url = line.split()[-1]
-        assert f"export OPENROUTER_BASE_URL={base_url}" in process.stdout.readline()
-        assert process.stdout.readline() == "Answers stream at once (--delay 0).\n"
-        sdk = openai.OpenAI(base_url=base_url, api_key="sk-or-fake", max_retries=0)
-        assert text_of(stream(sdk, user("hi"))).startswith("I received 1 part")
-        sdk.close()
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
-        assert process.stdout is not None
-        process.stdout.close()
+        assert f"export OPENROUTER_BASE_URL={base_url}" in printed.readline()
+        assert printed.readline() == "Answers stream at once (--delay 0).\n"
+        with openai.OpenAI(base_url=base_url, api_key="sk-or-fake", max_retries=0) as sdk:
+            assert text_of(stream(sdk, user("hi"))).startswith("I received 1 part")
 
 
 def test_cli_streams_at_a_human_pace_unless_told_otherwise() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orjupyter.fakerouter", "--port", "0", "--quiet"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(3)]
+    with served_from_the_command_line("--port", "0", "--quiet") as printed:
+        lines = [printed.readline() for _ in range(3)]
         assert lines[2] == "Answers stream one word every 0.05 s.\n"
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=5) == 0
-        assert process.stdout is not None
-        process.stdout.close()
 
 
 def test_cli_help_shows_its_defaults_and_where_the_switches_are_documented() -> None:

@@ -283,3 +283,13 @@ def test_unloading_in_a_kernel_closes_its_connections(kernel, router):
     assert router.open_connections() == 1  # kept for the next call
     kernel.execute_interactive("%unload_ext orjupyter", timeout=60)
     assert wait_closed(router) == 0
+
+
+def test_unloading_closes_the_ledger(shell, router, tmp_path):
+    assert run(shell, "%%gpt4o\nHello, recorded?").success
+    ledger = tmp_path / "ledger.sqlite"
+    assert ledger.exists()
+    shell.run_line_magic("unload_ext", "orjupyter")
+    # SQLite removes the write-ahead log when the last connection to the file closes
+    assert not ledger.with_name("ledger.sqlite-wal").exists()
+    shell.run_line_magic("load_ext", "orjupyter")  # as the fixture expects to find it

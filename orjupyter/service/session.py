@@ -68,10 +68,12 @@ class Session:
             self.records = Records(self.settings)
 
     def close(self) -> None:
-        """End what the session holds open: background answers, connections, the loop."""
+        """End what the session holds open: background answers, connections, the loop,
+        the ledger."""
         self.background.cancel_all()
         self.clients.close_all()
         self.background.close()
+        self.book.close()
 
     @property
     def book(self) -> Records:

@@ -40,6 +40,12 @@ class Records:
         self._broken_path: Path | None = None
         self.memory = Totals()
 
+    def close(self) -> None:
+        """Close the ledger's database connection (reopened if used again)."""
+        ledger, self._ledger = self._ledger, None
+        if ledger is not None:
+            ledger.close()
+
     # -- the ledger ------------------------------------------------------------------
 
     @property
