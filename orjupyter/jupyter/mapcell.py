@@ -149,7 +149,7 @@ async def run_map(
         cap=args.budget,
     )
     results = await run.run()
-    warning = magics.session.book.budget_warning(notebook)
+    warning = magics.session.records.budget_warning(notebook)
     if warning:
         print(warning, file=sys.stderr)
     if args.output:

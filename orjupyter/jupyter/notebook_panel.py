@@ -63,7 +63,7 @@ def show_panel(magics: OrJupyterMagics, *, side: bool = False) -> None:
 
 
 def read_summary(session: Session, notebook: NotebookId) -> NotebookSummary:
-    recent = session.book.recent(notebook.key, CHART_CALLS)
+    recent = session.records.recent(notebook.key, CHART_CALLS)
     return NotebookSummary(
         notebook.label, session.totals(notebook.key), recent, _flying(session, notebook.key)
     )
