@@ -18,6 +18,7 @@ from orjupyter.core.image_sources import image_maker
 from orjupyter.core.question import Question
 from orjupyter.core.terminal import printable
 from orjupyter.core.tools import Tool, call_text, tool_for
+from orjupyter.jupyter.delivery import deliver
 from orjupyter.render.report import tokens_text
 from orjupyter.render.tables import NO_MATHS
 from orjupyter.service.toolloop import DEFAULT_MAX_STEPS, Decision, ToolLoop
@@ -96,7 +97,7 @@ async def ask_with_tools(
     events.begin()
     reply = await loop.run()
     loop.finish(reply, question.fmt)
-    magics._deliver(reply, question.fmt, args.output, schema)
+    deliver(magics, reply, question.fmt, args.output, schema)
 
 
 def _result_preview(step: ToolStep) -> str:
