@@ -12,6 +12,7 @@ from orjupyter.core.formats import OUTPUT_FORMATS, Format, extract_code
 from orjupyter.core.question import Question
 from orjupyter.jupyter.bills import settled_into
 from orjupyter.jupyter.door import speaking_plainly
+from orjupyter.jupyter.views import answer_view
 
 if TYPE_CHECKING:
     from orjupyter.core.schema import Schema
@@ -29,7 +30,7 @@ def in_background(
         raise OptionError(f"--bg cannot put code in a new cell; drop --bg or -f {question.fmt}")
     if not magics.settings.replaying():
         magics.session.client_spec()  # no key: say so now, in this cell
-    view = magics._view(question.options.model, question, background=True)
+    view = answer_view(magics, question.options.model, question, background=True)
     view.show()  # in this cell, now: the answer arrives after the cell has ended
 
     async def answer() -> Reply:

@@ -34,8 +34,8 @@ from orjupyter.jupyter.execution import (
     run_sync,
 )
 from orjupyter.jupyter.grammar import parse_options, split_question
+from orjupyter.jupyter.views import answer_view
 from orjupyter.service.session import Session
-from orjupyter.service.views import View
 
 if TYPE_CHECKING:
     from orjupyter.jupyter.notebook_panel import NotebookPanel
@@ -159,7 +159,7 @@ class OrJupyterMagics(Magics):
         if args.bg:
             in_background(self, question, args.output, schema)
             return
-        view = self._view(options.model, question)
+        view = answer_view(self, options.model, question)
         reply = await self.session.ask(question, view, settled_into(self.user_ns, args.output))
         deliver(self, reply, fmt, args.output, schema)
 
@@ -208,22 +208,6 @@ class OrJupyterMagics(Magics):
             make_image=image_maker(model),
             detail=detail,
             explicit=asked is not None,
-        )
-
-    def _view(self, model: str, question: Question, *, background: bool = False) -> View:
-        from orjupyter.jupyter.panel import Panel, TextView
-
-        settings, total_name = self.settings, self.notebook().total_name
-        if not settings.widgets or getattr(self.shell, "kernel", None) is None:
-            return TextView(model, total_name=total_name)
-        from functools import partial
-
-        from orjupyter.jupyter.actions import Conversation
-
-        make_panel = partial(Panel, model, settings.updates_per_second, total_name=total_name)
-        conversation = Conversation(self.session, question, make_panel)
-        return make_panel(
-            on_done=conversation.done, after_show=conversation.show, background=background
         )
 
 
