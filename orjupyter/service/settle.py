@@ -8,6 +8,10 @@ the generation is not yet known (404), and gives up quietly otherwise.
 The answer is checked before it is believed: it must be about the generation asked for,
 arrive within `GENERATION_TIMEOUT` seconds and `MAX_GENERATION_BYTES` bytes, hold numbers
 that can be right, and (`reconcile_calls`) not bill far above the call's worst case.
+
+`Settling` is the session's layer that does this after a cell has ended: it holds the
+session's `records` (the ledger and the cache), what is running, and the settlements on
+the background loop; `Session` (`session.py`) builds on it.
 """
 
 from __future__ import annotations
