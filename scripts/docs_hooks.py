@@ -45,9 +45,9 @@ def settings_table() -> str:
 
 
 def commands_table() -> str:
-    """Every `%gpt4o COMMAND` (`COMMANDS` in orjupyter/jupyter/grammar.py), with its
+    """Every `%gpt4o COMMAND` (`COMMANDS` in orjupyter/jupyter/commands.py), with its
     arguments as `%gpt4o help` shows them."""
-    from orjupyter.jupyter.grammar import COMMANDS, command_parser
+    from orjupyter.jupyter.commands import COMMANDS, command_parser
 
     parser = command_parser()
     (choices,) = (action.choices for action in parser._actions if action.dest == "command")

@@ -18,7 +18,8 @@ from orjupyter.core.domain import TextPart
 from orjupyter.core.dryrun import describe_request
 from orjupyter.core.request import CallOptions, build_request, sent, sent_options, wires
 from orjupyter.jupyter.call_options import call_options
-from orjupyter.jupyter.grammar import OPTIONS, cell_parser, help_text, parse_options
+from orjupyter.jupyter.commands import help_text
+from orjupyter.jupyter.grammar import OPTIONS, cell_parser, parse_options
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = [TextPart("What is 2 + 2?")]
@@ -207,7 +208,7 @@ def image_refusal() -> str:
 
 def test_the_image_refusal_the_help_and_the_user_guide_name_every_image_kind():
     from orjupyter.core.image_sources import SOURCES
-    from orjupyter.jupyter.magic import ABOUT
+    from orjupyter.jupyter.commands import ABOUT
 
     help_ = " ".join(help_text(ABOUT).split())
     guide = (ROOT / "docs" / "user-guide.md").read_text(encoding="utf-8")

@@ -134,7 +134,7 @@ def squeezed(text: str) -> str:
 
 
 def test_the_user_guide_lists_every_command(site: Path):
-    from orjupyter.jupyter.grammar import COMMANDS
+    from orjupyter.jupyter.commands import COMMANDS
 
     text = squeezed(text_of(site / "user-guide.html"))
     for command in COMMANDS:

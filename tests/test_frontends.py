@@ -103,3 +103,30 @@ def test_final_outputs_are_new_outputs_of_the_cell(router: FakeRouter, kernel) -
     )
     _, live_end = final_and_live(compared, "cheapest: openai/gpt-4o-mini")
     assert emptied(live_end["content"]["data"])
+
+
+def test_the_widgets_setting_chooses_every_view_in_a_kernel(router: FakeRouter, kernel) -> None:
+    """`OrJupyter.widgets = False`: an answer, a `--map` run, a `--compare`, a tool loop and
+    `%gpt4o panel` all show as text in a kernel (no widget is made), and each still says
+    what it did."""
+    setup = "%load_ext orjupyter\n%config OrJupyter.widgets = False\nrows = ['a', 'b']\n"
+    setup += "def lookup(city: str) -> str:\n    return 'sunny in ' + city\n"
+    kernel.execute_interactive(setup, timeout=60)
+    cells = {
+        "%%gpt4o\n[[fake words=30]]": "30 completion tokens",
+        "%%gpt4o --map rows\nRow {item}?": "2 rows · 2 answered · 0 failed",
+        "%%gpt4o --compare openai/gpt-4o-mini,openai/gpt-4o-2024-11-20\nHi?": "cheapest:",
+        "%%gpt4o --tools lookup\n[[fake call=lookup]] Go": "lookup(",
+        "%gpt4o panel": "calls",
+    }
+    for code, said in cells.items():
+        sent: list[dict] = []
+        reply = kernel.execute_interactive(code, timeout=120, output_hook=sent.append)
+        assert reply["content"]["status"] == "ok", code
+        assert [m for m in sent if m["msg_type"].startswith("comm_")] == [], code
+        shown = "".join(
+            m["content"].get("text", "") + m["content"].get("data", {}).get("text/plain", "")
+            for m in sent
+        )
+        assert WIDGET_VIEW not in str(sent), code
+        assert said in shown, code

@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from orjupyter.core.errors import OptionError
-from orjupyter.jupyter.grammar import (
-    COMMANDS,
-    OPTIONS,
-    cell_parser,
-    help_text,
-    parse_command,
-    parse_options,
-    split_question,
-)
+from orjupyter.jupyter.commands import COMMANDS, help_text, parse_command
+from orjupyter.jupyter.grammar import OPTIONS, cell_parser, parse_options, split_question
 
 
 @pytest.mark.parametrize(

@@ -188,7 +188,7 @@ def test_help_documents_every_option(shell, capsys):
 
 @pytest.mark.parametrize("source", ["%gpt4o help", "%gpt4o?"])
 def test_help_is_said_once_with_every_command_on_a_line_of_its_own(shell, capsys, source):
-    from orjupyter.jupyter.grammar import COMMANDS
+    from orjupyter.jupyter.commands import COMMANDS
 
     shell.run_cell(source)
     out = capsys.readouterr().out
@@ -203,6 +203,29 @@ def test_help_is_said_once_with_every_command_on_a_line_of_its_own(shell, capsys
         words[1] for words in listed
     }
     assert all(len(words) > 2 for words in listed)  # each with its one-line summary
+
+
+def test_a_command_is_one_row_with_its_function(shell, router, capsys, monkeypatch):
+    """A row added to `COMMANDS` is parsed, listed in the help and run through its own
+    function: nothing else (no method on the magic) is needed."""
+    from orjupyter.jupyter import commands
+
+    ran: list[tuple[object, str]] = []
+
+    def hello(magics, args):
+        ran.append((magics, args.who))
+        print(f"hello, {args.who}")
+
+    row = commands.Command(
+        "hello", "say hello", hello, lambda p: p.add_argument("who", type=commands.name_word)
+    )
+    monkeypatch.setattr(commands, "COMMANDS", (*commands.COMMANDS, row))
+    assert shell.run_cell("%gpt4o hello world").success
+    assert "hello, world" in capsys.readouterr().out
+    assert ran == [(shell.magics_manager.registry["OrJupyterMagics"], "world")]
+    shell.run_cell("%gpt4o help")
+    assert "%gpt4o hello say hello" in " ".join(capsys.readouterr().out.split())
+    assert not [r for r in router.requests if r.path.endswith("/chat/completions")]
 
 
 def test_classic_cell_magic_call_works_too(shell, router):

@@ -409,7 +409,7 @@ def test_schema_answers_are_a_frame_mathjax_leaves_alone(shell, router):
 
 def _map_calls(shell) -> list:
     magics = shell.magics_manager.registry["OrJupyterMagics"]
-    return magics.session.book.ledger.calls(magics.notebook().key)
+    return magics.session.records.ledger.calls(magics.notebook().key)
 
 
 def test_schema_rows_are_asked_again_and_a_re_run_sends_only_the_failed_ones(shell, router, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orjupyter.jupyter.grammar import COMMANDS
+from orjupyter.jupyter.commands import COMMANDS
 
 QUESTIONS = (
     "{name} of the 1990s: which were best?",

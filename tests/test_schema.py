@@ -203,7 +203,7 @@ def test_an_answer_that_does_not_validate_fails_the_cell_and_keeps_the_text(shel
 
 def _calls(shell) -> list:
     magics = shell.magics_manager.registry["OrJupyterMagics"]
-    return magics.session.book.ledger.calls(magics.notebook().key)
+    return magics.session.records.ledger.calls(magics.notebook().key)
 
 
 def _billed(router) -> list[Decimal]:

@@ -85,7 +85,7 @@ def test_each_round_is_a_ledger_row_of_one_run(shell, router, ran):
     script = rounds([("lookup", {"city": "Oslo"})], [("lookup", {"city": "Rome"})])
     run(shell, f"%%gpt4o --tools lookup\n[[fake calls_b64={script}]] Go")
     magics = shell.magics_manager.registry["OrJupyterMagics"]
-    ledger = magics.session.book.ledger
+    ledger = magics.session.records.ledger
     rows = ledger.calls(magics.notebook().key)
     assert len(rows) == 3
     assert len({row.run for row in rows}) == 1

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _ledger(magics: OrJupyterMagics) -> LedgerStore:
-    ledger = magics.session.book.ledger
+    ledger = magics.session.records.ledger
     if ledger is None:
         raise OptionError("the ledger is not available; set ORJUPYTER_LEDGER to a writable file")
     return ledger

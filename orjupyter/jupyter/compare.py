@@ -14,6 +14,7 @@ from orjupyter.core.errors import CallFailed, OptionError
 from orjupyter.core.formats import OUTPUT_FORMATS, Format
 from orjupyter.core.question import Question
 from orjupyter.jupyter.panel import Panel, _close_tree, replace_live
+from orjupyter.jupyter.views import shows_widgets
 from orjupyter.service.call import Stopper
 from orjupyter.service.compare import ask_all
 from orjupyter.service.session import Settled
@@ -42,8 +43,7 @@ async def compare(magics: OrJupyterMagics, question: Question, args: Namespace) 
             await magics.session.dry_run(each)
         return
     settings = magics.settings
-    widgets = bool(settings.widgets) and getattr(magics.shell, "kernel", None) is not None
-    comparison = Comparison(models, settings.updates_per_second, widgets)
+    comparison = Comparison(models, settings.updates_per_second, shows_widgets(magics))
     comparison.total_name = magics.notebook().total_name
     comparison.show()
 

@@ -129,7 +129,10 @@ class OrJupyter(Configurable):
         "left out first.",
     ).tag(config=True)
     widgets = Bool(
-        True, help="Show the live ipywidgets panel in kernels (False: plain text output)."
+        True,
+        help="Chooses the view in a kernel: True shows live widgets (an answer's panel and "
+        "action bar, --compare's columns, a --map run's bar, a tool loop's log, %gpt4o "
+        "panel); False shows all of them as plain text, as in a terminal.",
     ).tag(config=True)
 
     def resolved_key(self) -> str:

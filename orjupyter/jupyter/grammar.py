@@ -1,9 +1,9 @@
-"""The magic's one grammar: the cell options, the one-line question and the commands.
+"""The magic's one grammar: the cell options and the one-line question.
 
 Every option is one row of `OPTIONS`; the `%%gpt4o` parser, the one-line splitter
 (`%gpt4o [options] QUESTION`) and the help all read that table, so a new option is one
 edit here (a row whose `dest` is a field of `core/request.py`'s `CallOptions` sets it).
-Every `%gpt4o COMMAND` is one row of `COMMANDS` (a subparser each).
+The `%gpt4o COMMAND`s are `commands.py`'s table; they read lines with this parser.
 
 Option values are read the POSIX way (`--system "Be terse."` loses its quotes); the
 question after the options is kept exactly as typed.
@@ -15,8 +15,6 @@ import argparse
 import json
 import re
 import shlex
-import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -95,22 +93,6 @@ def amount(text: str) -> Decimal:
     if not value.is_finite() or value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars, like 0.50")
     return value
-
-
-def budget_amount(text: str) -> str:
-    """`%gpt4o budget AMOUNT|off`: dollars (`0.50`, `$2`) or `off`; the range is checked later."""
-    try:
-        Decimal("0" if text.lower() in {"off", "none"} else text.lstrip("$"))
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars") from None
-    return text
-
-
-def name_word(text: str) -> str:
-    """A command's word (a filter, a name, a slug) never holds a question's punctuation."""
-    if re.search(r"[?!,;\"'`]", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a name")
-    return text
 
 
 def fallbacks(text: str) -> tuple[str, ...]:
@@ -266,71 +248,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Command:
-    """One `%gpt4o COMMAND`: its one-line summary and how its arguments are declared."""
-
-    name: str
-    summary: str
-    arguments: Callable[[argparse.ArgumentParser], object] = lambda _parser: None
-
-
-def _usage_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--all", action="store_true", help="every notebook in the ledger")
-    parser.add_argument(
-        "--csv", metavar="FILE", help="write this notebook's calls to FILE (a new file)"
-    )
-    parser.add_argument("--frame", metavar="NAME", help="store the calls as a DataFrame")
-    parser.add_argument("--rename", metavar="OLD", help="move OLD's calls to this notebook")
-    parser.add_argument(
-        "--team", action="store_true", help="every user's spend this month (a team's ledger)"
-    )
-
-
-COMMANDS: tuple[Command, ...] = (
-    Command("help", "this help"),
-    Command("key", "enter the API key for this session (never echoed or saved)"),
-    Command("usage", "this notebook's calls, tokens and billed cost", _usage_arguments),
-    Command(
-        "budget",
-        "show or set this notebook's budget in dollars (`off` removes it)",
-        lambda p: p.add_argument("amount", nargs="?", metavar="AMOUNT|off", type=budget_amount),
-    ),
-    Command(
-        "models",
-        "OpenRouter's models with prices (optionally filtered)",
-        lambda p: p.add_argument("filter", nargs="*", metavar="FILTER", type=name_word),
-    ),
-    Command("credits", "the key's credit, limit and usage on OpenRouter"),
-    Command(
-        "panel",
-        "this notebook's live panel: calls, tokens, cost, budget, calls in flight",
-        lambda p: p.add_argument(
-            "--side", action="store_true", help="dock it beside the notebook (jupyterlab-sidecar)"
-        ),
-    ),
-    Command(
-        "reconcile",
-        "replace this notebook's estimated costs (stopped or failed calls) with OpenRouter's bill",
-    ),
-    Command(
-        "alias",
-        "a new %%NAME magic for another model",
-        lambda p: (
-            p.add_argument("name", metavar="NAME", type=name_word),
-            p.add_argument("slug", metavar="SLUG", type=name_word),
-            p.add_argument("--force", action="store_true", help="replace an existing magic"),
-        ),
-    ),
-    Command(
-        "reset",
-        "forget a --thread's history (all threads without a name)",
-        lambda p: p.add_argument("thread", nargs="?", metavar="THREAD", type=name_word),
-    ),
-)
-
-
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse that reports a mistake as one line instead of exiting."""
 
     def error(self, message: str) -> Any:
@@ -338,22 +256,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def cell_parser(prog: str = "%%gpt4o") -> argparse.ArgumentParser:
-    parser = _Parser(prog=prog, add_help=False, allow_abbrev=False)
+    parser = Parser(prog=prog, add_help=False, allow_abbrev=False)
     for option in OPTIONS:
         parser.add_argument(*option.flags, help=option.help, **option.settings)
     return parser
 
 
-def command_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%gpt4o", add_help=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in COMMANDS:
-        sub = commands.add_parser(command.name, help=command.summary, add_help=False)
-        command.arguments(sub)
-    return parser
-
-
-def _posix_words(text: str) -> list[str]:
+def posix_words(text: str) -> list[str]:
     try:
         return shlex.split(text, posix=True)
     except ValueError as exc:
@@ -362,32 +271,11 @@ def _posix_words(text: str) -> list[str]:
 
 def parse_options(line: str) -> argparse.Namespace:
     """The `%%gpt4o` line's options."""
-    args = cell_parser().parse_args(_posix_words(line))
+    args = cell_parser().parse_args(posix_words(line))
     for other in ("map", "compare", "bg") if args.tools is not None else ():
         if getattr(args, other):
             raise OptionError(f"--tools runs one loop in this cell; drop --{other} or --tools")
     return args
-
-
-def parse_command(line: str) -> argparse.Namespace:
-    words = _posix_words(line) or ["help"]
-    return command_parser().parse_args(words)
-
-
-def command_in(line: str, expand: Callable[[str], str] = str) -> argparse.Namespace | None:
-    """The command the whole line (`expand`ed) is, else None: a question. A command's name
-    followed only by flags, or by one word without `?` (`budget lots`), is a command typed
-    wrong: its mistake is raised."""
-    words = line.split()
-    if words and words[0] not in {command.name for command in COMMANDS}:
-        return None
-    try:
-        return parse_command(expand(line))
-    except OptionError:
-        rest = words[1:]
-        if all(w.startswith("-") for w in rest) or (len(rest) == 1 and rest[0][-1] != "?"):
-            raise
-        return None
 
 
 # A shell-like word: runs of plain characters and quoted strings, kept with its position.
@@ -402,7 +290,7 @@ def split_question(line: str) -> tuple[str, str]:
     flags = {flag: option for option in OPTIONS for flag in option.flags}
     position, end = 0, 0
     while (match := _WORD.search(line, position)) and not line[position : match.start()].strip():
-        word = _posix_words(match.group())[0]
+        word = posix_words(match.group())[0]
         if word == "--":
             end, position = match.start(), match.end()
             break
@@ -417,8 +305,8 @@ def split_question(line: str) -> tuple[str, str]:
         if following is None:
             break
         if line[position : following.start()].strip():  # a quote that never closes
-            _posix_words(line[position:])
-        value = _posix_words(following.group())[0]
+            posix_words(line[position:])
+        value = posix_words(following.group())[0]
         if option.value_optional and value not in option.settings.get("choices", ()):
             continue
         position = end = following.end()
@@ -429,14 +317,3 @@ def split_question(line: str) -> tuple[str, str]:
     if not question:
         raise OptionError("the question is empty: %gpt4o [options] QUESTION")
     return line[:end].strip(), question
-
-
-def help_text(doc: str) -> str:
-    """`%gpt4o help`: what the magic does (refilled), its options, and its commands."""
-    about = "\n\n".join(textwrap.fill(" ".join(p.split()), 80) for p in doc.strip().split("\n\n"))
-    usage = cell_parser().format_help().strip()
-    width = max(len(command.name) for command in COMMANDS)
-    commands = "\n".join(
-        f"  %gpt4o {command.name:<{width}}  {command.summary}" for command in COMMANDS
-    )
-    return f"{about}\n\n{usage}\n\ncommands:\n{commands}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from argparse import Namespace
 from collections.abc import Callable, Coroutine
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,16 +16,17 @@ from IPython.utils.text import DollarFormatter
 
 from orjupyter.core.context import Context, select_context, with_context
 from orjupyter.core.domain import Detail, Part, Reply
-from orjupyter.core.errors import CallFailed, OptionError, PromptError
-from orjupyter.core.formats import OUTPUT_FORMATS, Format, extract_code
-from orjupyter.core.image_sources import image_kinds, image_maker
+from orjupyter.core.errors import OptionError, PromptError
+from orjupyter.core.image_sources import image_maker
 from orjupyter.core.notebook_id import NotebookId, notebook_identity
 from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
-from orjupyter.jupyter.bills import reconcile, settled_into
+from orjupyter.jupyter.bills import settled_into
 from orjupyter.jupyter.call_options import call_options, refuse_map_only, schema_named
-from orjupyter.jupyter.config import OrJupyter, SecretStr
+from orjupyter.jupyter.commands import ABOUT, command_in, help_text, run_command
+from orjupyter.jupyter.config import OrJupyter
 from orjupyter.jupyter.context import Recorder, cell_namer
+from orjupyter.jupyter.delivery import deliver, in_background
 from orjupyter.jupyter.door import speaking_plainly
 from orjupyter.jupyter.execution import (
     MAGIC_NAME,
@@ -33,33 +34,13 @@ from orjupyter.jupyter.execution import (
     question_transformer,
     run_sync,
 )
-from orjupyter.jupyter.grammar import (
-    command_in,
-    help_text,
-    parse_options,
-    split_question,
-)
+from orjupyter.jupyter.grammar import parse_options, split_question
+from orjupyter.jupyter.views import answer_view
 from orjupyter.service.session import Session
 from orjupyter.service.structured import ask_structured
-from orjupyter.service.views import View
 
 if TYPE_CHECKING:
-    from orjupyter.core.schema import Schema
     from orjupyter.jupyter.notebook_panel import NotebookPanel
-ABOUT = """Ask an OpenRouter model (GPT-4o by default) about the cell, streamed live.
-
-In the cell, `{name}` puts a notebook variable in place: an image (IMAGE_KINDS)
-travels as an image; a DataFrame, a data array, a container or an exception as a
-description made for a model; a string whole. `{x:image}`, `{x:text}` and `{x:full}` choose.
-`{In[3]}`, `{Out[5]}`, `{Err[7]}` (the traceback of a failed cell) and `{_}` work;
-`{{` and `}}` are literal braces. `--context N` sends the N cells run before, with
-their outputs and plots. The answer streams into a panel with its token usage and
-cost, and stays in the notebook.
-
-`%gpt4o [options] QUESTION` asks a one-line question; `%gpt4o COMMAND` runs one of
-the commands listed below.
-""".replace("IMAGE_KINDS", image_kinds())
-"""What `%gpt4o help` and `%gpt4o?` say before the options and commands."""
 
 
 @magics_class
@@ -96,7 +77,7 @@ class OrJupyterMagics(Magics):
         if cell is None:
             command = command_in(line, self.expanded)
             if command is not None:
-                getattr(self, f"_cmd_{command.command}")(command)
+                run_command(self, command)
                 return
             line, cell = split_question(line)
         self._sync(self.ask(self.expanded(line), cell, default_model=model))
@@ -113,56 +94,6 @@ class OrJupyterMagics(Magics):
     def _sync(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run a call to its end from a blocking cell, closing the connections it made."""
         return run_sync(coroutine, on_exit=self.session.clients.close_current)
-
-    def _cmd_help(self, _args: Namespace) -> None:
-        print(help_text(ABOUT))
-
-    def _cmd_key(self, _args: Namespace) -> None:
-        import getpass
-
-        key = getpass.getpass("OpenRouter API key (not echoed, not saved): ").strip()
-        if not key:
-            raise OptionError("no key entered; the previous key (if any) is kept")
-        self.settings.api_key = SecretStr(key)
-        print("Key set for this session.")
-
-    def _cmd_usage(self, args: Namespace) -> None:
-        from orjupyter.jupyter import account
-
-        account.usage(self, args)
-
-    def _cmd_budget(self, args: Namespace) -> None:
-        from orjupyter.jupyter import account
-
-        account.budget(self, args.amount)
-        if self.notebook_panel is not None:
-            self.notebook_panel.changed()
-
-    def _cmd_models(self, args: Namespace) -> None:
-        from orjupyter.jupyter import account
-
-        self._sync(account.models(self, args.filter))
-
-    def _cmd_credits(self, _args: Namespace) -> None:
-        from orjupyter.jupyter import account
-
-        self._sync(account.credits(self))
-
-    def _cmd_panel(self, args: Namespace) -> None:
-        from orjupyter.jupyter.notebook_panel import show_panel
-
-        show_panel(self, side=args.side)
-
-    def _cmd_reconcile(self, _args: Namespace) -> None:
-        reconcile(self)
-
-    def _cmd_reset(self, args: Namespace) -> None:
-        self.session.threads.reset(args.thread)
-        print(f"Thread {args.thread!r} reset." if args.thread else "All threads reset.")
-
-    def _cmd_alias(self, args: Namespace) -> None:
-        self.add_alias(args.name, args.slug, force=args.force)
-        print(f"%%{args.name} now asks {args.slug}.")
 
     def add_alias(self, name: str, model: str, *, force: bool = False) -> None:
         """Register `%%name` (and `%name`) for another model. An existing magic (`%time`,
@@ -229,59 +160,12 @@ class OrJupyterMagics(Magics):
             await self.session.dry_run(question)
             return
         if args.bg:
-            self._in_background(question, args.output, schema)
+            in_background(self, question, args.output, schema)
             return
         settled = settled_into(self.user_ns, args.output)
-        reply = await ask_structured(self.session, question, self._view, settled, args.retries)
-        self._deliver(reply, fmt, args.output, schema)
-
-    def _in_background(
-        self, question: Question, output: str | None, schema: Schema | None = None
-    ) -> None:
-        from orjupyter.service.background import PendingReply
-
-        if OUTPUT_FORMATS[question.fmt].next_cell:
-            raise OptionError(f"--bg cannot put code in a new cell; drop --bg or -f {question.fmt}")
-        if not self.settings.replaying():
-            self.session.client_spec()  # no key: say so now, in this cell
-        view = self._view(question.options.model, question, background=True)
-        view.show()  # in this cell, now: the answer arrives after the cell has ended
-
-        async def answer() -> Reply:
-            try:
-                reply = await self.session.ask(question, view, settled_into(self.user_ns, output))
-            finally:
-                self.session.background.finished(view.republish)
-            with speaking_plainly():  # `NAME.wait()` shows a failure as one line
-                if output and isinstance(self.user_ns.get(output), PendingReply):
-                    self._deliver(reply, question.fmt, output, schema)
-                elif reply.outcome in ("error", "invalid"):
-                    raise CallFailed(reply.error or "the call failed")
-            return reply
-
-        future = self.session.background.submit(answer())
-        if output:
-            self.user_ns[output] = PendingReply(future, output, self.session.background.flush)
-
-    def _deliver(
-        self, reply: Reply, fmt: Format, output: str | None, schema: Schema | None = None
-    ) -> None:
-        """Store the reply, hand code to a new cell, and fail the cell if the call failed."""
-        if output:
-            self.user_ns[output] = reply
-        if reply.outcome in ("error", "invalid"):
-            raise CallFailed(reply.error or "the call failed")
-        if OUTPUT_FORMATS[fmt].next_cell and reply.outcome == "ok":
-            shell: Any = self.shell
-            shell.set_next_input(extract_code(reply.text), replace=False)
-        if schema is not None and reply.outcome == "ok":
-            from orjupyter.core.schema import validated
-
-            value = validated(schema, reply.text)
-            if output:
-                self.user_ns[output] = value
-        elif (parse := OUTPUT_FORMATS[fmt].parse) and output:
-            self.user_ns[output] = parse(reply.text)
+        view_for = partial(answer_view, self)
+        reply = await ask_structured(self.session, question, view_for, settled, args.retries)
+        deliver(self, reply, fmt, args.output, schema)
 
     def notebook(self) -> NotebookId:
         """Whose calls these are: the notebook's, else (terminal IPython) the script's or
@@ -328,22 +212,6 @@ class OrJupyterMagics(Magics):
             make_image=image_maker(model),
             detail=detail,
             explicit=asked is not None,
-        )
-
-    def _view(self, model: str, question: Question, *, background: bool = False) -> View:
-        from orjupyter.jupyter.panel import Panel, TextView
-
-        settings, total_name = self.settings, self.notebook().total_name
-        if not settings.widgets or getattr(self.shell, "kernel", None) is None:
-            return TextView(model, total_name=total_name)
-        from functools import partial
-
-        from orjupyter.jupyter.actions import Conversation
-
-        make_panel = partial(Panel, model, settings.updates_per_second, total_name=total_name)
-        conversation = Conversation(self.session, question, make_panel)
-        return make_panel(
-            on_done=conversation.done, after_show=conversation.show, background=background
         )
 
 

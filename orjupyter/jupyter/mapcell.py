@@ -37,6 +37,7 @@ from orjupyter.core.prompt import Placeholder, build_parts, parse_template, reso
 from orjupyter.core.question import Question
 from orjupyter.jupyter.call_options import call_options, schema_named
 from orjupyter.jupyter.progress import run_view
+from orjupyter.jupyter.views import shows_widgets
 from orjupyter.service.mapping import Converter, MapRun, RowBuilder, cost_range, prepare
 from orjupyter.service.structured import DEFAULT_RETRIES
 
@@ -140,15 +141,13 @@ async def run_map(
         print("\n".join(filter(None, [_run_estimate(magics, first, len(source)), shadowed])))
         return
     await prepare(magics.session, options)
-    shell: Any = magics.shell
-    widgets = magics.settings.widgets and getattr(shell, "kernel", None) is not None
     run = MapRun(
         session=magics.session,
         rows=itertools.chain([first_row], rows),
         total=len(source),
         build=_built_once(build, first_row, first),
         convert=_converter(fmt, schema),
-        view=run_view(widgets, options.model, magics.settings.updates_per_second),
+        view=run_view(shows_widgets(magics), options.model, magics.settings.updates_per_second),
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
         cap=args.budget,
         retries=DEFAULT_RETRIES if args.retries is None else args.retries,
@@ -156,7 +155,7 @@ async def run_map(
         errors_in=f"{args.output}_errors" if args.output else None,
     )
     results = await run.run()
-    warning = magics.session.book.budget_warning(notebook)
+    warning = magics.session.records.budget_warning(notebook)
     if warning:
         print(warning, file=sys.stderr)
     if args.output:

@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from orjupyter.jupyter.views import shows_widgets
 from orjupyter.render.notebook_summary import (
     CHART_CALLS,
     SAVED_TEXT,
@@ -50,7 +51,7 @@ SIDE_HINT = (
 def show_panel(magics: OrJupyterMagics, *, side: bool = False) -> None:
     """`%gpt4o panel [--side]`: show (or move) the live panel; print it in a terminal."""
     notebook = magics.notebook()
-    if not magics.settings.widgets or getattr(magics.shell, "kernel", None) is None:
+    if not shows_widgets(magics):
         print(summary_text(read_summary(magics.session, notebook)))
         return
     panel = magics.notebook_panel
@@ -63,7 +64,7 @@ def show_panel(magics: OrJupyterMagics, *, side: bool = False) -> None:
 
 
 def read_summary(session: Session, notebook: NotebookId) -> NotebookSummary:
-    recent = session.book.recent(notebook.key, CHART_CALLS)
+    recent = session.records.recent(notebook.key, CHART_CALLS)
     return NotebookSummary(
         notebook.label, session.totals(notebook.key), recent, _flying(session, notebook.key)
     )

@@ -18,6 +18,8 @@ from orjupyter.core.image_sources import image_maker
 from orjupyter.core.question import Question
 from orjupyter.core.terminal import printable
 from orjupyter.core.tools import Tool, call_text, tool_for
+from orjupyter.jupyter.delivery import deliver
+from orjupyter.jupyter.views import answer_view, shows_widgets
 from orjupyter.render.report import tokens_text
 from orjupyter.render.tables import NO_MATHS
 from orjupyter.service.toolloop import DEFAULT_MAX_STEPS, Decision, ToolLoop
@@ -79,13 +81,12 @@ async def ask_with_tools(
         await magics.session.dry_run(question)
         return
     kernel = getattr(magics.shell, "kernel", None)
-    widgets = bool(magics.settings.widgets and kernel is not None)
-    events: TextLog | PanelLog = PanelLog(kernel) if widgets else TextLog(kernel)
+    events: TextLog | PanelLog = PanelLog(kernel) if shows_widgets(magics) else TextLog(kernel)
     loop = ToolLoop(
         magics.session,
         question,
         tools,
-        magics._view(options.model, question),
+        answer_view(magics, options.model, question),
         events,
         max_steps=args.max_steps or DEFAULT_MAX_STEPS,
         cap=args.budget,
@@ -96,7 +97,7 @@ async def ask_with_tools(
     events.begin()
     reply = await loop.run()
     loop.finish(reply, question.fmt)
-    magics._deliver(reply, question.fmt, args.output, schema)
+    deliver(magics, reply, question.fmt, args.output, schema)
 
 
 def _result_preview(step: ToolStep) -> str:

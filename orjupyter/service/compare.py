@@ -31,7 +31,7 @@ async def ask_all(
         await session.check(question.parts, question.options, client)
     cases = [session.worst_case(question) for question in questions]
     worst = None if None in cases else sum((c for c in cases if c is not None), Decimal(0))
-    hold = session.book.reserve(questions[0], worst)  # the sum, or refused under a budget
+    hold = session.records.reserve(questions[0], worst)  # the sum, or refused under a budget
     tasks = [
         asyncio.ensure_future(session.ask(question, view, on_settled(k), reserve=False))
         for k, (question, view) in enumerate(zip(questions, views, strict=True))
@@ -42,4 +42,4 @@ async def ask_all(
         stop_all()  # the interrupt landed outside the streams: end them, keep what arrived
         return list(await asyncio.gather(*tasks))
     finally:
-        session.book.release(hold)
+        session.records.release(hold)

@@ -369,7 +369,7 @@ def is_cached(session: Session, question: Question) -> bool:
     if not question.use_cache:
         return False
     request = session.request(question, session.history(question))
-    return session.book.peek(request) is not None
+    return session.records.peek(request) is not None
 
 
 async def prepare(session: Session, options: CallOptions) -> None:

@@ -8,6 +8,10 @@ the generation is not yet known (404), and gives up quietly otherwise.
 The answer is checked before it is believed: it must be about the generation asked for,
 arrive within `GENERATION_TIMEOUT` seconds and `MAX_GENERATION_BYTES` bytes, hold numbers
 that can be right, and (`reconcile_calls`) not bill far above the call's worst case.
+
+`Settling` is the session's layer that does this after a cell has ended: it holds the
+session's `records` (the ledger and the cache), what is running, and the settlements on
+the background loop; `Session` (`session.py`) builds on it.
 """
 
 from __future__ import annotations
@@ -15,15 +19,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from orjupyter.core.budget import unbelievable_bill
-from orjupyter.core.domain import Usage
+from orjupyter.core.domain import Reply, Usage
 from orjupyter.core.pricing import ModelInfo, info_for, longest_answer, price_for
+from orjupyter.core.question import Question
 from orjupyter.core.stream import usage_from_generation
+from orjupyter.service.activity import Activity
+from orjupyter.service.background import BackgroundLoop
+from orjupyter.service.catalog import ModelCatalog
+from orjupyter.service.views import View
 from orjupyter.store.columns import CallRecord
+from orjupyter.store.records import Records
 
 RETRY_DELAYS = (0.3, 0.6, 1.2, 2.4, 4.8)
 """Seconds between attempts while OpenRouter does not know the generation yet (~9 s)."""
@@ -38,6 +48,8 @@ _STREAMED = {"X-Stainless-Raw-Response": "stream"}
 """Asks the SDK for the response unread (as its `with_streaming_response` does)."""
 
 Bill = Usage | str | None
+Settled = Callable[[Reply], None]
+"""Told the reply again once its estimated cost is replaced by OpenRouter's bill."""
 """What `GET /generation` gave: the billed usage, why its answer is not believed (one
 line), or None when OpenRouter does not know the generation (or could not be asked)."""
 
@@ -151,3 +163,59 @@ async def reconcile_calls(
         shared = "shares its generation id with another call: one generation is billed once"
         result.refused += [(call, shared) for call in others]
     return result
+
+
+@dataclass
+class Settling(ModelCatalog):
+    """The session's second layer: where its calls leave a trace (`records`: the ledger and
+    the cache), what is running (`activity`, `background`), and the bills of stopped or
+    failed calls settled after the cell has ended."""
+
+    records: Records = field(init=False)
+    activity: Activity = field(default_factory=Activity)
+    background: BackgroundLoop = field(default_factory=BackgroundLoop)
+    settling: dict[str, Any] = field(default_factory=dict)
+    """Generation id → the future of its background settlement."""
+
+    def __post_init__(self) -> None:
+        self.records = Records(self.settings)
+
+    def _settle_later(
+        self, question: Question, reply: Reply, view: View, on_settled: Settled | None
+    ) -> None:
+        """Fetch an estimated call's bill on the background loop (never blocking the cell)
+        and put it where the estimate was, unless it is not believed (`settle`)."""
+        if reply.outcome == "ok" or not (reply.usage.cost_is_estimate and reply.id):
+            return  # a complete answer carries its bill (or its server bills nothing)
+        spec = self.client_spec()
+
+        async def settle() -> Reply | None:
+            usage = await fetch_generation(self.clients.get(spec), reply.id)
+            worst = self.worst_case(question)
+            if not isinstance(usage, Usage) or unbelievable_bill(usage.cost, worst):
+                return None  # not believed: the estimate stays
+            kept = self.records.ledger is not None  # else: no ledger to settle, only the view
+            if kept and not self.records.settle(reply.id, usage, question.notebook):
+                return None  # its generation's bill is on another call already
+            settled = replace(reply, usage=usage)
+            self.activity.settled(settled)
+            view.settled(settled, self.records.totals(question.notebook))
+            if on_settled is not None:
+                on_settled(settled)
+            return settled
+
+        self.settling[reply.id] = self.background.submit(settle())
+
+    async def reconcile(self, notebook: str) -> Reconciled:
+        """Settle this notebook's estimated calls (its own only) with OpenRouter's bills."""
+        client = self.clients.get(self.client_spec())
+        await self.load_catalog(client)
+        reconciled = await reconcile_calls(
+            client,
+            self.records.estimated(notebook),
+            lambda call: row_worst_case(call, self.catalog),
+            lambda generation_id, usage: self.records.settle(generation_id, usage, notebook),
+        )
+        if reconciled.settled:
+            self.activity.settled()
+        return reconciled

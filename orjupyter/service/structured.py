@@ -138,7 +138,7 @@ def remembering(session: Session, question: Question) -> Callable[[Reply], None]
     if question.schema is None or not question.use_cache:
         return None
     request = session.request(question, session.history(replace(question, new_thread=False)))
-    return lambda reply: session.book.remember(request, reply)
+    return lambda reply: session.records.remember(request, reply)
 
 
 def _retries(asked: int | None) -> int:

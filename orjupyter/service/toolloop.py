@@ -133,7 +133,7 @@ class ToolLoop:
         if self.cap is None:
             return None
         request = self.session.request(question, self.session.history(question))
-        if question.use_cache and self.session.book.peek(request) is not None:
+        if question.use_cache and self.session.records.peek(request) is not None:
             return None  # answered from the cache: free
         worst = self.session.worst_case(question)
         spent = self.usage().cost
@@ -270,9 +270,9 @@ class ToolLoop:
 
     def finish(self, reply: Reply, fmt: Format) -> None:
         """Show the loop's end in the view, then the notebook's budget warning, if any."""
-        totals = self.session.book.totals(self.question.notebook)
+        totals = self.session.records.totals(self.question.notebook)
         self.view.finish(reply, totals, fmt)
-        warning = self.session.book.budget_warning(self.question.notebook)
+        warning = self.session.records.budget_warning(self.question.notebook)
         if warning:
             print(warning, file=sys.stderr)
 
