@@ -36,7 +36,7 @@ from typing import Any
 JSON = dict[str, Any]
 ARGUMENT_PIECES = 3
 """Pieces each call's arguments stream in."""
-RESULT_PREVIEW = 200
+RESULT_PREVIEW = 400
 """Characters of each tool result the default text answer quotes."""
 
 
