@@ -157,7 +157,7 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     assert "→ top_products(n=3, by='revenue')" in log
     assert "→ plot_sales(by='revenue')" in log
     answer = answer_outputs(tools)[0]["data"]["text/plain"]
-    assert "- top_products: top_products(): pandas DataFrame, 3 rows × 2 columns" in answer
+    assert "- top_products:\n\n```\ntop_products(): pandas DataFrame, 3 rows × 2 columns" in answer
     assert "chair   7120.0" in answer  # the best seller, from the frame the tool returned
     assert "- The image plot_sales returned: image: " in answer
     looked_at = sent_images(chat[-1].body["messages"][-1]["content"])  # round 2's

@@ -230,7 +230,10 @@ def text_after_tools(
     if not results:
         return None
     lines = ["Tool results:"]
-    lines += [f"- {name}: {text[:RESULT_PREVIEW]}" for name, text in results]
+    for name, text in results:
+        shown = text[:RESULT_PREVIEW]
+        many = "\n" in shown  # a table, say: kept as written, in a code block
+        lines.append(f"- {name}:\n\n```\n{shown}\n```\n" if many else f"- {name}: {shown}")
     if describe_part is not None:
         lines += [f"- {line}" for line in _images_seen(messages, describe_part)]
     return "\n".join(lines)

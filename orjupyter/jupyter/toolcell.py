@@ -136,8 +136,9 @@ class _Log:
         return f"round {len(self.loop.rounds)} · running {call_text(call.name, call.arguments)}…"
 
     def called(self, step: ToolStep) -> None:
-        self.add(f"← {_result_preview(step)}")
         rounds = self.loop.rounds
+        self.state = status_text(len(rounds), len(self.loop.steps), self.loop.usage())
+        self.add(f"← {_result_preview(step)}")
         done = sum(1 for s in self.loop.steps if s.round == len(rounds))
         if rounds and done == len(rounds[-1].tool_calls):  # the round's last call
             self.say(
