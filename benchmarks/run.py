@@ -36,6 +36,7 @@ import notebook_context
 import stopping
 import streaming
 import team_ledger
+import tool_loop
 import traffic
 from _common import FakeServer, Row, log
 
@@ -51,6 +52,7 @@ MODULES = (
     "mapping",
     "compare",
     "stopping",
+    "tool_loop",
     "team_ledger",
 )
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
@@ -73,6 +75,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             map=3,
             compare=2,
             stop=2,
+            tools=3,
             ledger=50,
         )
     return dict(
@@ -89,6 +92,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         map=7,
         compare=5,
         stop=5,
+        tools=7,
         ledger=300,
     )
 
@@ -109,6 +113,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
             *stopping.measure(runs["stop"], server),
             *stopping.measure_costly(runs["stop"]),
         ],
+        "tool_loop": lambda: tool_loop.measure(runs["tools"], server),
         "team_ledger": lambda: team_ledger.measure(runs["ledger"]),
     }
 

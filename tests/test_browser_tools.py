@@ -75,3 +75,26 @@ def test_clicking_approve_and_deny_in_jupyterlab(open_notebook: OpenNotebook, ro
     notebook.run_and_wait(3)
     shown = notebook.output_area(3).inner_text()
     assert "(['sample', 'wipe sample'], [True, True, False])" in shown
+
+
+def test_the_status_line_says_which_call_runs(open_notebook: OpenNotebook, router) -> None:
+    notebook = open_notebook(
+        "%load_ext orjupyter",
+        'import time\n\ndef slow_lookup(city: str = "Oslo") -> str:\n'
+        '    """The weather in a city, slowly."""\n    time.sleep(4)\n    return city + ": 12 C"',
+        "%%gpt4o --tools slow_lookup --no-cache\nWhat is the weather in Oslo?",
+    )
+    notebook.run_and_wait(0)
+    notebook.run_and_wait(1)
+    notebook.run(2)
+    area = notebook.output_area(2)
+    status = area.locator(".orj-status")
+    wait_for(
+        lambda: "round 1 · running slow_lookup(city='Oslo')…" in status.inner_text(),
+        30,
+        "the status line to name the call",
+    )
+    shot(notebook, "tools-running")
+    wait_for(lambda: "slow_lookup: Oslo: 12 C" in area.inner_text(), 30, "the answer")
+    wait_for(lambda: notebook.prompt_number(2) is not None, 30, "the cell to end")
+    assert "1 tool call" in area.inner_text()

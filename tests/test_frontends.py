@@ -130,3 +130,22 @@ def test_the_widgets_setting_chooses_every_view_in_a_kernel(router: FakeRouter, 
         )
         assert WIDGET_VIEW not in str(sent), code
         assert said in shown, code
+
+
+def test_jupyter_console_asks_approval_on_stdin_instead_of_waiting_on_buttons(
+    router: FakeRouter,
+) -> None:
+    # console draws no widgets: the approval buttons never tell the kernel they were shown
+    seen = typed_into_console(
+        "%load_ext orjupyter",
+        "def lookup(city: str = 'Oslo') -> str: return city + ': 12 C'",
+        "%gpt4o --tools lookup --approve What is the weather?",
+        "y",
+        "%gpt4o --tools lookup --approve --no-cache And now?",
+        "n",
+    )
+    assert "this front end did not show the approval buttons" in seen
+    assert "%config OrJupyter.widgets = False asks here at once" in seen
+    assert seen.count("Run lookup(city='Oslo')? [y]es, [n]o, [a]ll:") == 2
+    assert "- lookup: Oslo: 12 C" in seen  # approved: it ran
+    assert "- lookup: The person denied this call of lookup; it was not run." in seen

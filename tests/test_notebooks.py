@@ -127,11 +127,11 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     ]
     assert errors == []
     answers = [o for c in done.cells if c.cell_type == "code" for o in answer_outputs(c)]
-    assert len(answers) == 11
+    assert len(answers) == 12
     chat = [r for r in router.requests if r.path.endswith("/chat/completions")]
     # the repeated question came from the cache; the --map cell asked once per review, the
-    # --compare cell once per model; then --think, --web and the PDF
-    assert len(chat) == 6 + 3 + 3 + 3
+    # --compare cell once per model; then --think, --web, the PDF and two --tools rounds
+    assert len(chat) == 6 + 3 + 3 + 3 + 2
     assert [r.body.get("reasoning") for r in chat if "reasoning" in r.body] == [{"effort": "low"}]
     parts = [p for r in chat if isinstance(c := r.body["messages"][-1]["content"], list) for p in c]
     pdf = [part for part in parts if part["type"] == "file"]
@@ -151,6 +151,17 @@ def test_quickstart_runs_top_to_bottom(router, tmp_path):
     live, final = summary  # the live bar, emptied, and the run's summary under it
     assert emptied(live["data"])
     assert final["data"]["text/plain"].startswith("3 rows · 3 answered · 0 failed · billed $")
+    # the tools section: the model called both functions, and looked at the chart
+    tools = next(c for c in done.cells if c.cell_type == "code" and "--tools" in c.source)
+    log = tools.outputs[0]["data"]["text/plain"]
+    assert "→ top_products(n=3, by='revenue')" in log
+    assert "→ plot_sales(by='revenue')" in log
+    answer = answer_outputs(tools)[0]["data"]["text/plain"]
+    assert "- top_products:\n\n```\ntop_products(): pandas DataFrame, 3 rows × 2 columns" in answer
+    assert "chair   7120.0" in answer  # the best seller, from the frame the tool returned
+    assert "- The image plot_sales returned: image: " in answer
+    looked_at = sent_images(chat[-1].body["messages"][-1]["content"])  # round 2's
+    assert [media for _, _, media in looked_at] == ["image/png"]
 
 
 def test_nbconvert_html_shows_the_answer_safely(router, tmp_path):

@@ -91,7 +91,10 @@ def test_web_search_numbers_its_sources_and_bills_the_search(router: FakeRouter,
     assert [url for url, _ in citations] == [f"https://example.org/what-happened-today/{n}"
                                              for n in range(1, 6)]  # fmt: skip
     assert router.requests[0].body["tools"] == [
-        {"type": "openrouter:web_search", "parameters": {"max_results": 5}}
+        {
+            "type": "openrouter:web_search",
+            "parameters": {"max_results": 5, "max_total_results": 5, "max_uses": 1},
+        }
     ]
     billed = router.billed()[0]
     assert str(billed["cost"]) == cost

@@ -33,10 +33,11 @@ def value_of(client: Any, expression: str) -> str:
     return str(reply["content"]["user_expressions"]["x"]["data"]["text/plain"])
 
 
-def buttons(client: Any, deadline: float) -> dict[str, str]:
-    """Read iopub until the approval's three buttons have been opened: label → comm id."""
+def buttons(client: Any, deadline: float, *, draw: bool = True) -> dict[str, str]:
+    """Read iopub until the approval's three buttons have been opened: label → comm id.
+    `draw`: render them as a browser does (its widget tells the kernel it was shown)."""
     found: dict[str, str] = {}
-    while time.monotonic() < deadline and len(found) < 3:
+    while time.monotonic() < deadline and len(found) < 4:
         msg = client.get_iopub_msg(timeout=5)
         if msg["msg_type"] != "comm_open":
             continue
@@ -47,8 +48,18 @@ def buttons(client: Any, deadline: float) -> dict[str, str]:
             "Approve all",
         ):
             found[state["description"]] = msg["content"]["comm_id"]
-    assert len(found) == 3, f"the approval buttons never appeared: {found}"
+        elif "shown" in str(state.get("_esm", "")):
+            found["shown"] = msg["content"]["comm_id"]
+    assert len(found) == 4, f"the approval buttons never appeared: {found}"
+    if draw:
+        send(client, found["shown"], {"event": "shown"})
     return found
+
+
+def send(client: Any, comm_id: str, content: dict[str, str]) -> None:
+    """A widget's message from the front end, as the browser's widget manager sends it."""
+    data = {"comm_id": comm_id, "data": {"method": "custom", "content": content}}
+    client.shell_channel.send(client.session.msg("comm_msg", data))
 
 
 def wait_idle(client: Any, msg_id: str) -> None:
@@ -94,3 +105,40 @@ def test_a_front_end_that_cannot_ask_denies_and_never_hangs(router, kernel):
     assert reply["content"]["status"] == "ok"
     assert value_of(kernel, "ran") == "[]"
     assert "this front end cannot ask" in "".join(outputs)
+
+
+def test_buttons_no_front_end_draws_are_asked_on_stdin_instead(router, kernel):
+    run_quietly(kernel, SETUP)
+    cell = "%%gpt4o --tools lookup --approve -o r --no-cache\n[[fake call=lookup]] Go"
+    msg_id = kernel.execute(cell, allow_stdin=True)
+    buttons(kernel, time.monotonic() + 30, draw=False)  # as jupyter console: never drawn
+    request = kernel.get_stdin_msg(timeout=30)
+    assert request["content"]["prompt"] == "Run lookup(city='sample')? [y]es, [n]o, [a]ll: "
+    kernel.input("y")
+    wait_idle(kernel, msg_id)
+    assert value_of(kernel, "ran") == "['sample']"
+
+
+def test_the_panels_status_line_says_which_call_runs_and_what_it_waits_for(router, kernel):
+    run_quietly(kernel, SETUP)
+    said: list[str] = []
+
+    def keep(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "comm_msg":
+            value = msg["content"]["data"].get("state", {}).get("value")
+            if isinstance(value, str) and "orj-status" in value:
+                said.append(value)
+
+    cell = "%%gpt4o --tools lookup --no-cache\n[[fake call=lookup]] Go"
+    kernel.execute_interactive(cell, timeout=60, output_hook=keep)
+    running = [
+        n for n, v in enumerate(said) if "round 1 · running lookup(city=&#x27;sample&#x27;)…" in v
+    ]
+    waiting = [
+        n
+        for n, v in enumerate(said)
+        if "round 2 · waiting for the model&#x27;s answer to 1 result…" in v
+    ]
+    assert running, said
+    assert waiting, said
+    assert running[0] < waiting[0]

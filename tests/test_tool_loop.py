@@ -76,7 +76,7 @@ def test_calls_run_in_order_and_results_go_back_with_their_ids(shell, router, ra
     ]
     assert reply.steps[0].round_cost == Decimal(str(billed[0]["cost"]))
     out = capsys.readouterr().out
-    assert "→ lookup(city='Oslo')" in out
+    assert "→ round 1 · running lookup(city='Oslo')…" in out
     assert "← 'Oslo: 12 C'" in out
     assert "2 rounds, 2 tool calls" in out
 

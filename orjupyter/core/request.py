@@ -16,6 +16,10 @@ APP_TITLE = "orjupyter"
 WEB_SEARCH_TOOL = "openrouter:web_search"
 WEB_RESULTS = 5
 """Results a `--web` search asks for (OpenRouter's default)."""
+WEB_SEARCHES = 1
+"""Searches a `--web` request may make (the tool's `max_uses`): the model decides how often
+to search, and this cap, with `max_total_results`, keeps the search's cost at what the
+budget held (one search of `WEB_RESULTS` results), in a tool loop's rounds too."""
 REASONING_EFFORTS = ("low", "medium", "high")
 PDF_ENGINES = ("native", "mistral-ocr", "cloudflare-ai")
 
@@ -94,7 +98,12 @@ def sent(
 
 
 def _web_tools(_on: bool) -> list[dict[str, Any]]:
-    return [{"type": WEB_SEARCH_TOOL, "parameters": {"max_results": WEB_RESULTS}}]
+    caps = {
+        "max_results": WEB_RESULTS,
+        "max_total_results": WEB_RESULTS * WEB_SEARCHES,
+        "max_uses": WEB_SEARCHES,
+    }
+    return [{"type": WEB_SEARCH_TOOL, "parameters": caps}]
 
 
 def _pdf_plugins(engine: str) -> list[dict[str, Any]]:

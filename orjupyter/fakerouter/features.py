@@ -9,8 +9,12 @@ Rules (deterministic, documented so tests and estimates can rely on them):
   before the answer. Each reasoning chunk is one completion token, counted in
   `completion_tokens_details.reasoning_tokens`. A model that does not reason ignores it.
 - Web search (`tools: [{"type": "openrouter:web_search", "parameters": {"max_results": N}}]`):
-  N results (default 5) at $4 per 1,000 results, added to the cost; the last content chunk
-  carries N `url_citation` annotations (or the ones `cite_b64=` scripts).
+  the model searches once (`searches=K` makes it want K searches), each search finding N
+  results (default 5); `max_uses` caps the searches and `max_total_results` the results
+  of the request (default 50), as OpenRouter does. Results cost $4 per 1,000, added to
+  the cost; `usage.server_tool_use.web_search_requests` counts the searches; the last
+  content chunk carries one `url_citation` annotation per result (or the ones `cite_b64=`
+  scripts).
 - PDF files (`{"type": "file", "file": {"filename", "file_data": "data:…pdf;base64,…"}}`):
   500 prompt tokens a page (pages are `/Type /Page` objects); with the `file-parser`
   plugin's `mistral-ocr` engine, $2 per 1,000 pages on top. Not a PDF: 400.
@@ -35,6 +39,7 @@ JSON = dict[str, Any]
 REASONING_WORDS = {"minimal": 4, "low": 8, "medium": 16, "high": 32}
 WEB_SEARCH_TOOL = "openrouter:web_search"
 WEB_RESULTS = 5
+WEB_TOTAL_RESULTS = 50
 WEB_RESULT_PRICE = Decimal("0.004")
 PDF_PAGE_TOKENS = 500
 OCR_PAGE_PRICE = {"mistral-ocr": Decimal("0.002")}
@@ -72,21 +77,39 @@ def reasoning_pieces(words: int) -> list[str]:
 # --- web search ---------------------------------------------------------------------
 
 
-def web_results(body: JSON) -> int:
-    """Results the `openrouter:web_search` server tool asks for (0: no search)."""
+@dataclass(frozen=True)
+class WebSearch:
+    """What the `openrouter:web_search` server tool did for one request."""
+
+    searches: int = 0
+    results: int = 0
+
+
+def web_search(body: JSON, wanted: int | None = None) -> WebSearch:
+    """The searches the model makes (`wanted`, default 1) within the tool's caps."""
     tools = body.get("tools")
-    if not isinstance(tools, list):
-        return 0
-    for tool in tools:
+    for tool in tools if isinstance(tools, list) else ():
         if isinstance(tool, dict) and tool.get("type") == WEB_SEARCH_TOOL:
             parameters = tool.get("parameters") or {}
-            count = (
-                parameters.get("max_results", WEB_RESULTS) if isinstance(parameters, dict) else 0
-            )
-            if not isinstance(count, int) or not 1 <= count <= 25:
-                raise FeatureError("web_search max_results must be an integer from 1 to 25")
-            return count
-    return 0
+            if not isinstance(parameters, dict):
+                raise FeatureError("web_search parameters must be an object")
+            per_search = _cap(parameters, "max_results", 25) or WEB_RESULTS
+            total = _cap(parameters, "max_total_results", 1000) or WEB_TOTAL_RESULTS
+            uses = _cap(parameters, "max_uses", 100)
+            searches = 1 if wanted is None else wanted
+            searches = searches if uses is None else min(searches, uses)
+            return WebSearch(searches, min(searches * per_search, total))
+    return WebSearch()
+
+
+def _cap(parameters: JSON, name: str, most: int) -> int | None:
+    """A cap the tool was given (None: not given)."""
+    value = parameters.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+        raise FeatureError(f"web_search {name} must be an integer from 1 to {most}")
+    return value
 
 
 def citations(count: int, question: str, answer_length: int, scripted: str | None) -> list[JSON]:

@@ -371,6 +371,11 @@ def analyse(messages: object) -> Received:
     )
 
 
+def part_description(part: JSON) -> str:
+    """One content part as the default answer describes it (`image: 640x480 …`)."""
+    return _part_info(part).describe()
+
+
 def describe(received: Received) -> str:
     """The default answer: what arrived, one list item per part of the last user message."""
     n = len(received.parts)
@@ -434,6 +439,7 @@ _INT_KEYS = (
     "think_words",
     "not_json",
     "off_schema",
+    "searches",
 )
 _FLOAT_KEYS = ("delay", "first_delay", "retry_after")
 _FLAGS = ("no_cost", "no_usage", "loop_forever")
@@ -461,6 +467,7 @@ class Directives:
     no_cost: bool = False
     no_usage: bool = False
     think_words: int | None = None
+    searches: int | None = None
     cite_b64: str | None = None
     call: str | None = None
     args_b64: str | None = None

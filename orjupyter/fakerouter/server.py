@@ -65,6 +65,7 @@ from orjupyter.fakerouter.script import (
     error_body,
     key_info,
     parse_directives,
+    part_description,
     split_pieces,
     status_error,
     summarize_body,
@@ -431,8 +432,9 @@ class _Handler(BaseHTTPRequestHandler):
         calls = self._tool_calls(body, directives)
         text = answer_text(directives, received)
         if directives.reply is None and directives.words is None and directives.chunks is None:
-            text = tools.text_after_tools(body["messages"]) or text
+            text = tools.text_after_tools(body["messages"], part_description) or text
         text = self._structured(body, directives, text)
+
         pieces = [] if calls else split_pieces(text, directives.chunks)
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         finish = "tool_calls" if calls else "stop"
@@ -465,6 +467,7 @@ class _Handler(BaseHTTPRequestHandler):
                 calls_b64=d.calls_b64,
                 loop_forever=d.loop_forever,
                 call_unoffered=d.call_unoffered,
+                unscripted=d.reply is None and d.words is None and d.chunks is None,
             )
         except tools.ToolScriptError as err:
             raise RequestError(400, str(err)) from err
@@ -474,11 +477,11 @@ class _Handler(BaseHTTPRequestHandler):
         d, received = gen.directives, gen.received
         try:
             words = features.reasoning_words(body, d.think_words) if gen.model.reasons else 0
-            results = features.web_results(body)
+            search = features.web_search(body, d.searches)
             answer_length = len("".join(gen.pieces))
-            if results or d.cite_b64:
+            if search.results or d.cite_b64:
                 gen.annotations = features.citations(
-                    results,
+                    search.results,
                     DIRECTIVE.sub("", received.last_user_text)[:60],
                     answer_length,
                     d.cite_b64,
@@ -486,8 +489,8 @@ class _Handler(BaseHTTPRequestHandler):
         except features.FeatureError as err:
             raise RequestError(400, str(err)) from err
         gen.reasoning = features.reasoning_pieces(words)
-        gen.web_searches = 1 if results else 0
-        gen.extra_cost = features.WEB_RESULT_PRICE * results
+        gen.web_searches = search.searches
+        gen.extra_cost = features.WEB_RESULT_PRICE * search.results
         gen.extra_cost += features.ocr_cost(features.pdf_engine(body), received.pages)
         gen.cached = self.router._cache_prompt(gen.model.id, body["messages"], received)
         session = body.get("session_id") or self.headers.get("x-session-id")

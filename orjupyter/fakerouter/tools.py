@@ -3,15 +3,18 @@
 Rules (deterministic, documented in docs/local-server.md):
 
 - A request that offers function tools (`tools: [{"type": "function", "function": {name,
-  description, parameters}}]`) is answered with calls only when the question scripts them:
-  `call=NAME[,NAME…]` calls those functions in one round (parallel calls), with the
+  description, parameters}}]`) and scripts nothing (no directive for its calls or its
+  text) calls every offered function once, in one round (parallel calls), each with its
+  schema's values: a parameter's `default`, else its first `examples` entry, else (a
+  required one) a sample value; then it answers with what they returned.
+- `call=NAME[,NAME…]` calls those functions in one round (parallel calls), with the
   arguments `args_b64=` gives (base64 of a JSON object) or, without it, a sample value for
   each required parameter (an enum's first value, `"sample"`, 1, 1.5, true, [], {}).
   `calls_b64=` scripts several rounds exactly: base64 of a JSON list of rounds, each a
   list of `{"name": …, "arguments": {…}}`.
 - A round is counted by the assistant messages with `tool_calls` after the question; once
   the scripted rounds are spent the model answers in text (by default it lists the `tool`
-  results it received).
+  results it received, and the images the tools returned, as it does any image).
 - `loop_forever`: the model never stops calling (the first offered function, every round).
 - `call_unoffered=NAME`: the first round calls NAME although it was not offered.
 - Calls stream as OpenAI does: per call, one chunk with its index, id, type and name (the
@@ -26,13 +29,14 @@ import binascii
 import json
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 JSON = dict[str, Any]
 ARGUMENT_PIECES = 3
 """Pieces each call's arguments stream in."""
-RESULT_PREVIEW = 200
+RESULT_PREVIEW = 400
 """Characters of each tool result the default text answer quotes."""
 
 
@@ -103,8 +107,10 @@ def plan(
     calls_b64: str | None,
     loop_forever: bool,
     call_unoffered: str | None,
+    unscripted: bool = False,
 ) -> list[PlannedCall]:
-    """The calls this round makes (empty: answer in text)."""
+    """The calls this round makes (empty: answer in text). `unscripted`: the question
+    scripts neither calls nor text, so every offered function is called once."""
     messages = body.get("messages") or []
     offered = offered_functions(body)
     done = rounds_done(messages)
@@ -125,6 +131,8 @@ def plan(
             [(name, given if given is not None else _sample_arguments(offered.get(name, {})))
              for name in names]
         )  # fmt: skip
+    elif unscripted and offered and not rounds:
+        rounds.append([(name, _default_arguments(schema)) for name, schema in offered.items()])
     if done >= len(rounds):
         return []
     return [_planned(name, arguments) for name, arguments in rounds[done]]
@@ -195,14 +203,61 @@ def _sample_arguments(parameters: JSON) -> JSON:
     return {name: _sample(properties.get(name)) for name in required if isinstance(name, str)}
 
 
-def text_after_tools(messages: list[JSON]) -> str | None:
-    """The default answer once tools have answered: what each one returned."""
+def _default_arguments(parameters: JSON) -> JSON:
+    """Each parameter's `default` or first `examples` entry; a sample for a required one
+    that has neither; an optional one without either is left out."""
+    properties = parameters.get("properties") or {}
+    required = parameters.get("required") or []
+    arguments: JSON = {}
+    for name, given in properties.items():
+        schema = given if isinstance(given, dict) else {}
+        examples = schema.get("examples")
+        if "default" in schema:
+            arguments[name] = schema["default"]
+        elif isinstance(examples, list) and examples:
+            arguments[name] = examples[0]
+        elif name in required:
+            arguments[name] = _sample(schema)
+    return arguments
+
+
+def text_after_tools(
+    messages: list[JSON], describe_part: Callable[[JSON], str] | None = None
+) -> str | None:
+    """The default answer once tools have answered: what each one returned, then each
+    image a tool returned, as `describe_part` describes a content part."""
     results = tool_results(messages)
     if not results:
         return None
     lines = ["Tool results:"]
-    lines += [f"- {name}: {text[:RESULT_PREVIEW]}" for name, text in results]
+    for name, text in results:
+        shown = text[:RESULT_PREVIEW]
+        many = "\n" in shown  # a table, say: kept as written, in a code block
+        lines.append(f"- {name}:\n\n```\n{shown}\n```\n" if many else f"- {name}: {shown}")
+    if describe_part is not None:
+        lines += [f"- {line}" for line in _images_seen(messages, describe_part)]
     return "\n".join(lines)
+
+
+def _images_seen(messages: list[JSON], describe_part: Callable[[JSON], str]) -> list[str]:
+    """`The image plot returned: 640x480 image/png …` for each image part of a user
+    message that follows a `tool` message (the images the tools returned)."""
+    start = question_index(messages)
+    seen: list[str] = []
+    for index in range((start or 0) + 1, len(messages)):
+        message = messages[index]
+        if not (message.get("role") == "user" and messages[index - 1].get("role") == "tool"):
+            continue
+        content = message.get("content")
+        label = "An image"
+        for part in content if isinstance(content, list) else ():
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "text":
+                label = str(part.get("text", "")).rstrip(": ") or label
+            elif part.get("type") == "image_url":
+                seen.append(f"{label}: {describe_part(part)}")
+    return seen
 
 
 def call_deltas(calls: list[PlannedCall]) -> list[JSON]:

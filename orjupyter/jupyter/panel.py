@@ -265,6 +265,11 @@ class Panel:
     def on_retry(self, attempt: int, delay: float, why: str) -> None:
         self.status.value = self._status_html(f"{self.model} · {retry_line(attempt, delay, why)}")
 
+    def say(self, text: str) -> None:
+        """The status line says `text` (a tool running, say) until the stream's own news."""
+        if self.handle is not None:
+            self.status.value = self._status_html(f"{self.model} · {text}")
+
     def _flush(self) -> None:
         from orjupyter.render.markdown import render_markdown
 

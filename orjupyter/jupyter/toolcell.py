@@ -4,7 +4,6 @@ no one can be asked)."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import sys
 from argparse import Namespace
@@ -22,7 +21,8 @@ from orjupyter.jupyter.delivery import deliver
 from orjupyter.jupyter.views import answer_view, shows_widgets
 from orjupyter.render.report import tokens_text
 from orjupyter.render.tables import NO_MATHS
-from orjupyter.service.toolloop import DEFAULT_MAX_STEPS, Decision, ToolLoop
+from orjupyter.service.call import Stopper
+from orjupyter.service.toolloop import DEFAULT_MAX_STEPS, Decision, ToolLoop, said
 
 if TYPE_CHECKING:
     from orjupyter.core.schema import Schema
@@ -129,10 +129,32 @@ class _Log:
         return None
 
     def calling(self, call: ToolCall) -> None:
+        self.say(self.running(call))
         self.add(f"→ {call_text(call.name, call.arguments)}")
 
+    def running(self, call: ToolCall) -> str:
+        """`round 2 · running lookup(city='Oslo')…`: what the loop is doing now."""
+        return f"round {len(self.loop.rounds)} · running {call_text(call.name, call.arguments)}…"
+
     def called(self, step: ToolStep) -> None:
+        rounds = self.loop.rounds
+        self.state = status_text(len(rounds), len(self.loop.steps), self.loop.usage())
         self.add(f"← {_result_preview(step)}")
+        done = sum(1 for s in self.loop.steps if s.round == len(rounds))
+        if rounds and done == len(rounds[-1].tool_calls):  # the round's last call
+            self.say(
+                f"round {len(rounds) + 1} · waiting for the model's answer to {done} "
+                f"result{'s' if done != 1 else ''}…"
+            )
+
+    def say(self, text: str) -> None:
+        """Show what the loop is doing in the answer's status line (the panel's)."""
+        say = getattr(self.loop.view, "say", None)
+        if callable(say):
+            say(text)
+
+    def stopper(self) -> Stopper | None:
+        return self.loop.stopper
 
     def status(self, rounds: int, calls: int, usage: Usage) -> None:
         self.state = status_text(rounds, calls, usage)
@@ -168,23 +190,16 @@ class _Log:
         decision: Decision = "all" if answer.startswith("a") else (
             "yes" if answer.startswith("y") else "no"
         )  # fmt: skip
-        self.add(f"{'✓' if decision != 'no' else '✗'} {call.name}: {_said(decision)}")
+        self.add(f"{'✓' if decision != 'no' else '✗'} {call.name}: {said(decision)}")
         return decision
 
 
-def _decide(future: asyncio.Future[Decision], decision: Decision) -> None:
-    if not future.done():
-        future.set_result(decision)
-
-
-def _said(decision: Decision) -> str:
-    return {"yes": "approved", "no": "denied", "all": "approved (and every call after it)"}[
-        decision
-    ]
-
-
 class TextLog(_Log):
-    """Terminals and front ends without widgets: each line printed as it happens."""
+    """Terminals and front ends without widgets: each line printed as it happens; a call
+    says its round as it starts (`→ round 2 · running lookup(city='Oslo')…`)."""
+
+    def calling(self, call: ToolCall) -> None:
+        self.add(f"→ {self.running(call)}")
 
     def add(self, line: str) -> None:
         super().add(line)
@@ -229,37 +244,7 @@ class PanelLog(_Log):
     async def approve(self, call: ToolCall) -> Decision:
         if not self.can_ask_on_stdin():
             return self.cannot_ask(call)
-        import ipywidgets as widgets
-        from IPython.display import display
+        from orjupyter.jupyter.approval import ask_with_buttons
 
-        decided: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        asked = widgets.HTML(
-            f"<b>{html.escape(call_text(call.name, call.arguments, limit=200))}</b> wants "
-            "to run in this kernel."
-        )
-        buttons = []
-        for label, decision, style in (
-            ("Approve", "yes", "success"),
-            ("Deny", "no", "danger"),
-            ("Approve all", "all", ""),
-        ):
-            button = widgets.Button(description=label, button_style=style)
-            button.on_click(lambda _b, d=decision: _decide(decided, d))
-            buttons.append(button)
-        box = widgets.VBox([asked, widgets.HBox(buttons)])
-        box.add_class("orj-approval")
-        shown = display(box, display_id=True)
-        try:
-            while not decided.done():
-                stopper = self.loop.stopper
-                if stopper is not None and stopper.requested:
-                    decided.set_result("no")
-                    break
-                await asyncio.wait({decided}, timeout=0.1)
-        finally:
-            shown.update({"text/plain": ""}, raw=True)
-            for widget in (*buttons, *box.children, box):
-                widget.close()
-        decision = decided.result()
-        self.add(f"{'✓' if decision != 'no' else '✗'} {call.name}: {_said(decision)}")
-        return decision
+        self.say(f"round {len(self.loop.rounds)} · waiting for your approval of {call.name}")
+        return await ask_with_buttons(self, call)

@@ -44,6 +44,13 @@ DEFAULT_MAX_STEPS = 10
 Decision = Literal["yes", "no", "all"]
 
 
+def said(decision: Decision) -> str:
+    """What a person's answer to an approval did, in the log's words."""
+    return {"yes": "approved", "no": "denied", "all": "approved (and every call after it)"}[
+        decision
+    ]
+
+
 class ToolEvents(Protocol):
     """What a person sees of the loop beside the streamed answer (`jupyter/toolcell.py`)."""
 
