@@ -76,7 +76,9 @@ def test_a_map_cap_holds_at_concurrency_32_when_costs_rise(ip, hostile, capsys, 
     out = capsys.readouterr().out
     billed = sum(hostile.bills.billed)
     assert billed <= Decimal("0.50")
-    assert len(hostile.bills.billed) > 40  # the cheap rows and then some dear ones
+    # the dear rows were reached (on a busy machine a cheap row may use up its retries in
+    # the storm and fail unbilled, so how many cheap ones were billed varies)
+    assert Decimal("0.10") in hostile.bills.billed
     assert "--budget $0.5 reached" in out
     answered = sum(value is not None for value in ip.user_ns["out"])
     assert answered == len(hostile.bills.billed)
