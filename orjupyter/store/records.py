@@ -246,7 +246,7 @@ class Records:
         """The cached answer to this exact request, if any (no replay-mode error)."""
         if not self.settings.cache:
             return None
-        answer = self.cache.get(self.key(request))
+        answer = self.cache.get(self.key(request), touch=not self.settings.replaying())
         return replace(answer.to_reply(), cached=True) if answer else None
 
     def cached(self, request: dict[str, Any], question: Question) -> Reply | None:
