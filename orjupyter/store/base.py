@@ -25,6 +25,7 @@ from orjupyter.core.budget import Reservation
 from orjupyter.core.domain import Totals, Usage
 from orjupyter.core.errors import LedgerError
 from orjupyter.store.columns import CallRecord
+from orjupyter.store.usage import Entries, SpendStep
 
 if TYPE_CHECKING:
     from orjupyter.store.team import TeamUsage
@@ -58,6 +59,19 @@ class LedgerStore(Protocol):
     def cost_by_model(self, notebook: str | None = None) -> list[tuple[str, int, Decimal]]: ...
 
     def notebooks(self) -> list[tuple[str, int, Decimal]]: ...
+
+    def entries(self, notebook: str | None = None, limit: int = 50) -> Entries:
+        """The usage view's newest `limit` lines, oldest first: a call, or a run (a
+        `--map`, a `--compare`, a tool loop) as one; summed by the database."""
+        ...
+
+    def spend(self, notebook: str | None = None, steps: int = 500) -> list[SpendStep]:
+        """The spend over time in at most `steps` + 1 slices, oldest first."""
+        ...
+
+    def cached_by_model(self, notebook: str | None = None) -> list[tuple[str, int]]:
+        """(model, prompt tokens the provider's cache served), for the models with any."""
+        ...
 
     def budget(self, notebook: str) -> Decimal | None: ...
 

@@ -25,14 +25,17 @@ from typing import Any, cast
 from orjupyter.core.budget import RESERVATION_TTL, BudgetExceeded, Reservation
 from orjupyter.core.domain import Totals, Usage, decimal_text
 from orjupyter.core.errors import LedgerError
-from orjupyter.store import migrations
+from orjupyter.store import migrations, usage
 from orjupyter.store.columns import CallRecord, call_record, call_row
+from orjupyter.store.usage import Entries, SpendStep
 
 __all__ = ["SCHEMA_VERSION", "CallRecord", "Ledger", "LedgerError", "default_ledger_path"]
 
 SCHEMA_VERSION = len(migrations.MIGRATIONS)  # what `PRAGMA user_version` reads once migrated
 
 _OUTCOMES = ("ok", "error", "stopped")
+_BILLED = "COALESCE(SUM(1 - from_cache), 0)"
+"""Calls sent (the answers from the cache are not calls)."""
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
@@ -168,14 +171,16 @@ class Ledger:
     def totals(self, notebook: str | None = None) -> Totals:
         """Calls, tokens and exact cost of one notebook, or of every notebook (None)."""
         where, params = _where(notebook)
-        ((calls, prompt, completion, cost, estimated, cached, reasoning),) = self._read(
-            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), "
+        ((calls, prompt, completion, cost, estimated, cached, reasoning, answers),) = self._read(
+            f"SELECT {_BILLED}, COALESCE(SUM(prompt_tokens), 0), "
             "COALESCE(SUM(completion_tokens), 0), decimal_sum(cost), "
             "COALESCE(SUM(cost_is_estimate), 0), COALESCE(SUM(cached_tokens), 0), "
-            f"COALESCE(SUM(reasoning_tokens), 0) FROM calls {where}",
+            "COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(from_cache), 0) "
+            f"FROM calls {where}",
             params,
         )
-        return Totals(calls, prompt, completion, Decimal(cost or 0), estimated, cached, reasoning)
+        return Totals(calls or 0, prompt, completion, Decimal(cost or 0), estimated, cached,
+                      reasoning, from_cache=answers)  # fmt: skip
 
     def calls(self, notebook: str | None = None, limit: int | None = None) -> list[CallRecord]:
         """Calls in the order they started (newest last); with `limit`, the newest `limit`."""
@@ -224,15 +229,33 @@ class Ledger:
         """(model, calls, cost), dearest first."""
         where, params = _where(notebook)
         rows = self._read(
-            f"SELECT model, COUNT(*), decimal_sum(cost) FROM calls {where} GROUP BY model",
+            f"SELECT model, {_BILLED}, decimal_sum(cost) FROM calls {where} GROUP BY model",
             params,
         )
         return _by_cost(rows)
 
     def notebooks(self) -> list[tuple[str, int, Decimal]]:
         """(notebook, calls, cost) of every notebook in the ledger, dearest first."""
-        rows = self._read("SELECT notebook, COUNT(*), decimal_sum(cost) FROM calls GROUP BY 1")
+        rows = self._read(f"SELECT notebook, {_BILLED}, decimal_sum(cost) FROM calls GROUP BY 1")
         return _by_cost(rows)
+
+    def entries(self, notebook: str | None = None, limit: int = 50) -> Entries:
+        """The newest `limit` lines of the usage view (a run is one), oldest first."""
+        where, params = _where(notebook)
+        rows = self._read(usage.entries_sql(usage.SQLITE, where), (*params, limit))
+        ((total,),) = self._read(usage.entry_count_sql(where), params)
+        return Entries([usage.entry(usage.SQLITE, row) for row in reversed(rows)], total)
+
+    def spend(self, notebook: str | None = None, steps: int = 500) -> list[SpendStep]:
+        """The spend over time, in at most `steps` + 1 slices, oldest first."""
+        where, params = _where(notebook)
+        rows = self._read(usage.spend_sql(usage.SQLITE, where), (*params, steps))
+        return [usage.spend_step(usage.SQLITE, row) for row in rows]
+
+    def cached_by_model(self, notebook: str | None = None) -> list[tuple[str, int]]:
+        """(model, prompt tokens served from the provider's cache), for models with any."""
+        where, params = _where(notebook)
+        return [(str(m), int(n)) for m, n in self._read(usage.cached_tokens_sql(where), params)]
 
     def budget(self, notebook: str) -> Decimal | None:
         rows = self._read("SELECT amount FROM budgets WHERE notebook = ?", (notebook,))

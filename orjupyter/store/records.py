@@ -110,7 +110,7 @@ class Records:
     def record(self, question: Question, reply: Reply, reservation: Reservation | None) -> None:
         """Write the call's row and free its hold. Never raises: a ledger that fails here
         is reported once, and the row goes to the side file."""
-        self.memory = self.memory.add(reply.usage)
+        self.memory = self.memory.add(reply.usage, from_cache=reply.cached)
         record = self._record(question, reply)
         ledger = self.ledger
         if ledger is None:
