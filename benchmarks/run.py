@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the modules beside this file
 
+import big_runs
 import cache_hit
 import compare
 import first_call
@@ -52,6 +53,7 @@ MODULES = (
     "compare",
     "stopping",
     "team_ledger",
+    "big_runs",
 )
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 
@@ -74,6 +76,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             compare=2,
             stop=2,
             ledger=50,
+            big=3,
         )
     return dict(
         load=7,
@@ -90,6 +93,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         compare=5,
         stop=5,
         ledger=300,
+        big=5,
     )
 
 
@@ -107,6 +111,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         "compare": lambda: compare.measure(runs["compare"], server),
         "stopping": lambda: stopping.measure(runs["stop"], server),
         "team_ledger": lambda: team_ledger.measure(runs["ledger"]),
+        "big_runs": lambda: big_runs.measure(runs["big"], server),
     }
 
 

@@ -14,6 +14,7 @@ from orjupyter.core.domain import Usage
 from orjupyter.store.base import LedgerStore
 from orjupyter.store.columns import CallRecord
 from orjupyter.store.ledger import Ledger
+from orjupyter.store.usage import combined
 
 NB = "/home/ana/tickets.ipynb"
 T0 = datetime(2025, 5, 1, 9, 0, tzinfo=timezone.utc)
@@ -94,20 +95,28 @@ def test_calls_are_the_calls_sent_and_the_cache_is_counted_apart(ledger: LedgerS
     by_model = dict((model, calls) for model, calls, _ in ledger.cost_by_model(NB))
     assert by_model == {"openai/gpt-4o-mini": 6, "a/one": 1, "b/two": 1}
     assert ledger.notebooks() == [(NB, 8, Decimal("0.0085"))]
-    assert ledger.cached_by_model(NB) == [("openai/gpt-4o-mini", 64)]
+    models = ledger.by_model(NB)
+    assert [m.model for m in models] == ["openai/gpt-4o-mini", "a/one", "b/two"]  # dearest first
+    mini = models[0].totals
+    assert (mini.calls, mini.from_cache, mini.cached_tokens) == (6, 2, 64)
+    assert (mini.cost, mini.estimated_calls) == (Decimal("0.0065"), 1)
+    assert combined(models) == totals  # the view's totals: the models' sums
 
 
 def test_the_spend_comes_in_steps_that_add_up_to_the_bill(ledger: LedgerStore) -> None:
     for record in a_notebooks_day():
         ledger.record(record)
-    steps = ledger.spend(NB)
-    assert sum(step.cost for step in steps) == ledger.totals(NB).cost
+    steps = ledger.spend(NB)  # by the second here: the calls are seconds apart
+    assert len(steps) == 9
+    drawn = sum(step.cost for step in steps)
+    assert abs(drawn - ledger.totals(NB).cost) < Decimal("1e-12")  # drawn, not billed
     assert steps[0].first == T0
     assert steps[-1].last == T0 + timedelta(seconds=30)
     assert [step.last for step in steps] == sorted(step.last for step in steps)
-    few = ledger.spend(NB, steps=2)
-    assert len(few) <= 3
-    assert sum(step.cost for step in few) == Decimal("0.0085")
+    coarse = ledger.spend(NB, steps=2)  # 30 s in at most about 2 slices: by the minute
+    assert len(coarse) == 1
+    assert (coarse[0].first, coarse[0].last) == (T0, T0 + timedelta(seconds=30))
+    assert abs(coarse[0].cost - Decimal("0.0085")) < Decimal("1e-12")
     assert ledger.spend("/elsewhere.ipynb") == []
 
 

@@ -20,6 +20,7 @@ LINES_SHOWN = 100
 if TYPE_CHECKING:
     from orjupyter.jupyter.magic import OrJupyterMagics
     from orjupyter.store.base import LedgerStore
+    from orjupyter.store.usage import ModelUsage
 
 
 def _ledger(magics: OrJupyterMagics) -> LedgerStore:
@@ -48,15 +49,18 @@ def usage(magics: OrJupyterMagics, args: Namespace) -> None:
     if args.all:
         bundle = notebooks_dashboard(ledger.notebooks())
     else:
+        from orjupyter.store.usage import combined
+
         key = notebook.key
+        models = ledger.by_model(key)  # one pass over the ledger gives the totals too
         bundle = usage_dashboard(
-            ledger.totals(key),
+            combined(models),
             ledger.entries(key, limit=LINES_SHOWN),
-            ledger.cost_by_model(key),
+            [(m.model, m.totals.calls, m.totals.cost) for m in models],
             f"orjupyter usage: {notebook.label}",
             spend=ledger.spend(key),
             budget=ledger.budget(key),
-            caching_saved=_caching_saved(magics, ledger.cached_by_model(key)),
+            caching_saved=_caching_saved(magics, models),
         )
     display(bundle, raw=True)
 
@@ -109,16 +113,16 @@ def _write_new(path: Path, text: str) -> None:
         out.write(text)
 
 
-def _caching_saved(magics: OrJupyterMagics, cached: list[tuple[str, int]]) -> Decimal:
+def _caching_saved(magics: OrJupyterMagics, models: list[ModelUsage]) -> Decimal:
     """What cached prompt tokens cost less than at list price (known prices only), from
     each model's cached tokens."""
     from orjupyter.core.pricing import info_for
 
     saved = Decimal(0)
-    for model, tokens in cached:
-        info = info_for(model, magics.session.catalog)
-        if info is not None and tokens:
-            saved += info.caching_saved(tokens)
+    for each in models:
+        info = info_for(each.model, magics.session.catalog)
+        if info is not None and each.totals.cached_tokens:
+            saved += info.caching_saved(each.totals.cached_tokens)
     return saved
 
 

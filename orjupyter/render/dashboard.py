@@ -129,7 +129,7 @@ def usage_dashboard(
     if not entries.shown:
         return bundle(title, totals_line(totals, budget) + " · no calls recorded yet", [])
     svg = spend_steps_svg(spend, budget=budget)
-    plot_text = f"spent $0 → {dollars(sum((step.cost for step in spend), Decimal(0)))}"
+    plot_text = f"spent $0 → {dollars(totals.cost)}"
     model_headers = ["model", "calls", "cost", "share"]
     model_rows = [
         [model, f"{count:,}", dollars(cost), _share(cost, totals.cost)]

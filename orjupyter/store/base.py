@@ -25,7 +25,7 @@ from orjupyter.core.budget import Reservation
 from orjupyter.core.domain import Totals, Usage
 from orjupyter.core.errors import LedgerError
 from orjupyter.store.columns import CallRecord
-from orjupyter.store.usage import Entries, SpendStep
+from orjupyter.store.usage import Entries, ModelUsage, SpendStep
 
 if TYPE_CHECKING:
     from orjupyter.store.team import TeamUsage
@@ -66,11 +66,13 @@ class LedgerStore(Protocol):
         ...
 
     def spend(self, notebook: str | None = None, steps: int = 500) -> list[SpendStep]:
-        """The spend over time in at most `steps` + 1 slices, oldest first."""
+        """The spend over time in slices of a second, a minute, an hour or a day (the
+        finest that gives at most about `steps`), oldest first; for drawing."""
         ...
 
-    def cached_by_model(self, notebook: str | None = None) -> list[tuple[str, int]]:
-        """(model, prompt tokens the provider's cache served), for the models with any."""
+    def by_model(self, notebook: str | None = None) -> list[ModelUsage]:
+        """Each model's totals (calls, answers from the cache, tokens, cost), dearest
+        first: the usage view's totals are their sum."""
         ...
 
     def budget(self, notebook: str) -> Decimal | None: ...

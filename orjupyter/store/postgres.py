@@ -30,7 +30,7 @@ from orjupyter.store import budgets, usage
 from orjupyter.store.columns import CallRecord, call_record, call_row
 from orjupyter.store.pg_link import ServerLink, safe_location
 from orjupyter.store.spool import Row, Spool, spool_folder
-from orjupyter.store.usage import Entries, SpendStep
+from orjupyter.store.usage import Entries, ModelUsage, SpendStep
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -211,7 +211,8 @@ class PostgresLedger(ServerLink):
         where, params = self._mine(notebook)
 
         def read(conn: Connection[Any]) -> Entries:
-            rows = conn.execute(usage.entries_sql(usage.POSTGRES, where), (*params, limit))
+            sql = usage.entries_sql(usage.POSTGRES, where)
+            rows = conn.execute(sql, (*params, limit, *params))
             shown = [usage.entry(usage.POSTGRES, row) for row in reversed(rows.fetchall())]
             (total,) = conn.execute(usage.entry_count_sql(where), params).fetchone() or (0,)
             return Entries(shown, int(total))
@@ -220,15 +221,21 @@ class PostgresLedger(ServerLink):
 
     def spend(self, notebook: str | None = None, steps: int = 500) -> list[SpendStep]:
         where, params = self._mine(notebook)
-        sql = usage.spend_sql(usage.POSTGRES, where)
-        rows = self._run(lambda c: c.execute(sql, (*params, steps)).fetchall(), lambda: [])
+
+        def read(conn: Connection[Any]) -> list[tuple[Any, ...]]:
+            first, last = conn.execute(usage.span_sql(where), params).fetchone() or (None, None)
+            if first is None or last is None:
+                return []
+            _chars, field = usage.slice_for(first, last, steps)
+            return conn.execute(usage.spend_sql(usage.POSTGRES, where, 0, field), params).fetchall()
+
+        rows = self._run(read, lambda: [])
         return [usage.spend_step(usage.POSTGRES, row) for row in rows]
 
-    def cached_by_model(self, notebook: str | None = None) -> list[tuple[str, int]]:
+    def by_model(self, notebook: str | None = None) -> list[ModelUsage]:
         where, params = self._mine(notebook)
-        sql = usage.cached_tokens_sql(where)
-        rows = self._run(lambda c: c.execute(sql, params).fetchall(), lambda: [])
-        return [(str(model), int(tokens)) for model, tokens in rows]
+        sql = usage.by_model_sql(usage.POSTGRES, where)
+        return usage.model_usage(self._run(lambda c: c.execute(sql, params).fetchall(), lambda: []))
 
     def rename_notebook(self, old: str, new: str) -> int:
         """Move this user's history (and budget) of `old` to `new`; the rows moved."""
