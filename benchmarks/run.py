@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the modules beside this file
 
+import big_runs
 import cache_hit
 import compare
 import first_call
@@ -54,6 +55,7 @@ MODULES = (
     "stopping",
     "tool_loop",
     "team_ledger",
+    "big_runs",
 )
 COLUMNS = ("figure", "orjupyter", "baseline", "ratio/extra", "target", "met?")
 
@@ -77,6 +79,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             stop=2,
             tools=3,
             ledger=50,
+            big=3,
         )
     return dict(
         load=7,
@@ -94,6 +97,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         stop=5,
         tools=7,
         ledger=300,
+        big=5,
     )
 
 
@@ -115,6 +119,7 @@ def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], lis
         ],
         "tool_loop": lambda: tool_loop.measure(runs["tools"], server),
         "team_ledger": lambda: team_ledger.measure(runs["ledger"]),
+        "big_runs": lambda: big_runs.measure(runs["big"], server),
     }
 
 

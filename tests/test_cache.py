@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import json
 import os
+import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -19,7 +22,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import orjupyter.store.cache
 from orjupyter.core.cache_key import canonical_request, request_key
 from orjupyter.core.domain import Reply, TextPart, Usage
 from orjupyter.core.request import CallOptions, build_request
@@ -69,8 +71,10 @@ def answer(text: str = "A cat.\nOn a mat.\n", **changes) -> CachedAnswer:
     return CachedAnswer(**fields)
 
 
-def entry_files(directory: Path) -> list[Path]:
-    return sorted(directory.glob("??/*.json"))
+def stored(directory: Path, sql: str = "SELECT key, entry FROM answers", *args) -> list[tuple]:
+    """Rows of the cache's file, read the way any SQLite tool reads them."""
+    with contextlib.closing(sqlite3.connect(directory / "answers.sqlite")) as db, db:
+        return db.execute(sql, args).fetchall()
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -201,13 +205,12 @@ def test_put_then_get_gives_the_same_answer_with_the_exact_cost(tmp_path):
     assert str(got.usage.cost) in {"2.5E-7", "0.00000025"}
 
 
-def test_the_entry_file_is_readable_json_with_money_as_a_string_and_no_image(tmp_path):
+def test_the_stored_entry_is_readable_json_with_money_as_a_string_and_no_image(tmp_path):
     cache = ResponseCache(tmp_path)
     key = request_key(request())
     cache.put(key, answer(), request=request())
-    (path,) = entry_files(tmp_path)
-    assert path == tmp_path / key[:2] / f"{key}.json"
-    raw = path.read_text()
+    ((stored_key, raw),) = stored(tmp_path)
+    assert stored_key == key
     entry = json.loads(raw)
     assert entry["usage"]["cost"] == "0.00000025"
     assert entry["text"] == ["A cat.\n", "On a mat.\n"]
@@ -216,14 +219,25 @@ def test_the_entry_file_is_readable_json_with_money_as_a_string_and_no_image(tmp
     assert "sha256:" in raw
 
 
-def test_putting_the_same_answer_again_writes_the_same_bytes(tmp_path):
+def test_putting_the_same_answer_again_stores_the_same_entry(tmp_path):
     cache = ResponseCache(tmp_path)
     key = request_key(request())
     cache.put(key, answer("ünïcode\r\nlines\n\nend"), request=request())
-    first = entry_files(tmp_path)[0].read_bytes()
+    first = stored(tmp_path)
     cache.put(key, answer("ünïcode\r\nlines\n\nend"), request=request())
-    assert entry_files(tmp_path)[0].read_bytes() == first
+    assert stored(tmp_path) == first
     assert cache.get(key) == answer("ünïcode\r\nlines\n\nend")
+
+
+def test_the_file_is_private_and_so_is_a_folder_made_for_it(tmp_path):
+    cache = ResponseCache(tmp_path / "made")
+    cache.put("a" * 64, answer())
+    assert stat.S_IMODE((tmp_path / "made").stat().st_mode) == 0o700
+    files = sorted(p.name for p in (tmp_path / "made").iterdir())
+    assert "answers.sqlite" in files
+    for name in files:  # the file, and SQLite's -wal and -shm beside it
+        assert stat.S_IMODE((tmp_path / "made" / name).stat().st_mode) == 0o600, name
+    cache.close()
 
 
 def test_empty_answers_are_not_stored(tmp_path):
@@ -255,17 +269,17 @@ def test_a_damaged_entry_is_a_miss_and_is_removed(tmp_path, damage):
     cache = ResponseCache(tmp_path)
     key = request_key(request())
     cache.put(key, answer())
-    path = cache.path_for(key)
-    path.write_bytes(damage.replace(b"KEY", key.encode()))
+    damaged = damage.replace(b"KEY", key.encode()).decode(errors="replace")
+    stored(tmp_path, "UPDATE answers SET entry = ? WHERE key = ?", damaged, key)
     assert cache.get(key) is None
-    assert not path.exists()
+    assert stored(tmp_path) == []
+    assert cache.size_bytes() == 0
 
 
-def test_an_entry_under_the_wrong_name_is_a_miss(tmp_path):
+def test_an_entry_under_the_wrong_key_is_a_miss(tmp_path):
     cache = ResponseCache(tmp_path)
     cache.put("a" * 64, answer())
-    cache.path_for("b" * 64).parent.mkdir()
-    cache.path_for("a" * 64).rename(cache.path_for("b" * 64))
+    stored(tmp_path, "UPDATE answers SET key = ?", "b" * 64)
     assert cache.get("b" * 64) is None
 
 
@@ -341,7 +355,8 @@ def test_concurrent_writers_of_one_key_leave_one_whole_answer(tmp_path):
     assert final is not None
     assert final.text == final.generation_id[4:] * 200
     assert seen <= {f"gen-thread {i} " for i in range(4)} | {f"gen-process {i} " for i in range(4)}
-    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [f"{key}.json"]
+    assert [row[0] for row in stored(tmp_path)] == [key]
+    assert len(cache) == 1
 
 
 # --- size cap ------------------------------------------------------------------------------
@@ -353,7 +368,7 @@ def test_eviction_keeps_the_cap_and_the_recently_read_entries(tmp_path):
     for age, key in enumerate(keys):
         cache.put(key, answer("x" * 2000))
         old = 1_000_000 + age  # oldest first, distinct whatever the clock's resolution
-        os.utime(cache.path_for(key), (old, old))
+        stored(tmp_path, "UPDATE answers SET used_at = ? WHERE key = ?", old, key)
     assert cache.get(keys[0]) is not None  # read: now the most recently used
     for key in (f"{i:02x}" * 32 for i in range(8, 14)):
         cache.put(key, answer("y" * 2000))
@@ -363,17 +378,37 @@ def test_eviction_keeps_the_cap_and_the_recently_read_entries(tmp_path):
     assert cache.get(f"{13:02x}" * 32) is not None
 
 
-def test_a_folder_grown_by_another_process_is_recounted(tmp_path, monkeypatch):
+def test_the_cap_holds_across_kernels_sharing_the_folder(tmp_path):
     cache = ResponseCache(tmp_path, max_bytes=20_000)
-    cache.put("a" * 64, answer("x" * 2000))  # counts the folder: one entry
+    cache.put("a" * 64, answer("x" * 2000))
     other = ResponseCache(tmp_path, max_bytes=10**9)  # another kernel, with a larger cap
     for i in range(12):
         other.put(f"{i:02x}" * 32, answer("y" * 2000))
-    assert cache.size_bytes() > 20_000
-    monkeypatch.setattr(orjupyter.store.cache, "_RESCAN_SECONDS", 0.0)  # the recount is due
+    assert cache.size_bytes() > 20_000  # what the other kernel stored counts here at once
     cache.put("b" * 64, answer("x" * 2000))
     assert cache.size_bytes() <= 20_000
     assert cache.get("b" * 64) is not None
+    other.close()
+
+
+def test_the_cap_holds_on_disk_and_small_answers_take_about_their_bytes(tmp_path):
+    """Many small answers: the file on disk is at most twice their bytes (a file each took
+    five times as much), and past the cap the file stays near the cap."""
+    cache = ResponseCache(tmp_path / "roomy")
+    for i in range(3000):
+        cache.put(f"{i:064x}", answer(f"answer {i}: " + "words " * 100))
+    data = cache.size_bytes()
+    assert data > 3000 * 600
+    cache.close()
+    assert cache.disk_bytes() <= 2 * data
+    capped = ResponseCache(tmp_path / "capped", max_bytes=400_000)
+    for i in range(3000):
+        capped.put(f"{i:064x}", answer(f"answer {i}: " + "words " * 100))
+    assert capped.size_bytes() <= 400_000
+    assert capped.get(f"{2999:064x}") is not None
+    assert capped.get(f"{0:064x}") is None
+    capped.close()
+    assert capped.disk_bytes() <= 2 * 400_000
 
 
 def test_an_answer_larger_than_the_cap_is_not_stored(tmp_path):
@@ -390,6 +425,7 @@ def test_clear_removes_everything_and_says_how_much(tmp_path):
     assert cache.clear() == 3
     assert cache.size_bytes() == 0
     assert list(tmp_path.iterdir()) == []
+    assert cache.get("00" * 32) is None
 
 
 def test_a_missing_folder_is_an_empty_cache(tmp_path):
@@ -399,6 +435,84 @@ def test_a_missing_folder_is_an_empty_cache(tmp_path):
     assert cache.clear() == 0
     cache.put("a" * 64, answer())
     assert cache.get("a" * 64) == answer()
+
+
+# --- a folder written by an older orjupyter -----------------------------------------------
+
+OLD_ENTRY = """{
+ "format": 1,
+ "key": "KEY",
+ "model": "openai/gpt-4o-mini",
+ "generation_id": "gen-old",
+ "finish_reason": "stop",
+ "created_at": "2025-03-04T05:06:07+00:00",
+ "usage": {
+  "prompt_tokens": 12,
+  "completion_tokens": 5,
+  "cost": "0.0000048",
+  "cost_is_estimate": false,
+  "cached_tokens": 0,
+  "reasoning_tokens": 0
+ },
+ "text": [
+  "Recorded\\n",
+  "long ago."
+ ]
+}
+"""
+
+
+def old_folder(directory: Path, count: int) -> list[str]:
+    """A cache folder as orjupyter wrote it before the one-file store: a JSON file per
+    answer in `<key[:2]>/<key>.json`, the oldest used first (by mtime), a stray temp file."""
+    keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(count)]
+    for age, key in enumerate(keys):
+        path = directory / key[:2] / f"{key}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(OLD_ENTRY.replace("KEY", key).replace("long ago", f"long ago {age}"))
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    (directory / keys[0][:2] / f".{keys[0][:16]}.123.abcdef01.tmp").write_text("{")
+    return keys
+
+
+def test_a_folder_from_an_older_orjupyter_is_moved_into_the_file(tmp_path):
+    keys = old_folder(tmp_path, 5)
+    cache = ResponseCache(tmp_path)
+    got = cache.get(keys[3])
+    assert got is not None
+    assert got.text == "Recorded\nlong ago 3."
+    assert got.usage.cost == Decimal("0.0000048")
+    assert got.generation_id == "gen-old"
+    assert len(cache) == 5
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == []  # files gone
+    cache.close()
+    # their order of use came along: the least recently used go first
+    order = [row[0] for row in stored(tmp_path, "SELECT key FROM answers ORDER BY used_at")]
+    assert order == [keys[0], keys[1], keys[2], keys[4], keys[3]]
+
+
+def test_a_read_only_older_folder_is_still_read(tmp_path):
+    keys = old_folder(tmp_path / "old", 2)
+    os.chmod(tmp_path / "old", 0o500)
+    try:
+        if os.access(tmp_path / "old", os.W_OK):
+            pytest.skip("this user writes anywhere (root): a read-only folder cannot be made")
+        got = ResponseCache(tmp_path / "old").get(keys[1])
+    finally:
+        os.chmod(tmp_path / "old", 0o700)
+    assert got is not None
+    assert got.text == "Recorded\nlong ago 1."
+
+
+def test_replay_reads_without_writing(tmp_path):
+    cache = ResponseCache(tmp_path)
+    cache.put("a" * 64, answer())
+    cache.close()
+    before = (tmp_path / "answers.sqlite").read_bytes()
+    replaying = ResponseCache(tmp_path)
+    assert replaying.get("a" * 64, touch=False) == answer()
+    replaying.close()
+    assert (tmp_path / "answers.sqlite").read_bytes() == before
 
 
 # --- where, and replay ---------------------------------------------------------------------

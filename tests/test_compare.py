@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -179,3 +180,37 @@ def test_the_kernel_interrupt_stops_every_model(router: FakeRouter) -> None:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_a_stopped_column_shows_stopped_and_its_bill_while_the_others_stream(
+    router: FakeRouter, kernel
+) -> None:
+    run_quietly(kernel, "%load_ext orjupyter")
+    msg_id = kernel.execute(f"%%gpt4o --compare {THREE} -o cmp\n[[fake words=300 delay=0.03]]")
+    buttons = stop_buttons(kernel, time.monotonic() + 30, 3)
+    deadline = time.monotonic() + 30
+    while len(router.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # every stream has begun
+    time.sleep(0.5)
+    click(kernel, buttons[0])
+    seen: list[str] = []  # in the order the front end receives them
+    while True:
+        msg = kernel.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "comm_msg":
+            state = content["data"].get("state", {})
+            if "stopped" in str(state.get("value", "")):
+                seen.append(f"status: {state['value']}")
+            if state.get("description") == "Stopped":
+                seen.append("button: Stopped")
+        elif kind == "update_display_data" and "cheapest" in content["data"]["text/plain"]:
+            seen.append("the finished comparison")
+        elif kind == "status" and content["execution_state"] == "idle":
+            break
+    status = next(line for line in seen if line.startswith("status: "))
+    assert "openai/gpt-4o-mini" in status
+    assert re.search(r" · ~?\$\d", status)  # its bill (an estimate until settled)
+    assert seen.index(status) < seen.index("the finished comparison")
+    assert seen.index("button: Stopped") < seen.index("the finished comparison")

@@ -27,7 +27,8 @@ from orjupyter.render.dashboard import (
     spend_svg,
     usage_dashboard,
 )
-from orjupyter.store.ledger import CallRecord
+from orjupyter.store.ledger import CallRecord, Ledger
+from orjupyter.store.usage import Entries
 
 EVIL = "<script>alert(1)</script>"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -58,8 +59,25 @@ CALLS = [
 def totals_of(calls) -> Totals:
     totals = Totals()
     for call in calls:
-        totals = totals.add(call.usage)
+        totals = totals.add(call.usage, from_cache=call.from_cache)
     return totals
+
+
+def dashboard(calls, title: str = "nb", *, lines: int = 100, **kw) -> dict[str, str]:
+    """The usage dashboard of these calls as `%gpt4o usage` draws it: from a ledger that
+    holds them (every figure summed by its database)."""
+    with Ledger(":memory:") as ledger:
+        for call in calls:
+            ledger.record(call)
+        notebook = f"/tmp/{EVIL}.ipynb"
+        return usage_dashboard(
+            ledger.totals(notebook),
+            ledger.entries(notebook, limit=lines),
+            ledger.cost_by_model(notebook),
+            title,
+            spend=ledger.spend(notebook),
+            **kw,
+        )
 
 
 class Elements(HTMLParser):
@@ -99,15 +117,14 @@ def svg_of(html: str) -> ET.Element:
 
 def test_usage_dashboard_shows_totals_models_and_calls():
     totals = totals_of(CALLS)
-    by_model = [("openai/gpt-4o-mini", 4, totals.cost), (f"evil/{EVIL}", 1, Decimal(0))]
-    bundle = usage_dashboard(totals, CALLS, by_model, f"/tmp/{EVIL}.ipynb")
+    bundle = dashboard(CALLS, f"/tmp/{EVIL}.ipynb")
     assert set(bundle) == {"text/html", "text/plain"}
     html, text = bundle["text/html"], bundle["text/plain"]
     parsed = assert_inert(html)
     shown = "".join(parsed.text)
     for view in (shown, text):
         assert f"/tmp/{EVIL}.ipynb" in view  # shown as text, not run
-        assert "5 calls" in view
+        assert "4 calls · 1 answer from the cache ·" in view  # an answer from the cache is no call
         assert f"{totals.prompt_tokens:,} prompt + {totals.completion_tokens:,} completion" in view
         assert format_cost(totals.cost) in view
         assert "(1 estimated)" in view
@@ -122,9 +139,34 @@ def test_usage_dashboard_shows_totals_models_and_calls():
     assert shown.count("✓") == 1  # the call answered from the local cache
 
 
+def test_a_run_is_one_line_with_its_rows_answers_from_the_cache_failures_and_bill():
+    run = "--map tickets 1a2b3c4d"
+    rows = [
+        record(10 + i, cell="In [7]", run=run, usage=Usage(100, 10, Decimal("0.001")))
+        for i in range(3)
+    ]
+    rows += [record(13 + i, cell="In [7]", run=run, from_cache=True, usage=Usage())
+             for i in range(2)]  # fmt: skip
+    rows.append(record(15, cell="In [7]", run=run, outcome="error", error="429 busy",
+                       usage=Usage(100, 0, Decimal("0.0005"), True)))  # fmt: skip
+    both = "--compare 5e6f7a8b"
+    rows += [record(16, cell="In [8]", run=both, model=m) for m in ("a/one", "b/two")]
+    text = dashboard([record(0), *rows])["text/plain"]
+    (line,) = [line for line in text.splitlines() if "--map tickets" in line]
+    assert "In [7] --map tickets" in line
+    assert "6 rows · 5 answered · 2 from the cache · 1 failed" in line
+    assert "~$0.0035" in line  # billed, and one row's estimate
+    assert "1a2b3c4d" not in text
+    (line,) = [line for line in text.splitlines() if "--compare" in line]
+    assert "2 calls · 2 answered · 0 failed" in line
+    assert "a/one, b/two" in line
+    assert "7 calls · 2 answers from the cache" in text  # the calls sent, the cache apart
+    assert "The last" not in text
+    assert "Calls and runs" in text
+
+
 def test_spend_plot_is_well_formed_svg_with_no_script_or_links():
-    totals = totals_of(CALLS)
-    html = usage_dashboard(totals, CALLS, [], "nb", budget=Decimal("0.03"))["text/html"]
+    html = dashboard(CALLS, budget=Decimal("0.03"))["text/html"]
     svg = svg_of(html)
     ns = "{http://www.w3.org/2000/svg}"
     assert svg.tag == f"{ns}svg"
@@ -174,27 +216,26 @@ def test_a_near_budget_is_a_reference_line_above_the_spend():
     assert "| $0.02 |" in labels
 
 
-def test_plot_of_one_call_and_the_newest_calls_only():
+def test_plot_of_one_call_and_the_newest_lines_only():
     assert svg_of(spend_svg([record(0)])) is not None
     assert spend_svg([]) == ""
-    totals = Totals(calls=100, cost=Decimal("1.00"))
-    bundle = usage_dashboard(totals, CALLS[-2:], [], "nb", max_rows=1)
-    # the plot starts from what earlier calls cost; the table says it shows only the last one
-    earlier = Decimal(1) - CALLS[-2].usage.cost - CALLS[-1].usage.cost
-    assert f"spent {format_cost(earlier)} → $1.00" in bundle["text/plain"]
-    assert "The last 1 calls" in bundle["text/plain"]
+    bundle = dashboard(CALLS, lines=1)
+    # the plot is every call's; the table says it shows only the newest line
+    assert f"spent $0 → {format_cost(totals_of(CALLS).cost)}" in bundle["text/plain"]
+    assert "The last 1 of 5 calls and runs" in bundle["text/plain"]
     assert bundle["text/plain"].count("In [") == 1
+    assert "In [4]" in bundle["text/plain"]
 
 
 def test_empty_usage_dashboard():
-    bundle = usage_dashboard(Totals(), [], [], "unnamed notebooks in ~/project")
+    bundle = usage_dashboard(Totals(), Entries([], 0), [], "unnamed notebooks in ~/project")
     assert "0 calls" in bundle["text/plain"]
     assert "no calls recorded yet" in bundle["text/plain"]
     assert "<svg" not in bundle["text/html"]
 
 
 def test_budget_in_the_totals_line():
-    bundle = usage_dashboard(totals_of(CALLS), CALLS, [], "nb", budget=Decimal("0.50"))
+    bundle = dashboard(CALLS, budget=Decimal("0.50"))
     assert "of a $0.50 budget (2%)" in bundle["text/plain"]
 
 
@@ -371,10 +412,10 @@ def every_html_view() -> dict[str, str]:
     now = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
     totals = totals_of(CALLS)
     reply = Reply("It costs $5 and $6.", "openai/gpt-4o-mini", "gen-1", CALLS[0].usage)
-    by_model = [("openai/gpt-4o-mini", 4, Decimal("0.011"))]
+    empty = usage_dashboard(Totals(), Entries([], 0), [], "t", budget=Decimal(1))
     return {
-        "usage": usage_dashboard(totals, CALLS, by_model, "t", budget=Decimal(1))["text/html"],
-        "usage, empty": usage_dashboard(Totals(), [], [], "t", budget=Decimal(1))["text/html"],
+        "usage": dashboard(CALLS, "t", budget=Decimal(1))["text/html"],
+        "usage, empty": empty["text/html"],
         "every notebook": notebooks_dashboard([("/a.ipynb", 1, Decimal("0.5"))])["text/html"],
         "models": models_table(ENTRIES, None, now, now=now)["text/html"],
         "credits": credits_view({"data": key_info("sk-or-v1-x", Decimal("0.25"))})["text/html"],

@@ -60,6 +60,17 @@ def ledger_rows(tmp_path: Path) -> list[tuple]:
         return conn.execute("SELECT outcome, error, cost, cost_is_estimate FROM calls").fetchall()
 
 
+def cached_answers(tmp_path: Path) -> list[str]:
+    """The entries of the test's answer cache (none: no file yet)."""
+    path = tmp_path / "cache" / "answers.sqlite"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as db:
+        found = [row[0] for row in db.execute("SELECT entry FROM answers")]
+    db.close()
+    return found
+
+
 def disk_leaks(tmp_path: Path) -> list[str]:
     """The ledger, its WAL and the cache, byte for byte."""
     found = []
@@ -107,7 +118,7 @@ def test_a_key_echoed_in_the_answer_is_hidden_before_it_is_shown_or_cached(
     assert "Your key is <key hidden>" in reply.text
     assert not leaks(reply.text + capsys.readouterr().out + repr(reply))
     assert not leaks(f"{reply.model} {reply.id} {reply.provider} {reply.finish_reason}")
-    assert list((tmp_path / "cache").rglob("*.json"))  # cached, without the key
+    assert cached_answers(tmp_path)  # cached, without the key
     assert not disk_leaks(tmp_path)
 
 
@@ -147,10 +158,11 @@ def test_an_answer_keeps_code_examples_but_not_credentials(text, shown):
 
 def test_cache_files_and_csv_export_are_private(ip, hostile, tmp_path):
     assert run(ip, "%%gpt4o\nAnything").success
-    entries = list((tmp_path / "cache").rglob("*.json"))
-    assert len(entries) == 1
-    assert stat.S_IMODE(entries[0].stat().st_mode) == 0o600
-    assert stat.S_IMODE(entries[0].parent.stat().st_mode) == 0o700
+    assert len(cached_answers(tmp_path)) == 1
+    files = [path for path in (tmp_path / "cache").iterdir()]
+    assert "answers.sqlite" in {path.name for path in files}
+    for path in files:  # the file, and SQLite's -wal and -shm beside it
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
     target = tmp_path / "calls.csv"
     assert run(ip, f"%gpt4o usage --csv {target}").success
@@ -292,7 +304,7 @@ def test_a_wrong_response_is_an_error_naming_what_came_back(
     assert named in str(result.error_in_exec)
     assert ip.user_ns["reply"].outcome == "error"
     assert ledger_rows(tmp_path)[-1][0] == "error"
-    assert not list((tmp_path / "cache").rglob("*.json"))
+    assert not cached_answers(tmp_path)
 
 
 def test_a_non_streamed_json_completion_is_shown_as_it_is(ip, hostile):
@@ -326,7 +338,7 @@ def test_an_answer_cut_at_max_tokens_says_so_and_is_not_cached(ip, hostile, tmp_
     reply = ip.user_ns["reply"]
     assert reply.finish_reason == "length"
     assert "hit max_tokens" in capsys.readouterr().out
-    assert not list((tmp_path / "cache").rglob("*.json"))
+    assert not cached_answers(tmp_path)
 
 
 def test_the_timeout_holds_for_headers_that_trickle_in(ip, hostile):
@@ -408,10 +420,11 @@ def test_a_fifo_or_a_huge_file_placeholder_is_refused_at_once(ip, hostile, tmp_p
     assert not hostile.requests
 
 
-def test_a_deeply_nested_cache_file_is_a_miss(ip, hostile, tmp_path):
+def test_a_deeply_nested_cache_entry_is_a_miss(ip, hostile, tmp_path):
     assert run(ip, "%%gpt4o -o reply\nNested").success
-    (entry,) = (tmp_path / "cache").rglob("*.json")
-    entry.write_text("[" * 100_000 + "]" * 100_000)
+    with sqlite3.connect(tmp_path / "cache" / "answers.sqlite") as db:
+        db.execute("UPDATE answers SET entry = ?", ("[" * 100_000 + "]" * 100_000,))
+    db.close()
     assert run(ip, "%%gpt4o -o reply\nNested").success
     assert not ip.user_ns["reply"].cached
     assert len(hostile.requests) == 2

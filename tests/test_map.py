@@ -285,14 +285,34 @@ def test_the_usage_dashboard_shows_a_run_as_one_group(shell, router, capsys, tmp
     shell.run_line_magic("gpt4o", "usage")
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "--map items" in line)
-    assert "(5 calls)" in row
-    assert "5 ok" in row
+    assert "5 rows · 5 answered · 0 failed" in row
     assert "--map" not in out.replace(row, "")
     with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
         runs = db.execute("SELECT run, count(*) FROM calls GROUP BY run ORDER BY run").fetchall()
     assert runs[0] == (None, 1)
     assert runs[1][0].startswith("--map items ")
     assert runs[1][1] == 5
+
+
+def test_a_resumed_run_is_one_line_and_its_answers_from_the_cache_are_no_calls(
+    shell, router, capsys
+):
+    import orjupyter
+
+    shell.user_ns["items"] = [f"row {i}" for i in range(6)]
+    assert run(shell, "%%gpt4o --map items -o out --concurrency 3\nSay {item}").success
+    shell.user_ns["items"].append("row 6")  # one more row: the rest come from the cache
+    assert run(shell, "%%gpt4o --map items -o out --concurrency 3\nSay {item}").success
+    capsys.readouterr()
+    totals = orjupyter.usage()
+    assert (totals.calls, totals.from_cache) == (7, 6)
+    assert totals.cost == sum(Decimal(str(bill["cost"])) for bill in router.billed())
+    shell.run_line_magic("gpt4o", "usage")
+    out = capsys.readouterr().out
+    assert "7 calls · 6 answers from the cache ·" in out
+    rerun = [line for line in out.splitlines() if "--map items" in line][-1]
+    assert "7 rows · 7 answered · 6 from the cache · 0 failed" in rerun
+    assert "Calls and runs" in out
 
 
 def test_images_travel_per_row_from_pil_images_and_asked_for_file_paths(shell, router, tmp_path):

@@ -105,18 +105,40 @@ def test_a_template_that_ignores_the_row_is_refused():
 def test_progress_forecasts_from_the_answered_rows():
     progress = RunProgress(total=10, started=100.0)
     assert progress.forecast() is None
-    progress.add(Decimal("0.01"), ok=True, cached=False)
-    progress.add(Decimal("0.03"), ok=True, cached=False)
-    progress.add(Decimal(0), ok=True, cached=True)
-    progress.add(Decimal(0), ok=False, cached=False)
+    progress.add(Decimal("0.01"), ok=True, cached=False, now=100.5)
+    progress.add(Decimal("0.03"), ok=True, cached=False, now=101.0)
+    progress.add(Decimal(0), ok=True, cached=True, now=101.0)
+    progress.add(Decimal(0), ok=False, cached=False, now=101.5)
     assert progress.average == Decimal("0.02")
     assert progress.forecast() == Decimal("0.04") + Decimal("0.02") * 6
-    assert progress.rate(now=102.0) == 2.0
-    assert progress.time_left(now=102.0) == 3.0
-    line = progress_text(progress, now=102.0)
+    assert progress.rate(now=101.5) == 2.0
+    assert progress.time_left(now=101.5) == 3.0
+    line = progress_text(progress, now=101.5)
     assert line == (
         "4/10 rows · 1 failed · 1 cached · billed $0.04 · forecast $0.16 · 2.0 rows/s · 3.0 s left"
     )
+
+
+def test_a_resumed_runs_rate_and_time_left_count_only_the_rows_sent():
+    """1,000 rows from the cache in the first second, then rows sent at 2 a second: the
+    rate is 2 rows/s and the 1,000 rows left take about 500 s, not 1 s."""
+    progress = RunProgress(total=2020, started=0.0)
+    for k in range(1000):
+        progress.add(Decimal(0), ok=True, cached=True, now=k / 1000)
+    for k in range(21):
+        progress.add(Decimal("0.001"), ok=True, cached=False, now=1.0 + k / 2)
+    now = 11.0
+    assert progress.rate(now) == 2.0
+    assert progress.time_left(now) == 999 / 2
+    assert "2.0 rows/s · 8 min 19 s left" in progress_text(progress, now)
+
+
+def test_no_rate_is_claimed_before_two_rows_were_sent():
+    progress = RunProgress(total=5, started=0.0)
+    progress.add(Decimal(0), ok=True, cached=True, now=0.1)
+    progress.add(Decimal("0.01"), ok=True, cached=False, now=1.0)
+    assert progress.rate(2.0) is None
+    assert "rows/s" not in progress_text(progress, 2.0)
 
 
 def test_the_summary_counts_every_row():

@@ -46,7 +46,7 @@ print(json.dumps({
     "flying": [row.children[1].value for row in _panel._rows.values()],
     "stops": [row.children[0].model_id for row in _panel._rows.values()],
     "recent": _panel.recent.value,
-    "usage": {"calls": _u.calls, "prompt_tokens": _u.prompt_tokens,
+    "usage": {"calls": _u.calls, "from_cache": _u.from_cache, "prompt_tokens": _u.prompt_tokens,
               "completion_tokens": _u.completion_tokens, "cached_tokens": _u.cached_tokens,
               "reasoning_tokens": _u.reasoning_tokens, "cost": str(_u.cost),
               "estimated_calls": _u.estimated_calls},
@@ -74,7 +74,14 @@ def as_number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-NUMBERS = ("calls", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+NUMBERS = (
+    "calls",
+    "from_cache",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+)
 
 
 def agrees(state: dict) -> bool:
@@ -115,9 +122,10 @@ def test_panel_numbers_equal_usage_after_a_mix_of_calls(router, kernel):
     # an answer billed without a cost stays an estimate, and the panel marks it
     execute(kernel, "%%gpt4o -o e\n[[fake no_cost]] an estimate")
     state = wait_state(
-        kernel, lambda s: agrees(s) and s["usage"]["calls"] == 5, "the panel to catch up"
+        kernel, lambda s: agrees(s) and s["usage"]["calls"] == 4, "the panel to catch up"
     )
     usage, shown = state["usage"], state["panel"]
+    assert usage["from_cache"] == 1  # the repeated question: an answer, not a call
     assert usage["estimated_calls"] == 1
     cost = Decimal(usage["cost"])
     assert shown["cost"].startswith("~$")  # estimates are marked
@@ -187,7 +195,7 @@ def test_terminal_prints_the_summary_once(shell, capsys):
     shell.run_line_magic("gpt4o", "panel")
     printed = capsys.readouterr().out
     assert printed.startswith("orjupyter: ")
-    assert "calls 1 · prompt tokens" in printed
+    assert "calls 1 · answers from the cache 0 · prompt tokens" in printed
     assert "last calls:" in printed
 
 

@@ -103,3 +103,51 @@ def test_kernel_interrupt_stops_gracefully(router):
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_a_call_stopped_before_its_response_is_an_estimate_not_a_free_call(
+    monkeypatch, tmp_path
+) -> None:
+    """Stop lands while the response's headers are still on their way: the request reached
+    the server (which may bill its prompt), so the ledger holds an estimate, marked as
+    one, never an unmarked $0."""
+    import sqlite3
+    import threading
+
+    from notebook_support import loaded_shell, point_at
+
+    from orjupyter.fakerouter.hostile import HostileRouter
+
+    with HostileRouter() as server:
+        point_at(monkeypatch, tmp_path, server.base_url, "sk-or-v1-stop-test-key-0123456789")
+        for shell in loaded_shell():
+            magics = shell.magics_manager.registry["OrJupyterMagics"]
+
+            def stop_once_sent(event) -> None:
+                if event.kind != "started" or event.call is None:
+                    return
+                stopper = event.call.stopper
+
+                def stop() -> None:
+                    deadline = time.monotonic() + 10
+                    while not server.requests and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                    time.sleep(0.2)
+                    stopper.stop()
+
+                threading.Thread(target=stop, daemon=True).start()
+
+            magics.session.activity.listen(stop_once_sent)
+            result = shell.run_cell(
+                "%%gpt4o -o reply\n[[hostile slow_headers=0.2]] " + "word " * 300
+            )
+            assert result.success
+            reply = shell.user_ns["reply"]
+    assert reply.outcome == "stopped"
+    assert len(server.requests) == 1
+    assert reply.usage.cost_is_estimate
+    assert reply.usage.prompt_tokens > 300
+    assert reply.usage.cost > 0
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
+        rows = conn.execute("SELECT outcome, cost, cost_is_estimate FROM calls").fetchall()
+    assert rows == [("stopped", str(reply.usage.cost), 1)]

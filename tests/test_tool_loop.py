@@ -89,7 +89,7 @@ def test_each_round_is_a_ledger_row_of_one_run(shell, router, ran):
     rows = ledger.calls(magics.notebook().key)
     assert len(rows) == 3
     assert len({row.run for row in rows}) == 1
-    assert rows[0].run.startswith("tools-")
+    assert rows[0].run.startswith("--tools ")
 
 
 def test_a_tool_that_raises_is_told_to_the_model_and_the_loop_goes_on(shell, router, ran, capsys):

@@ -116,9 +116,11 @@ class Usage:
 class Totals:
     """Running totals over many calls, and the notebook's budget when one is set.
 
-    `cost` is in US dollars; `estimated_calls` of the calls have an estimated cost (no
-    billed cost came back). `cached_tokens` and `reasoning_tokens` are parts of the prompt
-    and completion tokens, as OpenRouter reports them."""
+    `calls` are the calls sent (billed, or estimated); the answers the cache gave are
+    counted apart, in `from_cache`. `cost` is in US dollars; `estimated_calls` of the
+    calls have an estimated cost (no billed cost came back). `cached_tokens` and
+    `reasoning_tokens` are parts of the prompt and completion tokens, as OpenRouter
+    reports them."""
 
     calls: int = 0
     prompt_tokens: int = 0
@@ -128,6 +130,8 @@ class Totals:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     budget: Decimal | None = None
+    from_cache: int = 0
+    """Answers the cache gave (at $0): not calls."""
 
     @property
     def total_tokens(self) -> int:
@@ -140,9 +144,11 @@ class Totals:
             return None
         return self.cost / self.budget
 
-    def add(self, usage: Usage) -> Totals:
+    def add(self, usage: Usage, *, from_cache: bool = False) -> Totals:
+        """These totals and one more call (or, `from_cache`, one more answer from the cache)."""
         return Totals(
-            calls=self.calls + 1,
+            calls=self.calls + (not from_cache),
+            from_cache=self.from_cache + from_cache,
             prompt_tokens=self.prompt_tokens + usage.prompt_tokens,
             completion_tokens=self.completion_tokens + usage.completion_tokens,
             cost=self.cost + usage.cost,

@@ -173,6 +173,11 @@ class RunProgress:
     """The worst case a row was billed above (its bill is in `billed`), if one was."""
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
+    sent_clock: float | None = None
+    """When the first row answered by the model (not the cache) ended: the rate counts
+    the rows sent after it, so a resumed run's cache hits never speed up its forecast."""
+    sent_since: int = 0
+    """Rows sent (not answered by the cache) that ended after `sent_clock`."""
 
     @property
     def done(self) -> int:
@@ -182,7 +187,7 @@ class RunProgress:
     def average(self) -> Decimal | None:
         return self.billed / self.billed_rows if self.billed_rows else None
 
-    def add(self, cost: Decimal, *, ok: bool, cached: bool) -> None:
+    def add(self, cost: Decimal, *, ok: bool, cached: bool, now: float | None = None) -> None:
         """A row that ended, answered (`ok`) or failed."""
         if ok:
             self.answered += 1
@@ -192,6 +197,15 @@ class RunProgress:
         self.billed += cost
         if ok and not cached:
             self.billed_rows += 1
+        if not cached:
+            self.sent_ended(now)
+
+    def sent_ended(self, now: float | None = None) -> None:
+        """A row the model answered (or failed, or was stopped in) ended: the rate's clock."""
+        if self.sent_clock is None:
+            self.sent_clock = time.monotonic() if now is None else now
+        else:
+            self.sent_since += 1
 
     def forecast(self) -> Decimal | None:
         """The whole run's likely cost: billed so far plus the rest at the average."""
@@ -205,9 +219,13 @@ class RunProgress:
         return max(end - self.started, 0.0)
 
     def rate(self, now: float | None = None) -> float | None:
-        """Rows finished per second."""
-        seconds = self.elapsed(now)
-        return self.done / seconds if self.done and seconds > 0 else None
+        """Rows sent and finished per second, from the first one's end (rows the cache
+        answered take no time worth forecasting): None until two have ended."""
+        if self.sent_clock is None or not self.sent_since:
+            return None
+        end = self.ended if self.ended is not None else now or time.monotonic()
+        seconds = end - self.sent_clock
+        return self.sent_since / seconds if seconds > 0 else None
 
     def time_left(self, now: float | None = None) -> float | None:
         rate = self.rate(now)

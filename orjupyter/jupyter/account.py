@@ -14,9 +14,13 @@ from IPython.display import display
 from orjupyter.core.budget import MAX_BUDGET, dollars
 from orjupyter.core.errors import CallFailed, OptionError
 
+LINES_SHOWN = 100
+"""Lines of `%gpt4o usage`'s table: the newest calls and runs (a run is one line)."""
+
 if TYPE_CHECKING:
     from orjupyter.jupyter.magic import OrJupyterMagics
     from orjupyter.store.base import LedgerStore
+    from orjupyter.store.usage import ModelUsage
 
 
 def _ledger(magics: OrJupyterMagics) -> LedgerStore:
@@ -27,12 +31,7 @@ def _ledger(magics: OrJupyterMagics) -> LedgerStore:
 
 
 def usage(magics: OrJupyterMagics, args: Namespace) -> None:
-    from orjupyter.render.dashboard import (
-        calls_csv,
-        calls_frame,
-        notebooks_dashboard,
-        usage_dashboard,
-    )
+    from orjupyter.render.dashboard import notebooks_dashboard, usage_dashboard
 
     ledger = _ledger(magics)
     if args.team:
@@ -44,30 +43,44 @@ def usage(magics: OrJupyterMagics, args: Namespace) -> None:
         print(f"Moved {moved} calls from {args.rename} to {notebook.label}.")
         return
     scope = None if args.all else notebook.key
+    if args.csv or args.frame:
+        _export(magics, ledger, scope, args)
+        return
+    if args.all:
+        bundle = notebooks_dashboard(ledger.notebooks())
+    else:
+        from orjupyter.store.usage import combined
+
+        key = notebook.key
+        models = ledger.by_model(key)  # one pass over the ledger gives the totals too
+        bundle = usage_dashboard(
+            combined(models),
+            ledger.entries(key, limit=LINES_SHOWN),
+            [(m.model, m.totals.calls, m.totals.cost) for m in models],
+            f"orjupyter usage: {notebook.label}",
+            spend=ledger.spend(key),
+            budget=ledger.budget(key),
+            caching_saved=_caching_saved(magics, models),
+        )
+    display(bundle, raw=True)
+
+
+def _export(
+    magics: OrJupyterMagics, ledger: LedgerStore, scope: str | None, args: Namespace
+) -> None:
+    """`usage --csv FILE` / `--frame NAME`: every call, one row each."""
+    from orjupyter.render.dashboard import calls_csv, calls_frame
+
     calls = ledger.calls(scope)
     if args.csv:
         _write_new(Path(args.csv).expanduser(), calls_csv(calls))
         print(f"Wrote {len(calls)} calls to {args.csv}.")
         return
-    if args.frame:
-        try:
-            magics.user_ns[args.frame] = calls_frame(calls)
-        except ImportError as exc:
-            raise OptionError(str(exc)) from None
-        print(f"{args.frame}: a DataFrame of {len(calls)} calls.")
-        return
-    if args.all:
-        bundle = notebooks_dashboard(ledger.notebooks())
-    else:
-        bundle = usage_dashboard(
-            ledger.totals(notebook.key),
-            calls,
-            ledger.cost_by_model(notebook.key),
-            f"orjupyter usage: {notebook.label}",
-            budget=ledger.budget(notebook.key),
-            caching_saved=_caching_saved(magics, calls),
-        )
-    display(bundle, raw=True)
+    try:
+        magics.user_ns[args.frame] = calls_frame(calls)
+    except ImportError as exc:
+        raise OptionError(str(exc)) from None
+    print(f"{args.frame}: a DataFrame of {len(calls)} calls.")
 
 
 def _team(ledger: LedgerStore) -> dict[str, str]:
@@ -100,15 +113,16 @@ def _write_new(path: Path, text: str) -> None:
         out.write(text)
 
 
-def _caching_saved(magics: OrJupyterMagics, calls: list[Any]) -> Decimal:
-    """What cached prompt tokens cost less than at list price (known prices only)."""
+def _caching_saved(magics: OrJupyterMagics, models: list[ModelUsage]) -> Decimal:
+    """What cached prompt tokens cost less than at list price (known prices only), from
+    each model's cached tokens."""
     from orjupyter.core.pricing import info_for
 
     saved = Decimal(0)
-    for call in calls:
-        info = info_for(call.model, magics.session.catalog)
-        if info is not None and call.usage.cached_tokens:
-            saved += info.caching_saved(call.usage.cached_tokens)
+    for each in models:
+        info = info_for(each.model, magics.session.catalog)
+        if info is not None and each.totals.cached_tokens:
+            saved += info.caching_saved(each.totals.cached_tokens)
     return saved
 
 

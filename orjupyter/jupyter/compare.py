@@ -112,11 +112,26 @@ class Column(Panel):
             self.pending.cancel()
             self.pending = None
         self.reply = reply
+        self._show_end(reply, totals)
         self.comparison.column_done(totals, fmt)
 
     def settled(self, reply: Reply, totals: Totals) -> None:
         self.reply = reply
+        self._show_end(reply, totals)
         self.comparison.settled(totals)
+
+    def _show_end(self, reply: Reply, totals: Totals) -> None:
+        """While other models still stream: this column's end (`stopped`, `error`) and its
+        bill in its status line, and its Stop button done."""
+        from orjupyter.render.report import usage_line
+
+        if not self.comparison.widgets or getattr(self, "status", None) is None:
+            return
+        if self.status.comm is None:  # the finished comparison replaced the columns
+            return
+        self.status.value = self._status_html(usage_line(reply, totals, self.comparison.total_name))
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopped" if reply.outcome == "stopped" else "Done"
 
 
 class Comparison:

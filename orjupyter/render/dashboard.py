@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import importlib
 import io
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -22,6 +21,7 @@ from orjupyter.core.domain import Totals
 from orjupyter.render.tables import Bundle, bundle, escaped, html_table, text_table
 from orjupyter.store.columns import COLUMNS as CALL_COLUMNS
 from orjupyter.store.columns import CallRecord, call_values
+from orjupyter.store.usage import Entries, Entry, SpendStep
 
 ModelCost = tuple[str, int, Decimal]
 
@@ -39,8 +39,12 @@ def _tokens(count: int) -> str:
 
 
 def totals_line(totals: Totals, budget: Decimal | None = None) -> str:
-    """`12 calls · 1,234 prompt + 567 completion tokens · $0.0123 (2 estimated)`."""
+    """`12 calls · 30 answers from the cache · 1,234 prompt + 567 completion tokens ·
+    $0.0123 (2 estimated)`: calls are the calls sent; the cache's answers are not calls."""
     calls = f"{totals.calls:,} call{'' if totals.calls == 1 else 's'}"
+    if totals.from_cache:
+        many = "s" if totals.from_cache != 1 else ""
+        calls += f" · {totals.from_cache:,} answer{many} from the cache"
     tokens = (
         f"{_tokens(totals.prompt_tokens)} prompt + "
         f"{_tokens(totals.completion_tokens)} completion tokens"
@@ -54,100 +58,93 @@ def totals_line(totals: Totals, budget: Decimal | None = None) -> str:
     return f"{calls} · {tokens} · {cost}"
 
 
-def _outcome(call: CallRecord) -> str:
-    if call.outcome != "error" or not call.error:
-        return call.outcome
-    message = call.error if len(call.error) <= 80 else call.error[:79] + "…"
-    return f"error: {message}"
-
-
-def _call_row(call: CallRecord) -> list[str]:
-    usage = call.usage
-    prompt = _tokens(usage.prompt_tokens)
-    if usage.cached_tokens:
-        prompt += f" ({_tokens(usage.cached_tokens)} cached)"
+def _call_row(entry: Entry) -> list[str]:
+    outcome = "ok" if entry.answered else "stopped" if entry.stopped else "error"
+    if outcome == "error" and entry.error:
+        message = entry.error if len(entry.error) <= 80 else entry.error[:79] + "…"
+        outcome = f"error: {message}"
     return [
-        call.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-        call.cell or "—",
-        call.model,
-        prompt,
-        _tokens(usage.completion_tokens),
-        ("~" if usage.cost_is_estimate else "") + dollars(usage.cost),
-        _outcome(call),
-        "✓" if call.from_cache else "",
+        _when(entry),
+        entry.cell or "—",
+        ", ".join(entry.models),
+        _prompt(entry),
+        _tokens(entry.completion_tokens),
+        _cost(entry),
+        outcome,
+        "✓" if entry.from_cache else "",
     ]
 
 
-def _grouped_rows(calls: Sequence[CallRecord]) -> list[list[str]]:
-    """One row per call, except that the calls of one `--map` run are one row."""
-    runs: dict[str, list[CallRecord]] = {}
-    order: list[CallRecord | str] = []
-    for call in calls:
-        if call.run is None:
-            order.append(call)
-            continue
-        if call.run not in runs:
-            runs[call.run] = []
-            order.append(call.run)
-        runs[call.run].append(call)
+def _entry_row(entry: Entry) -> list[str]:
+    """One line of the view: a call, or a run (`[5] --map tickets`) with its counts."""
+    if entry.run is None and entry.calls == 1:
+        return _call_row(entry)
+    rows = "row" if entry.label.startswith("--map") else "call"
+    counts = [f"{entry.calls:,} {rows}{'s' if entry.calls != 1 else ''}"]
+    counts.append(f"{entry.answered:,} answered")
+    if entry.from_cache:
+        counts.append(f"{entry.from_cache:,} from the cache")
+    counts.append(f"{entry.failed:,} failed")
+    if entry.stopped:
+        counts.append(f"{entry.stopped:,} stopped")
     return [
-        _call_row(item) if isinstance(item, CallRecord) else _run_row(runs[item]) for item in order
+        _when(entry),
+        f"{entry.cell or '—'} {entry.label}",
+        ", ".join(entry.models),
+        _prompt(entry),
+        _tokens(entry.completion_tokens),
+        _cost(entry),
+        " · ".join(counts),
+        "",
     ]
 
 
-def _run_row(calls: Sequence[CallRecord]) -> list[str]:
-    """A `--map` run: its first call's time, `[5] --map tickets (64 calls)`, the sums."""
-    first = calls[0]
-    label = (first.run or "").rsplit(" ", 1)[0]
-    outcomes = Counter(call.outcome for call in calls)
-    cost = sum((call.usage.cost for call in calls), Decimal(0))
-    estimated = any(call.usage.cost_is_estimate for call in calls)
-    cached = sum(call.from_cache for call in calls)
-    return [
-        first.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-        f"{first.cell or '—'} {label} ({len(calls):,} calls)",
-        ", ".join(sorted({call.model for call in calls})),
-        _tokens(sum(call.usage.prompt_tokens for call in calls)),
-        _tokens(sum(call.usage.completion_tokens for call in calls)),
-        ("~" if estimated else "") + dollars(cost),
-        ", ".join(f"{count:,} {outcome}" for outcome, count in sorted(outcomes.items())),
-        f"{cached:,}" if cached else "",
-    ]
+def _when(entry: Entry) -> str:
+    return entry.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _prompt(entry: Entry) -> str:
+    prompt = _tokens(entry.prompt_tokens)
+    if entry.cached_tokens:
+        prompt += f" ({_tokens(entry.cached_tokens)} cached)"
+    return prompt
+
+
+def _cost(entry: Entry) -> str:
+    return ("~" if entry.estimated else "") + dollars(entry.cost)
 
 
 def usage_dashboard(
     totals: Totals,
-    calls: Sequence[CallRecord],
+    entries: Entries,
     by_model: Sequence[ModelCost],
     title: str,
     *,
+    spend: Sequence[SpendStep] = (),
     budget: Decimal | None = None,
-    max_rows: int = 200,
     caching_saved: Decimal | None = None,
 ) -> Bundle:
-    """Totals, the spend over time, cost per model and the last `max_rows` calls.
-
-    `calls` oldest first (as `LedgerStore.calls` returns them); if it holds only the newest calls,
-    the plot starts from what the older ones cost (`totals.cost` minus these).
-    """
-    if not calls:
+    """Totals, the spend over time, cost per model and the newest lines of the ledger
+    (`LedgerStore.entries`: a run is one line), every figure summed by the database."""
+    if not entries.shown:
         return bundle(title, totals_line(totals, budget) + " · no calls recorded yet", [])
-    baseline = max(totals.cost - sum((call.usage.cost for call in calls), Decimal(0)), Decimal(0))
-    svg = spend_svg(calls, baseline=baseline, budget=budget)
-    plot_text = f"spent {dollars(baseline)} → {dollars(_cumulative(calls, baseline)[-1])}"
+    svg = spend_steps_svg(spend, budget=budget)
+    plot_text = f"spent $0 → {dollars(totals.cost)}"
     model_headers = ["model", "calls", "cost", "share"]
     model_rows = [
         [model, f"{count:,}", dollars(cost), _share(cost, totals.cost)]
         for model, count, cost in by_model
     ]
-    shown = list(calls)[-max_rows:] if max_rows > 0 else []
     call_headers = ["time", "cell", "model", "prompt", "completion", "cost", "outcome", "cached"]
-    call_rows = _grouped_rows(shown)
-    heading = "Calls" if len(shown) == totals.calls else f"The last {len(shown):,} calls"
+    call_rows = [_entry_row(entry) for entry in entries.shown]
+    shown, total = len(entries.shown), entries.total
+    heading = (
+        "Calls and runs" if shown == total else f"The last {shown:,} of {total:,} calls and runs"
+    )
     numeric = {3, 4, 5}
     return bundle(
         title,
-        totals_line(totals, budget) + _caching_line(calls, caching_saved),
+        totals_line(totals, budget) + _caching_line(totals.cached_tokens, caching_saved),
         [
             ("Spend over time", svg, plot_text),
             ("Cost per model", html_table(model_headers, model_rows, {1, 2, 3}),
@@ -158,9 +155,8 @@ def usage_dashboard(
     )  # fmt: skip
 
 
-def _caching_line(calls: Sequence[CallRecord], saved: Decimal | None) -> str:
+def _caching_line(cached: int, saved: Decimal | None) -> str:
     """` · 12,288 prompt tokens cached, which saved $0.0154` (nothing when none were)."""
-    cached = sum(call.usage.cached_tokens for call in calls)
     if not cached:
         return ""
     line = f" · {_tokens(cached)} prompt tokens cached"
@@ -187,16 +183,8 @@ def notebooks_dashboard(
 # --- the spend plot ----------------------------------------------------------------------
 
 
-def _cumulative(calls: Sequence[CallRecord], baseline: Decimal) -> list[Decimal]:
-    totals, running = [], baseline
-    for call in calls:
-        running += call.usage.cost
-        totals.append(running)
-    return totals
-
-
-def _minute(call: CallRecord) -> str:
-    return call.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+def _minute(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 BUDGET_IN_VIEW = 3
@@ -222,19 +210,34 @@ def spend_svg(
     width: int = 560,
     height: int = 170,
 ) -> str:
-    """Cumulative spend against time as a standalone, well-formed SVG element.
+    """Cumulative spend against time, a point per call (`spend_steps_svg` draws it)."""
+    steps = [SpendStep(call.started_at, call.started_at, call.usage.cost) for call in calls]
+    return spend_steps_svg(steps, baseline=baseline, budget=budget, width=width, height=height)
+
+
+def spend_steps_svg(
+    steps: Sequence[SpendStep],
+    *,
+    baseline: Decimal = Decimal(0),
+    budget: Decimal | None = None,
+    width: int = 560,
+    height: int = 170,
+) -> str:
+    """Cumulative spend against time as a standalone, well-formed SVG element: a point
+    at the end of each step of the ledger's spend (`LedgerStore.spend`).
 
     Scaled to the spend; the budget is a dashed reference line when it is in view (at most
     `BUDGET_IN_VIEW` times the spend), else named in the corner."""
-    if not calls:
+    if not steps:
         return ""
     left, right, top, bottom = 70, 12, 16, 24
-    times = [call.started_at.timestamp() for call in calls]
-    spent = [baseline, *_cumulative(calls, baseline)]
-    if times[-1] - times[0] > 0:
-        times = [times[0], *times]  # the spend starts at the first call
-    else:  # one call, or all in the same instant: evenly spaced after the start
-        times = [float(i) for i in range(len(calls) + 1)]
+    spent = [baseline]
+    for each in steps:
+        spent.append(spent[-1] + each.cost)
+    start, ends = steps[0].first.timestamp(), [step.last.timestamp() for step in steps]
+    # the spend starts at the first call; one call, or all in the same instant: evenly
+    # spaced after the start
+    times = [start, *ends] if ends[-1] > start else [float(i) for i in range(len(spent))]
     in_view = budget is not None and 0 < budget <= max(spent[-1], Decimal(0)) * BUDGET_IN_VIEW
     reach = max(spent[-1], budget if in_view and budget is not None else Decimal(0))
     top_value = axis_top(reach) if reach > 0 else Decimal("0.01")
@@ -246,10 +249,10 @@ def spend_svg(
     def y(value: Decimal) -> float:
         return round(height - bottom - (height - top - bottom) * float(value / top_value), 1)
 
-    step = max(1, len(times) // _MAX_POINTS)
-    keep = [*range(0, len(times) - 1, step), len(times) - 1]
+    every = max(1, len(times) // _MAX_POINTS)
+    keep = [*range(0, len(times) - 1, every), len(times) - 1]
     points = " ".join(f"{x(times[i])},{y(spent[i])}" for i in keep)
-    first, last = (_minute(call) for call in (calls[0], calls[-1]))
+    first, last = (_minute(moment) for moment in (steps[0].first, steps[-1].last))
     base_y, end_x = height - bottom, width - right
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

@@ -56,6 +56,7 @@ def totals_fields(totals: Totals) -> list[tuple[str, str, str]]:
     """(key, label, value) for each number the panel shows."""
     return [
         ("calls", "calls", f"{totals.calls:,}"),
+        ("from_cache", "answers from the cache", f"{totals.from_cache:,}"),
         ("prompt_tokens", "prompt tokens", f"{totals.prompt_tokens:,}"),
         ("completion_tokens", "completion tokens", f"{totals.completion_tokens:,}"),
         ("cached_tokens", "cached tokens", f"{totals.cached_tokens:,}"),

@@ -139,6 +139,9 @@ class CallResult:
     time_to_first_token: float | None = None
     duration: float = 0.0
     response_id: str = ""
+    sent: bool = False
+    """The request left for the server and was not refused: it may be billed, even if no
+    header or chunk came back (a Stop while waiting for the response)."""
 
 
 @dataclass
@@ -174,12 +177,14 @@ class StreamedCall:
                 return CallResult(StreamState(), outcome="stopped")  # before its first step
             raise
 
-    async def _open(self) -> Any:
+    async def _open(self, result: CallResult) -> Any:
         attempt = 0
         while True:
             try:
+                result.sent = True  # until refused: a Stop now leaves a request in flight
                 return await self._create()
             except Exception as exc:
+                result.sent = False  # refused or never connected: nothing to bill
                 delay = self.retry_delay(exc, attempt)
                 if delay is None:
                     raise
@@ -229,7 +234,7 @@ class StreamedCall:
         stream: Any = None
         watchdog: _Watchdog | None = None
         try:
-            stream = await self._open()
+            stream = await self._open(result)
             result.response_id = stream.response.headers.get("x-generation-id", "")
             task = asyncio.current_task()
             assert task is not None

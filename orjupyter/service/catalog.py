@@ -128,8 +128,8 @@ class ModelCatalog:
         state = result.state
         if state.usage is not None and state.usage.cost is not None:
             return to_reply(result, options.model, _unreachable)
-        if not (state.id or result.response_id):
-            # refused before a stream was opened (HTTP error, no connection): nothing billed
+        if not (state.id or result.response_id or result.sent):
+            # never sent, or refused (HTTP error, no connection): nothing billed
             return to_reply(result, options.model, lambda _state: Usage())
         await self.load_catalog(client)
         price = price_for(state.model or options.model, self.catalog)

@@ -9,7 +9,9 @@ interrupt stops them all.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 from orjupyter.core.domain import Reply
@@ -25,7 +27,10 @@ async def ask_all(
     stop_all: Callable[[], None],
     on_settled: Callable[[int], Settled | None] = lambda _index: None,
 ) -> list[Reply]:
-    """Each question answered in its view, all at once; the replies in the same order."""
+    """Each question answered in its view, all at once; the replies in the same order.
+    Their ledger rows share one run (`%gpt4o usage` shows the comparison as one line)."""
+    run = f"--compare {uuid.uuid4().hex[:8]}"
+    questions = [replace(question, run=question.run or run) for question in questions]
     client = session.clients.get(session.client_spec())
     for question in questions:  # an unknown model or a prompt too long: nothing is sent
         await session.check(question.parts, question.options, client)

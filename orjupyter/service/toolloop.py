@@ -87,7 +87,7 @@ class ToolLoop:
     async def run(self) -> Reply:
         """The loop's reply: every round's text, the summed usage, the steps."""
         exchange: list[Message] = []
-        run = f"tools-{uuid.uuid4().hex[:12]}"
+        run = f"--tools {','.join(self.tools)} {uuid.uuid4().hex[:12]}"  # one line in usage
         why: str | None = None
         for number in range(1, self.max_steps + 1):
             options = replace(self.question.options, exchange=tuple(exchange))

@@ -25,6 +25,7 @@ from orjupyter.core.budget import Reservation
 from orjupyter.core.domain import Totals, Usage
 from orjupyter.core.errors import LedgerError
 from orjupyter.store.columns import CallRecord
+from orjupyter.store.usage import Entries, ModelUsage, SpendStep
 
 if TYPE_CHECKING:
     from orjupyter.store.team import TeamUsage
@@ -58,6 +59,21 @@ class LedgerStore(Protocol):
     def cost_by_model(self, notebook: str | None = None) -> list[tuple[str, int, Decimal]]: ...
 
     def notebooks(self) -> list[tuple[str, int, Decimal]]: ...
+
+    def entries(self, notebook: str | None = None, limit: int = 50) -> Entries:
+        """The usage view's newest `limit` lines, oldest first: a call, or a run (a
+        `--map`, a `--compare`, a tool loop) as one; summed by the database."""
+        ...
+
+    def spend(self, notebook: str | None = None, steps: int = 500) -> list[SpendStep]:
+        """The spend over time in slices of a second, a minute, an hour or a day (the
+        finest that gives at most about `steps`), oldest first; for drawing."""
+        ...
+
+    def by_model(self, notebook: str | None = None) -> list[ModelUsage]:
+        """Each model's totals (calls, answers from the cache, tokens, cost), dearest
+        first: the usage view's totals are their sum."""
+        ...
 
     def budget(self, notebook: str) -> Decimal | None: ...
 

@@ -174,7 +174,9 @@ class Figures:
         """A row written: the figures known for its notebook (and for all) include it."""
         for key in (record.notebook, None):
             if key in self.known_totals:
-                self.known_totals[key] = self.known_totals[key].add(record.usage)
+                self.known_totals[key] = self.known_totals[key].add(
+                    record.usage, from_cache=record.from_cache
+                )
         if any(self._limits.values()):
             cost = record.usage.cost
             self._limits = {

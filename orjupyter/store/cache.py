@@ -1,38 +1,40 @@
 """Answers kept on disk, so re-running an identical request is free.
 
-Pure: no IPython, no widgets, no SDK. One JSON file per request key (`_cache_key`),
-`<directory>/<key[:2]>/<key>.json`, written atomically (temp file + `os.replace`), so
-kernels and processes can share one folder with no lock, and a folder committed to git
-diffs and merges file by file. The format is stable: the same answer always gives the
-same bytes, and its text is stored as a list of lines (as notebooks store cell sources),
-so a re-recorded answer diffs line by line.
+Pure: no IPython, no widgets, no SDK. One SQLite file, `<folder>/answers.sqlite` (standard
+library, WAL mode, a busy timeout), holds every answer: one row per request key, its entry
+(`answers.py`: JSON text, readable with any SQLite tool) and when it was last used. Kernels
+and processes share the file; each write is one short transaction, so a reader never sees
+half an answer. In one file, 100,000 small answers take about their own bytes on disk (a
+file per answer took five times as much, a block each).
 
-Eviction is least-recently-used by file mtime (a hit touches it) once the folder grows
-beyond `max_bytes`, down to 90% of it. Nothing here receives the API key; image bytes
-are never stored, only their SHA-256. Entries hold whole prompts and answers, so files are
-created 0600 and the folders this module makes 0700.
+The cap (`max_bytes`) counts the entries' bytes: once they pass it, the least recently used
+(a hit counts as a use) are deleted down to 90% of it, and the file gives the freed pages
+back (`auto_vacuum`), so the file on disk stays near the cap. Nothing here receives the API
+key; image bytes are never stored, only their SHA-256. Entries hold whole prompts and
+answers, so the file is created 0600 (SQLite gives its `-wal` and `-shm` files the same
+mode) and the folders this module makes 0700.
+
+A folder written by an older orjupyter (one JSON file per answer, `<key[:2]>/<key>.json`)
+is moved into the file the first time it is opened, oldest use first, and its files are
+removed; where it cannot be written (read-only), its files are still read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
+import sqlite3
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from orjupyter.core.cache_key import canonical_request, json_default
-from orjupyter.core.domain import Citation, Reply, ToolCall, Usage, decimal_text
 from orjupyter.core.errors import NotSent
+from orjupyter.store import old_folder
+from orjupyter.store.answers import DAMAGED, CachedAnswer, decode, encode
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -43,293 +45,271 @@ __all__ = [
     "replay_miss",
 ]
 
-FILE_FORMAT = 1
 DEFAULT_MAX_BYTES = 200 * 2**20
+FILE_NAME = "answers.sqlite"
 
 _KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
 _EVICT_TO = 0.9
-_RESCAN_SECONDS = 60.0  # other kernels write too: recount the folder at least this often
-_STALE_TEMP_SECONDS = 3600.0
-_REPLACE_ATTEMPTS = 5  # Windows refuses os.replace while a reader has the file open
-
-
-# --- answers -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CachedAnswer:
-    """A complete answer as stored. `usage` is what the original call billed."""
-
-    text: str
-    model: str
-    generation_id: str
-    usage: Usage
-    finish_reason: str | None
-    created_at: datetime
-    reasoning: str = ""
-    citations: tuple[Citation, ...] = ()
-    tool_calls: tuple[ToolCall, ...] = ()
-    """A tool loop's round: the calls it asked for (its requests offered functions)."""
-    reasoning_details: tuple[dict[str, Any], ...] = ()
-
-    @classmethod
-    def from_reply(cls, reply: Reply, created_at: datetime | None = None) -> CachedAnswer:
-        if reply.outcome != "ok":
-            raise ValueError(f"only complete answers are cached, not {reply.outcome!r} ones")
-        return cls(
-            text=reply.text,
-            model=reply.model,
-            generation_id=reply.id,
-            usage=reply.usage,
-            finish_reason=reply.finish_reason,
-            created_at=created_at or datetime.now(timezone.utc).replace(microsecond=0),
-            reasoning=reply.reasoning,
-            citations=reply.citations,
-            tool_calls=reply.tool_calls,
-            reasoning_details=reply.reasoning_details,
-        )
-
-    def to_reply(self, duration: float = 0.0) -> Reply:
-        """The answer as a cached `Reply` that cost nothing; `extra["billed_usage"]` holds
-        what the original call cost, `extra["created_at"]` when it was recorded."""
-        return Reply(
-            text=self.text,
-            model=self.model,
-            id=self.generation_id,
-            usage=Usage(),
-            finish_reason=self.finish_reason,
-            duration=duration,
-            cached=True,
-            reasoning=self.reasoning,
-            citations=self.citations,
-            tool_calls=self.tool_calls,
-            reasoning_details=self.reasoning_details,
-            extra={"billed_usage": self.usage, "created_at": self.created_at},
-        )
-
-
-def _encode(key: str, answer: CachedAnswer, request: Mapping[str, Any] | None) -> bytes:
-    usage = answer.usage
-    entry: dict[str, Any] = {
-        "format": FILE_FORMAT,
-        "key": key,
-        "model": answer.model,
-        "generation_id": answer.generation_id,
-        "finish_reason": answer.finish_reason,
-        "created_at": answer.created_at.isoformat(),
-        "usage": {
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "cost": decimal_text(usage.cost),
-            "cost_is_estimate": usage.cost_is_estimate,
-            "cached_tokens": usage.cached_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-        },
-    }
-    if request is not None:
-        entry["request"] = canonical_request(request)
-    entry["text"] = answer.text.splitlines(keepends=True)
-    if answer.reasoning:
-        entry["reasoning"] = answer.reasoning
-    if answer.citations:
-        entry["citations"] = [{"url": c.url, "title": c.title} for c in answer.citations]
-    if answer.tool_calls:
-        entry["tool_calls"] = [[c.id, c.name, c.arguments] for c in answer.tool_calls]
-    if answer.reasoning_details:
-        entry["reasoning_details"] = list(answer.reasoning_details)
-    text = json.dumps(entry, indent=1, ensure_ascii=False, default=json_default)
-    return (text + "\n").encode()
-
-
-def _decode(key: str, data: bytes) -> CachedAnswer:
-    """The answer in an entry file; ValueError, KeyError or TypeError if it is not one."""
-    entry = json.loads(data)
-    if entry["format"] != FILE_FORMAT or entry["key"] != key:
-        raise ValueError("not this entry")
-    usage = entry["usage"]
-    lines = entry["text"]
-    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
-        raise TypeError("text is not a list of lines")
-    try:
-        cost = Decimal(usage["cost"])
-    except InvalidOperation as exc:
-        raise ValueError("cost is not a number") from exc
-    if not cost.is_finite() or cost < 0:
-        raise ValueError("cost is not a finite, non-negative number")
-    finish = entry["finish_reason"]
-    return CachedAnswer(
-        text="".join(lines),
-        model=str(entry["model"]),
-        generation_id=str(entry["generation_id"]),
-        usage=Usage(
-            prompt_tokens=int(usage["prompt_tokens"]),
-            completion_tokens=int(usage["completion_tokens"]),
-            cost=cost,
-            cost_is_estimate=bool(usage["cost_is_estimate"]),
-            cached_tokens=int(usage.get("cached_tokens", 0)),
-            reasoning_tokens=int(usage.get("reasoning_tokens", 0)),
-        ),
-        finish_reason=None if finish is None else str(finish),
-        created_at=datetime.fromisoformat(entry["created_at"]),
-        reasoning=str(entry.get("reasoning", "")),
-        citations=tuple(
-            Citation(str(c["url"]), str(c.get("title", ""))) for c in entry.get("citations", ())
-        ),
-        tool_calls=tuple(ToolCall(*map(str, c)) for c in entry.get("tool_calls", ())),
-        reasoning_details=tuple(dict(d) for d in entry.get("reasoning_details", ())),
-    )
-
-
-# --- the cache ---------------------------------------------------------------------------
+_TOUCH_BATCH = 500  # answers read before their use is written (one transaction for all)
+_TOUCH_SECONDS = 5.0  # ... or seconds since the last such write
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS answers (
+        key TEXT PRIMARY KEY,        -- the request's key (64 hex digits)
+        used_at REAL NOT NULL,       -- Unix time it was last written or read
+        size INTEGER NOT NULL,       -- bytes of entry
+        entry TEXT NOT NULL          -- the answer, JSON (answers.py)
+    )""",
+    "CREATE INDEX IF NOT EXISTS answers_by_use ON answers (used_at, size)",
+    "CREATE TABLE IF NOT EXISTS sizes (name TEXT PRIMARY KEY, bytes INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO sizes VALUES ('entries', 0)",
+)
 
 
 class ResponseCache:
-    """A folder of answers keyed by `request_key`, shared by every process that opens it."""
+    """The answers in one folder, keyed by `request_key`, shared by every process."""
 
     def __init__(self, directory: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.directory = Path(directory).expanduser()
+        self.path = self.directory / FILE_NAME
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._size: int | None = None  # this process's running estimate of the folder
-        self._counted_at = 0.0
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._touched: dict[str, float] = {}
+        """Answers read since the last write of their use: key → when."""
+        self._flushed = time.monotonic()
 
     def __repr__(self) -> str:
         return f"ResponseCache({str(self.directory)!r}, max_bytes={self.max_bytes})"
 
-    def path_for(self, key: str) -> Path:
-        if not _KEY_PATTERN.fullmatch(key):
-            raise ValueError(f"not a cache key: {key!r:.80}")
-        return self.directory / key[:2] / f"{key}.json"
+    # -- the file ------------------------------------------------------------------------
 
-    def get(self, key: str) -> CachedAnswer | None:
-        """The stored answer, or None. A damaged entry is removed and counts as a miss."""
-        path = self.path_for(key)
-        try:
-            data = path.read_bytes()
-        except OSError:
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        """The connection, opened (and an older folder moved in) on first use; None when
+        there is no file yet and `create` is false, or the file cannot be opened."""
+        if self._conn is not None and self.path.exists():
+            return self._conn
+        self.close()  # the folder was deleted: start a new file
+        old = old_folder.entries(self.directory)
+        if not (create or old or self.path.exists()):
             return None
         try:
-            answer = _decode(key, data)
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-            with contextlib.suppress(OSError):
-                path.unlink()
+            _private_folder(self.directory)
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error):
+            if create:
+                raise
             return None
-        with contextlib.suppress(OSError):  # most recently used; a read-only folder is fine
-            os.utime(path)
-        return answer
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA trusted_schema = OFF")
+            if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only before the first table
+            _set_wal(conn)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            with _transaction(conn):
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+        except sqlite3.Error as exc:
+            conn.close()
+            if create:
+                raise OSError(f"the cache {self.path} cannot be used: {exc}") from exc
+            return None
+        self._conn = conn
+        if old:
+            old_folder.move_in(old, self._write)
+        return conn
+
+    # -- reading and writing -------------------------------------------------------------
+
+    def get(self, key: str, *, touch: bool = True) -> CachedAnswer | None:
+        """The stored answer, or None. A damaged entry is removed and counts as a miss.
+        `touch=False` (replay): reading writes nothing, so a committed file stays as it is."""
+        _check(key)
+        with self._lock:
+            conn = self._open(create=False)
+            row = None if conn is None else _one(conn, key)
+            if conn is None or row is None:
+                return old_folder.read(self.directory, key)
+            try:
+                answer = decode(key, row)
+            except DAMAGED:
+                with contextlib.suppress(sqlite3.Error), _transaction(conn) as c:
+                    self._delete(c, [key])
+                return None
+            if touch:  # the most recently used, written a batch at a time
+                self._touched[key] = time.time()
+                due = time.monotonic() - self._flushed > _TOUCH_SECONDS
+                if due or len(self._touched) >= _TOUCH_BATCH:
+                    with contextlib.suppress(sqlite3.Error), _transaction(conn) as c:
+                        self._flush(c)
+            return answer
+
+    def _flush(self, conn: sqlite3.Connection) -> None:
+        """Write when the answers read lately were used (a read-only file: never)."""
+        touched = [(used_at, key) for key, used_at in self._touched.items()]
+        self._touched.clear()
+        self._flushed = time.monotonic()
+        conn.executemany("UPDATE answers SET used_at = ? WHERE key = ?", touched)
 
     def put(
         self, key: str, answer: CachedAnswer, *, request: Mapping[str, Any] | None = None
     ) -> None:
         """Store a complete answer (empty text is not stored, unless the answer is a round
-        of function calls). With `request`, its
-        canonical form (images as hashes) is kept beside the answer for people to read.
+        of function calls). With `request`, its canonical form (images as hashes) is kept
+        beside the answer for people to read.
 
         Raises OSError when the folder cannot be written.
         """
-        path = self.path_for(key)
+        _check(key)
         if not answer.text.strip() and not answer.tool_calls:
             return
-        data = _encode(key, answer, request)
-        if len(data) > self.max_bytes * _EVICT_TO:
+        with self._lock:
+            try:
+                self._open(create=True)
+                self._write(key, answer, request, used_at=time.time())
+            except sqlite3.Error as exc:
+                raise OSError(f"the cache {self.path} cannot be written: {exc}") from exc
+
+    def _write(
+        self,
+        key: str,
+        answer: CachedAnswer,
+        request: Mapping[str, Any] | None = None,
+        *,
+        used_at: float,
+    ) -> None:
+        entry = encode(key, answer, request).decode()
+        size = len(entry.encode())
+        if size > self.max_bytes * _EVICT_TO:
             return
-        _private_folder(self.directory)
-        _private_folder(path.parent)
-        try:
-            replaced = path.stat().st_size
-        except OSError:
-            replaced = 0
-        temp = path.with_name(f".{key[:16]}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:  # prompts and answers: readable by you only
-                out.write(data)
-            _replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise
-        self._grew(len(data) - replaced, keep=path)
+        assert self._conn is not None
+        with _transaction(self._conn) as conn:
+            self._flush(conn)
+            self._delete(conn, [key])
+            conn.execute("INSERT INTO answers VALUES (?, ?, ?, ?)", (key, used_at, size, entry))
+            conn.execute("UPDATE sizes SET bytes = bytes + ? WHERE name = 'entries'", (size,))
+            if _entries_bytes(conn) > self.max_bytes:
+                self._evict(conn, keep=key)
+
+    def _delete(self, conn: sqlite3.Connection, keys: list[str]) -> None:
+        for key in keys:
+            found = conn.execute("SELECT size FROM answers WHERE key = ?", (key,)).fetchone()
+            if found is not None:
+                conn.execute("DELETE FROM answers WHERE key = ?", (key,))
+                conn.execute(
+                    "UPDATE sizes SET bytes = bytes - ? WHERE name = 'entries'", (found[0],)
+                )
+
+    def _evict(self, conn: sqlite3.Connection, keep: str) -> None:
+        """The least recently used entries out, until at most 90% of the cap is used; the
+        file gives the pages back."""
+        excess = _entries_bytes(conn) - int(self.max_bytes * _EVICT_TO)
+        doomed = []
+        rows = conn.execute("SELECT key, size FROM answers ORDER BY used_at, key")
+        for key, size in rows:
+            if excess <= 0:
+                break
+            if key != keep:
+                doomed.append(key)
+                excess -= size
+        rows.close()
+        self._delete(conn, doomed)
+        conn.execute("PRAGMA incremental_vacuum").fetchall()  # each step frees a page
+
+    # -- the whole cache -----------------------------------------------------------------
 
     def size_bytes(self) -> int:
-        """Bytes of all entries now in the folder (every process's)."""
-        return sum(size for _, size, _ in self._entries())
-
-    def clear(self) -> int:
-        """Remove every entry; the number removed."""
-        removed = 0
-        for path, _, _ in self._entries():
-            with contextlib.suppress(OSError):
-                path.unlink()
-                removed += 1
-        for shard in self._shards():
-            for temp in shard.glob(".*.tmp"):
-                with contextlib.suppress(OSError):
-                    temp.unlink()
-            with contextlib.suppress(OSError):
-                shard.rmdir()
+        """Bytes of all the answers now stored (every process's)."""
         with self._lock:
-            self._size, self._counted_at = 0, time.monotonic()
-        return removed
+            conn = self._open(create=False)
+            stored = 0 if conn is None else _entries_bytes(conn)
+        return stored + sum(
+            path.stat().st_size for path, _, _ in old_folder.entries(self.directory)
+        )
 
-    def _grew(self, delta: int, keep: Path) -> None:
-        with self._lock:
-            stale = time.monotonic() - self._counted_at > _RESCAN_SECONDS
-            if self._size is None or stale:
-                self._size, self._counted_at = self.size_bytes(), time.monotonic()
-            else:
-                self._size += delta
-            if self._size > self.max_bytes:
-                self._size, self._counted_at = self._evict(keep), time.monotonic()
-
-    def _evict(self, keep: Path) -> int:
-        """Remove the least recently used entries until at most 90% of the cap is used."""
-        entries = sorted(self._entries(), key=lambda entry: entry[2])
-        total = sum(size for _, size, _ in entries)
-        target = int(self.max_bytes * _EVICT_TO)
-        for path, size, _ in entries:
-            if total <= target:
-                break
-            if path == keep:
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            total -= size
-        self._remove_stale_temps()
+    def disk_bytes(self) -> int:
+        """Bytes the cache takes on disk: its file and SQLite's files beside it, in blocks."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                stat = os.stat(f"{self.path}{suffix}")
+                total += getattr(stat, "st_blocks", 0) * 512 or stat.st_size
         return total
 
-    def _shards(self) -> list[Path]:
-        try:
-            with os.scandir(self.directory) as items:
-                return [Path(item.path) for item in items if len(item.name) == 2]
-        except OSError:
-            return []
+    def __len__(self) -> int:
+        with self._lock:
+            conn = self._open(create=False)
+            return (
+                0
+                if conn is None
+                else int(conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+            )
 
-    def _entries(self) -> list[tuple[Path, int, float]]:
-        """(path, size, mtime) of every entry file."""
-        entries = []
-        for shard in self._shards():
-            try:
-                with os.scandir(shard) as items:
-                    found = [item for item in items if item.name.endswith(".json")]
-            except OSError:
-                continue
-            for item in found:
-                try:
-                    stat = item.stat()
-                except OSError:
-                    continue
-                entries.append((Path(item.path), stat.st_size, stat.st_mtime))
-        return entries
-
-    def _remove_stale_temps(self) -> None:
-        """Temp files a crashed writer left behind."""
-        cutoff = time.time() - _STALE_TEMP_SECONDS
-        for shard in self._shards():
-            for temp in shard.glob(".*.tmp"):
+    def clear(self) -> int:
+        """Remove every answer (and the file); the number removed."""
+        with self._lock:
+            removed = len(self)
+            self.close()
+            for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(OSError):
-                    if temp.stat().st_mtime < cutoff:
-                        temp.unlink()
+                    os.unlink(f"{self.path}{suffix}")
+            return removed
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                if self._touched:
+                    with contextlib.suppress(sqlite3.Error), _transaction(self._conn) as conn:
+                        self._flush(conn)
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _set_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:  # switching a new file to WAL can meet another process creating it
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _one(conn: sqlite3.Connection, key: str) -> str | None:
+    found = conn.execute("SELECT entry FROM answers WHERE key = ?", (key,)).fetchone()
+    return None if found is None else str(found[0])
+
+
+def _entries_bytes(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT bytes FROM sizes WHERE name = 'entries'").fetchone()[0])
+
+
+def _check(key: str) -> None:
+    if not _KEY_PATTERN.fullmatch(key):
+        raise ValueError(f"not a cache key: {key!r:.80}")
 
 
 def _private_folder(folder: Path) -> None:
@@ -339,17 +319,6 @@ def _private_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     with contextlib.suppress(OSError):  # mkdir's mode is masked by the umask
         os.chmod(folder, 0o700)
-
-
-def _replace(source: Path, target: Path) -> None:
-    for attempt in range(_REPLACE_ATTEMPTS):
-        try:
-            os.replace(source, target)
-            return
-        except PermissionError:
-            if attempt == _REPLACE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.01 * 2**attempt)
 
 
 # --- where, and replay -------------------------------------------------------------------

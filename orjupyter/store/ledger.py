@@ -18,21 +18,25 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from datetime import datetime
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any, cast
 
 from orjupyter.core.budget import RESERVATION_TTL, BudgetExceeded, Reservation
 from orjupyter.core.domain import Totals, Usage, decimal_text
 from orjupyter.core.errors import LedgerError
-from orjupyter.store import migrations
+from orjupyter.store import migrations, usage
 from orjupyter.store.columns import CallRecord, call_record, call_row
+from orjupyter.store.usage import Entries, ModelUsage, SpendStep
 
 __all__ = ["SCHEMA_VERSION", "CallRecord", "Ledger", "LedgerError", "default_ledger_path"]
 
 SCHEMA_VERSION = len(migrations.MIGRATIONS)  # what `PRAGMA user_version` reads once migrated
 
 _OUTCOMES = ("ok", "error", "stopped")
+_BILLED = "COALESCE(SUM(1 - from_cache), 0)"
+"""Calls sent (the answers from the cache are not calls)."""
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
@@ -51,17 +55,18 @@ def default_ledger_path() -> Path:
 
 
 class _DecimalSum:
-    """SQL aggregate `decimal_sum(cost)`: the exact sum of decimal text, as text."""
+    """SQL aggregate `decimal_sum(cost)`: the exact sum of decimal text, as text. Each row
+    only keeps its text; the sum is one pass in C at the end."""
 
     def __init__(self) -> None:
-        self.total = Decimal(0)
+        self.values: list[str | None] = []
 
     def step(self, value: str | None) -> None:
-        if value is not None:
-            self.total = _EXACT.add(self.total, Decimal(value))
+        self.values.append(value)
 
     def finalize(self) -> str:
-        return decimal_text(self.total)
+        with localcontext(_EXACT):
+            return decimal_text(sum(map(Decimal, filter(None, self.values)), Decimal(0)))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -168,14 +173,16 @@ class Ledger:
     def totals(self, notebook: str | None = None) -> Totals:
         """Calls, tokens and exact cost of one notebook, or of every notebook (None)."""
         where, params = _where(notebook)
-        ((calls, prompt, completion, cost, estimated, cached, reasoning),) = self._read(
-            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), "
-            "COALESCE(SUM(completion_tokens), 0), decimal_sum(cost), "
+        ((calls, prompt, completion, cost, estimated, cached, reasoning, answers),) = self._read(
+            f"SELECT {_BILLED}, COALESCE(SUM(prompt_tokens), 0), "
+            f"COALESCE(SUM(completion_tokens), 0), {usage.SQLITE.cost_sum}, "
             "COALESCE(SUM(cost_is_estimate), 0), COALESCE(SUM(cached_tokens), 0), "
-            f"COALESCE(SUM(reasoning_tokens), 0) FROM calls {where}",
+            "COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(from_cache), 0) "
+            f"FROM calls {where}",
             params,
         )
-        return Totals(calls, prompt, completion, Decimal(cost or 0), estimated, cached, reasoning)
+        return Totals(calls or 0, prompt, completion, Decimal(cost or 0), estimated, cached,
+                      reasoning, from_cache=answers)  # fmt: skip
 
     def calls(self, notebook: str | None = None, limit: int | None = None) -> list[CallRecord]:
         """Calls in the order they started (newest last); with `limit`, the newest `limit`."""
@@ -224,15 +231,40 @@ class Ledger:
         """(model, calls, cost), dearest first."""
         where, params = _where(notebook)
         rows = self._read(
-            f"SELECT model, COUNT(*), decimal_sum(cost) FROM calls {where} GROUP BY model",
+            f"SELECT model, {_BILLED}, {usage.SQLITE.cost_sum} FROM calls {where} GROUP BY model",
             params,
         )
         return _by_cost(rows)
 
     def notebooks(self) -> list[tuple[str, int, Decimal]]:
         """(notebook, calls, cost) of every notebook in the ledger, dearest first."""
-        rows = self._read("SELECT notebook, COUNT(*), decimal_sum(cost) FROM calls GROUP BY 1")
+        rows = self._read(
+            f"SELECT notebook, {_BILLED}, {usage.SQLITE.cost_sum} FROM calls GROUP BY 1"
+        )
         return _by_cost(rows)
+
+    def entries(self, notebook: str | None = None, limit: int = 50) -> Entries:
+        """The newest `limit` lines of the usage view (a run is one), oldest first."""
+        where, params = _where(notebook)
+        rows = self._read(usage.entries_sql(usage.SQLITE, where), (*params, limit, *params))
+        ((total,),) = self._read(usage.entry_count_sql(where), params)
+        return Entries([usage.entry(usage.SQLITE, row) for row in reversed(rows)], total)
+
+    def spend(self, notebook: str | None = None, steps: int = 500) -> list[SpendStep]:
+        """The spend over time in slices of a second, a minute, an hour or a day (the finest
+        that gives at most about `steps`), oldest first."""
+        where, params = _where(notebook)
+        ((first, last),) = self._read(usage.span_sql(where), params)
+        if first is None:
+            return []
+        chars, field = usage.slice_for(_time(first), _time(last), steps)
+        rows = self._read(usage.spend_sql(usage.SQLITE, where, chars, field), params)
+        return [usage.spend_step(usage.SQLITE, row) for row in rows]
+
+    def by_model(self, notebook: str | None = None) -> list[ModelUsage]:
+        """Each model's totals, dearest first."""
+        where, params = _where(notebook)
+        return usage.model_usage(self._read(usage.by_model_sql(usage.SQLITE, where), params))
 
     def budget(self, notebook: str) -> Decimal | None:
         rows = self._read("SELECT amount FROM budgets WHERE notebook = ?", (notebook,))
@@ -321,6 +353,10 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _time(text: str) -> datetime:
+    return usage.SQLITE.parse_time(text)
 
 
 def _by_cost(rows: list[sqlite3.Row]) -> list[tuple[str, int, Decimal]]:

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from orjupyter.core.budget import RESERVATION_TTL, Reservation
 from orjupyter.core.domain import Totals, Usage
-from orjupyter.store import budgets
+from orjupyter.store import budgets, usage
 from orjupyter.store.columns import CallRecord, call_record, call_row
 from orjupyter.store.pg_link import ServerLink, safe_location
 from orjupyter.store.spool import Row, Spool, spool_folder
+from orjupyter.store.usage import Entries, ModelUsage, SpendStep
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -38,10 +39,14 @@ if TYPE_CHECKING:
 
 _OUTCOMES = ("ok", "error", "stopped")
 _TOTALS = (
-    "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
-    "COALESCE(SUM(cost), 0), COUNT(*) FILTER (WHERE cost_is_estimate), "
-    "COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(reasoning_tokens), 0) FROM calls "
+    "SELECT COUNT(*) FILTER (WHERE NOT from_cache), COALESCE(SUM(prompt_tokens), 0), "
+    "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost), 0), "
+    "COUNT(*) FILTER (WHERE cost_is_estimate), COALESCE(SUM(cached_tokens), 0), "
+    "COALESCE(SUM(reasoning_tokens), 0), COUNT(*) FILTER (WHERE from_cache) FROM calls "
 )
+
+_BILLED = "COUNT(*) FILTER (WHERE NOT from_cache)"
+"""Calls sent (the answers from the cache are not calls)."""
 
 
 def current_user() -> str:
@@ -135,9 +140,9 @@ class PostgresLedger(ServerLink):
 
         def read(conn: Connection[Any]) -> Totals:
             (row,) = conn.execute(_TOTALS + where, params).fetchall()
-            calls, prompt, completion, cost, estimated, cached, reasoning = row
+            calls, prompt, completion, cost, estimated, cached, reasoning, answers = row
             totals = Totals(calls, int(prompt), int(completion), Decimal(cost), estimated,
-                            int(cached), int(reasoning))  # fmt: skip
+                            int(cached), int(reasoning), from_cache=answers)  # fmt: skip
             self.figures.known_totals[notebook] = totals
             return totals
 
@@ -145,7 +150,8 @@ class PostgresLedger(ServerLink):
             totals = self.figures.known_totals.get(notebook, Totals())
             for waiting in self.spool.waiting():
                 if notebook is None or waiting["notebook"] == notebook:
-                    totals = totals.add(call_record(waiting).usage)
+                    row = call_record(waiting)
+                    totals = totals.add(row.usage, from_cache=row.from_cache)
             return totals
 
         return self._run(read, away)
@@ -192,13 +198,44 @@ class PostgresLedger(ServerLink):
 
     def cost_by_model(self, notebook: str | None = None) -> list[tuple[str, int, Decimal]]:
         where, params = self._mine(notebook)
-        sql = f"SELECT model, COUNT(*), SUM(cost) FROM calls {where} GROUP BY model"
+        sql = f"SELECT model, {_BILLED}, SUM(cost) FROM calls {where} GROUP BY model"
         return _by_cost(self._run(lambda c: c.execute(sql, params).fetchall(), lambda: []))
 
     def notebooks(self) -> list[tuple[str, int, Decimal]]:
         where, params = self._mine(None)
-        sql = f"SELECT notebook, COUNT(*), SUM(cost) FROM calls {where} GROUP BY notebook"
+        sql = f"SELECT notebook, {_BILLED}, SUM(cost) FROM calls {where} GROUP BY notebook"
         return _by_cost(self._run(lambda c: c.execute(sql, params).fetchall(), lambda: []))
+
+    def entries(self, notebook: str | None = None, limit: int = 50) -> Entries:
+        """The newest `limit` lines of this user's usage view (a run is one), oldest first."""
+        where, params = self._mine(notebook)
+
+        def read(conn: Connection[Any]) -> Entries:
+            sql = usage.entries_sql(usage.POSTGRES, where)
+            rows = conn.execute(sql, (*params, limit, *params))
+            shown = [usage.entry(usage.POSTGRES, row) for row in reversed(rows.fetchall())]
+            (total,) = conn.execute(usage.entry_count_sql(where), params).fetchone() or (0,)
+            return Entries(shown, int(total))
+
+        return self._run(read, lambda: Entries([], 0))
+
+    def spend(self, notebook: str | None = None, steps: int = 500) -> list[SpendStep]:
+        where, params = self._mine(notebook)
+
+        def read(conn: Connection[Any]) -> list[tuple[Any, ...]]:
+            first, last = conn.execute(usage.span_sql(where), params).fetchone() or (None, None)
+            if first is None or last is None:
+                return []
+            _chars, field = usage.slice_for(first, last, steps)
+            return conn.execute(usage.spend_sql(usage.POSTGRES, where, 0, field), params).fetchall()
+
+        rows = self._run(read, lambda: [])
+        return [usage.spend_step(usage.POSTGRES, row) for row in rows]
+
+    def by_model(self, notebook: str | None = None) -> list[ModelUsage]:
+        where, params = self._mine(notebook)
+        sql = usage.by_model_sql(usage.POSTGRES, where)
+        return usage.model_usage(self._run(lambda c: c.execute(sql, params).fetchall(), lambda: []))
 
     def rename_notebook(self, old: str, new: str) -> int:
         """Move this user's history (and budget) of `old` to `new`; the rows moved."""

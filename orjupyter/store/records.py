@@ -116,7 +116,7 @@ class Records:
     def record(self, question: Question, reply: Reply, reservation: Reservation | None) -> None:
         """Write the call's row and free its hold. Never raises: a ledger that fails here
         is reported once, and the row goes to the side file."""
-        self.memory = self.memory.add(reply.usage)
+        self.memory = self.memory.add(reply.usage, from_cache=reply.cached)
         record = self._record(question, reply)
         ledger = self.ledger
         if ledger is None:
@@ -252,7 +252,7 @@ class Records:
         """The cached answer to this exact request, if any (no replay-mode error)."""
         if not self.settings.cache:
             return None
-        answer = self.cache.get(self.key(request))
+        answer = self.cache.get(self.key(request), touch=not self.settings.replaying())
         return replace(answer.to_reply(), cached=True) if answer else None
 
     def cached(self, request: dict[str, Any], question: Question) -> Reply | None:

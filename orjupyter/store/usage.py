@@ -1,0 +1,250 @@
+"""The usage view's figures, aggregated by the ledger's database: one line per call or run,
+the spend over time in steps, each model's totals.
+
+A run (a `--map`, a `--compare`, a tool loop: its calls share `run`) is one `Entry`; a call
+of no run is an entry of its own. The SQL is written once for both ledgers (`Dialect`
+says how SQLite and PostgreSQL differ), so a ledger of 150,000 calls is summed where it is
+kept and only a screenful of rows reaches Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from orjupyter.core.domain import Totals
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the usage view: a call, or a run of many calls."""
+
+    started_at: datetime
+    cell: str | None
+    run: str | None
+    models: tuple[str, ...]
+    calls: int
+    """The ledger's rows in it: billed calls and answers from the cache."""
+    answered: int
+    failed: int
+    stopped: int
+    from_cache: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: Decimal
+    estimated: int
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """`--map tickets` of a run labelled `--map tickets 1a2b3c4d` (its id dropped)."""
+        return (self.run or "").rsplit(" ", 1)[0]
+
+
+@dataclass(frozen=True)
+class Entries:
+    """The newest entries (oldest first) and how many there are in all."""
+
+    shown: list[Entry]
+    total: int
+
+
+@dataclass(frozen=True)
+class SpendStep:
+    """The calls of one slice of time: when the first and the last started, their cost."""
+
+    first: datetime
+    last: datetime
+    cost: Decimal
+    """For drawing: on SQLite summed in floating point (the exact bill is `totals`)."""
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """One model's totals in a notebook."""
+
+    model: str
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one database spells what the queries need."""
+
+    param: str
+    """`?` or `%s`."""
+    cost_sum: str
+    """The exact sum of `cost`."""
+    drawn_sum: str
+    """The sum of `cost` for drawing the spend (SQLite: in floating point, fast)."""
+    models: str
+    """The distinct models of a group, as one text."""
+    entry: str
+    """What groups a ledger's rows into entries: the run, or the call's own id."""
+    parse_time: Callable[[Any], datetime]
+
+
+def _as_time(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+SQLITE = Dialect(
+    "?",
+    "decimal_sum(cost)",
+    "TOTAL(CAST(cost AS REAL))",
+    "group_concat(DISTINCT model)",
+    "COALESCE(run, id)",
+    _as_time,
+)
+POSTGRES = Dialect(
+    "%s",
+    "SUM(cost)",
+    "SUM(cost)",
+    "string_agg(DISTINCT model, ',')",
+    "COALESCE(run, id::text)",
+    _as_time,
+)
+
+
+def _count(condition: str) -> str:
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def entries_sql(dialect: Dialect, where: str) -> str:
+    """The newest entries, newest first. Its parameters: `where`'s, the limit, `where`'s
+    again. Only the entries shown are summed (the newest are chosen first, unsummed)."""
+    p = dialect.param
+    ok, failed, stopped = (_count(f"outcome = '{name}'") for name in ("ok", "error", "stopped"))
+    key = dialect.entry
+    newest = (
+        f"SELECT {key} AS entry, MIN(started_at) AS first FROM calls {where} GROUP BY {key} "
+        f"ORDER BY MIN(started_at) DESC, MIN(id) DESC LIMIT {p}"
+    )
+    shown = (  # every row of an entry shown starts at or after the oldest one's first
+        f"{'AND' if where else 'WHERE'} started_at >= (SELECT MIN(first) FROM newest) "
+        f"AND {key} IN (SELECT entry FROM newest)"
+    )
+    return (
+        f"WITH newest AS ({newest}) "
+        "SELECT MIN(started_at), MIN(cell), MIN(run), "
+        f"{dialect.models}, COUNT(*), {ok}, {failed}, {stopped}, "
+        f"{_count('from_cache')}, SUM(prompt_tokens), SUM(completion_tokens), "
+        f"SUM(cached_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, MAX(error) "
+        f"FROM calls {where} {shown} GROUP BY {key} "
+        "ORDER BY MIN(started_at) DESC, MIN(id) DESC"
+    )
+
+
+def entry_count_sql(where: str) -> str:
+    """How many entries: the runs, and the calls of no run."""
+    return f"SELECT COUNT(DISTINCT run) + COALESCE({_count('run IS NULL')}, 0) FROM calls {where}"
+
+
+SLICES = ((19, "second", 1), (16, "minute", 60), (13, "hour", 3600), (10, "day", 86400))
+"""The spend's slices of time, finest first: (characters of ISO 8601 text, PostgreSQL's
+`date_trunc` field, seconds)."""
+
+
+def slice_for(first: datetime, last: datetime, steps: int) -> tuple[int, str]:
+    """The finest slice that cuts `first`..`last` into at most about `steps` pieces."""
+    span = (last - first).total_seconds()
+    for chars, field, seconds in SLICES:
+        if span / seconds <= steps:
+            return chars, field
+    return SLICES[-1][:2]
+
+
+def span_sql(where: str) -> str:
+    return f"SELECT MIN(started_at), MAX(started_at) FROM calls {where}"
+
+
+def spend_sql(dialect: Dialect, where: str, chars: int, field: str) -> str:
+    """The spend by slice of time (`slice_for`), oldest first, for drawing
+    (`Dialect.drawn_sum`)."""
+    if dialect is SQLITE:
+        slice_ = f"substr(started_at, 1, {chars})"
+    else:
+        slice_ = f"date_trunc('{field}', started_at)"
+    return (
+        f"SELECT MIN(started_at), MAX(started_at), {dialect.drawn_sum} FROM calls {where} "
+        f"GROUP BY {slice_} ORDER BY 1"
+    )
+
+
+def by_model_sql(dialect: Dialect, where: str) -> str:
+    """Each model's totals: one row per model (`model_usage` reads it)."""
+    return (
+        f"SELECT model, {_count('NOT from_cache')}, SUM(prompt_tokens), "
+        f"SUM(completion_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, "
+        f"SUM(cached_tokens), SUM(reasoning_tokens), {_count('from_cache')} "
+        f"FROM calls {where} GROUP BY model"
+    )
+
+
+def model_usage(rows: Sequence[Sequence[Any]]) -> list[ModelUsage]:
+    """`by_model_sql`'s rows → each model's totals, dearest first."""
+    found = [
+        ModelUsage(
+            str(model),
+            Totals(
+                int(calls),
+                int(prompt),
+                int(completion),
+                Decimal(cost or 0),
+                int(estimated),
+                int(cached),
+                int(reasoning),
+                from_cache=int(answers),
+            ),
+        )
+        for model, calls, prompt, completion, cost, estimated, cached, reasoning, answers in rows
+    ]
+    return sorted(found, key=lambda m: (-m.totals.cost, -m.totals.calls, m.model))
+
+
+def combined(models: Sequence[ModelUsage]) -> Totals:
+    """The totals of all the models (a handful of rows the database summed)."""
+    total = Totals()
+    for each in models:
+        t = each.totals
+        total = Totals(
+            total.calls + t.calls, total.prompt_tokens + t.prompt_tokens,
+            total.completion_tokens + t.completion_tokens, total.cost + t.cost,
+            total.estimated_calls + t.estimated_calls, total.cached_tokens + t.cached_tokens,
+            total.reasoning_tokens + t.reasoning_tokens, from_cache=total.from_cache + t.from_cache,
+        )  # fmt: skip
+    return total
+
+
+def entry(dialect: Dialect, row: Sequence[Any]) -> Entry:
+    """A row of `entries_sql` → the entry."""
+    first, cell, run, models, calls, ok, failed, stopped, cached, *rest = row
+    prompt, completion, cached_tokens, cost, estimated, error = rest
+    return Entry(
+        started_at=dialect.parse_time(first),
+        cell=cell,
+        run=run,
+        models=tuple(sorted(set(str(models or "").split(",")) - {""})),
+        calls=int(calls),
+        answered=int(ok),
+        failed=int(failed),
+        stopped=int(stopped),
+        from_cache=int(cached),
+        prompt_tokens=int(prompt),
+        completion_tokens=int(completion),
+        cached_tokens=int(cached_tokens),
+        cost=Decimal(cost or 0),
+        estimated=int(estimated),
+        error=error if int(calls) == 1 else None,
+    )
+
+
+def spend_step(dialect: Dialect, row: Sequence[Any]) -> SpendStep:
+    first, last, cost = row
+    drawn = Decimal(str(cost)) if cost else Decimal(0)
+    return SpendStep(dialect.parse_time(first), dialect.parse_time(last), drawn)
