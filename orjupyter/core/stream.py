@@ -89,6 +89,10 @@ class StreamState:
     reasoning_details: list[dict[str, Any]] = field(default_factory=list)
     shown: int = 0
     """Grows whenever `text` or `reasoning` does: the views have something new."""
+    text_length: int = 0
+    """Characters of `text` (what can be shown): a view's mark for `text_since`."""
+    reasoning_length: int = 0
+    """Characters of `reasoning`: a view's mark for `reasoning_since`."""
     _answer: StreamRedactor = field(init=False, repr=False)
     _thinking: StreamRedactor = field(init=False, repr=False)
 
@@ -99,15 +103,23 @@ class StreamState:
     def release(self) -> None:
         """The stream has ended: the held-back tails join the text and the reasoning."""
         self._release_thoughts()
-        rest = self._answer.finish()
-        if rest:
-            self.pieces.append(rest)
-            self.shown += 1
+        self.add_text(self._answer.finish())
 
     def _release_thoughts(self) -> None:
-        rest = self._thinking.finish()
-        if rest:
-            self.thoughts.append(rest)
+        self.add_thought(self._thinking.finish())
+
+    def add_text(self, piece: str) -> None:
+        """Append showable answer text (already redacted)."""
+        if piece:
+            self.pieces.append(piece)
+            self.text_length += len(piece)
+            self.shown += 1
+
+    def add_thought(self, piece: str) -> None:
+        """Append showable reasoning (already redacted)."""
+        if piece:
+            self.thoughts.append(piece)
+            self.reasoning_length += len(piece)
             self.shown += 1
 
     def handle_chunk(self, chunk: Any) -> str:
@@ -143,9 +155,7 @@ class StreamState:
         if self._thinking.pending:  # the answer has begun: the reasoning has ended
             self._release_thoughts()
         shown = self._answer.feed(added)
-        if shown:
-            self.pieces.append(shown)
-            self.shown += 1
+        self.add_text(shown)
         return shown
 
     def take_completion(self, body: Mapping[str, Any]) -> bool:
@@ -177,10 +187,7 @@ class StreamState:
         thought = getattr(delta, "reasoning", None)
         if isinstance(thought, str) and thought:
             self.reasoning_chunks += 1
-            thought = self._thinking.feed(thought)
-            if thought:
-                self.thoughts.append(thought)
-                self.shown += 1
+            self.add_thought(self._thinking.feed(thought))
         for note in getattr(delta, "annotations", None) or ():
             citation = read_citation(note)
             if citation is not None and self.secrets:
@@ -237,9 +244,33 @@ class StreamState:
 
     @property
     def text(self) -> str:
+        """The whole answer so far (joined on demand: a view reads `text_since`)."""
         if len(self.pieces) > 1:
             self.pieces[:] = ["".join(self.pieces)]
         return self.pieces[0] if self.pieces else ""
+
+    def text_since(self, mark: int) -> str:
+        """The answer's text from character `mark` on (a view's `text_length` when it last
+        read), in time proportional to that text, not to the answer."""
+        return _last(self.pieces, self.text_length - mark)
+
+    def reasoning_since(self, mark: int) -> str:
+        """The reasoning from character `mark` on, like `text_since`."""
+        return _last(self.thoughts, self.reasoning_length - mark)
+
+
+def _last(pieces: list[str], count: int) -> str:
+    """The last `count` characters of the joined `pieces`, reading only the pieces needed."""
+    if count <= 0:
+        return ""
+    taken: list[str] = []
+    for piece in reversed(pieces):
+        if len(piece) >= count:
+            taken.append(piece[len(piece) - count :])
+            break
+        taken.append(piece)
+        count -= len(piece)
+    return "".join(reversed(taken))
 
 
 class _Wire:

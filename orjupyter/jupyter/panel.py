@@ -54,19 +54,19 @@ class TextView:
         return None
 
     def on_text(self, state: StreamState) -> None:
-        text = state.text
         if state.reasoning_chunks and not self.printed:
-            self._think(state.reasoning, answering=bool(text))
-        self.out.write(self.answer_out.feed(text[self.printed :]))
+            thought = state.reasoning_since(self.thought)
+            self._think(thought, state.reasoning_length, answering=state.text_length > 0)
+        self.out.write(self.answer_out.feed(state.text_since(self.printed)))
         self.out.flush()
-        self.printed = len(text)
+        self.printed = state.text_length
 
-    def _think(self, reasoning: str, *, answering: bool) -> None:
-        """The reasoning as it streams, under a "Thinking:" heading; a blank line and
-        "Answer:" once the answer begins."""
-        heading = "Thinking: " if not self.thought and reasoning else ""
-        self.out.write(heading + self.thought_out.feed(reasoning[self.thought :]))
-        self.thought = len(reasoning)
+    def _think(self, new: str, length: int, *, answering: bool) -> None:
+        """The reasoning as it streams (`new`: what arrived since; `length`: all of it),
+        under a "Thinking:" heading; a blank line and "Answer:" once the answer begins."""
+        heading = "Thinking: " if not self.thought and new else ""
+        self.out.write(heading + self.thought_out.feed(new))
+        self.thought = length
         if answering and self.thought:
             self.out.write(self.thought_out.finish() + "\n\nAnswer: ")
 
@@ -79,7 +79,8 @@ class TextView:
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if reply.reasoning and not self.printed:  # from the cache, or no answer came
-            self._think(reply.reasoning, answering=bool(reply.text))
+            new = reply.reasoning[self.thought :]
+            self._think(new, len(reply.reasoning), answering=bool(reply.text))
         self.out.write(self.thought_out.finish())
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
@@ -160,6 +161,8 @@ class Panel:
         self.total_name = total_name
         self.interval = 1.0 / max(updates_per_second, 0.1)
         self.splitter = BlockSplitter()
+        self.fed = 0
+        """Characters of the answer given to the splitter."""
         self.last_flush = 0.0
         self.last_status = 0.0
         self.pending: asyncio.TimerHandle | None = None
@@ -273,9 +276,9 @@ class Panel:
         state = self.state
         if state is None:
             return
-        text = state.text
+        added, self.fed = state.text_since(self.fed), state.text_length
         # blocks finished since the last refresh render together: one widget per refresh
-        finished = "".join(self.splitter.feed(text))
+        finished = "".join(self.splitter.append(added))
         piece = self.splitter.cut_paragraph(LONG_TAIL)
         capped = self.splitter.cap(TAIL_CAP)
         tail_html = self.splitter.tail_html(LONG_TAIL)
@@ -295,7 +298,7 @@ class Panel:
         if self.last_flush - self.last_status >= STATUS_INTERVAL:
             self.last_status = self.last_flush
             line = progress_line(
-                self.model, len(text), state.content_chunks, self.first_token,
+                self.model, state.text_length, state.content_chunks, self.first_token,
                 state.reasoning_chunks,
             )  # fmt: skip
             self.status.value = self._status_html(line)
