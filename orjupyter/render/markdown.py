@@ -311,6 +311,11 @@ class BlockSplitter:
         return self._reopen + self.tail
 
     @property
+    def in_code(self) -> bool:
+        """Whether the tail is inside a fenced code block that has not closed yet."""
+        return bool(self._reopen or _open_fence(self._tail))
+
+    @property
     def tail(self) -> str:
         """The source not yet handed out as blocks."""
         return self._tail

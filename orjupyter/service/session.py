@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, cast
 
+from orjupyter.core.billed import usage_warning
 from orjupyter.core.budget import overbill_warning, unbelievable_bill
 from orjupyter.core.domain import Part, Reply, TextPart, Totals, Usage, format_cost
 from orjupyter.core.errlog import ErrorLog
@@ -32,7 +33,7 @@ from orjupyter.core.question import Question
 from orjupyter.core.redact import redact_json
 from orjupyter.core.request import WEB_RESULTS, CallOptions, build_request
 from orjupyter.core.settings import Settings
-from orjupyter.core.stream import StreamState, usage_warning
+from orjupyter.core.stream import StreamState
 from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
 from orjupyter.core.tools import loop_parts
 from orjupyter.service.activity import Activity, CallInFlight

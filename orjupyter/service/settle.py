@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from orjupyter.core.billed import usage_from_generation
 from orjupyter.core.budget import unbelievable_bill
 from orjupyter.core.domain import Usage
 from orjupyter.core.pricing import ModelInfo, info_for, longest_answer, price_for
-from orjupyter.core.stream import usage_from_generation
 from orjupyter.store.columns import CallRecord
 
 RETRY_DELAYS = (0.3, 0.6, 1.2, 2.4, 4.8)
