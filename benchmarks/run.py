@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the modules beside t
 import cache_hit
 import compare
 import first_call
+import floor
 import images
 import load
 import mapping
@@ -40,6 +41,7 @@ import traffic
 from _common import FakeServer, Row, log
 
 MODULES = (
+    "floor",
     "load",
     "first_call",
     "streaming",
@@ -79,7 +81,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         load=7,
         shell=5,
         kernel=5,
-        stream=5,
+        stream=3,
         image=5,
         slow=3,
         image_mem=3,
@@ -95,6 +97,7 @@ def repetitions(quick: bool) -> dict[str, int]:
 
 def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], list[Row]]]:
     return {
+        "floor": lambda: floor.measure(runs["stream"], server),
         "load": lambda: load.measure(runs["load"]),
         "first_call": lambda: first_call.measure(runs["shell"], runs["kernel"], server),
         "streaming": lambda: streaming.measure(runs["stream"], server),
