@@ -29,6 +29,7 @@ import big_runs
 import cache_hit
 import compare
 import first_call
+import floor
 import images
 import load
 import mapping
@@ -42,6 +43,7 @@ import traffic
 from _common import FakeServer, Row, log
 
 MODULES = (
+    "floor",
     "load",
     "first_call",
     "streaming",
@@ -85,7 +87,7 @@ def repetitions(quick: bool) -> dict[str, int]:
         load=7,
         shell=5,
         kernel=5,
-        stream=5,
+        stream=3,
         image=5,
         slow=3,
         image_mem=3,
@@ -103,6 +105,7 @@ def repetitions(quick: bool) -> dict[str, int]:
 
 def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], list[Row]]]:
     return {
+        "floor": lambda: floor.measure(runs["stream"], server),
         "load": lambda: load.measure(runs["load"]),
         "first_call": lambda: first_call.measure(runs["shell"], runs["kernel"], server),
         "streaming": lambda: streaming.measure(runs["stream"], server),

@@ -23,7 +23,7 @@ from _kernel import CellRun, KernelSession
 from orjupyter.fakerouter.script import lorem
 
 SIZES = (20_000, 40_000)
-TARGET_RATIO = 1.10
+TARGET_RATIO = 1.05
 TARGET_GROWTH = 2.5  # "roughly doubles, not quadruples"
 
 SETUP = """

@@ -544,3 +544,24 @@ def test_a_frontend_without_anywidget_keeps_the_bar_and_hides_only_insert(
     assert not failed.is_visible()
     assert not actions.locator("button", has_text="Insert as cell").count()
     assert "javascript error" not in actions.inner_text().lower()
+
+
+def test_a_frontend_without_anywidget_streams_with_stop_and_shows_the_answer(
+    open_notebook_without_anywidget: OpenNotebook,
+) -> None:
+    notebook = loaded(
+        open_notebook_without_anywidget, gpt4o(fake(NB7_ANSWER, chunks=40, delay=0.1))
+    )
+    notebook.run(1)
+    panel_shown(notebook, 1)
+    panel = notebook.cell(1).locator(".orj-panel")
+    # the live answer cannot be drawn here: its placeholder is hidden, Stop and the status
+    # line still work while it streams
+    failed = panel.locator(".jupyter-widgets-error-widget")
+    wait_for(lambda: failed.count() == 1, 10, "the unloadable widget's placeholder")
+    assert not failed.is_visible()
+    assert panel.locator("button", has_text="Stop").is_visible()
+    wait_for(lambda: "streaming" in panel.locator(".orj-status").inner_text(), 10, "progress")
+    final = notebook.wait_final(1)
+    assert normalise(final["answer"]) == normalise(NB7_ANSWER)
+    assert final["error"] is None

@@ -182,7 +182,7 @@ def test_no_product_module_is_over_400_lines():
 
 
 def modules_after(code: str) -> set[str]:
-    script = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    script = code + "\nimport sys, json\nprint(); print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", script], check=True, capture_output=True, text=True
     ).stdout
@@ -212,3 +212,41 @@ def test_the_architecture_map_lists_every_module_and_no_other():
     actual = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")}
     assert sorted(actual - listed) == []  # a module the map does not mention
     assert sorted(listed - actual) == []  # the map names a module that is gone
+
+
+SHELL = (
+    "from IPython.core.interactiveshell import InteractiveShell\n"
+    "shell = InteractiveShell.instance()\n"
+)
+LOAD = SHELL + "shell.run_line_magic('load_ext', 'orjupyter')\n"
+
+
+def test_loading_the_extension_leaves_rendering_and_retries_for_later():
+    extra = modules_after(LOAD) - modules_after(SHELL)
+    assert sorted(name for name in extra if name.startswith("orjupyter.render")) == []
+    assert sorted(name for name in extra if name.split(".")[0] in {"email", "html"}) == []
+
+
+SDK_CELL = """
+import os, openai
+client = openai.AsyncOpenAI(
+    base_url=os.environ["OPENROUTER_BASE_URL"], api_key=os.environ["OPENROUTER_API_KEY"]
+)
+stream = await client.chat.completions.create(
+    model="openai/gpt-4o-2024-11-20", messages=[{"role": "user", "content": "Hi"}], stream=True
+)
+async for chunk in stream:
+    if chunk.choices and chunk.choices[0].delta.content:
+        print(chunk.choices[0].delta.content, end="")
+"""
+
+
+def test_the_first_call_imports_no_library_the_raw_sdk_would_not(router):
+    """In a shell (the text view): no Markdown renderer, no widgets, nothing the SDK's own
+    first call does not load."""
+    ours = modules_after(
+        LOAD + "assert shell.run_cell('%%gpt4o --no-cache\\nHi [[fake words=5]]').success"
+    )
+    sdk = modules_after(SHELL + f"assert shell.run_cell({SDK_CELL!r}).success")
+    libraries = {name.split(".")[0] for name in ours - sdk} - set(sys.stdlib_module_names)
+    assert sorted(libraries - {"orjupyter", "IPython"}) == []  # IPython: the shell's own

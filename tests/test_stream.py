@@ -9,7 +9,8 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orjupyter.core.stream import StreamState, read_usage
+from orjupyter.core.billed import read_usage
+from orjupyter.core.stream import StreamState
 
 
 def as_object(value: object) -> object:

@@ -47,28 +47,28 @@ def test_think_on_a_model_that_does_not_reason_says_so_in_one_line(router, tmp_p
     assert "I received 1 part" in answer(notebook.cells[1])["text/plain"]
 
 
-def test_the_live_thinking_section_starts_collapsed(router, kernel):
+def test_the_live_reasoning_streams_into_the_answer_as_text_under_its_heading(router, kernel):
     kernel.execute_interactive("%load_ext orjupyter", timeout=60)
-    opened: list[dict] = []
-    titles: list[object] = []
+    deltas: list[dict] = []
 
     def watch(msg: dict) -> None:
-        if msg["msg_type"] == "comm_open":
-            opened.append(msg["content"]["data"].get("state", {}))
-        if msg["msg_type"] == "comm_msg":
-            state = msg["content"]["data"].get("state", {})
-            if "titles" in state:
-                titles.append(state["titles"])
+        data = msg["content"].get("data", {}) if msg["msg_type"] == "comm_msg" else {}
+        if data.get("method") == "custom":
+            deltas.append(data["content"])
 
     reply = kernel.execute_interactive(
-        "%%gpt4o -m openai/o4-mini --think\n[[fake words=20 delay=0.02 think_words=30]]",
+        "%%gpt4o -m openai/o4-mini --think -o r\n[[fake words=20 delay=0.02 think_words=30]]",
         timeout=60,
         output_hook=watch,
     )
     assert reply["content"]["status"] == "ok"
-    [accordion] = [s for s in opened if s.get("_model_name") == "AccordionModel"]
-    assert accordion["selected_index"] is None  # collapsed
-    assert ["Thinking"] in titles
+    thought = "".join(delta.get("think", "") for delta in deltas)
+    assert thought.startswith("Let me think")
+    titles = [delta["title"] for delta in deltas if "title" in delta]
+    assert titles == ["Thinking…", "Thinking"]  # sent once each: while thinking, then after
+    answer = "".join(delta.get("text", "") for delta in deltas)
+    assert "Let me think" not in answer
+    assert "lorem" in answer
 
 
 def test_web_search_numbers_its_sources_and_bills_the_search(router: FakeRouter, tmp_path):

@@ -57,6 +57,9 @@ _OPEN_LIMIT = 1024
 """A token after a credential's head held back at most this long (a longer one is text)."""
 _HOLD = 64
 """Characters a stream holds back at least: a credential's head and its first 20."""
+_BATCH = 32
+"""New characters a stream gathers past its hold before it looks again: a piece of a few
+characters (a token) costs a string append, and each character is looked at about twice."""
 
 Span = tuple[int, int]
 
@@ -84,8 +87,9 @@ class StreamRedactor:
     A key split across pieces (one character at a time, say) is found: `feed` returns only
     text that no later piece can turn into a secret, and holds back a tail as long as the
     key (at least `_HOLD` characters), more while a credential's token is still growing.
-    Each piece costs work in proportion to itself plus the tail held: the text already
-    released is never looked at again. Without secrets it holds nothing and hides nothing.
+    The held text is looked at again only once `_BATCH` more characters have arrived, so
+    the work is proportional to the text fed: the text already released is never looked
+    at again. Without secrets it holds nothing and hides nothing.
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
@@ -105,6 +109,9 @@ class StreamRedactor:
         if not self.secrets:
             return text
         window = self._pending + text
+        if len(window) < self.hold + _BATCH:
+            self._pending = window  # too little yet to release any of it
+            return ""
         if self._swallowing:
             kept = window.lstrip(_TOKEN)
             if not kept:

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from orjupyter.core.domain import WIRE_DIGITS, Citation, Outcome, ToolCall, Usage, wire_decimal
+from orjupyter.core.billed import BilledUsage, read_usage
+from orjupyter.core.domain import Citation, Outcome, ToolCall
 from orjupyter.core.redact import StreamRedactor, redact_answer
 
-MAX_TOKENS_ON_WIRE = 100_000_000
-"""More tokens than any model's context holds: a count above this is not believed."""
-MAX_COST_ON_WIRE = Decimal(10_000)
-"""US dollars: no single call costs this much; a billed cost above it is not believed."""
-MONEY_PLACES = 15
-"""Decimals of a billed cost (a femtodollar); a non-zero bill below that is not believed."""
 MAX_ANSWER_CHARACTERS = 4_000_000
 """An answer longer than this is a misbehaving server (a model's longest is ~500,000)."""
 MAX_TOOL_CALLS = 128
@@ -32,32 +26,6 @@ class OversizedAnswer(Exception):
     def __init__(self, characters: int) -> None:
         super().__init__(f"{characters:,} characters")
         self.characters = characters
-
-
-@dataclass(frozen=True)
-class BilledUsage:
-    """Usage as the server reported it, each number checked once: `cost` is None when it
-    sent none or one that cannot be right; a token count that cannot be right is None
-    (estimate it). `doubts` says, for a warning, what was not believed."""
-
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cost: Decimal | None
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-    doubts: tuple[str, ...] = ()
-
-    def to_usage(self) -> Usage | None:
-        if self.cost is None or self.prompt_tokens is None or self.completion_tokens is None:
-            return None
-        return Usage(
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            cost=self.cost,
-            cost_is_estimate=False,
-            cached_tokens=self.cached_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-        )
 
 
 @dataclass
@@ -89,6 +57,10 @@ class StreamState:
     reasoning_details: list[dict[str, Any]] = field(default_factory=list)
     shown: int = 0
     """Grows whenever `text` or `reasoning` does: the views have something new."""
+    text_length: int = 0
+    """Characters of `text` (what can be shown): a view's mark for `text_since`."""
+    reasoning_length: int = 0
+    """Characters of `reasoning`: a view's mark for `reasoning_since`."""
     _answer: StreamRedactor = field(init=False, repr=False)
     _thinking: StreamRedactor = field(init=False, repr=False)
 
@@ -99,15 +71,23 @@ class StreamState:
     def release(self) -> None:
         """The stream has ended: the held-back tails join the text and the reasoning."""
         self._release_thoughts()
-        rest = self._answer.finish()
-        if rest:
-            self.pieces.append(rest)
-            self.shown += 1
+        self.add_text(self._answer.finish())
 
     def _release_thoughts(self) -> None:
-        rest = self._thinking.finish()
-        if rest:
-            self.thoughts.append(rest)
+        self.add_thought(self._thinking.finish())
+
+    def add_text(self, piece: str) -> None:
+        """Append showable answer text (already redacted)."""
+        if piece:
+            self.pieces.append(piece)
+            self.text_length += len(piece)
+            self.shown += 1
+
+    def add_thought(self, piece: str) -> None:
+        """Append showable reasoning (already redacted)."""
+        if piece:
+            self.thoughts.append(piece)
+            self.reasoning_length += len(piece)
             self.shown += 1
 
     def handle_chunk(self, chunk: Any) -> str:
@@ -143,9 +123,7 @@ class StreamState:
         if self._thinking.pending:  # the answer has begun: the reasoning has ended
             self._release_thoughts()
         shown = self._answer.feed(added)
-        if shown:
-            self.pieces.append(shown)
-            self.shown += 1
+        self.add_text(shown)
         return shown
 
     def take_completion(self, body: Mapping[str, Any]) -> bool:
@@ -177,10 +155,7 @@ class StreamState:
         thought = getattr(delta, "reasoning", None)
         if isinstance(thought, str) and thought:
             self.reasoning_chunks += 1
-            thought = self._thinking.feed(thought)
-            if thought:
-                self.thoughts.append(thought)
-                self.shown += 1
+            self.add_thought(self._thinking.feed(thought))
         for note in getattr(delta, "annotations", None) or ():
             citation = read_citation(note)
             if citation is not None and self.secrets:
@@ -237,9 +212,33 @@ class StreamState:
 
     @property
     def text(self) -> str:
+        """The whole answer so far (joined on demand: a view reads `text_since`)."""
         if len(self.pieces) > 1:
             self.pieces[:] = ["".join(self.pieces)]
         return self.pieces[0] if self.pieces else ""
+
+    def text_since(self, mark: int) -> str:
+        """The answer's text from character `mark` on (a view's `text_length` when it last
+        read), in time proportional to that text, not to the answer."""
+        return _last(self.pieces, self.text_length - mark)
+
+    def reasoning_since(self, mark: int) -> str:
+        """The reasoning from character `mark` on, like `text_since`."""
+        return _last(self.thoughts, self.reasoning_length - mark)
+
+
+def _last(pieces: list[str], count: int) -> str:
+    """The last `count` characters of the joined `pieces`, reading only the pieces needed."""
+    if count <= 0:
+        return ""
+    taken: list[str] = []
+    for piece in reversed(pieces):
+        if len(piece) >= count:
+            taken.append(piece[len(piece) - count :])
+            break
+        taken.append(piece)
+        count -= len(piece)
+    return "".join(reversed(taken))
 
 
 class _Wire:
@@ -299,48 +298,6 @@ def ended_early(state: StreamState, *, functions: bool = False) -> tuple[Outcome
     return None
 
 
-def _count(value: Any, name: str, doubts: list[str], *, default: int | None = 0) -> int | None:
-    """A token count from the wire: a whole number from 0 to MAX_TOKENS_ON_WIRE, else
-    None (and a doubt). Absent is `default`."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        number = None
-    else:
-        number = _finite(value)
-    if (
-        number is None
-        or number != number.to_integral_value()
-        or not (0 <= number <= MAX_TOKENS_ON_WIRE)
-    ):
-        doubts.append(f"{name} {str(value)[:40]}")
-        return None
-    return int(number)
-
-
-def _finite(value: Any) -> Decimal | None:
-    text = str(value)
-    if len(text) > WIRE_DIGITS:  # no count has more digits; parsing them costs memory
-        return None
-    try:
-        number = Decimal(text)
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
-
-
-def _money(value: Any, doubts: list[str]) -> Decimal | None:
-    """A billed cost from JSON (a float or a string) as the decimal it was written as,
-    bounded in range and in digits (`wire_decimal`: from 0 to MAX_COST_ON_WIRE, at most
-    MONEY_PLACES decimals); anything else is None (and a doubt)."""
-    if value is None:
-        return None
-    number = wire_decimal(value, maximum=MAX_COST_ON_WIRE, places=MONEY_PLACES)
-    if number is None:
-        doubts.append(f"cost {str(value)[:40]}")
-    return number
-
-
 def read_citation(note: Any) -> Citation | None:
     """A `url_citation` annotation (dict or SDK model) → a Citation; anything else None."""
 
@@ -354,69 +311,3 @@ def read_citation(note: Any) -> Citation | None:
     if not isinstance(url, str) or not url:
         return None
     return Citation(url=url, title=title if isinstance(title, str) else "")
-
-
-def usage_from_generation(data: Any, generation_id: str) -> Usage | str:
-    """`GET /generation`'s data → the billed usage of `generation_id`, or one line saying
-    why it is not believed (the estimate is kept then): not a record, another
-    generation's, no cost, or a number that cannot be right."""
-    if not isinstance(data, dict):
-        return "the answer was not a generation's record"
-    if data.get("id") != generation_id:
-        return f"the answer was another generation's ({str(data.get('id'))[:40]})"
-    doubts: list[str] = []
-    cost = _money(data.get("total_cost"), doubts)
-    prompt = _count(data.get("tokens_prompt", data.get("native_tokens_prompt")), "prompt", doubts)
-    completion = _count(
-        data.get("tokens_completion", data.get("native_tokens_completion")), "completion", doubts
-    )
-    cached = _count(data.get("native_tokens_cached"), "cached", doubts)
-    reasoning = _count(data.get("native_tokens_reasoning"), "reasoning", doubts)
-    if doubts:
-        return f"impossible numbers ({'; '.join(doubts)})"
-    if cost is None:
-        return "the answer carried no cost"
-    return Usage(
-        prompt_tokens=prompt or 0,
-        completion_tokens=completion or 0,
-        cost=cost,
-        cost_is_estimate=False,
-        cached_tokens=cached or 0,
-        reasoning_tokens=reasoning or 0,
-    )
-
-
-def read_usage(usage: Any) -> BilledUsage:
-    """Read OpenRouter's usage object (SDK model or dict)."""
-
-    def get(obj: Any, name: str) -> Any:
-        if isinstance(obj, dict):
-            return obj.get(name)
-        return getattr(obj, name, None)
-
-    prompt_details = get(usage, "prompt_tokens_details")
-    completion_details = get(usage, "completion_tokens_details")
-    doubts: list[str] = []
-    prompt = _count(get(usage, "prompt_tokens"), "prompt_tokens", doubts)
-    completion = _count(get(usage, "completion_tokens"), "completion_tokens", doubts)
-    cost = _money(get(usage, "cost"), doubts)
-    cached = _count(get(prompt_details, "cached_tokens"), "cached_tokens", doubts) or 0
-    reasoning = _count(get(completion_details, "reasoning_tokens"), "reasoning_tokens", doubts)
-    return BilledUsage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cost=None if doubts else cost,
-        cached_tokens=cached,
-        reasoning_tokens=reasoning or 0,
-        doubts=tuple(doubts),
-    )
-
-
-def usage_warning(billed: BilledUsage | None) -> str | None:
-    """One line when the server's usage held numbers that cannot be right, else None."""
-    if billed is None or not billed.doubts:
-        return None
-    return (
-        f"orjupyter: the server reported impossible usage ({'; '.join(billed.doubts)}); "
-        "it was not believed: the tokens and cost shown are estimates"
-    )

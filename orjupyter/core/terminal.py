@@ -60,6 +60,8 @@ class PrintableStream:
 
     def feed(self, text: str) -> str:
         """What can be written now, without control sequences."""
+        if not self._pending and _ANY_CONTROL.search(text) is None:
+            return text  # the usual case: one quick scan of the new text, no copy
         window = self._pending + text
         start = max(window.rfind(mark) for mark in _INTRODUCERS)
         if start == -1 or not _unfinished(window, start):

@@ -86,7 +86,7 @@ class OrJupyter(Configurable):
         "attribution.",
     ).tag(config=True)
     updates_per_second = Float(
-        10.0, help="Most panel refreshes per second while an answer streams."
+        10.0, help="Most panel refreshes per second while an answer streams (25 at most)."
     ).tag(config=True)
     max_history_turns = Int(
         10, help="Most earlier turns of a --thread sent as history (also trimmed to fit)."

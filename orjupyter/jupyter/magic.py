@@ -218,13 +218,17 @@ class OrJupyterMagics(Magics):
 OrJupyterMagics.gpt4o.__doc__ = help_text(ABOUT)  # `%gpt4o?` shows the whole help, once
 
 
+def _reply_bundle(reply: Reply) -> dict[str, str]:
+    from orjupyter.render.report import reply_bundle  # when a Reply is first shown
+
+    return reply_bundle(reply)
+
+
 def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     magics = OrJupyterMagics(shell, settings)
     shell.register_magics(magics)
-    from orjupyter.render.report import reply_bundle
-
     formatter = shell.display_formatter.mimebundle_formatter
-    formatter.for_type(Reply, reply_bundle)
+    formatter.for_type(Reply, _reply_bundle)
     for name, model in settings.aliases.items():
         try:
             magics.add_alias(name, model)

@@ -1,8 +1,9 @@
 """Views of a streaming answer: the ipywidgets panel, and plain text for terminals.
 
-A view only shows state. The panel freezes finished Markdown blocks into widgets of
-their own and re-renders only the growing tail, at most `updates_per_second` times a
-second, so the bytes sent to the browser grow linearly with the answer.
+A view only shows state, and reads only what is new in it. The panel's answer is one
+widget (`AnswerStream`) that the kernel appends to, at most `updates_per_second` (and never
+more than 25) times a second: each refresh sends the new text and the HTML of the blocks
+that finished, once, so the bytes sent to the browser grow with the answer, not faster.
 """
 
 from __future__ import annotations
@@ -54,19 +55,19 @@ class TextView:
         return None
 
     def on_text(self, state: StreamState) -> None:
-        text = state.text
         if state.reasoning_chunks and not self.printed:
-            self._think(state.reasoning, answering=bool(text))
-        self.out.write(self.answer_out.feed(text[self.printed :]))
+            thought = state.reasoning_since(self.thought)
+            self._think(thought, state.reasoning_length, answering=state.text_length > 0)
+        self.out.write(self.answer_out.feed(state.text_since(self.printed)))
         self.out.flush()
-        self.printed = len(text)
+        self.printed = state.text_length
 
-    def _think(self, reasoning: str, *, answering: bool) -> None:
-        """The reasoning as it streams, under a "Thinking:" heading; a blank line and
-        "Answer:" once the answer begins."""
-        heading = "Thinking: " if not self.thought and reasoning else ""
-        self.out.write(heading + self.thought_out.feed(reasoning[self.thought :]))
-        self.thought = len(reasoning)
+    def _think(self, new: str, length: int, *, answering: bool) -> None:
+        """The reasoning as it streams (`new`: what arrived since; `length`: all of it),
+        under a "Thinking:" heading; a blank line and "Answer:" once the answer begins."""
+        heading = "Thinking: " if not self.thought and new else ""
+        self.out.write(heading + self.thought_out.feed(new))
+        self.thought = length
         if answering and self.thought:
             self.out.write(self.thought_out.finish() + "\n\nAnswer: ")
 
@@ -79,7 +80,8 @@ class TextView:
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if reply.reasoning and not self.printed:  # from the cache, or no answer came
-            self._think(reply.reasoning, answering=bool(reply.text))
+            new = reply.reasoning[self.thought :]
+            self._think(new, len(reply.reasoning), answering=bool(reply.text))
         self.out.write(self.thought_out.finish())
         rest = reply.text[self.printed :] if len(reply.text) >= self.printed else ""
         tail = f"\n[{reply.error}]" if reply.error else ""
@@ -117,11 +119,8 @@ def replace_live(live: Any, bundle: dict[str, str], metadata: dict[str, Any] | N
     return final
 
 
-LONG_TAIL = 2000
-"""Characters of one streaming paragraph re-rendered at most, before its start is frozen."""
-TAIL_CAP = 2 * LONG_TAIL
-"""Characters of any open block re-rendered at most (a block that never ends, markup that
-never closes): past this its start is frozen anyway, so a refresh's work is bounded."""
+MOST_UPDATES_PER_SECOND = 25.0
+"""The panel never refreshes more often than this, whatever `updates_per_second` says."""
 STATUS_INTERVAL = 0.5
 """Seconds between refreshes of the status line while streaming."""
 
@@ -141,6 +140,7 @@ class Panel:
         after_show: Callable[[], None] | None = None,
         total_name: str = "notebook total",
         background: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`handle`: an output to stream into instead of a new one (a follow-up replaces the
         cell's answer with a panel that shows the `earlier` exchanges above `question`);
@@ -148,8 +148,9 @@ class Panel:
         the answer (the action bar); `total_name` is what the usage line calls the running
         total. In a cell, the final output is a new output below the live panel, which is
         then emptied; a follow-up's (`handle`) and a `background` answer's (`--bg`) arrive
-        after their cell has ended, so they replace the panel by its display id."""
-        from orjupyter.render.markdown import BlockSplitter
+        after their cell has ended, so they replace the panel by its display id. `clock`
+        paces the refreshes (seconds)."""
+        from orjupyter.render.live import LiveAnswer
 
         self.reuse = handle
         self.earlier = list(earlier)
@@ -158,8 +159,11 @@ class Panel:
         self.after_show = after_show
         self.model = model
         self.total_name = total_name
-        self.interval = 1.0 / max(updates_per_second, 0.1)
-        self.splitter = BlockSplitter()
+        self.interval = 1.0 / min(max(updates_per_second, 0.1), MOST_UPDATES_PER_SECOND)
+        self.clock = clock
+        self.live = LiveAnswer()
+        self.fed = self.thought = 0
+        """Characters of the answer and of the reasoning sent to the browser."""
         self.last_flush = 0.0
         self.last_status = 0.0
         self.pending: asyncio.TimerHandle | None = None
@@ -170,7 +174,6 @@ class Panel:
         self.stopper: Stopper | None = None
         self.stop_requested = False
         self.final: tuple[dict[str, str], dict[str, Any]] | None = None
-        self.thinking: Any = None
         self.background = background
 
     @staticmethod
@@ -207,16 +210,10 @@ class Panel:
         """The panel's widgets (`self.box`), not displayed yet."""
         import ipywidgets as widgets
 
-        # one layout and one style for every answer widget: a block costs one comm, not three
-        from ipywidgets.widgets.widget_string import HTMLStyle
-
+        from orjupyter.jupyter.answer_stream import AnswerStream
         from orjupyter.render.markdown import style_tag
 
-        self.layout, self.html_style = widgets.Layout(), HTMLStyle()
-        self.tail = self._answer_widget("")
-        self.blocks = widgets.VBox([self.tail])
-        self.blocks.add_class("orj-answer")
-        self.blocks.add_class("jp-RenderedHTMLCommon")
+        self.answer = AnswerStream()
         self.status = widgets.HTML(self._status_html(progress_line(self.model, 0, 0, None)))
         self.stop_button = widgets.Button(
             description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
@@ -228,7 +225,7 @@ class Panel:
             from orjupyter.render.report import transcript_html
 
             above.append(widgets.HTML(transcript_html(self.earlier, self.question)))
-        self.box = widgets.VBox([*above, self.blocks, footer])
+        self.box = widgets.VBox([*above, self.answer, footer])
         for name in ("orj-panel", *NO_MATHS.split()):  # a `$` in an answer is money
             self.box.add_class(name)
         self.started = time.perf_counter()
@@ -244,21 +241,16 @@ class Panel:
         if self.stopper is not None:
             self.stopper.stop()
 
-    def _answer_widget(self, html_text: str) -> Any:
-        import ipywidgets as widgets
-
-        return widgets.HTML(html_text, layout=self.layout, style=self.html_style)
-
     def on_text(self, state: StreamState) -> None:
         self.state = state
         if self.first_token is None:
             self.first_token = time.perf_counter() - self.started
-        if self.pending is not None:
-            return  # a refresh is already due
-        now = time.monotonic()
+        now = self.clock()
         if now - self.last_flush >= self.interval:
+            if self.pending is not None:
+                self.pending.cancel()
             self._flush()
-        else:
+        elif self.pending is None:  # a refresh when the interval is up, if no chunk comes
             delay = self.interval - (now - self.last_flush)
             self.pending = asyncio.get_running_loop().call_later(delay, self._flush)
 
@@ -271,59 +263,22 @@ class Panel:
             self.status.value = self._status_html(f"{self.model} · {text}")
 
     def _flush(self) -> None:
-        from orjupyter.render.markdown import render_markdown
-
         self.pending = None
-        self.last_flush = time.monotonic()
+        self.last_flush = self.clock()
         state = self.state
         if state is None:
             return
-        text = state.text
-        # blocks finished since the last refresh render together: one widget per refresh
-        finished = "".join(self.splitter.feed(text))
-        piece = self.splitter.cut_paragraph(LONG_TAIL)
-        capped = self.splitter.cap(TAIL_CAP)
-        tail_html = self.splitter.tail_html(LONG_TAIL)
-        if finished or piece or capped:
-            frozen_html = render_markdown(finished + (piece or "")) + (capped or "")
-            frozen = self._answer_widget(frozen_html)
-            if piece or capped:
-                frozen.add_class("orj-cut")
-            # the frozen part and a new tail appear in one update: nothing shows twice
-            old_tail, self.tail = self.tail, self._answer_widget(tail_html)
-            self.blocks.children = (*self.blocks.children[:-1], frozen, self.tail)
-            old_tail.close()
-        elif self.tail.value != tail_html:
-            self.tail.value = tail_html
-        if state.reasoning_chunks:
-            self._show_thinking(state)
+        added, self.fed = state.text_since(self.fed), state.text_length
+        thought, self.thought = state.reasoning_since(self.thought), state.reasoning_length
+        title = ("Thinking…" if not state.content_chunks else "Thinking") if self.thought else ""
+        self.answer.append(self.live.delta(added, thought, title))
         if self.last_flush - self.last_status >= STATUS_INTERVAL:
             self.last_status = self.last_flush
             line = progress_line(
-                self.model, len(text), state.content_chunks, self.first_token,
+                self.model, state.text_length, state.content_chunks, self.first_token,
                 state.reasoning_chunks,
             )  # fmt: skip
             self.status.value = self._status_html(line)
-
-    def _show_thinking(self, state: StreamState) -> None:
-        """The reasoning so far, in a collapsed "Thinking" section above the answer."""
-        import ipywidgets as widgets
-
-        from orjupyter.render.report import thinking_html
-
-        if self.thinking is None:
-            self.thinking_text = self._answer_widget("")
-            self.thinking = widgets.Accordion(children=[self.thinking_text], selected_index=None)
-            self.thinking.add_class("orj-thinking")
-            children = list(self.box.children)
-            children.insert(children.index(self.blocks), self.thinking)
-            self.box.children = tuple(children)
-        title = "Thinking…" if not state.content_chunks else "Thinking"
-        if self.thinking.get_title(0) != title:
-            self.thinking.set_title(0, title)
-        thought = thinking_html(state.reasoning, collapsed=False)
-        if self.thinking_text.value != thought:
-            self.thinking_text.value = thought
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if self.pending is not None:

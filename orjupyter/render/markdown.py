@@ -225,7 +225,7 @@ class BlockSplitter:
     against definitions (`[ref]: url`) within its own block.
     """
 
-    _text: str = field(default="", init=False, repr=False)
+    _tail: str = field(default="", init=False, repr=False)
     _frozen: int = field(default=0, init=False)
     _reopen: str = field(default="", init=False)
     """The opening fence line of a code block `cap` cut in two: the tail is still inside it."""
@@ -233,10 +233,16 @@ class BlockSplitter:
     def feed(self, text_so_far: str) -> list[str]:
         """Given the whole answer so far (it only ever grows), return the Markdown source of
         blocks that are now complete and were not returned before (in order)."""
-        if not text_so_far.startswith(self._text):
+        seen = self._frozen + len(self._tail)
+        if len(text_so_far) < seen or not text_so_far.startswith(self._tail, self._frozen):
             raise ValueError("feed() takes the whole answer so far, which only ever grows")
-        added = text_so_far[len(self._text) :]
-        self._text = text_so_far
+        return self.append(text_so_far[seen:])
+
+    def append(self, added: str) -> list[str]:
+        """Given the text that arrived since, return the Markdown source of blocks that are
+        now complete (in order). Only the tail is kept and looked at: the work is
+        proportional to the new text and the tail, never to the answer."""
+        self._tail += added
         if "\n" not in added and "\r" not in added:
             return []  # a block is complete only once a later line is
         source, reopened = self.source, len(self._reopen)
@@ -247,6 +253,7 @@ class BlockSplitter:
             start = cut
         if start:
             self._frozen += start - reopened
+            self._tail = source[start:]
             self._reopen = ""
         return blocks
 
@@ -265,6 +272,7 @@ class BlockSplitter:
         if cut is None:
             return None
         self._frozen += cut
+        self._tail = tail[cut:]
         return tail[:cut]
 
     def cap(self, limit: int) -> str | None:
@@ -282,6 +290,7 @@ class BlockSplitter:
         cut = line_end or tail.rfind(" ", 0, target) + 1 or target
         piece, fence = tail[:cut], self._reopen or _open_fence(tail)
         self._frozen += cut
+        self._tail = tail[cut:]
         if not fence:  # whole lines stay Markdown; one endless line is shown as text
             return render_markdown(piece) if line_end else f"<p>{escapeHtml(piece)}</p>"
         code = piece if self._reopen else piece[len(fence) :]
@@ -302,9 +311,14 @@ class BlockSplitter:
         return self._reopen + self.tail
 
     @property
+    def in_code(self) -> bool:
+        """Whether the tail is inside a fenced code block that has not closed yet."""
+        return bool(self._reopen or _open_fence(self._tail))
+
+    @property
     def tail(self) -> str:
         """The source not yet handed out as blocks."""
-        return self._text[self._frozen :]
+        return self._tail
 
     @property
     def frozen_length(self) -> int:

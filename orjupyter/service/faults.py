@@ -8,7 +8,6 @@ notebook, in the ledger or in a log.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import re
 import time
@@ -249,6 +248,8 @@ def _retry_after(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         try:
+            import email.utils  # only a Retry-After date needs it
+
             moment = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None

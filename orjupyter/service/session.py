@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from orjupyter.core.billed import usage_warning
 from orjupyter.core.budget import overbill_warning
 from orjupyter.core.domain import Reply, Totals, format_cost
 from orjupyter.core.errlog import ErrorLog
@@ -15,7 +16,7 @@ from orjupyter.core.pdf import pdf_parsing_cost
 from orjupyter.core.pricing import info_for, price_for, prompt_tokens
 from orjupyter.core.question import Question, judged
 from orjupyter.core.request import build_request
-from orjupyter.core.stream import StreamState, usage_warning
+from orjupyter.core.stream import StreamState
 from orjupyter.core.thread import Threads, Turn, history_budget, history_messages, trim_history
 from orjupyter.service.activity import CallInFlight
 from orjupyter.service.call import StreamedCall

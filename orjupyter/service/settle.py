@@ -23,11 +23,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from orjupyter.core.billed import usage_from_generation
 from orjupyter.core.budget import unbelievable_bill
 from orjupyter.core.domain import Reply, Usage
 from orjupyter.core.pricing import ModelInfo, info_for, longest_answer, price_for
 from orjupyter.core.question import Question
-from orjupyter.core.stream import usage_from_generation
 from orjupyter.service.activity import Activity
 from orjupyter.service.background import BackgroundLoop
 from orjupyter.service.catalog import ModelCatalog

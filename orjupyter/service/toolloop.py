@@ -308,19 +308,19 @@ class _RoundView:
 
     def on_text(self, state: StreamState) -> None:
         combined = self.loop.combined
-        new = state.text[self.seen :]
+        new = state.text_since(self.seen)
         if new:
             if not self.seen and combined.length:
                 new = "\n\n" + new
-            combined.pieces.append(new)
+            combined.add_text(new)
             combined.length += len(new)
             combined.content_chunks += 1
-            self.seen = len(state.text)
-        thought = state.reasoning[self.thought :]
+            self.seen = state.text_length
+        thought = state.reasoning_since(self.thought)
         if thought:
-            combined.thoughts.append(thought)
+            combined.add_thought(thought)
             combined.reasoning_chunks += 1
-            self.thought = len(state.reasoning)
+            self.thought = state.reasoning_length
         self.loop.view.on_text(combined)
 
     def on_retry(self, attempt: int, delay: float, why: str) -> None:

@@ -1,0 +1,210 @@
+"""The live answer: one widget per answer, to which the kernel only appends.
+
+`render.live` is checked against a browser written here in Python (it applies each
+`Delta` as `static/answer_stream.js` does, counting code points); the panel is checked
+through the comms it opens and the messages it sends (`comm.create_comm` is the comm
+package's own hook for a frontend), with a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orjupyter.core.stream import StreamState
+from orjupyter.fakerouter.script import lorem
+from orjupyter.render.live import Delta, LiveAnswer
+from orjupyter.render.markdown import render_markdown
+
+MARKDOWN = """\
+# Reading a CSV 📄
+
+Use pandas, then look at the rows: a sentence that goes on for a while.
+
+- `read_csv` loads the file
+- `head()` shows the first rows
+
+```
+import pandas as pd
+frame = pd.read_csv("data.csv")
+```
+
+| col | kind |
+| --- | ---- |
+| a   | int  |
+
+> A quote with **bold** and a [link](https://example.com).
+
+Plain closing words, then 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 beyond the BMP.
+"""
+
+
+class Browser:
+    """What `answer_stream.js` holds: finished parts (HTML from the kernel, or sealed
+    paragraphs of text) and the open block's text."""
+
+    def __init__(self) -> None:
+        self.finished: list[str] = []
+        self.open = ""
+        self.thought = ""
+        self.title = ""
+
+    def apply(self, delta: Delta) -> None:
+        self.thought += delta.get("think", "")
+        self.title = delta.get("title", self.title)
+        self.open += delta.get("text", "")
+        cut = delta.get("cut", 0)
+        if cut:
+            done, self.open = self.open[:cut], self.open[cut:]  # Python counts code points
+            if "html" in delta:
+                self.finished.append(delta["html"])
+            else:
+                assert delta.get("seal") is True
+                self.finished.append(f"<p>{html.escape(done.strip(' ' + chr(10)))}</p>")
+
+    def words(self) -> list[str]:
+        shown = re.sub(r"<[^>]+>", " ", "".join(self.finished))
+        return re.findall(r"\w+", html.unescape(shown) + " " + self.open)
+
+
+def stream(answer: str, cuts: list[int], live: LiveAnswer) -> Iterator[Delta]:
+    """The deltas of `answer` arriving in pieces ending at `cuts`, one refresh each."""
+    start = 0
+    for end in [*sorted(set(cuts)), len(answer)]:
+        if end > start:
+            yield live.delta(answer[start:end])
+            start = end
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, len(MARKDOWN)), max_size=30))
+def test_the_browser_shows_every_word_once_however_the_answer_is_cut(cuts):
+    browser, sent = Browser(), []
+    for delta in stream(MARKDOWN, cuts, LiveAnswer()):
+        browser.apply(delta)
+        sent.append(delta.get("text", ""))
+    assert "".join(sent) == MARKDOWN  # every character crossed once, as text
+    assert browser.words() == re.findall(r"\w+", html.unescape(re.sub(r"<[^>]+>", " ", (
+        render_markdown(MARKDOWN)))))  # fmt: skip
+
+
+def test_plain_prose_is_sealed_so_its_text_crosses_once():
+    answer = "\n\n".join(lorem(400) for _ in range(6))
+    live, browser, size = LiveAnswer(), Browser(), 0
+    for delta in stream(answer, list(range(0, len(answer), 499)), live):
+        assert "html" not in delta  # the browser already has the text: no HTML of it
+        browser.apply(delta)
+        size += len(json.dumps(delta, ensure_ascii=False))
+    assert size < 1.05 * len(answer)
+    assert browser.finished  # paragraphs were finished (sealed), not left open
+    assert len(browser.open) <= 4000
+
+
+def test_finished_blocks_arrive_sanitised_and_the_open_block_only_as_text():
+    answer = (
+        "<script>alert(1)</script> and [x](javascript:alert(1)) ![i](https://t.example/a.png)"
+        "\n\nnext paragraph\n\n"
+    )
+    live = LiveAnswer()
+    deltas = [live.delta(answer[:30]), live.delta(answer[30:])]
+    markup = "".join(d.get("html", "") for d in deltas)
+    assert "<script" not in markup
+    assert 'href="javascript' not in markup
+    assert "<img" not in markup
+    assert "&lt;script&gt;" in markup  # the tag shows as text
+    assert "".join(d.get("text", "") for d in deltas) == answer
+
+
+def test_the_reasoning_streams_as_text_with_its_heading_sent_once():
+    live = LiveAnswer()
+    first = live.delta("", "Let me <b>think", "Thinking…")
+    again = live.delta("", " more", "Thinking…")
+    done = live.delta("Answer", "", "Thinking")
+    assert (first["think"], first["title"]) == ("Let me <b>think", "Thinking…")
+    assert again == {"think": " more"}
+    assert done == {"title": "Thinking", "text": "Answer"}
+
+
+# --- the panel's comms ----------------------------------------------------------------
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps what the kernel would send to the browser."""
+
+    sent: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
+
+    def publish_msg(self, msg_type: str, data: Any = None, **_: Any) -> None:
+        RecordingComm.sent.append((msg_type, self.comm_id, data or {}))
+
+
+@pytest.fixture
+def comms(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str, Any]]]:
+    RecordingComm.sent = []
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    return RecordingComm.sent
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def streamed_panel(answer: str, chunk: int, clock: FakeClock, step: float) -> tuple[Any, int]:
+    """A panel fed `answer` in chunks of `chunk` characters, `step` fake seconds apart, and
+    how many comm messages its building sent."""
+    from orjupyter.jupyter.panel import Panel
+
+    async def run() -> tuple[Any, int]:
+        panel = Panel("m", updates_per_second=100, clock=clock)
+        panel.build()
+        built = len(RecordingComm.sent)
+        state = StreamState()
+        for start in range(0, len(answer), chunk):
+            state.add_text(answer[start : start + chunk])
+            panel.on_text(state)
+            clock.now += step
+        if panel.pending is not None:  # the last refresh, as its timer would run it
+            panel.pending.cancel()
+            panel._flush()
+        return panel, built
+
+    return asyncio.run(run())
+
+
+def test_a_long_answer_opens_no_widget_per_block_and_only_appends(comms):
+    answer = "\n\n".join(f"## Part {n}\n\n{lorem(60)}\n\n- a\n- b" for n in range(40))
+    panel, built = streamed_panel(answer, 7, FakeClock(), 0.01)
+    streaming = comms[built:]
+    assert [kind for kind, _, _ in streaming if kind != "comm_msg"] == []  # no comm opened
+    answer_id = panel.answer.comm.comm_id
+    custom = [data for kind, cid, data in streaming if cid == answer_id]
+    assert {data["method"] for data in custom} == {"custom"}  # no state re-sent
+    deltas = [data["content"] for data in custom]
+    assert set().union(*deltas) <= set(Delta.__annotations__)
+    assert "".join(d.get("text", "") for d in deltas) == answer  # each character once
+    assert sum("html" in d for d in deltas) >= 40  # headings and lists came as HTML
+
+
+def test_refreshes_are_at_most_25_a_second_whatever_the_setting(comms):
+    clock = FakeClock()
+    panel, _ = streamed_panel(lorem(3000), 3, clock, 0.001)  # 1,000 chunks a second
+    seconds = clock.now - 1000.0
+    sent = [(cid, d) for kind, cid, d in comms if kind == "comm_msg"]
+    custom = [d for cid, d in sent if cid == panel.answer.comm.comm_id]
+    assert seconds > 5
+    assert len(custom) <= 25 * seconds + 1
+    status = [d for cid, d in sent if cid == panel.status.comm.comm_id]
+    assert len(status) <= 2 * seconds + 2  # the status line: twice a second
