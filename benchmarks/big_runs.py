@@ -29,6 +29,7 @@ from pathlib import Path
 
 from _common import FakeServer, Row, log, median, ms, sandbox, size
 from _kernel import KernelSession
+from mapping import BASELINE
 
 BIG_ROWS = int(os.environ.get("BENCH_BIG_ROWS", "100000"))
 CONCURRENCY = 16
@@ -38,24 +39,7 @@ TARGET_VIEW_SECONDS = 1.0
 TARGET_VIEW_BYTES = 40e6
 TARGET_DISK_RATIO = 2.0
 
-GATHER = """
-import asyncio, openai, os
-async def _gather(prompts):
-    client = openai.AsyncOpenAI(base_url=os.environ["OPENROUTER_BASE_URL"],
-                                api_key=os.environ["OPENROUTER_API_KEY"])
-    gate = asyncio.Semaphore({concurrency})
-    async def one(prompt):
-        async with gate:
-            stream = await client.chat.completions.create(
-                model="openai/gpt-4o-2024-11-20", stream=True,
-                messages=[{{"role": "user", "content": prompt}}],
-                stream_options={{"include_usage": True}})
-            return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-    try:
-        return await asyncio.gather(*(one(p) for p in prompts))
-    finally:
-        await client.close()
-"""
+GATHER = BASELINE  # asyncio.gather over the SDK, as the --map benchmark runs it
 RSS = """
 def _status(name):
     with open("/proc/self/status") as status:

@@ -5,7 +5,7 @@ Pure: no IPython, no ipywidgets, no network. Money is `Decimal`, never float.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Literal
@@ -110,6 +110,22 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+def summed_usage(usages: Iterable[Usage]) -> Usage:
+    """Several calls' usage added up, exactly: the attempts of a `--schema` re-ask, the
+    rounds of a tool loop (a cached one costs nothing; one estimate makes the sum one)."""
+    total = Usage()
+    for u in usages:
+        total = Usage(
+            prompt_tokens=total.prompt_tokens + u.prompt_tokens,
+            completion_tokens=total.completion_tokens + u.completion_tokens,
+            cost=total.cost + u.cost,
+            cost_is_estimate=total.cost_is_estimate or u.cost_is_estimate,
+            cached_tokens=total.cached_tokens + u.cached_tokens,
+            reasoning_tokens=total.reasoning_tokens + u.reasoning_tokens,
+        )
+    return total
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from orjupyter.core.domain import Reply, Usage, format_cost
+from orjupyter.core.domain import Reply, format_cost, summed_usage
 from orjupyter.core.question import Question
 from orjupyter.core.request import Message, assistant_message
 from orjupyter.service.session import Session, Settled
@@ -39,21 +39,6 @@ def correction(question: Question, reply: Reply) -> Question:
     }
     exchange = (*question.options.exchange, assistant_message(reply.text), told)
     return replace(question, options=replace(question.options, exchange=exchange))
-
-
-def summed(usages: Sequence[Usage]) -> Usage:
-    """The attempts' usage added up, exactly (a cached attempt costs nothing)."""
-    total = Usage()
-    for u in usages:
-        total = Usage(
-            prompt_tokens=total.prompt_tokens + u.prompt_tokens,
-            completion_tokens=total.completion_tokens + u.completion_tokens,
-            cost=total.cost + u.cost,
-            cost_is_estimate=total.cost_is_estimate or u.cost_is_estimate,
-            cached_tokens=total.cached_tokens + u.cached_tokens,
-            reasoning_tokens=total.reasoning_tokens + u.reasoning_tokens,
-        )
-    return total
 
 
 def _gave_up(reply: Reply, attempts: int, how: str) -> str:
@@ -95,7 +80,7 @@ async def reasked(
         return reply
     if remember is not None and reply.outcome == "ok" and not reply.cached:
         remember(reply)
-    total = summed([r.usage for r in replies])
+    total = summed_usage(r.usage for r in replies)
     error = reply.error
     if reply.outcome == "invalid":
         error = _gave_up(reply, len(replies), f"{kept}; re-run the cell to ask again")

@@ -29,6 +29,7 @@ from orjupyter.core.domain import (
     Totals,
     Usage,
     format_cost,
+    summed_usage,
 )
 from orjupyter.core.formats import Format
 from orjupyter.core.question import Question
@@ -122,18 +123,7 @@ class ToolLoop:
 
     def usage(self) -> Usage:
         """The rounds' usage summed, exactly (a cached round costs nothing)."""
-        total = Usage()
-        for reply in self.rounds:
-            u = reply.usage
-            total = Usage(
-                prompt_tokens=total.prompt_tokens + u.prompt_tokens,
-                completion_tokens=total.completion_tokens + u.completion_tokens,
-                cost=total.cost + u.cost,
-                cost_is_estimate=total.cost_is_estimate or u.cost_is_estimate,
-                cached_tokens=total.cached_tokens + u.cached_tokens,
-                reasoning_tokens=total.reasoning_tokens + u.reasoning_tokens,
-            )
-        return total
+        return summed_usage(reply.usage for reply in self.rounds)
 
     def _over_cap(self, question: Question) -> str | None:
         """`--budget`: why the next round may not be sent (None: it may)."""
