@@ -85,7 +85,7 @@ def test_a_finished_bg_answer_is_saved_by_the_next_cell(router, tmp_path):
         cells=[
             new_code_cell("%load_ext orjupyter"),
             new_code_cell("%%gpt4o --bg -o quick\nshort question"),
-            new_code_cell("import time\ntime.sleep(2)"),  # the answer ends meanwhile
+            new_code_cell("import time\nwhile not quick.done():\n    time.sleep(0.05)"),  # it ends
             new_code_cell("print(type(quick).__name__)"),
         ],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},

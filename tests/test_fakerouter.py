@@ -552,13 +552,26 @@ def test_servers_keep_separate_state(router: FakeRouter, client: openai.OpenAI) 
         assert other.requests == []
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT at its default, as a terminal's foreground command has it. A
+    test process may have inherited it ignored (started in the background by a script),
+    and a child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def served_from_the_command_line(*args: str) -> Iterator[TextIO]:
     """`python -m orjupyter.fakerouter ARGS`, and what it prints. Ctrl+C (SIGINT) then
     stops it, and it must exit with status 0; it is killed, and the test fails, if it has
     not ended within a minute."""
     command = [sys.executable, "-m", "orjupyter.fakerouter", *args]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+    # preexec_fn only resets a signal (no lock, no import) between fork and exec
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,  # noqa: PLW1509
+    ) as process:
         assert process.stdout is not None
         try:
             yield process.stdout
