@@ -74,7 +74,14 @@ def as_number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-NUMBERS = ("calls", "from_cache", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+NUMBERS = (
+    "calls",
+    "from_cache",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+)
 
 
 def agrees(state: dict) -> bool:

@@ -53,8 +53,7 @@ def a_notebooks_day() -> list[CallRecord]:
     run = "--map tickets 1a2b3c4d"
     rows = [call(10 + i, cell="[4]", run=run) for i in range(3)]
     rows += [
-        call(13 + i, "0", cell="[4]", run=run, from_cache=True, generation_id="")
-        for i in range(2)
+        call(13 + i, "0", cell="[4]", run=run, from_cache=True, generation_id="") for i in range(2)
     ]
     estimate = Usage(100, 0, Decimal("0.0005"), cost_is_estimate=True, cached_tokens=64)
     rows.append(call(15, cell="[4]", run=run, outcome="error", error="429", usage=estimate))
