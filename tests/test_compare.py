@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 from pathlib import Path
 
@@ -56,6 +57,11 @@ def test_three_models_answer_at_once_side_by_side(router: FakeRouter, tmp_path: 
     assert set(billed) == set(THREE.split(","))
     calls, total = second.split()
     assert int(calls) == 3  # every call is a ledger row
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        runs = {row[0] for row in db.execute("SELECT run FROM calls")}
+    db.close()
+    (run,) = runs  # one run: `%gpt4o usage` shows the comparison as one line
+    assert run.startswith("--compare ")
     assert float(total) == sum(float(u["cost"]) for u in router.billed())
     completed = [e["time"] for e in router.events if e["event"] == "completed"]
     assert max(r.received_at for r in router.requests) < min(completed)  # at the same time

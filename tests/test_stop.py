@@ -150,4 +150,41 @@ def test_a_call_stopped_before_its_response_is_an_estimate_not_a_free_call(
     assert reply.usage.cost > 0
     with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
         rows = conn.execute("SELECT outcome, cost, cost_is_estimate FROM calls").fetchall()
+    conn.close()
     assert rows == [("stopped", str(reply.usage.cost), 1)]
+
+
+def test_a_call_stopped_before_its_first_chunk_is_settled_with_the_servers_bill(
+    router, tmp_path
+) -> None:
+    """The response's headers (and its generation id) came, no chunk yet: the estimate is
+    replaced by what the server billed, as soon as `GET /generation` knows it."""
+    import sqlite3
+    import threading
+
+    from notebook_support import loaded_shell
+
+    for shell in loaded_shell():
+        magics = shell.magics_manager.registry["OrJupyterMagics"]
+
+        def stop_once_sent(event) -> None:
+            if event.kind == "started" and event.call is not None:
+                threading.Timer(1.0, event.call.stopper.stop).start()
+
+        magics.session.activity.listen(stop_once_sent)
+        result = shell.run_cell("%%gpt4o -o reply\n[[fake first_delay=30]] " + "word " * 300)
+        assert result.success
+        reply = shell.user_ns["reply"]
+        assert reply.outcome == "stopped"
+        assert reply.text == ""
+        assert reply.usage.cost_is_estimate
+        assert reply.id  # the header named the generation
+        magics.session.settling[reply.id].result(timeout=30)
+    (billed,) = [e for e in router.events if e["event"] == "client_disconnected"]
+    assert billed["after_chunks"] == 0
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as conn:
+        rows = conn.execute("SELECT outcome, cost, cost_is_estimate FROM calls").fetchall()
+    conn.close()
+    (outcome, cost, estimate) = rows[0]
+    assert (outcome, estimate) == ("stopped", 0)
+    assert float(cost) > 0
