@@ -209,23 +209,30 @@ class Panel:
     def build(self) -> None:
         """The panel's widgets (`self.box`), not displayed yet."""
         import ipywidgets as widgets
+        from ipywidgets.widgets.widget_string import HTMLStyle
 
         from orjupyter.jupyter.answer_stream import AnswerStream
         from orjupyter.render.markdown import style_tag
 
-        self.answer = AnswerStream()
-        self.status = widgets.HTML(self._status_html(progress_line(self.model, 0, 0, None)))
+        # one layout and one text style for the whole panel: each is a model (a comm) of
+        # its own, sent to the browser when the panel opens
+        shared = {"layout": widgets.Layout()}
+        text = {**shared, "style": HTMLStyle()}
+        self.answer = AnswerStream(**shared)
+        line = progress_line(self.model, 0, 0, None)
+        self.status = widgets.HTML(self._status_html(line), **text)
         self.stop_button = widgets.Button(
-            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
-        )
+            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)",
+            **shared,
+        )  # fmt: skip
         self.stop_button.on_click(lambda _button: self._stop())
-        footer = widgets.HBox([self.stop_button, self.status])
-        above = [widgets.HTML(style_tag())]
+        footer = widgets.HBox([self.stop_button, self.status], **shared)
+        above = [widgets.HTML(style_tag(), **text)]
         if self.earlier or self.question:
             from orjupyter.render.report import transcript_html
 
-            above.append(widgets.HTML(transcript_html(self.earlier, self.question)))
-        self.box = widgets.VBox([*above, self.answer, footer])
+            above.append(widgets.HTML(transcript_html(self.earlier, self.question), **text))
+        self.box = widgets.VBox([*above, self.answer, footer], **shared)
         for name in ("orj-panel", *NO_MATHS.split()):  # a `$` in an answer is money
             self.box.add_class(name)
         self.started = time.perf_counter()
