@@ -558,10 +558,13 @@ def notebook_opener(
     try:
         yield open_
     finally:
-        server.shutdown_kernels()
-        for page, errors in pages:
+        # the pages close first, as a person closes the tab: a kernel shut down under an open
+        # page aborts the widgets it is still loading, which is not the page's error
+        for page, _errors in pages:
             if not page.is_closed():
                 page.close()
+        server.shutdown_kernels()
+        for _page, errors in pages:
             assert not errors, f"uncaught errors in the page: {errors}"
 
 
