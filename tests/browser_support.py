@@ -407,7 +407,8 @@ class NotebookPage:
         self.lab = lab
         self.name = name
 
-    def open(self, timeout: float = 60.0) -> NotebookPage:
+    def open(self, timeout: float = 180.0) -> NotebookPage:
+        """Open the notebook and wait for its kernel (slow to start on a busy machine)."""
         self.page.goto(self.lab.notebook_url(self.name))
         self.page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=timeout * 1000)
         self.wait_idle(timeout)
