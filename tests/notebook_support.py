@@ -3,6 +3,7 @@ loaded InteractiveShell, and a notebook run in a real kernel (nbclient)."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,10 +53,16 @@ def loaded_shell() -> Iterator[object]:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
+    before = copy.deepcopy(shell.config)  # the shell outlives the test: so does its %config
     shell.run_line_magic("load_ext", "orjupyter")
-    yield shell
-    shell.run_line_magic("unload_ext", "orjupyter")
-    shell.user_ns.pop("reply", None)
+    try:
+        yield shell
+    finally:
+        shell.run_line_magic("unload_ext", "orjupyter")
+        shell.user_ns.pop("reply", None)
+        for section in set(shell.config) - set(before):
+            del shell.config[section]
+        shell.config.update(before)
 
 
 def click(client: Any, comm_id: str) -> None:

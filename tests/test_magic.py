@@ -316,3 +316,21 @@ def test_unloading_closes_the_ledger(shell, router, tmp_path):
     # SQLite removes the write-ahead log when the last connection to the file closes
     assert not ledger.with_name("ledger.sqlite-wal").exists()
     shell.run_line_magic("load_ext", "orjupyter")  # as the fixture expects to find it
+
+
+def test_a_setting_changed_in_one_test_does_not_reach_the_next(router):
+    """The in-process shell is one object for the whole run: a `%config` made in one test
+    (no retries, a short timeout) must not change what a later test's calls do."""
+    from notebook_support import loaded_shell
+
+    first = loaded_shell()
+    shell = next(first)
+    shell.run_line_magic("config", "OrJupyter.max_retries = 0")
+    first.close()
+    second = loaded_shell()
+    shell = next(second)
+    try:
+        settings = shell.magics_manager.registry["OrJupyterMagics"].settings
+        assert settings.max_retries == 2
+    finally:
+        second.close()
