@@ -17,7 +17,7 @@ cut, with a note.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from orjupyter.core.describe_data import Description, shortened
 
@@ -47,12 +47,12 @@ def own_description(value: object, name: str, limit: int) -> tuple[Description |
 
 def _own_text(value: object) -> object:
     """What the value says of itself (None when it says nothing)."""
-    kind = type(value)
+    kind, speaker = type(value), cast(Any, value)  # its methods are looked up on its type
     if callable(getattr(kind, "_repr_llm_", None)):
-        return value._repr_llm_()  # type: ignore[attr-defined]
+        return speaker._repr_llm_()
     if not callable(getattr(kind, "_repr_mimebundle_", None)):
         return None
-    bundle: Any = value._repr_mimebundle_(include=[LLM_MIMETYPE], exclude=None)  # type: ignore[attr-defined]
+    bundle: Any = speaker._repr_mimebundle_(include=[LLM_MIMETYPE], exclude=None)
     if isinstance(bundle, tuple) and bundle:  # (data, metadata), as IPython allows
         bundle = bundle[0]
     return bundle.get(LLM_MIMETYPE) if isinstance(bundle, Mapping) else None
