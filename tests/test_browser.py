@@ -365,7 +365,7 @@ def screenshots_folder(tmp_path: Path) -> Path:
 
 
 def test_screenshots_of_the_panel(
-    open_notebook: OpenNotebook, browser: Any, tmp_path: Path
+    open_notebook: OpenNotebook, browser: Any, router: FakeRouter, tmp_path: Path
 ) -> None:
     """panel.png (finished answer) and panel-streaming.png (live panel), for the README."""
     ctx = browser.new_context(viewport={"width": 1000, "height": 900}, device_scale_factor=2)
@@ -379,7 +379,9 @@ def test_screenshots_of_the_panel(
     try:
         notebook = loaded(
             open_notebook,
-            gpt4o(fake(SHOWCASE_ANSWER, chunks=100, delay=0.05)),
+            # held after 99 of 100 chunks until shot: the panel shows all but the tail the
+            # key's redaction holds back (up to the key's length and a batch more)
+            gpt4o(fake(SHOWCASE_ANSWER, chunks=100, delay=0.05, hold_after=99)),
             PROBE_SOURCE,
             ctx=ctx,
         )
@@ -394,7 +396,7 @@ def test_screenshots_of_the_panel(
         wait_for(lambda: "import pandas as pd" in notebook.panel_text(1), 20, "the code block")
         shoot("panel-streaming.png")
         assert notebook.final(1) is None, "the answer finished before the mid-stream shot"
-
+        router.release()
         notebook.wait_final(1)
         notebook.run(2)
         notebook.wait_typeset(2)  # the answer as it stays
@@ -403,6 +405,7 @@ def test_screenshots_of_the_panel(
         assert box["height"] < 850, "the cell is taller than the window: the shot would clip"
         shoot("panel.png")
     finally:
+        router.release()
         ctx.close()
     for name in ("panel.png", "panel-streaming.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -459,6 +459,27 @@ def test_stall_sends_only_keepalives_until_the_client_gives_up(router: FakeRoute
     assert wait_for_event(router, "client_disconnected")["after_chunks"] == 2
 
 
+def test_a_held_stream_waits_for_release_then_sends_the_rest(router: FakeRouter) -> None:
+    async def run() -> str:
+        async with openai.AsyncOpenAI(base_url=router.base_url, api_key=KEY, max_retries=0) as c:
+            response = await c.chat.completions.create(
+                model=MODEL, messages=user("[[fake reply=a_b_c_d_e chunks=5 hold_after=2]]"),
+                stream=True,
+            )  # fmt: skip
+            text = "".join([(await anext(response)).choices[0].delta.content or ""])
+            text += (await anext(response)).choices[0].delta.content or ""
+            assert wait_for_event(router, "held")["after_chunks"] == 2
+            await asyncio.sleep(0.3)
+            assert not [e for e in router.events if e["event"] == "completed"]  # still held
+            router.release()
+            async for chunk in response:
+                text += chunk.choices[0].delta.content or "" if chunk.choices else ""
+            return text
+
+    assert asyncio.run(run()) == "a b c d e"
+    assert wait_for_event(router, "completed")
+
+
 def test_stop_ends_a_stalled_stream() -> None:
     router = FakeRouter().start()
     conn = http.client.HTTPConnection("127.0.0.1", router.port, timeout=5)

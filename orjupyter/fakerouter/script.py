@@ -434,6 +434,7 @@ _INT_KEYS = (
     "midstream_error_after",
     "drop_after",
     "stall_after",
+    "hold_after",
     "malformed_after",
     "html_error",
     "think_words",
@@ -462,6 +463,7 @@ class Directives:
     midstream_error_after: int | None = None
     drop_after: int | None = None
     stall_after: int | None = None
+    hold_after: int | None = None
     malformed_after: int | None = None
     html_error: int | None = None
     no_cost: bool = False

@@ -8,14 +8,14 @@ It speaks OpenRouter's wire format: `POST
 /api/v1/chat/completions` (streamed SSE with keepalive comments, usage chunk with
 `choices: []` and `cost`, `[DONE]`; or plain JSON), `GET /api/v1/models`, `/api/v1/key`,
 `/api/v1/generation?id=…`. For inspection from another process: `GET /_fake/requests`,
-`/_fake/events`, `/_fake/billed`, `POST /_fake/reset`.
+`/_fake/events`, `/_fake/billed`, `POST /_fake/reset`, `POST /_fake/release`.
 
 The default answer describes what arrived (one list item per part of the last user
 message, then `System: N characters` and `History: N messages` lines when relevant).
 Put `[[fake key=value flag …]]` in the last user message to script it:
 `reply=A_B` / `reply_b64=…`, `words=N`, `chunks=N`, `delay=S`, `first_delay=S`,
 `status=CODE` (+ `retry_after=S`, `fail_times=N`), `midstream_error_after=N`,
-`drop_after=N`, `stall_after=N`, `malformed_after=N`, `html_error=CODE`, `no_cost`,
+`drop_after=N`, `stall_after=N`, `hold_after=N`, `malformed_after=N`, `html_error=CODE`, `no_cost`,
 `no_usage`, `think_words=N`, `cite_b64=…` (base64 of a JSON list of citations),
 `not_json=N`, `off_schema=N` (the first N attempts at a JSON answer fail)
 (docs/local-server.md says what each does). Token counting is described in
@@ -144,6 +144,7 @@ class FakeRouter:
         self._failures: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._released = threading.Event()
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -222,6 +223,11 @@ class FakeRouter:
             self._prefixes.clear()
             self._failures.clear()
             self._charged = Decimal(0)
+        self._released.clear()
+
+    def release(self) -> None:
+        """Let every stream held by `hold_after=N` go on (and any held later)."""
+        self._released.set()
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -331,9 +337,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == f"{API}/chat/completions":
             self._chat(body)
             return
-        if path == "/_fake/reset":
-            self.router.reset()
-        self._route((lambda: {"ok": True}) if path == "/_fake/reset" else None)
+        actions = {"/_fake/reset": self.router.reset, "/_fake/release": self.router.release}
+        if path in actions:
+            actions[path]()
+        self._route((lambda: {"ok": True}) if path in actions else None)
 
     def _route(self, answer: Any) -> None:
         try:
@@ -597,6 +604,8 @@ class _Answer:
             self.gen.sent_reasoning = index + 1
         for index in range(len(self.gen.pieces)):
             self._fault(index)
+            if index == self.d.hold_after:
+                self._hold()
             self._pause(self.delay, keepalive=True)
             self._write(self._data(self.gen.chunk(index)))
             self.gen.first_chunk = self.gen.first_chunk or time.monotonic()
@@ -649,6 +658,12 @@ class _Answer:
         self.handler.close_connection = True
         with contextlib.suppress(OSError):
             self.handler.connection.shutdown(socket.SHUT_RDWR)
+
+    def _hold(self) -> None:
+        """`hold_after=N`: keepalives after N chunks until `FakeRouter.release()`."""
+        self.router._event("held", self.gen.id, after_chunks=self.sent)
+        while not self.router._released.is_set():
+            self._pause(0.05, keepalive=True)
 
     def _fault_stalled(self) -> None:
         while True:
