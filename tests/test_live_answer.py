@@ -208,3 +208,55 @@ def test_refreshes_are_at_most_25_a_second_whatever_the_setting(comms):
     assert len(custom) <= 25 * seconds + 1
     status = [d for cid, d in sent if cid == panel.status.comm.comm_id]
     assert len(status) <= 2 * seconds + 2  # the status line: twice a second
+
+
+# --- an ended answer's model, and a browser still loading it ------------------------------
+
+
+def browser_says(widget: Any, content: dict[str, Any]) -> None:
+    """A custom message from the browser's side of `widget`, as the widget manager sends it."""
+    message = {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
+    widget.comm.handle_msg(message)
+
+
+def closed(comms: list[tuple[str, str, dict[str, Any]]], model_id: str) -> bool:
+    return any(kind == "comm_close" and cid == model_id for kind, cid, _ in comms)
+
+
+def test_an_ended_answer_is_closed_only_once_a_browser_has_loaded_it(comms):
+    """anywidget fails with an uncaught error in the page when the kernel closes a model
+    the browser is still loading: a short answer on a busy machine ended that way."""
+    from orjupyter.jupyter.answer_stream import AnswerStream
+
+    async def run() -> None:
+        late, early = AnswerStream(), AnswerStream()
+        ids = late.model_id, early.model_id
+        browser_says(early, {"event": "loaded"})
+        late.close()
+        early.close()
+        assert closed(comms, ids[1])  # loaded already: closed at once
+        assert not closed(comms, ids[0])
+        browser_says(late, {"event": "loaded"})
+        assert closed(comms, ids[0])
+
+    asyncio.run(run())
+
+
+def test_an_answer_no_browser_loads_is_closed_a_moment_later(comms, monkeypatch):
+    from orjupyter.jupyter import answer_stream
+
+    monkeypatch.setattr(answer_stream, "LINGER", 0.05)
+
+    async def run() -> None:
+        stream = answer_stream.AnswerStream()
+        model_id = stream.model_id
+        stream.close()
+        assert not closed(comms, model_id)
+        await asyncio.sleep(0.2)
+        assert closed(comms, model_id)
+
+    asyncio.run(run())
+    outside = answer_stream.AnswerStream()  # no loop running (a plain script): at once
+    model_id = outside.model_id
+    outside.close()
+    assert closed(comms, model_id)

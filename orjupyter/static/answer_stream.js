@@ -114,6 +114,7 @@ function initialize({ model }) {
   const answer = answerOf(model);
   const onMessage = (msg) => apply(answer, msg);
   model.on("msg:custom", onMessage);
+  model.send({ event: "loaded" }); // the kernel may close the model now without breaking the page
   return () => {
     model.off("msg:custom", onMessage);
     ANSWERS.delete(model.get("key"));
