@@ -49,7 +49,8 @@ def team_view(usage: TeamUsage) -> Bundle:
     calls, cost = usage.total
     title = f"orjupyter usage: the team since {usage.since:%Y-%m-%d}"
     cached = sum(usage.from_cache.values())
-    answers = f" (+ {cached:,} answers from the cache)" if cached else ""
+    plural = "s" if cached != 1 else ""
+    answers = f" (+ {cached:,} answer{plural} from the cache)" if cached else ""
     summary = f"{len(usage.by_user):,} users · {calls:,} calls{answers} · {dollars(cost)}"
     sections = [
         (name, html_table(headers, rows, numeric), text_table(headers, rows, numeric))
