@@ -214,8 +214,8 @@ def test_config_ledger_names_the_team_ledger_and_wins_over_its_older_name(
         listing = " ".join(capsys.readouterr().out.split())
         assert "OrJupyter.ledger=<Location> The ledger: a file, or a team's postgres" in listing
         assert "Current: 'postgresql://orjupyter:***@127.0.0.1:" in listing
-        assert "OrJupyter.ledger_path=<Location> The older name of `ledger`" in listing
-        assert "`ledger` wins." in listing
+        assert "OrJupyter.ledger_path=<Location> The older name of ledger" in listing
+        assert "ledger wins." in listing
         assert postgres.password not in listing
         assert not older.exists()
         shell.run_line_magic("config", "OrJupyter.ledger = ''")

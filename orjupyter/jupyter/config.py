@@ -111,7 +111,7 @@ class OrJupyter(Configurable):
         "PGPASSWORD or ~/.pgpass). Default: $ORJUPYTER_LEDGER, else Jupyter's data dir.",
     ).tag(config=True)
     ledger_path = Location(
-        "", help="The older name of `ledger`, read only while `ledger` is empty: `ledger` wins."
+        "", help="The older name of ledger, read only while ledger is empty: ledger wins."
     ).tag(config=True)
     store_prompts = Bool(
         False, help="Also keep prompts and answers in the ledger (off: only numbers)."
