@@ -64,7 +64,7 @@ def test_the_report_as_csv_is_one_row_per_user_with_the_exact_cost(team_url, pos
         {"user": "bob", "calls": "1", "cost": "0.25"},
     ]
     table = team(team_url, "report", "--since", since).stdout
-    assert "2 users · 3 calls (+ 1 answer from the cache) · $0.7501" in table
+    assert "2 users · 3 calls · 1 answer from the cache · $0.7501" in table
     assert "from cache" in table.splitlines()[4]
     assert "By user and model" in table
     assert "anthropic/claude-sonnet-4" in table

@@ -50,8 +50,11 @@ def team_view(usage: TeamUsage) -> Bundle:
     title = f"orjupyter usage: the team since {usage.since:%Y-%m-%d}"
     cached = sum(usage.from_cache.values())
     plural = "s" if cached != 1 else ""
-    answers = f" (+ {cached:,} answer{plural} from the cache)" if cached else ""
-    summary = f"{len(usage.by_user):,} users · {calls:,} calls{answers} · {dollars(cost)}"
+    answers = f" · {cached:,} answer{plural} from the cache" if cached else ""
+    people, sent = len(usage.by_user), "call" if calls == 1 else "calls"
+    summary = (
+        f"{people:,} user{'' if people == 1 else 's'} · {calls:,} {sent}{answers} · {dollars(cost)}"
+    )
     sections = [
         (name, html_table(headers, rows, numeric), text_table(headers, rows, numeric))
         for name, headers, rows, numeric in team_tables(usage)
