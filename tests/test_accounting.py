@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from decimal import Decimal
 
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 import orjupyter
+from orjupyter.core.budget import dollars
 from orjupyter.store.ledger import Ledger
 
 
@@ -143,4 +145,12 @@ def test_models_and_credits_views(shell, router):
     assert "openai/gpt-4o-2024-11-20" in models_html
     assert "llama" not in models_html
     credits_text = shown[-1]["text/plain"]
-    assert "10" in credits_text  # the test server's $10 limit
+    (charged,) = [usage["cost"] for usage in router.billed()]
+    spent = dollars(Decimal(repr(charged)))
+    left = dollars(Decimal(10) - Decimal(repr(charged)))
+    # GET /key's limit, limit_remaining and usage today, this week and this month
+    assert f"{spent} used, {left} of $10.00 left" in credits_text
+    for row, value in [("limit", "$10.00"), ("remaining", left), ("limit resets", "monthly"),
+                       ("used today", spent), ("used this week", spent),
+                       ("used this month", spent)]:  # fmt: skip
+        assert re.search(rf"\n{row}\s+{re.escape(value)}\n", credits_text), row

@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import psycopg
@@ -20,7 +22,104 @@ from orjupyter.store.postgres import Caller, PostgresLedger
 from orjupyter.store.team import set_shared_budget
 
 NB = "/home/jovyan/load.ipynb"
-KERNEL = textwrap.dedent("""
+
+
+@contextmanager
+def jupyter_kernels(count: int) -> Iterator[list]:
+    """`count` real ipykernels (their environment: the local OpenRouter and the team's
+    ledger), each with a client; all shut down after."""
+    from jupyter_client.manager import start_new_kernel
+
+    started = []
+    try:
+        for _ in range(count):
+            started.append(start_new_kernel(kernel_name="python3"))
+        yield [client for _manager, client in started]
+    finally:
+        for manager, client in started:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+
+
+def run_at_once(clients: list, cells: list[list[str]]) -> list[list[dict]]:
+    """Every kernel's cells queued at once (`%load_ext orjupyter` first; a refused cell
+    does not stop the next), the kernels running side by side; each cell's execute_reply
+    content, in order."""
+    sent = [
+        [client.execute(code, stop_on_error=False) for code in ["%load_ext orjupyter", *mine]]
+        for client, mine in zip(clients, cells, strict=True)
+    ]
+    replies: list[list[dict]] = []
+    for client, ids in zip(clients, sent, strict=True):
+        got: dict[str, dict] = {}
+        while len(got) < len(ids):
+            msg = client.get_shell_msg(timeout=300)
+            if msg["parent_header"].get("msg_id") in ids:
+                got[msg["parent_header"]["msg_id"]] = msg["content"]
+        replies.append([got[msg_id] for msg_id in ids[1:]])
+    return replies
+
+
+def rows(url: str) -> tuple[int, int, Decimal]:
+    with psycopg.connect(url) as conn:
+        ((count, distinct, total),) = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT generation_id), COALESCE(SUM(cost), 0) FROM calls"
+        ).fetchall()
+    return count, distinct, total
+
+
+def billed(router) -> Decimal:
+    """What the local OpenRouter charged, call by call, as it sent each bill."""
+    return sum((Decimal(repr(usage["cost"])) for usage in router.billed()), Decimal(0))
+
+
+def test_four_kernels_times_25_calls_at_once_are_100_rows_and_the_exact_sum(
+    router, team_url, monkeypatch
+):
+    monkeypatch.setenv("ORJUPYTER_LEDGER", team_url)
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    cells = [[f"%%gpt4o\nload test: kernel {k}, call {i}" for i in range(25)] for k in range(4)]
+    with jupyter_kernels(4) as clients:
+        replies = run_at_once(clients, cells)
+    failed = [r.get("evalue") for mine in replies for r in mine if r["status"] != "ok"]
+    assert failed == []
+    assert len(router.billed()) == 100
+    assert rows(team_url) == (100, 100, billed(router))
+    with psycopg.connect(team_url) as conn:
+        ((users, sessions, cached),) = conn.execute(
+            "SELECT array_agg(DISTINCT user_name), COUNT(DISTINCT session_id), "
+            "COUNT(*) FILTER (WHERE from_cache) FROM calls"
+        ).fetchall()
+    assert (users, sessions, cached) == (["alice"], 4, 0)
+
+
+def test_two_kernels_of_one_user_never_together_cross_the_users_budget(
+    router, team_url, monkeypatch
+):
+    monkeypatch.setenv("ORJUPYTER_LEDGER", team_url)
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    open_ledger(team_url).close()
+    budget = Decimal("0.01")
+    with psycopg.connect(team_url, autocommit=True) as conn:
+        set_shared_budget(conn, "alice", budget, "month")
+    # each answer runs to its 200 tokens: a call costs about its worst case ($0.002)
+    cells = [
+        [f"%%gpt4o --max-tokens 200\n[[fake words=400]] kernel {k}, call {i}" for i in range(8)]
+        for k in range(2)
+    ]
+    with jupyter_kernels(2) as clients:
+        replies = run_at_once(clients, cells)
+    refused = [r["evalue"] for mine in replies for r in mine if r["status"] != "ok"]
+    sent = sum(r["status"] == "ok" for mine in replies for r in mine)
+    assert refused, "the budget never bound: the test proves nothing"
+    assert all("refused (nothing was sent): alice's monthly budget is $0.01" in e for e in refused)
+    count, _, spent = rows(team_url)
+    assert count == sent == len(router.billed())
+    assert spent == billed(router) <= budget
+    assert budget - spent < Decimal("0.0025")  # spent as far as a next call could safely go
+
+
+FOUR_WRITERS = textwrap.dedent("""
     import sys
     from decimal import Decimal
     from orjupyter.core.budget import SharedBudgetExceeded
@@ -49,12 +148,12 @@ KERNEL = textwrap.dedent("""
 """)
 
 
-def run_kernels(url: str, worst: str, costs: list[list[str]]) -> list[int]:
-    """Four processes, each with its own connection, making 25 calls at the same moment;
-    how many calls each had refused."""
-    kernels = [
+def run_writers(url: str, worst: str, costs: list[list[str]]) -> list[int]:
+    """Four processes, each with its own connection, holding and writing 25 calls at the
+    same moment, every call costing exactly its worst case; how many each had refused."""
+    writers = [
         subprocess.Popen(
-            [sys.executable, "-c", KERNEL, url, str(k), worst, *costs[k]],
+            [sys.executable, "-c", FOUR_WRITERS, url, str(k), worst, *costs[k]],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -62,39 +161,24 @@ def run_kernels(url: str, worst: str, costs: list[list[str]]) -> list[int]:
         for k in range(4)
     ]
     try:
-        for kernel in kernels:
-            assert kernel.stdout.readline() == "ready\n"
-        for kernel in kernels:
-            kernel.stdin.write("go\n")
-            kernel.stdin.flush()
-        return [int(kernel.stdout.readline()) for kernel in kernels]
+        for writer in writers:
+            assert writer.stdout.readline() == "ready\n"
+        for writer in writers:
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
+        return [int(writer.stdout.readline()) for writer in writers]
     finally:
-        for kernel in kernels:
-            kernel.stdin.close()
-            kernel.wait(timeout=60)
-            kernel.stdout.close()
+        for writer in writers:
+            writer.stdin.close()
+            writer.wait(timeout=60)
+            writer.stdout.close()
 
 
-def rows(url: str) -> tuple[int, int, Decimal]:
-    with psycopg.connect(url) as conn:
-        ((count, distinct, total),) = conn.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT generation_id), COALESCE(SUM(cost), 0) FROM calls"
-        ).fetchall()
-    return count, distinct, total
-
-
-def test_four_kernels_times_25_calls_at_once_are_100_rows_and_the_exact_sum(team_url):
-    costs = [[f"0.{k}{i:02d}0000123456789" for i in range(25)] for k in range(4)]
-    assert run_kernels(team_url, "0.5", costs) == [0, 0, 0, 0]
-    expected = sum((Decimal(c) for kernel in costs for c in kernel), Decimal(0))
-    assert rows(team_url) == (100, 100, expected)
-
-
-def test_four_kernels_of_one_user_never_together_cross_the_users_budget(team_url):
+def test_four_writers_of_one_user_spend_the_users_budget_to_the_cent_and_no_further(team_url):
     open_ledger(team_url).close()
     with psycopg.connect(team_url, autocommit=True) as conn:
         set_shared_budget(conn, "alice", Decimal("2.00"), "month")
-    refused = run_kernels(team_url, "0.05", [["0.05"] * 25] * 4)  # each spends its worst case
+    refused = run_writers(team_url, "0.05", [["0.05"] * 25] * 4)  # each spends its worst case
     assert sum(refused) == 60
     assert rows(team_url)[0::2] == (40, Decimal("2.00"))
 

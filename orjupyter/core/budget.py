@@ -124,6 +124,39 @@ class SharedBudgetExceeded(BudgetExceeded):
         )
 
 
+def _owner(whose: str | None) -> str:
+    return f"{whose}'s" if whose is not None else "the team's"
+
+
+def shared_budget_line(
+    whose: str | None, period: str, budget: Decimal, spent: Decimal, held: Decimal
+) -> str:
+    """`%gpt4o budget`'s line for a user's (`whose`) or the team's (None) budget."""
+    left = max(budget - spent - held, Decimal(0))
+    in_flight = f" (+ {dollars(held)} held by calls in flight)" if held else ""
+    owner = _owner(whose)
+    return (
+        f"{owner[0].upper()}{owner[1:]} {PERIODS.get(period, period)} budget: {dollars(budget)}; "
+        f"{dollars(spent)} spent{in_flight}, {dollars(left)} left."
+    )
+
+
+def shared_budget_warning(
+    whose: str | None, period: str, spent: Decimal, budget: Decimal
+) -> str | None:
+    """One line once a user (`whose`) or the team (None) has spent 80% of a budget kept on
+    a shared ledger, else None."""
+    if budget <= 0 or spent < budget * WARN_AT:
+        return None
+    share = int(spent * 100 / budget)
+    who = whose if whose is not None else "--all"
+    return (
+        f"orjupyter: {dollars(spent)} spent of {_owner(whose)} {PERIODS.get(period, period)} "
+        f"budget of {dollars(budget)} ({share}%); whoever runs the team's ledger can raise it "
+        f"with `python -m orjupyter.team budget {who} {suggested_budget(budget * 2)}`"
+    )
+
+
 def overbill_warning(cost: Decimal, worst_case: Decimal | None) -> str | None:
     """One line when a call was billed more than it could cost at list prices (its worst
     case): the bill is booked and counts against budgets and caps at once, but a person

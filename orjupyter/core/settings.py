@@ -20,11 +20,12 @@ class Settings(Protocol):
     max_history_turns: int
     cache: bool
     cache_dir: str
-    ledger_path: str
     store_prompts: bool
 
     def resolved_key(self) -> str: ...
 
     def resolved_base_url(self) -> str: ...
+
+    def configured_ledger(self) -> str: ...
 
     def replaying(self) -> bool: ...

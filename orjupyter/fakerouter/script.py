@@ -681,22 +681,43 @@ def error_body(err: RequestError) -> JSON:
     return {"error": error, "user_id": "user_fake"}
 
 
-def key_info(key: str, used: Decimal) -> JSON:
-    """`GET /key`'s data: a masked label, a $10 limit and what was charged so far."""
+def key_info(
+    key: str,
+    used: Decimal,
+    *,
+    daily: Decimal | None = None,
+    weekly: Decimal | None = None,
+    monthly: Decimal | None = None,
+) -> JSON:
+    """`GET /key`'s data, with OpenRouter's fields: a masked label, a $10 limit that resets
+    monthly, what was charged in all and this UTC day, week and month (all of it, unless
+    told), and what is left of the limit this month."""
     label = f"{key[:12]}...{key[-3:]}" if len(key) > 18 else "sk-or-...***"
-    spent = float(used)
+    this_month = used if monthly is None else monthly
     return {
         "label": label,
         "limit": 10.0,
-        "limit_remaining": float(Decimal(10) - used),
-        "limit_reset": None,
-        "usage": spent,
-        "usage_daily": spent,
-        "usage_weekly": spent,
-        "usage_monthly": spent,
+        "limit_remaining": float(max(Decimal(10) - this_month, Decimal(0))),
+        "limit_reset": "monthly",
+        "include_byok_in_limit": False,
+        "usage": float(used),
+        "usage_daily": float(used if daily is None else daily),
+        "usage_weekly": float(used if weekly is None else weekly),
+        "usage_monthly": float(this_month),
         "byok_usage": 0,
+        "byok_usage_daily": 0,
+        "byok_usage_weekly": 0,
+        "byok_usage_monthly": 0,
         "is_free_tier": False,
+        "is_management_key": False,
         "is_provisioning_key": False,
+        "creator_user_id": "user_fake",
+        "expires_at": None,
+        "rate_limit": {
+            "requests": -1,
+            "interval": "10s",
+            "note": "This field is deprecated and safe to ignore.",
+        },
     }
 
 

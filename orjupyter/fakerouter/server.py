@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -141,6 +142,7 @@ class FakeRouter:
         self._generations: dict[str, tuple[float, JSON]] = {}
         self._prefixes: set[str] = set()
         self._charged = Decimal(0)
+        self._charges: list[tuple[datetime, Decimal]] = []
         self._failures: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -223,6 +225,7 @@ class FakeRouter:
             self._prefixes.clear()
             self._failures.clear()
             self._charged = Decimal(0)
+            self._charges.clear()
         self._released.clear()
 
     def release(self) -> None:
@@ -262,6 +265,7 @@ class FakeRouter:
             if gen.id in self._generations:  # booked already (the client left at the end)
                 return
             self._charged += gen.cost
+            self._charges.append((datetime.now(timezone.utc), gen.cost))
             self._generations[gen.id] = (time.monotonic() + self.generation_delay, record)
 
     def _cache_prompt(self, model: str, messages: list[JSON], received: Received) -> int:
@@ -273,8 +277,16 @@ class FakeRouter:
         return cached
 
     def _key_info(self, key: str) -> JSON:
+        """The key's usage in all and this UTC day, week (from Monday) and month."""
+        now = datetime.now(timezone.utc)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        starts = (day, day - timedelta(days=day.weekday()), day.replace(day=1))
         with self._lock:
-            return key_info(key, self._charged)
+            daily, weekly, monthly = (
+                sum((cost for when, cost in self._charges if when >= start), Decimal(0))
+                for start in starts
+            )
+            return key_info(key, self._charged, daily=daily, weekly=weekly, monthly=monthly)
 
     def _check_key(self, authorization: str) -> str:
         scheme, _, key = authorization.partition(" ")

@@ -140,11 +140,30 @@ def budget(magics: OrJupyterMagics, amount: str | None) -> None:
             f"No budget for {notebook.label} (spent {dollars(spent)}). "
             "Set one with %gpt4o budget 0.50"
         )
+    else:
+        print(f"Budget for {notebook.label}: {dollars(current)}; spent {dollars(spent)}.")
+        warning = budget_warning(spent, current)
+        if warning:
+            print(warning)
+    _shared_budgets(ledger, notebook.key)
+
+
+def _shared_budgets(ledger: LedgerStore, notebook: str) -> None:
+    """On a team's ledger: the user's and the team's budgets, one line each."""
+    from orjupyter.core.budget import shared_budget_line, shared_budget_warning
+    from orjupyter.store.base import TeamLedger
+
+    if not isinstance(ledger, TeamLedger):
         return
-    print(f"Budget for {notebook.label}: {dollars(current)}; spent {dollars(spent)}.")
-    warning = budget_warning(spent, current)
-    if warning:
-        print(warning)
+    shared = ledger.shared_budgets(notebook)
+    if not shared:
+        print("No budget for you or the team on the team's ledger.")
+    for limit in shared:
+        whose = limit.user or None
+        print(shared_budget_line(whose, limit.period, limit.amount, limit.spent, limit.held))
+        warning = shared_budget_warning(whose, limit.period, limit.spent, limit.amount)
+        if warning:
+            print(warning)
 
 
 def _amount(text: str) -> Decimal | None:

@@ -143,7 +143,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("usage", "this notebook's calls, tokens and billed cost", _cmd_usage, _usage_arguments),
     Command(
         "budget",
-        "show or set this notebook's budget in dollars (`off` removes it)",
+        "show or set this notebook's budget in dollars (`off` removes it); on a team's "
+        "ledger, also yours and the team's, with what is left",
         _cmd_budget,
         lambda p: p.add_argument("amount", nargs="?", metavar="AMOUNT|off", type=budget_amount),
     ),

@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
-from traitlets import Bool, Dict, Enum, Float, Int, Unicode, Union
+from traitlets import Bool, Dict, Enum, Float, Int, Unicode, Union, observe
 from traitlets.config import Configurable
 
 from orjupyter.core.domain import DEFAULT_MODEL
@@ -104,10 +105,13 @@ class OrJupyter(Configurable):
     replay = Bool(
         False, help="Every call must come from the cache (also: ORJUPYTER_REPLAY=1)."
     ).tag(config=True)
-    ledger_path = Location(
+    ledger = Location(
         "",
         help="The ledger: a file, or a team's postgresql:// URL (its password best in "
         "PGPASSWORD or ~/.pgpass). Default: $ORJUPYTER_LEDGER, else Jupyter's data dir.",
+    ).tag(config=True)
+    ledger_path = Location(
+        "", help="The older name of ledger, read only while ledger is empty: ledger wins."
     ).tag(config=True)
     store_prompts = Bool(
         False, help="Also keep prompts and answers in the ledger (off: only numbers)."
@@ -138,6 +142,23 @@ class OrJupyter(Configurable):
     def resolved_key(self) -> str:
         """The key to use now: this setting, else $OPENROUTER_API_KEY (read at call time)."""
         return str(self.api_key).strip() or os.environ.get("OPENROUTER_API_KEY", "").strip()
+
+    @observe("ledger", "ledger_path")
+    def _one_ledger(self, _change: object) -> None:
+        """Both names set, to different ledgers: say once which one is used."""
+        new, old = str(self.ledger).strip(), str(self.ledger_path).strip()
+        if new and old and new != old:
+            from orjupyter.store.base import without_password
+
+            print(
+                f"orjupyter: OrJupyter.ledger ({without_password(new)}) wins over its older "
+                f"name ledger_path ({without_password(old)}); set only ledger",
+                file=sys.stderr,
+            )
+
+    def configured_ledger(self) -> str:
+        """The ledger set here: `ledger`, else its older name `ledger_path` ('' if neither)."""
+        return str(self.ledger).strip() or str(self.ledger_path).strip()
 
     def replaying(self) -> bool:
         flag = os.environ.get("ORJUPYTER_REPLAY", "").strip().lower()

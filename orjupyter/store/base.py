@@ -28,6 +28,7 @@ from orjupyter.store.columns import CallRecord
 from orjupyter.store.usage import Entries, ModelUsage, SpendStep
 
 if TYPE_CHECKING:
+    from orjupyter.store.budgets import Limit
     from orjupyter.store.team import TeamUsage
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -99,6 +100,11 @@ class TeamLedger(Protocol):
 
     def team_usage(self, since: datetime) -> TeamUsage: ...
 
+    def shared_budgets(self, notebook: str) -> list[Limit]:
+        """The user's and the team's budgets that apply to `notebook`, with what is spent
+        and held against each."""
+        ...
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -144,7 +150,7 @@ def kind_of(location: str) -> Kind:
     if scheme not in LEDGERS:
         known = ", ".join(f"{name}://" for name in LEDGERS)
         raise LedgerError(
-            f"ORJUPYTER_LEDGER {without_password(location)!r}: orjupyter keeps its ledger in a "
+            f"the ledger {without_password(location)!r}: orjupyter keeps its ledger in a "
             f"file path or at {known} URL, not {scheme}://"
         )
     return LEDGERS[scheme]

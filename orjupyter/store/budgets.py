@@ -106,6 +106,11 @@ def _limit(conn: Connection[Any], user: str, notebook: str, row: tuple[Any, ...]
     return Limit(budget_user, budget_notebook, period, Decimal(amount), spent, held)
 
 
+def limits(conn: Connection[Any], user: str, notebook: str) -> list[Limit]:
+    """Every budget that applies to the user's notebook, with what is spent and held."""
+    return [_limit(conn, user, notebook, row) for row in applying(conn, user, notebook)]
+
+
 def expire(conn: Connection[Any], ttl: float) -> None:
     """Forget holds older than the TTL, or whose kernel's connection is gone."""
     conn.execute(
@@ -125,16 +130,16 @@ def reserve(
         return Reservation(None, notebook, worst_case)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
-        limits = [_limit(conn, user, notebook, row) for row in applying(conn, user, notebook)]
-        if any(limit.refusal(worst_case) for limit in limits):  # a crashed kernel's in the way?
+        found = limits(conn, user, notebook)
+        if any(limit.refusal(worst_case) for limit in found):  # a crashed kernel's in the way?
             expire(conn, ledger.reservation_ttl)
-            limits = [_limit(conn, user, notebook, row) for row in applying(conn, user, notebook)]
-        ledger.figures.remember(notebook, limits, worst_case)
-        for limit in limits:
+            found = limits(conn, user, notebook)
+        ledger.figures.remember(notebook, found, worst_case)
+        for limit in found:
             refusal = limit.refusal(worst_case)
             if refusal is not None:
                 raise refusal
-        if not limits:
+        if not found:
             return Reservation(None, notebook, worst_case)
         ((held,),) = conn.execute(
             "INSERT INTO reservations (user_name, notebook, amount, host, backend_pid) "

@@ -294,6 +294,15 @@ class PostgresLedger(ServerLink):
             lambda: self.figures.reserve(notebook, worst_case),
         )
 
+    def shared_budgets(self, notebook: str) -> list[budgets.Limit]:
+        """The user's and the team's budgets that apply to `notebook`, with what is spent
+        and held against each (while the server is away: the last known figures)."""
+        user = self.caller.user
+        return self._run(
+            lambda c: [limit for limit in budgets.limits(c, user, notebook) if not limit.notebook],
+            lambda: [limit for limit in self.figures.limits(notebook) if not limit.notebook],
+        )
+
     def release(self, reservation: Reservation) -> None:
         if reservation.id is not None and reservation.id > 0:
             self._run(

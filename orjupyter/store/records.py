@@ -36,6 +36,7 @@ class Records:
         self.settings = settings
         self._ledger: LedgerStore | None = None
         self._ledger_failed = False
+        self._chosen: tuple[str, str] | None = None
         self._cache: ResponseCache | None = None
         self._broken_path: Path | None = None
         self.memory = Totals()
@@ -50,11 +51,16 @@ class Records:
 
     @property
     def ledger(self) -> LedgerStore | None:
-        """The configured ledger (`store/base.py` says which kind), opened on first use."""
+        """The configured ledger (`store/base.py` says which kind), opened on first use, and
+        again when the setting (`%config OrJupyter.ledger`) names another."""
+        chosen = (self.settings.configured_ledger(), os.environ.get("ORJUPYTER_LEDGER", ""))
+        if chosen != self._chosen:
+            self.close()
+            self._chosen, self._ledger_failed, self._broken_path = chosen, False, None
         if self._ledger is None and not self._ledger_failed:
             from orjupyter.store.base import FILE, kind_of, ledger_location, open_ledger
 
-            location = ledger_location(self.settings.ledger_path)
+            location = ledger_location(chosen[0])
             try:
                 self._ledger = open_ledger(location)
             except Exception as exc:  # bookkeeping must never break a call
@@ -222,10 +228,18 @@ class Records:
         ledger = self.ledger
         if ledger is None:
             return None
-        from orjupyter.core.budget import budget_warning
+        from orjupyter.core.budget import budget_warning, shared_budget_warning
+        from orjupyter.store.base import TeamLedger
 
         try:
-            return budget_warning(ledger.totals(notebook).cost, ledger.budget(notebook))
+            warnings = [budget_warning(ledger.totals(notebook).cost, ledger.budget(notebook))]
+            if isinstance(ledger, TeamLedger):  # the user's and the team's budgets too
+                warnings += [
+                    shared_budget_warning(limit.user or None, limit.period, limit.spent,
+                                          limit.amount)
+                    for limit in ledger.shared_budgets(notebook)
+                ]  # fmt: skip
+            return "\n".join(filter(None, warnings)) or None
         except Exception as exc:
             self._broken(exc)
             return None

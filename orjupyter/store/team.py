@@ -8,7 +8,7 @@ kernel's `%gpt4o usage --team`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -29,9 +29,12 @@ class TeamUsage:
 
     since: datetime
     by_user: list[tuple[str, int, Decimal]]
+    """(user, calls billed, cost): an answer from the cache is not a call."""
     by_model: list[tuple[str, str, int, Decimal]]
     budgets: list[tuple[str | None, str, Decimal]]
     """(user, or None for the team's; its period; the amount)."""
+    from_cache: dict[str, int] = field(default_factory=dict)
+    """Each user's answers from the cache (not billed, not counted as calls)."""
 
     @property
     def total(self) -> tuple[int, Decimal]:
@@ -52,26 +55,28 @@ def since_date(text: str) -> datetime:
 
 
 def usage(conn: Connection[Any], since: datetime) -> TeamUsage:
+    billed = "COUNT(*) FILTER (WHERE NOT from_cache)"
     by_user = conn.execute(
-        "SELECT user_name, COUNT(*), SUM(cost) FROM calls WHERE started_at >= %s "
-        "GROUP BY user_name ORDER BY SUM(cost) DESC, user_name",
+        f"SELECT user_name, {billed}, SUM(cost), COUNT(*) FILTER (WHERE from_cache) FROM calls "
+        "WHERE started_at >= %s GROUP BY user_name ORDER BY SUM(cost) DESC, user_name",
         (since,),
     ).fetchall()
     by_model = conn.execute(
-        "SELECT user_name, model, COUNT(*), SUM(cost) FROM calls WHERE started_at >= %s "
+        f"SELECT user_name, model, {billed}, SUM(cost) FROM calls WHERE started_at >= %s "
         "GROUP BY user_name, model ORDER BY SUM(cost) DESC, user_name, model",
         (since,),
     ).fetchall()
     shared = conn.execute(
         "SELECT user_name, period, amount FROM budgets WHERE notebook = '' ORDER BY user_name"
     ).fetchall()
-    spenders = [(str(user), int(calls), Decimal(cost)) for user, calls, cost in by_user]
+    spenders = [(str(user), int(calls), Decimal(cost)) for user, calls, cost, _ in by_user]
     idle = sorted({str(user) for user, _, _ in shared if user} - {row[0] for row in spenders})
     return TeamUsage(
         since,
         spenders + [(user, 0, Decimal(0)) for user in idle],  # budgeted, nothing spent yet
         [(str(u), str(m), int(n), Decimal(cost)) for u, m, n, cost in by_model],
         [(user or None, str(period), Decimal(amount)) for user, period, amount in shared],
+        {str(user): int(cached) for user, _, _, cached in by_user if cached},
     )
 
 
@@ -104,11 +109,16 @@ def connect(location: str) -> Connection[Any]:
 
     where = safe_location(location)
     try:
-        conn = psycopg.connect(location, autocommit=True, options="-c TimeZone=UTC")
+        conn = psycopg.connect(
+            location, autocommit=True, connect_timeout=10, options="-c TimeZone=UTC"
+        )
     except psycopg.Error as exc:
         secrets = [s for s in (conninfo_password(location), os.environ.get("PGPASSWORD")) if s]
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise LedgerError(f"{where}: {redact(first, secrets)}") from None
+        raise LedgerError(
+            f"{where}: {redact(first, secrets)}; check the URL, the password (PGPASSWORD or "
+            "~/.pgpass) and that the server is up"
+        ) from None
     try:
         pg_migrations.migrate(conn, where)
     except BaseException:

@@ -15,33 +15,70 @@ import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
-from orjupyter.core.budget import PERIODS, dollars
+from orjupyter.core.budget import MAX_BUDGET, PERIODS, dollars
 from orjupyter.core.errors import OrJupyterError
 
 _LEDGER_HELP = (
     "the team's postgresql:// URL (default: $ORJUPYTER_LEDGER; the password best in "
     "PGPASSWORD or ~/.pgpass)"
 )
+_SEE_HELP = "see python -m orjupyter.team --help"
 _SINCE_HELP = "from this day (UTC), e.g. 2026-11-01; default: the first of this month"
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line is one line that says what to do (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        if "required: command" in message or "argument command" in message:
+            message = "say report or budget"
+        raise OrJupyterError(f"{message}; {_SEE_HELP}")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m orjupyter.team", description=__doc__)
+    top = _Parser(prog="python -m orjupyter.team", description=__doc__)
     top.formatter_class = argparse.RawDescriptionHelpFormatter
     top.add_argument("--ledger", metavar="URL", help=_LEDGER_HELP)
     commands = top.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="every user's calls and cost")
     report.add_argument("--since", metavar="DATE", help=_SINCE_HELP)
     report.add_argument("--format", choices=["table", "csv"], default="table")
-    budget = commands.add_parser("budget", help="set a user's (or, with --all, the team's) budget")
-    budget.add_argument(
-        "user", nargs="?", metavar="USER", help="the user, as JupyterHub names them"
+    budget = commands.add_parser(
+        "budget",
+        help="set a user's (or, with --all, the team's) budget",
+        usage="%(prog)s USER AMOUNT|off [--period month|week|day]\n"
+        "       %(prog)s --all AMOUNT|off [--period month|week|day]",
     )
+    budget.add_argument(
+        "words", nargs="*", metavar="USER AMOUNT", help="the user, as JupyterHub names them, "
+        "and US dollars per period (off removes the budget)"
+    )  # fmt: skip
     budget.add_argument("--all", action="store_true", help="the whole team's budget")
-    budget.add_argument("amount", metavar="AMOUNT|off", help="US dollars per period, or off")
     budget.add_argument("--period", choices=list(PERIODS), default="month")
     return top
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, with `budget`'s words in any order around its options."""
+    args, extra = parser().parse_known_args(argv)
+    unknown = [word for word in extra if word.startswith("-")]
+    if unknown or (extra and args.command != "budget"):
+        word = (unknown or extra)[0]
+        raise OrJupyterError(f"{word!r} is not understood here; {_SEE_HELP}")
+    if args.command != "budget":
+        return args
+    words = [*args.words, *extra]
+    if args.all and len(words) != 1:
+        raise OrJupyterError("with --all, give only the amount: budget --all 500 (or off)")
+    if not args.all and len(words) != 2:
+        raise OrJupyterError(
+            "give the user and the amount: budget alice 20 (or budget --all 500 for the team's)"
+        )
+    args.user, amount = (None, words[0]) if args.all else words
+    args.amount = _amount(amount)
+    return args
 
 
 def _amount(text: str) -> Decimal | None:
@@ -53,6 +90,10 @@ def _amount(text: str) -> Decimal | None:
         raise OrJupyterError(f"{text!r} is not an amount: use dollars, e.g. 50, or off") from None
     if not amount.is_finite() or amount < 0:
         raise OrJupyterError(f"{text!r} is not an amount: use dollars, e.g. 50, or off")
+    if amount > MAX_BUDGET:
+        raise OrJupyterError(
+            f"{text!r} is more than the largest budget, {dollars(MAX_BUDGET)}: use less, or off"
+        )
     return amount
 
 
@@ -71,11 +112,9 @@ def _report(conn: object, args: argparse.Namespace) -> str:
 def _budget(conn: object, args: argparse.Namespace) -> str:
     from orjupyter.store.team import set_shared_budget
 
-    if args.all == bool(args.user):
-        raise OrJupyterError("name one user, or --all for the team's budget")
-    amount = _amount(args.amount)
+    amount = args.amount
     try:
-        set_shared_budget(conn, None if args.all else args.user, amount, args.period)  # type: ignore[arg-type]
+        set_shared_budget(conn, args.user, amount, args.period)  # type: ignore[arg-type]
     except ValueError as exc:
         raise OrJupyterError(str(exc)) from None
     whose = "the team's" if args.all else f"{args.user}'s"
@@ -85,9 +124,9 @@ def _budget(conn: object, args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    location = (args.ledger or os.environ.get("ORJUPYTER_LEDGER", "")).strip()
     try:
+        args = parse(argv)
+        location = (args.ledger or os.environ.get("ORJUPYTER_LEDGER", "")).strip()
         if not location:
             raise OrJupyterError(
                 "name the team's ledger: --ledger postgresql://… or ORJUPYTER_LEDGER"
