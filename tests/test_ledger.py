@@ -517,3 +517,14 @@ def test_threads_sharing_one_ledger_lose_nothing(ledger):
         thread.join()
     assert ledger.totals().calls == 400
     assert ledger.totals().cost == Decimal("0.109")
+
+
+def test_what_is_left_of_a_budget_is_never_shown_as_more_than_it_is():
+    from orjupyter.core.budget import dollars
+
+    assert dollars(Decimal("10") - Decimal("0.0022")) == "$9.9978"  # not "$10.00"
+    assert dollars(Decimal("4.99728")) == "$4.9972"
+    assert dollars(Decimal("10.00001")) == "$10.00"
+    assert dollars(Decimal("1234.5")) == "$1,234.50"
+    assert dollars(Decimal("0.50")) == "$0.50"
+    assert dollars(Decimal("0.0002725")) == "$0.0002725"

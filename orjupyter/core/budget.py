@@ -10,7 +10,7 @@ close to its budget.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 
 from orjupyter.core.domain import format_cost
 from orjupyter.core.errors import NotSent
@@ -61,11 +61,20 @@ class UnboundedCost(NotSent):
 
 
 def dollars(amount: Decimal) -> str:
-    """Like `format_cost`, but whole cents keep both digits: `$0.50`, `$0.0002725`."""
+    """Like `format_cost`, but whole cents keep both digits (`$0.50`, `$0.0002725`), and a
+    dollar or more that is not whole cents is cut (never rounded up) at four places:
+    `$9.9972`, so what is left of a budget is never shown as more than it is."""
     if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
         return format_cost(amount)
-    cents = amount.quantize(Decimal("0.01"), context=Context(prec=100))
-    return f"${cents:,.2f}" if cents == amount else format_cost(amount)
+    wide = Context(prec=100)
+    cents = amount.quantize(Decimal("0.01"), context=wide)
+    if cents == amount:
+        return f"${cents:,.2f}"
+    if abs(amount) < 1:
+        return format_cost(amount)
+    cut = amount.quantize(Decimal("0.0001"), rounding=ROUND_DOWN, context=wide).normalize(wide)
+    places = max(2, -int(cut.as_tuple().exponent))
+    return f"${cut:,.{places}f}"
 
 
 def suggested_budget(needed: Decimal) -> str:
