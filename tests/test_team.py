@@ -30,11 +30,23 @@ def team(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def spend(url: str, user: str, cost: str, *, days_ago: int = 0, model: str = "openai/gpt-4o"):
+def spend(
+    url: str,
+    user: str,
+    cost: str,
+    *,
+    days_ago: int = 0,
+    model: str = "openai/gpt-4o",
+    from_cache: bool = False,
+):
     when = datetime.now(timezone.utc) - timedelta(days=days_ago)
     usage = Usage(prompt_tokens=10, completion_tokens=5, cost=Decimal(cost))
+    if from_cache:
+        usage = Usage()
     with PostgresLedger(url, caller=Caller(user=user)) as ledger:
-        ledger.record(CallRecord("nb.ipynb", None, model, "", usage, "ok", started_at=when))
+        record = CallRecord("nb.ipynb", None, model, "", usage, "ok", started_at=when,
+                            from_cache=from_cache)  # fmt: skip
+        ledger.record(record)
 
 
 def test_the_report_as_csv_is_one_row_per_user_with_the_exact_cost(team_url, postgres):
@@ -56,6 +68,19 @@ def test_the_report_as_csv_is_one_row_per_user_with_the_exact_cost(team_url, pos
     assert "anthropic/claude-sonnet-4" in table
     assert "carol" not in table
     assert postgres.password not in done.stdout + done.stderr + table
+
+
+def test_the_report_counts_billed_calls_not_answers_from_the_cache(team_url):
+    spend(team_url, "dana", "0.25")
+    spend(team_url, "dana", "0", from_cache=True)
+    spend(team_url, "dana", "0", from_cache=True)
+    done = team(team_url, "report", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    assert list(csv.DictReader(io.StringIO(done.stdout))) == [
+        {"user": "dana", "calls": "1", "cost": "0.25"}
+    ]
+    table = team(team_url, "report").stdout
+    assert "dana" in table
 
 
 def test_budgets_are_set_per_user_and_for_the_team(team_url):

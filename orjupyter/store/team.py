@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class TeamUsage:
     """Every user's spend since `since`: by user (with every user who has a budget), and by
-    user and model (dearest first)."""
+    user and model (dearest first). Calls are billed calls: answers from the cache apart."""
 
     since: datetime
     by_user: list[tuple[str, int, Decimal]]
@@ -53,12 +53,14 @@ def since_date(text: str) -> datetime:
 
 def usage(conn: Connection[Any], since: datetime) -> TeamUsage:
     by_user = conn.execute(
-        "SELECT user_name, COUNT(*), SUM(cost) FROM calls WHERE started_at >= %s "
+        "SELECT user_name, COUNT(*) FILTER (WHERE NOT from_cache), SUM(cost) FROM calls "
+        "WHERE started_at >= %s "
         "GROUP BY user_name ORDER BY SUM(cost) DESC, user_name",
         (since,),
     ).fetchall()
     by_model = conn.execute(
-        "SELECT user_name, model, COUNT(*), SUM(cost) FROM calls WHERE started_at >= %s "
+        "SELECT user_name, model, COUNT(*) FILTER (WHERE NOT from_cache), SUM(cost) "
+        "FROM calls WHERE started_at >= %s "
         "GROUP BY user_name, model ORDER BY SUM(cost) DESC, user_name, model",
         (since,),
     ).fetchall()
