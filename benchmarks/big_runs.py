@@ -193,7 +193,7 @@ def usage_view(
         totals = [kernel.run("t = orjupyter.usage()").seconds for _ in range(runs)]
         kernel.run("gc.collect(); before = rss()")
         everything = kernel.run(
-            "_l = get_ipython().magics_manager.registry['OrJupyterMagics'].session.book.ledger\n"
+            "_l = get_ipython().magics_manager.registry['OrJupyterMagics'].session.records.ledger\n"
             f"_calls = _l.calls({notebook!r})",
             {"grew": "top() - before"},
         )

@@ -9,9 +9,10 @@ kept and only a screenful of rows reaches Python.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -140,6 +141,44 @@ def entries_sql(dialect: Dialect, where: str) -> str:
     )
 
 
+def _and(where: str, condition: str) -> str:
+    return f"{where} AND {condition}" if where else f"WHERE {condition}"
+
+
+def newest_entries_sql(dialect: Dialect, where: str) -> str:
+    """`entries_sql` for a ledger indexed by (notebook, run, started_at): the newest runs
+    and the newest calls of no run are chosen apart, each from the index without reading
+    the rows, and only the entries shown are summed. Its parameters: `where`'s, the limit,
+    `where`'s, the limit twice, `where`'s."""
+    p = dialect.param
+    ok, failed, stopped = (_count(f"outcome = '{name}'") for name in ("ok", "error", "stopped"))
+    runs = (
+        f"SELECT * FROM (SELECT run AS entry, MIN(started_at) AS first, MIN(id) AS first_id "
+        f"FROM calls {_and(where, 'run IS NOT NULL')} GROUP BY run "
+        f"ORDER BY first DESC, first_id DESC LIMIT {p})"
+    )
+    calls = (
+        f"SELECT * FROM (SELECT NULL AS entry, started_at AS first, id AS first_id "
+        f"FROM calls {_and(where, 'run IS NULL')} ORDER BY started_at DESC, id DESC LIMIT {p})"
+    )
+    newest = f"{runs} UNION ALL {calls} ORDER BY first DESC, first_id DESC LIMIT {p}"
+    sums = (
+        "MIN(started_at), MIN(cell), MIN(run), "
+        f"{dialect.models}, COUNT(*), {ok}, {failed}, {stopped}, "
+        f"{_count('from_cache')}, SUM(prompt_tokens), SUM(completion_tokens), "
+        f"SUM(cached_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, MAX(error), "
+        "MIN(id)"
+    )
+    shown_runs = _and(where, "run IN (SELECT entry FROM newest WHERE entry IS NOT NULL)")
+    shown_calls = "WHERE id IN (SELECT first_id FROM newest WHERE entry IS NULL)"
+    return (
+        f"WITH newest AS ({newest}) "
+        f"SELECT {sums} FROM calls {shown_runs} GROUP BY run "
+        f"UNION ALL SELECT {sums} FROM calls {shown_calls} GROUP BY id "
+        "ORDER BY 1 DESC, 16 DESC"
+    )
+
+
 def entry_count_sql(where: str) -> str:
     """How many entries: the runs, and the calls of no run."""
     return f"SELECT COUNT(DISTINCT run) + COALESCE({_count('run IS NULL')}, 0) FROM calls {where}"
@@ -161,6 +200,52 @@ def slice_for(first: datetime, last: datetime, steps: int) -> tuple[int, str]:
 
 def span_sql(where: str) -> str:
     return f"SELECT MIN(started_at), MAX(started_at) FROM calls {where}"
+
+
+def ends_sql(where: str) -> str:
+    """`span_sql` as two lookups at the ends of an index (SQLite reads every row for
+    `MIN` and `MAX` in one query). Its parameters: `where`'s, twice."""
+    return (
+        f"SELECT (SELECT MIN(started_at) FROM calls {where}), "
+        f"(SELECT MAX(started_at) FROM calls {where})"
+    )
+
+
+_SLICE_FORMATS = {19: "%Y-%m-%dT%H:%M:%S", 16: "%Y-%m-%dT%H:%M", 13: "%Y-%m-%dT%H", 10: "%Y-%m-%d"}
+
+
+def slice_bounds(first: str, last: str, chars: int) -> list[tuple[str, str]]:
+    """Each slice of time from the one holding `first` to the one holding `last` (ISO 8601
+    text in UTC, as the ledger keeps it), as (its start, the next one's), `chars` long."""
+    form = _SLICE_FORMATS[chars]
+    seconds = next(each for length, _, each in SLICES if length == chars)
+    start = datetime.strptime(first[:chars], form)
+    end = datetime.strptime(last[:chars], form)
+    bounds = []
+    while start <= end:
+        after = start + timedelta(seconds=seconds)
+        bounds.append((start.strftime(form), after.strftime(form)))
+        start = after
+    return bounds
+
+
+def sliced_spend_sql(where: str, bounds: Sequence[tuple[str, str]]) -> str:
+    """`spend_sql` for SQLite, without sorting every row: each slice (`slice_bounds`) is a
+    range of the (notebook, started_at, cost) index, its first and last start read at its
+    ends. An empty slice gives a row of NULLs. Its parameters: `where`'s, three times."""
+    for bound in bounds:  # written into the SQL: dates and times, nothing else
+        if not all(_SLICE_TEXT.fullmatch(text) for text in bound):
+            raise ValueError(f"not a slice of time: {bound!r}")
+    slices = ", ".join(f"('{lo}', '{hi}')" for lo, hi in bounds)
+    inside = f"FROM calls {_and(where, 'started_at >= lo AND started_at < hi')}"
+    return (
+        f"WITH slices(lo, hi) AS (VALUES {slices}) "
+        f"SELECT (SELECT MIN(started_at) {inside}), (SELECT MAX(started_at) {inside}), "
+        f"(SELECT {SQLITE.drawn_sum} {inside}) FROM slices"
+    )
+
+
+_SLICE_TEXT = re.compile(r"[0-9T:-]+")
 
 
 def spend_sql(dialect: Dialect, where: str, chars: int, field: str) -> str:
@@ -224,7 +309,7 @@ def combined(models: Sequence[ModelUsage]) -> Totals:
 def entry(dialect: Dialect, row: Sequence[Any]) -> Entry:
     """A row of `entries_sql` → the entry."""
     first, cell, run, models, calls, ok, failed, stopped, cached, *rest = row
-    prompt, completion, cached_tokens, cost, estimated, error = rest
+    prompt, completion, cached_tokens, cost, estimated, error = rest[:6]
     return Entry(
         started_at=dialect.parse_time(first),
         cell=cell,
