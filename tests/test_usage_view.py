@@ -70,14 +70,15 @@ def test_a_run_is_one_entry_with_its_counts_and_bill(ledger: LedgerStore) -> Non
     assert (first.run, first.calls, first.answered, first.cost) == (None, 1, 1, Decimal("0.001"))
     assert run.label == "--map tickets"
     assert run.cell == "[4]"
-    assert (run.calls, run.answered, run.from_cache, run.failed, run.stopped) == (6, 5, 2, 1, 0)
+    assert (run.rows, run.answered, run.from_cache, run.failed, run.stopped) == (6, 5, 2, 1, 0)
+    assert run.calls == 4  # billed: the answers from the cache are not calls
     assert run.cost == Decimal("0.0035")
     assert run.estimated == 1
     assert run.cached_tokens == 64
     assert run.prompt_tokens == 600
     assert run.started_at == T0 + timedelta(seconds=10)
     assert pair.models == ("a/one", "b/two")
-    assert (pair.calls, pair.label) == (2, "--compare")
+    assert (pair.calls, pair.rows, pair.label) == (2, 2, "--compare")
     assert (last.stopped, last.answered, last.cost) == (1, 0, Decimal("0.002"))
     newest = ledger.entries(NB, limit=2)
     assert newest.total == 4

@@ -65,8 +65,9 @@ class _DecimalSum(list[str | None]):
     def finalize(self) -> str:
         with localcontext(_EXACT):
             amounts = Counter(self)
-            amounts.pop(None, None)
-            total = sum((Decimal(text) * count for text, count in amounts.items()), Decimal(0))
+            total = sum(
+                (Decimal(text) * count for text, count in amounts.items() if text), Decimal(0)
+            )
             return decimal_text(total)
 
 

@@ -28,9 +28,11 @@ class Entry:
     run: str | None
     models: tuple[str, ...]
     calls: int
-    """The ledger's rows in it: billed calls and answers from the cache."""
+    """Calls sent (billed, or estimated): answers from the cache are not calls."""
     answered: int
     failed: int
+    """Questions that ended in an error: an answer that missed the schema and was asked
+    again is not one (its attempts are calls)."""
     stopped: int
     from_cache: int
     prompt_tokens: int
@@ -39,6 +41,9 @@ class Entry:
     cost: Decimal
     estimated: int
     error: str | None = None
+    rows: int = 1
+    """The questions in it (a `--map`'s rows): each answered, from the cache, failed or
+    stopped, however many attempts each took."""
 
     @property
     def label(self) -> str:
@@ -112,15 +117,25 @@ POSTGRES = Dialect(
 )
 
 
+ASKED_AGAIN = "asked again"
+"""How the `error` of an attempt asked again after an answer that missed the schema
+begins: its run counts it as a call, not as a row."""
+
+
 def _count(condition: str) -> str:
     return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+_AGAIN = _count(f"substr(error, 1, {len(ASKED_AGAIN)}) = '{ASKED_AGAIN}'")
+_OK, _ERROR, _STOPPED = (_count(f"outcome = '{name}'") for name in ("ok", "error", "stopped"))
+_TALLY = f"COUNT(*) - {_AGAIN}, {_count('NOT from_cache')}, {_OK}, {_ERROR} - {_AGAIN}, {_STOPPED}"
+"""An entry's rows, calls, answered, failed and stopped (`entry` reads them)."""
 
 
 def entries_sql(dialect: Dialect, where: str) -> str:
     """The newest entries, newest first. Its parameters: `where`'s, the limit, `where`'s
     again. Only the entries shown are summed (the newest are chosen first, unsummed)."""
     p = dialect.param
-    ok, failed, stopped = (_count(f"outcome = '{name}'") for name in ("ok", "error", "stopped"))
     key = dialect.entry
     newest = (
         f"SELECT {key} AS entry, MIN(started_at) AS first FROM calls {where} GROUP BY {key} "
@@ -132,11 +147,10 @@ def entries_sql(dialect: Dialect, where: str) -> str:
     )
     return (
         f"WITH newest AS ({newest}) "
-        "SELECT MIN(started_at), MIN(cell), MIN(run), "
-        f"{dialect.models}, COUNT(*), {ok}, {failed}, {stopped}, "
+        f"SELECT MIN(started_at), MIN(cell), MIN(run), {dialect.models}, {_TALLY}, "
         f"{_count('from_cache')}, SUM(prompt_tokens), SUM(completion_tokens), "
-        f"SUM(cached_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, MAX(error) "
-        f"FROM calls {where} {shown} GROUP BY {key} "
+        f"SUM(cached_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, MAX(error), "
+        f"MIN(id) FROM calls {where} {shown} GROUP BY {key} "
         "ORDER BY MIN(started_at) DESC, MIN(id) DESC"
     )
 
@@ -151,7 +165,6 @@ def newest_entries_sql(dialect: Dialect, where: str) -> str:
     the rows, and only the entries shown are summed. Its parameters: `where`'s, the limit,
     `where`'s, the limit twice, `where`'s."""
     p = dialect.param
-    ok, failed, stopped = (_count(f"outcome = '{name}'") for name in ("ok", "error", "stopped"))
     runs = (
         f"SELECT * FROM (SELECT run AS entry, MIN(started_at) AS first, MIN(id) AS first_id "
         f"FROM calls {_and(where, 'run IS NOT NULL')} GROUP BY run "
@@ -163,8 +176,7 @@ def newest_entries_sql(dialect: Dialect, where: str) -> str:
     )
     newest = f"{runs} UNION ALL {calls} ORDER BY first DESC, first_id DESC LIMIT {p}"
     sums = (
-        "MIN(started_at), MIN(cell), MIN(run), "
-        f"{dialect.models}, COUNT(*), {ok}, {failed}, {stopped}, "
+        f"MIN(started_at), MIN(cell), MIN(run), {dialect.models}, {_TALLY}, "
         f"{_count('from_cache')}, SUM(prompt_tokens), SUM(completion_tokens), "
         f"SUM(cached_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, MAX(error), "
         "MIN(id)"
@@ -175,7 +187,7 @@ def newest_entries_sql(dialect: Dialect, where: str) -> str:
         f"WITH newest AS ({newest}) "
         f"SELECT {sums} FROM calls {shown_runs} GROUP BY run "
         f"UNION ALL SELECT {sums} FROM calls {shown_calls} GROUP BY id "
-        "ORDER BY 1 DESC, 16 DESC"
+        "ORDER BY 1 DESC, 17 DESC"
     )
 
 
@@ -308,7 +320,7 @@ def combined(models: Sequence[ModelUsage]) -> Totals:
 
 def entry(dialect: Dialect, row: Sequence[Any]) -> Entry:
     """A row of `entries_sql` → the entry."""
-    first, cell, run, models, calls, ok, failed, stopped, cached, *rest = row
+    first, cell, run, models, rows, calls, ok, failed, stopped, cached, *rest = row
     prompt, completion, cached_tokens, cost, estimated, error = rest[:6]
     return Entry(
         started_at=dialect.parse_time(first),
@@ -325,7 +337,8 @@ def entry(dialect: Dialect, row: Sequence[Any]) -> Entry:
         cached_tokens=int(cached_tokens),
         cost=Decimal(cost or 0),
         estimated=int(estimated),
-        error=error if int(calls) == 1 else None,
+        error=error if run is None else None,
+        rows=int(rows),
     )
 
 
