@@ -88,7 +88,7 @@ def big_map(server: FakeServer) -> tuple[float, int, int, float, int, int]:
         kernel.run(GATHER.format(concurrency=CONCURRENCY))
         kernel.run(f"others = {_prompts('gather', BIG_ROWS)}")
         log(f"  asyncio.gather of {BIG_ROWS:,} prompts…")
-        gathered = kernel.run("answers = await _gather(others)", timeout=7200).seconds
+        gathered = kernel.run("answers = await _baseline(others)", timeout=7200).seconds
     return run.seconds, top, top - before, gathered, stored, disk
 
 
@@ -193,7 +193,7 @@ def usage_view(
         totals = [kernel.run("t = orjupyter.usage()").seconds for _ in range(runs)]
         kernel.run("gc.collect(); before = rss()")
         everything = kernel.run(
-            "_l = get_ipython().magics_manager.registry['OrJupyterMagics'].session.book.ledger\n"
+            "_l = get_ipython().magics_manager.registry['OrJupyterMagics'].session.records.ledger\n"
             f"_calls = _l.calls({notebook!r})",
             {"grew": "top() - before"},
         )

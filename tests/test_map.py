@@ -474,6 +474,15 @@ def test_schema_rows_are_asked_again_and_a_re_run_sends_only_the_failed_ones(she
     ]
     out = capsys.readouterr().out
     assert "4 rows · 2 answered · 2 from the cache · 2 failed" in out
+    # %gpt4o usage: each run one line, counting rows (not attempts) and billed calls
+    magics = shell.magics_manager.registry["OrJupyterMagics"]
+    first, again = magics.session.records.ledger.entries(magics.notebook().key).shown[-2:]
+    counted = ("rows", "answered", "from_cache", "failed", "calls")
+    assert [getattr(first, name) for name in counted] == [4, 2, 0, 2, 6]
+    assert [getattr(again, name) for name in counted] == [4, 2, 2, 2, 3]
+    from orjupyter.render.dashboard import _entry_row
+
+    assert "4 rows · 2 answered · 2 from the cache · 2 failed · 3 calls" in _entry_row(again)
 
 
 def test_retries_zero_sends_each_row_once(shell, router):

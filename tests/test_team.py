@@ -72,6 +72,19 @@ def test_the_report_as_csv_is_one_row_per_user_with_the_exact_cost(team_url, pos
     assert postgres.password not in done.stdout + done.stderr + table
 
 
+def test_the_report_counts_billed_calls_not_answers_from_the_cache(team_url):
+    spend(team_url, "dana", "0.25")
+    spend(team_url, "dana", "0", from_cache=True)
+    spend(team_url, "dana", "0", from_cache=True)
+    done = team(team_url, "report", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    assert list(csv.DictReader(io.StringIO(done.stdout))) == [
+        {"user": "dana", "calls": "1", "cost": "0.25"}
+    ]
+    table = team(team_url, "report").stdout
+    assert "dana" in table
+
+
 def test_budgets_are_set_per_user_and_for_the_team(team_url):
     assert team(team_url, "budget", "alice", "5").stdout == "Set alice's monthly budget to $5.00.\n"
     done = team(team_url, "budget", "--all", "50", "--period", "week")

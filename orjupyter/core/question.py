@@ -39,6 +39,9 @@ class Question:
     schema: Schema | None = None
     """`--schema`: a whole answer that is not this is `invalid` (shown, billed, never
     cached)."""
+    asked_again: bool = False
+    """Another attempt at a question whose answer missed its `--schema`: the ledger keeps
+    it as a call of the same row (its `error` begins `asked again`)."""
 
 
 _ADVICE = re.compile(r"; the text is kept in the reply.*\Z", re.DOTALL)

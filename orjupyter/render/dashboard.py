@@ -77,16 +77,20 @@ def _call_row(entry: Entry) -> list[str]:
 
 def _entry_row(entry: Entry) -> list[str]:
     """One line of the view: a call, or a run (`[5] --map tickets`) with its counts."""
-    if entry.run is None and entry.calls == 1:
+    if entry.run is None:
         return _call_row(entry)
-    rows = "row" if entry.label.startswith("--map") else "call"
-    counts = [f"{entry.calls:,} {rows}{'s' if entry.calls != 1 else ''}"]
+    calls = f"{entry.calls:,} call{'s' if entry.calls != 1 else ''}"
+    counts = [calls]
+    if entry.label.startswith("--map"):  # its rows first; its calls (billed) last
+        counts = [f"{entry.rows:,} row{'s' if entry.rows != 1 else ''}"]
     counts.append(f"{entry.answered:,} answered")
     if entry.from_cache:
         counts.append(f"{entry.from_cache:,} from the cache")
     counts.append(f"{entry.failed:,} failed")
     if entry.stopped:
         counts.append(f"{entry.stopped:,} stopped")
+    if entry.label.startswith("--map"):
+        counts.append(calls)
     return [
         _when(entry),
         f"{entry.cell or '—'} {entry.label}",

@@ -38,7 +38,8 @@ def correction(question: Question, reply: Reply) -> Question:
         ),
     }
     exchange = (*question.options.exchange, assistant_message(reply.text), told)
-    return replace(question, options=replace(question.options, exchange=exchange))
+    options = replace(question.options, exchange=exchange)
+    return replace(question, options=options, asked_again=True)
 
 
 def _gave_up(reply: Reply, attempts: int, how: str) -> str:
@@ -63,7 +64,7 @@ async def reasked(
     where its text is (`kept`). A valid answer after a re-ask is `remember`ed as the
     answer to the question itself, so re-running it replays that answer for $0."""
     if reply.outcome == "invalid" and reply.cached:
-        fresh = await again(replace(question, use_cache=False))
+        fresh = await again(replace(question, use_cache=False, asked_again=True))
         reply = fresh if fresh is not None else reply
     replies = [reply]
     while reply.outcome == "invalid" and len(replies) <= retries:

@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -54,19 +55,20 @@ def default_ledger_path() -> Path:
     return data / "orjupyter" / "ledger.sqlite"
 
 
-class _DecimalSum:
+class _DecimalSum(list[str | None]):
     """SQL aggregate `decimal_sum(cost)`: the exact sum of decimal text, as text. Each row
-    only keeps its text; the sum is one pass in C at the end."""
+    only keeps its text (`step` is the list's own append: no Python per row); at the end
+    each distinct amount is counted (in C) and multiplied by its count."""
 
-    def __init__(self) -> None:
-        self.values: list[str | None] = []
-
-    def step(self, value: str | None) -> None:
-        self.values.append(value)
+    step = list.append
 
     def finalize(self) -> str:
         with localcontext(_EXACT):
-            return decimal_text(sum(map(Decimal, filter(None, self.values)), Decimal(0)))
+            amounts = Counter(self)
+            total = sum(
+                (Decimal(text) * count for text, count in amounts.items() if text), Decimal(0)
+            )
+            return decimal_text(total)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -246,7 +248,8 @@ class Ledger:
     def entries(self, notebook: str | None = None, limit: int = 50) -> Entries:
         """The newest `limit` lines of the usage view (a run is one), oldest first."""
         where, params = _where(notebook)
-        rows = self._read(usage.entries_sql(usage.SQLITE, where), (*params, limit, *params))
+        sql = usage.newest_entries_sql(usage.SQLITE, where)
+        rows = self._read(sql, (*params, limit, *params, limit, limit, *params))
         ((total,),) = self._read(usage.entry_count_sql(where), params)
         return Entries([usage.entry(usage.SQLITE, row) for row in reversed(rows)], total)
 
@@ -254,12 +257,13 @@ class Ledger:
         """The spend over time in slices of a second, a minute, an hour or a day (the finest
         that gives at most about `steps`), oldest first."""
         where, params = _where(notebook)
-        ((first, last),) = self._read(usage.span_sql(where), params)
+        ((first, last),) = self._read(usage.ends_sql(where), (*params, *params))
         if first is None:
             return []
-        chars, field = usage.slice_for(_time(first), _time(last), steps)
-        rows = self._read(usage.spend_sql(usage.SQLITE, where, chars, field), params)
-        return [usage.spend_step(usage.SQLITE, row) for row in rows]
+        chars, _ = usage.slice_for(_time(first), _time(last), steps)
+        sql = usage.sliced_spend_sql(where, usage.slice_bounds(first, last, chars))
+        rows = self._read(sql, (*params, *params, *params))
+        return [usage.spend_step(usage.SQLITE, row) for row in rows if row[0] is not None]
 
     def by_model(self, notebook: str | None = None) -> list[ModelUsage]:
         """Each model's totals, dearest first."""

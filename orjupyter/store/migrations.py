@@ -147,3 +147,17 @@ def m003_calls_by_generation(conn: sqlite3.Connection) -> None:
     """Find a call by its generation id: an estimated row is settled with OpenRouter's bill
     (`Ledger.settle`) once `GET /generation` knows it."""
     conn.execute("CREATE INDEX IF NOT EXISTS calls_by_generation ON calls (generation_id)")
+
+
+@migration
+def m004_usage_indexes(conn: sqlite3.Connection) -> None:
+    """`%gpt4o usage` reads indexes, not the calls' rows: each model's totals, the spend
+    over time and the newest runs are summed from narrow indexes in their order."""
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS calls_by_model ON calls (notebook, model, from_cache, "
+        "cost_is_estimate, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, "
+        "cost)"
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS calls_by_run ON calls (notebook, run, started_at)")
+    conn.execute("CREATE INDEX IF NOT EXISTS calls_by_time ON calls (notebook, started_at, cost)")
+    conn.execute("DROP INDEX IF EXISTS calls_by_notebook")  # calls_by_time begins the same

@@ -165,7 +165,7 @@ class Records:
             generation_id=reply.id,
             usage=reply.usage,
             outcome="error" if reply.outcome in ("incomplete", "invalid") else reply.outcome,
-            error=reply.error and redact(reply.error, secrets),
+            error=_error(question, reply.error and redact(reply.error, secrets)),
             time_to_first_token=reply.time_to_first_token,
             duration=reply.duration,
             from_cache=reply.cached,
@@ -306,3 +306,13 @@ def _prompt_text(question: Question) -> str:
     return "".join(
         part.text if isinstance(part, TextPart) else part.summary() for part in question.parts
     )
+
+
+def _error(question: Question, error: str | None) -> str | None:
+    """The row's error; an attempt asked again says so first (`usage.ASKED_AGAIN`), so a
+    run's rows and failures count the questions, not the attempts."""
+    if not question.asked_again:
+        return error
+    from orjupyter.store.usage import ASKED_AGAIN
+
+    return f"{ASKED_AGAIN}: {error}" if error else ASKED_AGAIN

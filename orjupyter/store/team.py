@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class TeamUsage:
     """Every user's spend since `since`: by user (with every user who has a budget), and by
-    user and model (dearest first)."""
+    user and model (dearest first). Calls are billed calls: answers from the cache apart."""
 
     since: datetime
     by_user: list[tuple[str, int, Decimal]]

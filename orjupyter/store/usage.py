@@ -9,9 +9,10 @@ kept and only a screenful of rows reaches Python.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -27,9 +28,11 @@ class Entry:
     run: str | None
     models: tuple[str, ...]
     calls: int
-    """The ledger's rows in it: billed calls and answers from the cache."""
+    """Calls sent (billed, or estimated): answers from the cache are not calls."""
     answered: int
     failed: int
+    """Questions that ended in an error: an answer that missed the schema and was asked
+    again is not one (its attempts are calls)."""
     stopped: int
     from_cache: int
     prompt_tokens: int
@@ -38,6 +41,9 @@ class Entry:
     cost: Decimal
     estimated: int
     error: str | None = None
+    rows: int = 1
+    """The questions in it (a `--map`'s rows): each answered, from the cache, failed or
+    stopped, however many attempts each took."""
 
     @property
     def label(self) -> str:
@@ -111,15 +117,25 @@ POSTGRES = Dialect(
 )
 
 
+ASKED_AGAIN = "asked again"
+"""How the `error` of an attempt asked again after an answer that missed the schema
+begins: its run counts it as a call, not as a row."""
+
+
 def _count(condition: str) -> str:
     return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+_AGAIN = _count(f"substr(error, 1, {len(ASKED_AGAIN)}) = '{ASKED_AGAIN}'")
+_OK, _ERROR, _STOPPED = (_count(f"outcome = '{name}'") for name in ("ok", "error", "stopped"))
+_TALLY = f"COUNT(*) - {_AGAIN}, {_count('NOT from_cache')}, {_OK}, {_ERROR} - {_AGAIN}, {_STOPPED}"
+"""An entry's rows, calls, answered, failed and stopped (`entry` reads them)."""
 
 
 def entries_sql(dialect: Dialect, where: str) -> str:
     """The newest entries, newest first. Its parameters: `where`'s, the limit, `where`'s
     again. Only the entries shown are summed (the newest are chosen first, unsummed)."""
     p = dialect.param
-    ok, failed, stopped = (_count(f"outcome = '{name}'") for name in ("ok", "error", "stopped"))
     key = dialect.entry
     newest = (
         f"SELECT {key} AS entry, MIN(started_at) AS first FROM calls {where} GROUP BY {key} "
@@ -131,12 +147,47 @@ def entries_sql(dialect: Dialect, where: str) -> str:
     )
     return (
         f"WITH newest AS ({newest}) "
-        "SELECT MIN(started_at), MIN(cell), MIN(run), "
-        f"{dialect.models}, COUNT(*), {ok}, {failed}, {stopped}, "
+        f"SELECT MIN(started_at), MIN(cell), MIN(run), {dialect.models}, {_TALLY}, "
         f"{_count('from_cache')}, SUM(prompt_tokens), SUM(completion_tokens), "
-        f"SUM(cached_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, MAX(error) "
-        f"FROM calls {where} {shown} GROUP BY {key} "
+        f"SUM(cached_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, MAX(error), "
+        f"MIN(id) FROM calls {where} {shown} GROUP BY {key} "
         "ORDER BY MIN(started_at) DESC, MIN(id) DESC"
+    )
+
+
+def _and(where: str, condition: str) -> str:
+    return f"{where} AND {condition}" if where else f"WHERE {condition}"
+
+
+def newest_entries_sql(dialect: Dialect, where: str) -> str:
+    """`entries_sql` for a ledger indexed by (notebook, run, started_at): the newest runs
+    and the newest calls of no run are chosen apart, each from the index without reading
+    the rows, and only the entries shown are summed. Its parameters: `where`'s, the limit,
+    `where`'s, the limit twice, `where`'s."""
+    p = dialect.param
+    runs = (
+        f"SELECT * FROM (SELECT run AS entry, MIN(started_at) AS first, MIN(id) AS first_id "
+        f"FROM calls {_and(where, 'run IS NOT NULL')} GROUP BY run "
+        f"ORDER BY first DESC, first_id DESC LIMIT {p})"
+    )
+    calls = (
+        f"SELECT * FROM (SELECT NULL AS entry, started_at AS first, id AS first_id "
+        f"FROM calls {_and(where, 'run IS NULL')} ORDER BY started_at DESC, id DESC LIMIT {p})"
+    )
+    newest = f"{runs} UNION ALL {calls} ORDER BY first DESC, first_id DESC LIMIT {p}"
+    sums = (
+        f"MIN(started_at), MIN(cell), MIN(run), {dialect.models}, {_TALLY}, "
+        f"{_count('from_cache')}, SUM(prompt_tokens), SUM(completion_tokens), "
+        f"SUM(cached_tokens), {dialect.cost_sum}, {_count('cost_is_estimate')}, MAX(error), "
+        "MIN(id)"
+    )
+    shown_runs = _and(where, "run IN (SELECT entry FROM newest WHERE entry IS NOT NULL)")
+    shown_calls = "WHERE id IN (SELECT first_id FROM newest WHERE entry IS NULL)"
+    return (
+        f"WITH newest AS ({newest}) "
+        f"SELECT {sums} FROM calls {shown_runs} GROUP BY run "
+        f"UNION ALL SELECT {sums} FROM calls {shown_calls} GROUP BY id "
+        "ORDER BY 1 DESC, 17 DESC"
     )
 
 
@@ -161,6 +212,52 @@ def slice_for(first: datetime, last: datetime, steps: int) -> tuple[int, str]:
 
 def span_sql(where: str) -> str:
     return f"SELECT MIN(started_at), MAX(started_at) FROM calls {where}"
+
+
+def ends_sql(where: str) -> str:
+    """`span_sql` as two lookups at the ends of an index (SQLite reads every row for
+    `MIN` and `MAX` in one query). Its parameters: `where`'s, twice."""
+    return (
+        f"SELECT (SELECT MIN(started_at) FROM calls {where}), "
+        f"(SELECT MAX(started_at) FROM calls {where})"
+    )
+
+
+_SLICE_FORMATS = {19: "%Y-%m-%dT%H:%M:%S", 16: "%Y-%m-%dT%H:%M", 13: "%Y-%m-%dT%H", 10: "%Y-%m-%d"}
+
+
+def slice_bounds(first: str, last: str, chars: int) -> list[tuple[str, str]]:
+    """Each slice of time from the one holding `first` to the one holding `last` (ISO 8601
+    text in UTC, as the ledger keeps it), as (its start, the next one's), `chars` long."""
+    form = _SLICE_FORMATS[chars]
+    seconds = next(each for length, _, each in SLICES if length == chars)
+    start = datetime.strptime(first[:chars], form)
+    end = datetime.strptime(last[:chars], form)
+    bounds = []
+    while start <= end:
+        after = start + timedelta(seconds=seconds)
+        bounds.append((start.strftime(form), after.strftime(form)))
+        start = after
+    return bounds
+
+
+def sliced_spend_sql(where: str, bounds: Sequence[tuple[str, str]]) -> str:
+    """`spend_sql` for SQLite, without sorting every row: each slice (`slice_bounds`) is a
+    range of the (notebook, started_at, cost) index, its first and last start read at its
+    ends. An empty slice gives a row of NULLs. Its parameters: `where`'s, three times."""
+    for bound in bounds:  # written into the SQL: dates and times, nothing else
+        if not all(_SLICE_TEXT.fullmatch(text) for text in bound):
+            raise ValueError(f"not a slice of time: {bound!r}")
+    slices = ", ".join(f"('{lo}', '{hi}')" for lo, hi in bounds)
+    inside = f"FROM calls {_and(where, 'started_at >= lo AND started_at < hi')}"
+    return (
+        f"WITH slices(lo, hi) AS (VALUES {slices}) "
+        f"SELECT (SELECT MIN(started_at) {inside}), (SELECT MAX(started_at) {inside}), "
+        f"(SELECT {SQLITE.drawn_sum} {inside}) FROM slices"
+    )
+
+
+_SLICE_TEXT = re.compile(r"[0-9T:-]+")
 
 
 def spend_sql(dialect: Dialect, where: str, chars: int, field: str) -> str:
@@ -223,8 +320,8 @@ def combined(models: Sequence[ModelUsage]) -> Totals:
 
 def entry(dialect: Dialect, row: Sequence[Any]) -> Entry:
     """A row of `entries_sql` → the entry."""
-    first, cell, run, models, calls, ok, failed, stopped, cached, *rest = row
-    prompt, completion, cached_tokens, cost, estimated, error = rest
+    first, cell, run, models, rows, calls, ok, failed, stopped, cached, *rest = row
+    prompt, completion, cached_tokens, cost, estimated, error = rest[:6]
     return Entry(
         started_at=dialect.parse_time(first),
         cell=cell,
@@ -240,7 +337,8 @@ def entry(dialect: Dialect, row: Sequence[Any]) -> Entry:
         cached_tokens=int(cached_tokens),
         cost=Decimal(cost or 0),
         estimated=int(estimated),
-        error=error if int(calls) == 1 else None,
+        error=error if run is None else None,
+        rows=int(rows),
     )
 
 
