@@ -12,8 +12,7 @@ from typing import Any
 from traitlets import Bool, Dict, Enum, Float, Int, Unicode, Union
 from traitlets.config import Configurable
 
-from orjupyter.core.domain import DEFAULT_MODEL
-from orjupyter.core.request import APP_TITLE, APP_URL
+from orjupyter.core.settings import APP_TITLE, APP_URL, DEFAULT_MODEL
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 
