@@ -59,23 +59,24 @@ WARM_UP = (
     "httpcore2",
     "anyio._backends._asyncio",
     "truststore",
-    "ipywidgets",
-    "anywidget",
     "orjupyter.jupyter.execution",
     "orjupyter.jupyter.asking",
     "orjupyter.store.base",
     "orjupyter.store.ledger",
     "orjupyter.store.cache",
-    "orjupyter.jupyter.panel",
+    "ipywidgets",
+    "anywidget",
     "orjupyter.jupyter.actions",
+    "orjupyter.jupyter.panel",
     "orjupyter.jupyter.answer_stream",
     "orjupyter.render.live",
-    "orjupyter.render.markdown",
-    "orjupyter.render.report",
 )
-"""What the first call in a kernel needs beyond what `%load_ext` imports: the SDK (with
-the parts it loads on its first request), the widgets, the call path, the ledger and the
-panel's renderers."""
+"""What the first call in a kernel needs before its first token beyond what `%load_ext`
+imports, in the order it needs it: the SDK (with the parts it loads on its first
+request), the call path, the ledger, the widgets and the panel."""
+LATER = ("pygments.lexers", "pygments.formatters")
+"""What only a code block in an answer needs: imported while no call is running, so that
+it never competes with a call on its way to its first token."""
 
 
 def _warm_up() -> None:
@@ -85,8 +86,12 @@ def _warm_up() -> None:
     import importlib
     import threading
 
+    from orjupyter.jupyter.magic import NO_CALL_RUNNING
+
     def load() -> None:
-        for name in WARM_UP:
+        for name in (*WARM_UP, *LATER):
+            if name in LATER:
+                NO_CALL_RUNNING.wait()
             try:
                 importlib.import_module(name)
             except Exception:  # the call itself will report a broken install

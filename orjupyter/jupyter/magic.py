@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from functools import cached_property
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from orjupyter.jupyter.config import OrJupyter
     from orjupyter.jupyter.notebook_panel import NotebookPanel
     from orjupyter.service.session import Session
+
+NO_CALL_RUNNING = threading.Event()
+"""Set while no `%%gpt4o` call is on its way (the kernel's warm-up waits for it)."""
+NO_CALL_RUNNING.set()
 
 
 @magics_class
@@ -129,7 +134,11 @@ class OrJupyterMagics(Magics):
         self.recorder.exclude_current()  # a question is never context for the next one
         from orjupyter.jupyter.asking import ask
 
-        await ask(self, line, cell, default_model)
+        NO_CALL_RUNNING.clear()
+        try:
+            await ask(self, line, cell, default_model)
+        finally:
+            NO_CALL_RUNNING.set()
 
     def notebook(self) -> NotebookId:
         """Whose calls these are: the notebook's, else (terminal IPython) the script's or
