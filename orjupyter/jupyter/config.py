@@ -85,7 +85,9 @@ class OrJupyter(Configurable):
         "attribution.",
     ).tag(config=True)
     updates_per_second = Float(
-        10.0, help="Most panel refreshes per second while an answer streams (25 at most)."
+        10.0,
+        help="Most panel refreshes per second while an answer streams (25 at most; 4 at "
+        "most once the answer is longer than a screen).",
     ).tag(config=True)
     max_history_turns = Int(
         10, help="Most earlier turns of a --thread sent as history (also trimmed to fit)."
