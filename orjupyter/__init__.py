@@ -10,9 +10,10 @@ Importing this package is cheap: the SDK, Pillow and ipywidgets load on first us
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orjupyter.core.domain import Reply, Totals, Usage
+if TYPE_CHECKING:
+    from orjupyter.core.domain import Reply, Totals, Usage
 
 __all__ = [
     "Reply",
@@ -24,6 +25,18 @@ __all__ = [
     "usage",
 ]
 __version__ = "0.1.0"
+
+
+_DOMAIN = ("Reply", "Totals", "Usage")
+
+
+def __getattr__(name: str) -> Any:
+    """`orjupyter.Reply`, `Totals` and `Usage`, imported when first asked for."""
+    if name in _DOMAIN:
+        from orjupyter.core import domain
+
+        return getattr(domain, name)
+    raise AttributeError(f"module 'orjupyter' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -38,22 +51,51 @@ def load_ipython_extension(ipython: Any) -> None:
         _warm_up()
 
 
+WARM_UP = (
+    "openai",
+    "openai.resources.chat.chat",  # the SDK's own first request imports these too
+    "openai.resources.chat.completions",
+    "openai.lib.streaming.chat",
+    "httpcore2",
+    "anyio._backends._asyncio",
+    "truststore",
+    "orjupyter.jupyter.execution",
+    "orjupyter.jupyter.asking",
+    "orjupyter.store.base",
+    "orjupyter.store.ledger",
+    "orjupyter.store.cache",
+    "ipywidgets",
+    "anywidget",
+    "orjupyter.jupyter.actions",
+    "orjupyter.jupyter.panel",
+    "orjupyter.jupyter.answer_stream",
+    "orjupyter.render.live",
+)
+"""What the first call in a kernel needs before its first token beyond what `%load_ext`
+imports, in the order it needs it: the SDK (with the parts it loads on its first
+request), the call path, the ledger, the widgets and the panel."""
+LATER = ("pygments.lexers", "pygments.formatters")
+"""What only a code block in an answer needs: imported while no call is running, so that
+it never competes with a call on its way to its first token."""
+
+
 def _warm_up() -> None:
-    """Import what the first call needs in the background, while the person types."""
+    """Import what the first call needs in the background, while the person types. A call
+    sent before it is done waits only for the module being imported (each import has its
+    own lock), so it never imports anything twice."""
     import importlib
     import threading
 
+    from orjupyter.jupyter.magic import NO_CALL_RUNNING
+
     def load() -> None:
-        for name in (
-            "openai",
-            "ipywidgets",
-            "orjupyter.render.markdown",
-            "orjupyter.service.session",
-        ):
+        for name in (*WARM_UP, *LATER):
+            if name in LATER:
+                NO_CALL_RUNNING.wait()
             try:
                 importlib.import_module(name)
             except Exception:  # the call itself will report a broken install
-                return
+                continue
 
     threading.Thread(target=load, name="orjupyter-warm-up", daemon=True).start()
 
@@ -84,6 +126,8 @@ def usage() -> Totals:
     shell = get_ipython()
     magics = shell.magics_manager.registry.get("OrJupyterMagics") if shell else None
     if magics is None:
+        from orjupyter.core.domain import Totals
+
         return Totals()
     totals: Totals = magics.session.totals(magics.notebook().key)
     return totals

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from notebook_support import loaded_shell, point_at
 
-from orjupyter.core.domain import DEFAULT_MODEL
+from orjupyter.core.settings import DEFAULT_MODEL
 from orjupyter.fakerouter.hostile import HostileRouter
 
 

@@ -17,7 +17,8 @@ import nbformat
 import pytest
 from notebook_support import execute, loaded_shell, point_at
 
-from orjupyter.core.domain import DEFAULT_MODEL, Reply, Totals, Usage
+from orjupyter.core.domain import Reply, Totals, Usage
+from orjupyter.core.settings import DEFAULT_MODEL
 from orjupyter.fakerouter.hostile import ESCAPES, HostileRouter
 from orjupyter.fakerouter.hostile_text import costly, key_in_pieces, split
 

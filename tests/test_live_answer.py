@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -208,6 +209,42 @@ def test_refreshes_are_at_most_25_a_second_whatever_the_setting(comms):
     assert len(custom) <= 25 * seconds + 1
     status = [d for cid, d in sent if cid == panel.status.comm.comm_id]
     assert len(status) <= 2 * seconds + 2  # the status line: twice a second
+
+
+def test_past_a_screenful_the_panel_refreshes_at_most_4_times_a_second(comms):
+    """The first screenful streams as fast as the setting allows; past it the reader reads
+    above the growing end, and the panel sends fewer, larger refreshes."""
+    from orjupyter.jupyter.panel import SCREENFUL, Panel
+
+    clock, answer = FakeClock(), lorem(2000)
+    refreshes: list[tuple[float, int]] = []  # (fake time, answer characters) of each
+
+    async def run() -> Panel:
+        panel = Panel("m", updates_per_second=25, clock=clock)
+        panel.build()
+        state = StreamState()
+        for start in range(0, len(answer), 3):
+            state.add_text(answer[start : start + 3])
+            before = len(comms)
+            panel.on_text(state)
+            if any(cid == panel.answer.comm.comm_id for _, cid, _ in comms[before:]):
+                refreshes.append((clock.now, state.text_length))
+            clock.now += 0.001
+        if panel.pending is not None:  # the last refresh, as its timer would run it
+            panel.pending.cancel()
+            panel._flush()
+        return panel
+
+    panel = asyncio.run(run())
+    early = [when for when, length in refreshes if length <= SCREENFUL]
+    late = [when for when, length in refreshes if length > SCREENFUL]
+    assert len(early) >= 15
+    assert len(late) >= 15
+    assert min(b - a for a, b in itertools.pairwise(early)) < 0.05  # 25 a second
+    assert min(b - a for a, b in itertools.pairwise(late)) >= 0.25 - 1e-9
+    answer_id = panel.answer.comm.comm_id
+    deltas = [d["content"] for _, cid, d in comms if cid == answer_id and "content" in d]
+    assert "".join(d.get("text", "") for d in deltas) == answer  # nothing lost
 
 
 # --- an ended answer's model, and a browser still loading it ------------------------------

@@ -10,7 +10,7 @@ from conftest import TEST_KEY, sent_images
 from PIL import Image
 
 import orjupyter
-from orjupyter.core.domain import DEFAULT_MODEL
+from orjupyter.core.settings import DEFAULT_MODEL
 
 
 def run(shell, source: str):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orjupyter.core.domain import DEFAULT_MODEL, Totals, Usage, format_cost
+from orjupyter.core.domain import Totals, Usage, format_cost
 from orjupyter.core.pricing import catalog_from_models, estimated_usage, price_for, text_tokens
+from orjupyter.core.settings import DEFAULT_MODEL
 
 GPT4O_ENTRY = {
     "id": DEFAULT_MODEL,

@@ -16,8 +16,6 @@ Outcome = Literal["ok", "error", "stopped", "incomplete", "invalid"]
 """`incomplete`: the stream ended cleanly but early (no finish reason): the text is partial.
 `invalid`: a whole answer that is not the `--schema` asked for (its text is kept)."""
 
-DEFAULT_MODEL = "openai/gpt-4o-2024-11-20"
-
 
 @dataclass(frozen=True)
 class TextPart:

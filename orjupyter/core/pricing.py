@@ -14,7 +14,6 @@ from functools import cache
 from typing import Any
 
 from orjupyter.core.domain import (
-    DEFAULT_MODEL,
     ImagePart,
     Part,
     Price,
@@ -22,6 +21,7 @@ from orjupyter.core.domain import (
     Usage,
     wire_decimal,
 )
+from orjupyter.core.settings import DEFAULT_MODEL
 
 PDF_PAGE_TOKENS = 500
 """Estimated prompt tokens of one PDF page (OpenRouter bills the truth)."""

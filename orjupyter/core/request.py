@@ -9,10 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict
 
-from orjupyter.core.domain import DEFAULT_MODEL, FilePart, ImagePart, Part, TextPart, ToolCall
+from orjupyter.core.domain import FilePart, ImagePart, Part, TextPart, ToolCall
+from orjupyter.core.settings import APP_TITLE, APP_URL, DEFAULT_MODEL
 
-APP_URL = "https://github.com/orjupyter/orjupyter"
-APP_TITLE = "orjupyter"
 WEB_SEARCH_TOOL = "openrouter:web_search"
 WEB_RESULTS = 5
 """Results a `--web` search asks for (OpenRouter's default)."""

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+DEFAULT_MODEL = "openai/gpt-4o-2024-11-20"
+APP_URL = "https://github.com/orjupyter/orjupyter"
+APP_TITLE = "orjupyter"
+"""Sent as HTTP-Referer and X-Title for OpenRouter's app attribution."""
+
 
 class Settings(Protocol):
     default_model: str

@@ -109,8 +109,12 @@ class StreamState:
             if content:
                 added += content
             if delta is not None:
-                self._extras(delta)
-                self._take_tool_calls(delta)
+                # OpenRouter's additions are undeclared fields of the SDK's delta: read from
+                # its dict of extras, once (a missing attribute costs the SDK an exception)
+                extra = getattr(delta, "model_extra", None)
+                if extra or not isinstance(extra, dict):  # {}: the SDK's delta, no extras
+                    self._extras(delta, extra)
+                self._take_tool_calls(delta, extra)
             reason = getattr(choice, "finish_reason", None)
             if reason:
                 self.finish_reason = reason
@@ -144,13 +148,8 @@ class StreamState:
         )]}))  # fmt: skip
         return True
 
-    def _extras(self, delta: Any) -> None:
-        # OpenRouter's additions are undeclared fields of the SDK's delta: read them from
-        # its dict of extras (a missing attribute costs the SDK's model an exception)
-        extra = getattr(delta, "model_extra", None)
+    def _extras(self, delta: Any, extra: Any) -> None:
         if isinstance(extra, dict):
-            if not extra:
-                return
             delta = _Wire(extra)
         thought = getattr(delta, "reasoning", None)
         if isinstance(thought, str) and thought:
@@ -166,11 +165,11 @@ class StreamState:
             if citation is not None and citation not in self.citations:
                 self.citations.append(citation)
 
-    def _take_tool_calls(self, delta: Any) -> None:
+    def _take_tool_calls(self, delta: Any, extra: Any) -> None:
         """`delta.tool_calls`: each call's id and function name come first, then its
         arguments in pieces, by index (parallel calls interleave). Also keeps a reasoning
-        model's `reasoning_details` (to pass back unchanged in the next round)."""
-        extra = getattr(delta, "model_extra", None)
+        model's `reasoning_details` (to pass back unchanged in the next round); `extra`:
+        the delta's `model_extra`."""
         details = (extra or {}).get("reasoning_details") if isinstance(extra, dict) else None
         if details is None and not isinstance(extra, dict):
             details = getattr(delta, "reasoning_details", None)

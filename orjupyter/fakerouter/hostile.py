@@ -53,7 +53,7 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from orjupyter.core.domain import DEFAULT_MODEL
+from orjupyter.core.settings import DEFAULT_MODEL
 from orjupyter.fakerouter import hostile_text
 from orjupyter.fakerouter.hostile_money import Bills, models, serve_generation, too_many_requests
 from orjupyter.fakerouter.hostile_text import ESCAPES

@@ -26,7 +26,7 @@ import threading
 from decimal import Decimal
 from typing import Any
 
-from orjupyter.core.domain import DEFAULT_MODEL
+from orjupyter.core.settings import DEFAULT_MODEL
 
 GENERATION_BILL = "0.05"
 BIG_GENERATION = 50 * 2**20

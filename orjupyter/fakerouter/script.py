@@ -33,7 +33,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from orjupyter.core.domain import DEFAULT_MODEL
+from orjupyter.core.settings import DEFAULT_MODEL
 from orjupyter.fakerouter.features import FeatureError, FileInfo, decode_file
 from orjupyter.fakerouter.tools import PlannedCall, call_deltas, question_index, whole_calls
 

@@ -41,47 +41,58 @@ class Conversation:
         self.thread = question.thread or f"cell {question.cell} #{id(self):x}"
         # Only the empty bar exists while the first answer streams: its controls are made
         # when there is something to act on, off the path to the first token.
-        self.bar = widgets.VBox(layout=widgets.Layout(display="none"))
-        self.bar.add_class("orj-actions")
-        self.row: Any = None
+        self.bar = widgets.HBox(
+            layout=widgets.Layout(display="none"), _dom_classes=("orj-actions",)
+        )
         self.insert_cell: Any = None
 
-    def _build(self) -> None:
+    def _build(self, code: str) -> None:
+        """The bar's controls. Every widget is a model the browser is sent: the controls
+        share one layout and one button style, and a hidden layout hides what is hidden."""
         import ipywidgets as widgets
 
-        self.follow_up = widgets.Text(placeholder="Ask a follow-up…", continuous_update=False)
+        self.shown, self.hidden = widgets.Layout(), widgets.Layout(display="none")
+        self.button_style = widgets.ButtonStyle()
+        self.follow_up = widgets.Text(
+            placeholder="Ask a follow-up…", continuous_update=False, layout=self.shown
+        )
         self.follow_up.observe(lambda _change: self.ask_follow_up(), names="value")
         self.copy_code_button = self._button(
-            "Copy code", "Copy the last answer's (first Python) code block", self.copy_code
+            "Copy code", "Copy the last answer's (first Python) code block", self.copy_code,
+            layout=self.shown if code else self.hidden,
+        )  # fmt: skip
+        self.js = widgets.Output(layout=self.hidden)
+        self.bar.children = (
+            self.follow_up,
+            self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
+            self._button("Regenerate", "Ask the last question again", self.regenerate),
+            self._button("Copy", "Copy the last answer's Markdown", self.copy),
+            self.copy_code_button,
+            self.js,
         )
-        self.row = widgets.HBox(
-            [
-                self.follow_up,
-                self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
-                self._button("Regenerate", "Ask the last question again", self.regenerate),
-                self._button("Copy", "Copy the last answer's Markdown", self.copy),
-                self.copy_code_button,
-            ]
-        )
-        self.js = widgets.Output(layout=widgets.Layout(display="none"))
-        self.bar.children = (self.row, self.js)
 
     def _offer_code(self, code: str) -> None:
         """Copy code and Insert as cell, for an answer with code; hidden otherwise."""
-        self.copy_code_button.layout.display = "" if code else "none"
+        layout = self.shown if code else self.hidden
+        if self.copy_code_button.layout is not layout:
+            self.copy_code_button.layout = layout
         if self.insert_cell is None and code:
             from orjupyter.jupyter.insert_cell import InsertCellButton
 
-            self.insert_cell = InsertCellButton(anchor=self.bar.model_id)
-            self.row.children = (*self.row.children, self.insert_cell)
+            self.insert_cell = InsertCellButton(anchor=self.bar.model_id, layout=self.shown)
+            self.bar.children = (*self.bar.children, self.insert_cell)
         if self.insert_cell is not None:
             self.insert_cell.code = code
 
-    @staticmethod
-    def _button(label: str, tooltip: str, action: Callable[[], None]) -> Any:
+    def _button(
+        self, label: str, tooltip: str, action: Callable[[], None], layout: Any = None
+    ) -> Any:
         import ipywidgets as widgets
 
-        button = widgets.Button(description=label, tooltip=tooltip)
+        button = widgets.Button(
+            description=label, tooltip=tooltip, layout=layout or self.shown,
+            style=self.button_style,
+        )  # fmt: skip
         button.on_click(lambda _button: action())
         return button
 
@@ -95,9 +106,10 @@ class Conversation:
         """A panel finished: remember the transcript and offer the actions."""
         self.handle = panel.handle
         self.exchanges = list(getattr(panel, "exchanges", self.exchanges))
-        if self.row is None:
-            self._build()
-        self._offer_code(self.last_code())
+        code = self.last_code()
+        if not self.bar.children:
+            self._build(code)
+        self._offer_code(code)
         self.busy = False
         self.bar.layout.display = "flex"
 

@@ -13,8 +13,7 @@ from typing import Any
 from traitlets import Bool, Dict, Enum, Float, Int, Unicode, Union, observe
 from traitlets.config import Configurable
 
-from orjupyter.core.domain import DEFAULT_MODEL
-from orjupyter.core.request import APP_TITLE, APP_URL
+from orjupyter.core.settings import APP_TITLE, APP_URL, DEFAULT_MODEL
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 
@@ -87,7 +86,9 @@ class OrJupyter(Configurable):
         "attribution.",
     ).tag(config=True)
     updates_per_second = Float(
-        10.0, help="Most panel refreshes per second while an answer streams (25 at most)."
+        10.0,
+        help="Most panel refreshes per second while an answer streams (25 at most; 4 at "
+        "most once the answer is longer than a screen).",
     ).tag(config=True)
     max_history_turns = Int(
         10, help="Most earlier turns of a --thread sent as history (also trimmed to fit)."

@@ -22,11 +22,11 @@ import sys
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from orjupyter.core.context import CellOutput, OutputKind, OutputText, RanCell
-from orjupyter.core.describe import exception_text
-from orjupyter.core.errlog import CellNamer
+if TYPE_CHECKING:  # imported when a cell first records something, not with the extension
+    from orjupyter.core.context import CellOutput, OutputKind, OutputText, RanCell
+    from orjupyter.core.errlog import CellNamer
 
 KEEP = 200
 """Most finished cells remembered (`--context all` takes as many of these as fit)."""
@@ -87,11 +87,15 @@ class _Running:
             if isinstance(last, tuple) and last[0] == kind:
                 last[1].write(text)
                 return
+            from orjupyter.core.context import OutputText
+
             buffer = OutputText()
             buffer.write(text)
             self.outputs.append((kind, buffer))
 
     def add(self, output: CellOutput) -> None:
+        from orjupyter.core.context import CellOutput
+
         self.fold()
         with self.lock:
             self.outputs.append(output)
@@ -114,6 +118,8 @@ class _Running:
             self.outputs.clear()
 
     def finished(self, number: int) -> RanCell:
+        from orjupyter.core.context import CellOutput, RanCell
+
         self.fold()
         with self.lock:
             outputs = tuple(
@@ -269,6 +275,9 @@ class Recorder:
             return
         error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
         if error is not None:
+            from orjupyter.core.context import CellOutput
+            from orjupyter.core.describe import exception_text
+
             cell.add(CellOutput("error", exception_text(error, 3_000, cell_namer(self.shell))))
         number = getattr(result, "execution_count", None)
         self._cells.append((number if isinstance(number, int) else 0, cell))
@@ -301,6 +310,8 @@ class Recorder:
         text = str(data.get("text/plain", ""))
         image = next((_base64(data[t]) for t in IMAGE_TYPES if data.get(t)), "")
         if image or text:
+            from orjupyter.core.context import CellOutput
+
             self._running.add(CellOutput(kind, text if not image else text[:200], image))
 
     # -- what the magic asks ----------------------------------------------------------------

@@ -1,46 +1,39 @@
-"""`%%gpt4o`: thin glue between IPython and the session. Parses, hands off, shows."""
+"""`%%gpt4o`: thin glue between IPython and the session. Parses, hands off, shows.
+
+Loading the extension makes only this class and its hooks: the session, the SDK and the
+option grammar are imported by the first call (`asking.py`), or by the kernel's warm-up
+meanwhile (`orjupyter._warm_up`)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from functools import partial
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.utils.text import DollarFormatter
 
-from orjupyter.core.context import Context, select_context, with_context
-from orjupyter.core.domain import Detail, Part, Reply
-from orjupyter.core.errors import OptionError, PromptError
-from orjupyter.core.image_sources import image_maker
-from orjupyter.core.notebook_id import NotebookId, notebook_identity
-from orjupyter.core.prompt import build_parts, parse_template
-from orjupyter.core.question import Question
-from orjupyter.jupyter.bills import settled_into
-from orjupyter.jupyter.call_options import call_options, refuse_map_only, schema_named
-from orjupyter.jupyter.commands import ABOUT, command_in, help_text, run_command
-from orjupyter.jupyter.config import OrJupyter
+from orjupyter.core.errlog import ErrorLog
+from orjupyter.core.errors import OptionError
 from orjupyter.jupyter.context import Recorder, cell_namer
-from orjupyter.jupyter.delivery import deliver, in_background
 from orjupyter.jupyter.door import speaking_plainly
-from orjupyter.jupyter.execution import (
-    MAGIC_NAME,
-    awaiting_transformer,
-    question_transformer,
-    run_sync,
-)
-from orjupyter.jupyter.grammar import parse_options, split_question
-from orjupyter.jupyter.views import answer_view
-from orjupyter.service.session import Session
-from orjupyter.service.structured import ask_structured
+from orjupyter.jupyter.transformers import MAGIC_NAME, awaiting_transformer, question_transformer
 
 if TYPE_CHECKING:
+    from orjupyter.core.domain import Reply
+    from orjupyter.core.notebook_id import NotebookId
+    from orjupyter.jupyter.config import OrJupyter
     from orjupyter.jupyter.notebook_panel import NotebookPanel
+    from orjupyter.service.session import Session
+
+NO_CALL_RUNNING = threading.Event()
+"""Set while no `%%gpt4o` call is on its way (the kernel's warm-up waits for it)."""
+NO_CALL_RUNNING.set()
 
 
 @magics_class
@@ -50,13 +43,26 @@ class OrJupyterMagics(Magics):
     def __init__(self, shell: Any, settings: OrJupyter) -> None:
         super().__init__(shell)
         self.settings = settings
-        self.session = Session(settings)
+        self.errors = ErrorLog()
+        """Fills `Err` after every failed cell, from the start (the session keeps it)."""
         self.transformers: list[Callable[[list[str]], list[str]]] = []
         self.aliases: dict[str, str] = {}
         self.notebook_panel: NotebookPanel | None = None
         started = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S")
         self.terminal_session = f"{started}-{os.getpid()}"
         self.recorder = Recorder(shell)
+
+    @cached_property
+    def session(self) -> Session:
+        """The kernel's session, made by the first call (or command) that needs it."""
+        from orjupyter.service.session import Session
+
+        return Session(self.settings, errors=self.errors)
+
+    def before_cell(self, *info: object) -> None:
+        """IPython's pre_run_cell event: show what background answers finished."""
+        if "session" in self.__dict__:
+            self.session.background.on_cell(*info)
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -74,6 +80,9 @@ class OrJupyterMagics(Magics):
     def _run(self, line: str, cell: str | None, model: str | None = None) -> None:
         """A cell; else a command, when the whole line is one; else a one-line question,
         sent exactly as typed."""
+        from orjupyter.jupyter.commands import command_in, run_command
+        from orjupyter.jupyter.grammar import split_question
+
         if cell is None:
             command = command_in(line, self.expanded)
             if command is not None:
@@ -93,6 +102,8 @@ class OrJupyterMagics(Magics):
 
     def _sync(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run a call to its end from a blocking cell, closing the connections it made."""
+        from orjupyter.jupyter.execution import run_sync
+
         return run_sync(coroutine, on_exit=self.session.clients.close_current)
 
     def add_alias(self, name: str, model: str, *, force: bool = False) -> None:
@@ -121,55 +132,19 @@ class OrJupyterMagics(Magics):
 
     async def ask(self, line: str, cell: str, default_model: str | None = None) -> None:
         self.recorder.exclude_current()  # a question is never context for the next one
-        args = parse_options(line)
-        if args.map is not None:
-            from orjupyter.jupyter.mapcell import run_map
+        from orjupyter.jupyter.asking import ask
 
-            await run_map(self, args, cell, default_model)
-            return
-        refuse_map_only(args)
-        schema = schema_named(args.schema, self.user_ns)
-        model = args.model or default_model or self.settings.default_model
-        notebook = self.notebook().key
-        options, fmt = call_options(args, model, schema, notebook)
-        notes: list[str] = []
-        parts = await self._parts(cell, args.detail, model, notes)
-        context = await asyncio.to_thread(self._context, args.context, args.detail, model)
-        question = Question(
-            parts=with_context(context, parts),
-            context=context.parts,
-            note=" · ".join(note for note in (context.note, *notes) if note),
-            options=options,
-            fmt=fmt,
-            thread=args.thread,
-            new_thread=args.new,
-            use_cache=not args.no_cache,
-            cell=self._cell_label(),
-            notebook=notebook,
-            schema=schema,
-        )
-        if args.tools is not None:
-            from orjupyter.jupyter.toolcell import ask_with_tools
-
-            return await ask_with_tools(self, question, args, schema)
-        if args.compare:
-            from orjupyter.jupyter.compare import compare
-
-            return await compare(self, question, args)
-        if args.dry_run:
-            await self.session.dry_run(question)
-            return
-        if args.bg:
-            in_background(self, question, args.output, schema)
-            return
-        settled = settled_into(self.user_ns, args.output)
-        view_for = partial(answer_view, self)
-        reply = await ask_structured(self.session, question, view_for, settled, args.retries)
-        deliver(self, reply, fmt, args.output, schema)
+        NO_CALL_RUNNING.clear()
+        try:
+            await ask(self, line, cell, default_model)
+        finally:
+            NO_CALL_RUNNING.set()
 
     def notebook(self) -> NotebookId:
         """Whose calls these are: the notebook's, else (terminal IPython) the script's or
         this session's."""
+        from orjupyter.core.notebook_id import notebook_identity
+
         in_terminal = getattr(self.shell, "kernel", None) is None
         session = self.terminal_session if in_terminal else None
         return notebook_identity(self.user_ns, os.environ, Path.cwd(), session)
@@ -179,43 +154,16 @@ class OrJupyterMagics(Magics):
         count = getattr(self.shell, "execution_count", None)
         return f"[{count - 1}]" if isinstance(count, int) and count > 1 else "[?]"
 
-    async def _parts(self, cell: str, detail: Detail, model: str, notes: list[str]) -> list[Part]:
-        """The cell's message parts. The placeholders' values are read in a worker thread
-        (a slow `__str__` or a big figure is the user's code): the kernel's loop stays free,
-        so an interrupt or a Stop ends the cell at once."""
 
-        try:
-            segments = parse_template(cell)
-            parts = await asyncio.to_thread(
-                build_parts,
-                segments,
-                self.user_ns,
-                image_maker(model),
-                detail,
-                force_image=image_maker(model, forced=True),
-                value_tokens=self.settings.value_tokens,
-                notes=notes,
-            )
-        except PromptError as exc:
-            raise PromptError(f"{exc} (nothing was sent)") from None
-        if not parts:
-            raise PromptError("the cell is empty: write your question below %%gpt4o")
-        return parts
+def _help() -> str:
+    from orjupyter.jupyter.commands import ABOUT, help_text
 
-    def _context(self, asked: int | str | None, detail: Detail, model: str) -> Context:
-        """The cells run before this one: `--context`, else `OrJupyter.context`."""
-        wanted = self.settings.context if asked is None else asked
-        return select_context(
-            self.recorder.cells(),
-            None if wanted == "all" else int(wanted),
-            budget_tokens=self.settings.context_tokens,
-            make_image=image_maker(model),
-            detail=detail,
-            explicit=asked is not None,
-        )
+    return help_text(ABOUT)
 
 
-OrJupyterMagics.gpt4o.__doc__ = help_text(ABOUT)  # `%gpt4o?` shows the whole help, once
+# `%gpt4o?` shows the whole help, once: IPython asks a `getdoc` before the docstring, and
+# the help is built from the option grammar, which the first call imports anyway.
+OrJupyterMagics.gpt4o.getdoc = _help  # type: ignore[union-attr]  # a function attribute
 
 
 def _reply_bundle(reply: Reply) -> dict[str, str]:
@@ -228,7 +176,7 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
     magics = OrJupyterMagics(shell, settings)
     shell.register_magics(magics)
     formatter = shell.display_formatter.mimebundle_formatter
-    formatter.for_type(Reply, _reply_bundle)
+    formatter.for_type_by_name("orjupyter.core.domain", "Reply", _reply_bundle)
     for name, model in settings.aliases.items():
         try:
             magics.add_alias(name, model)
@@ -236,10 +184,10 @@ def register(shell: Any, settings: OrJupyter) -> OrJupyterMagics:
             print(f"orjupyter: alias not added: {exc}", file=sys.stderr)
     magics.transformers = [awaiting_transformer(magics), question_transformer(magics)]
     shell.input_transformers_cleanup.extend(magics.transformers)
-    magics.session.errors.cell_name = cell_namer(shell)
-    shell.events.register("post_run_cell", magics.session.errors.remember)
-    shell.events.register("pre_run_cell", magics.session.background.on_cell)
-    shell.user_ns["Err"] = magics.session.errors.tracebacks
+    magics.errors.cell_name = cell_namer(shell)
+    shell.events.register("post_run_cell", magics.errors.remember)
+    shell.events.register("pre_run_cell", magics.before_cell)
+    shell.user_ns["Err"] = magics.errors.tracebacks
     magics.recorder.install()
     return magics
 
@@ -248,17 +196,18 @@ def unregister(shell: Any) -> None:
     magics = shell.magics_manager.registry.pop("OrJupyterMagics", None)
     if magics is None:
         return
-    shell.display_formatter.mimebundle_formatter.pop(Reply, None)
+    shell.display_formatter.mimebundle_formatter.pop("orjupyter.core.domain.Reply", None)
     for transformer in magics.transformers:
         if transformer in shell.input_transformers_cleanup:
             shell.input_transformers_cleanup.remove(transformer)
-    shell.events.unregister("post_run_cell", magics.session.errors.remember)
-    shell.events.unregister("pre_run_cell", magics.session.background.on_cell)
+    shell.events.unregister("post_run_cell", magics.errors.remember)
+    shell.events.unregister("pre_run_cell", magics.before_cell)
     if magics.notebook_panel is not None:
         magics.notebook_panel.close()
     magics.recorder.uninstall()
-    magics.session.close()
-    if shell.user_ns.get("Err") is magics.session.errors.tracebacks:
+    if "session" in magics.__dict__:
+        magics.session.close()
+    if shell.user_ns.get("Err") is magics.errors.tracebacks:
         del shell.user_ns["Err"]
     for name in (MAGIC_NAME, *magics.aliases):
         for kind in ("line", "cell"):

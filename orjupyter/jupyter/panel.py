@@ -121,8 +121,14 @@ def replace_live(live: Any, bundle: dict[str, str], metadata: dict[str, Any] | N
 
 MOST_UPDATES_PER_SECOND = 25.0
 """The panel never refreshes more often than this, whatever `updates_per_second` says."""
-STATUS_INTERVAL = 0.5
+STATUS_INTERVAL = 1.0
 """Seconds between refreshes of the status line while streaming."""
+SCREENFUL = 2_000
+"""Characters of an answer (with its reasoning) that fill about a screen."""
+LONG_ANSWER_INTERVAL = 0.25
+"""Seconds between refreshes at least, once an answer is longer than a screen: its new end
+is below what the reader is reading, and each refresh is a message to the browser with
+its own envelope (about 600 bytes), so a long answer costs fewer bytes and less time."""
 
 
 class Panel:
@@ -232,9 +238,8 @@ class Panel:
             from orjupyter.render.report import transcript_html
 
             above.append(widgets.HTML(transcript_html(self.earlier, self.question), **text))
-        self.box = widgets.VBox([*above, self.answer, footer], **shared)
-        for name in ("orj-panel", *NO_MATHS.split()):  # a `$` in an answer is money
-            self.box.add_class(name)
+        classes = ("orj-panel", *NO_MATHS.split())  # a `$` in an answer is money
+        self.box = widgets.VBox([*above, self.answer, footer], _dom_classes=classes, **shared)
         self.started = time.perf_counter()
 
     def _shown(self) -> None:
@@ -253,12 +258,15 @@ class Panel:
         if self.first_token is None:
             self.first_token = time.perf_counter() - self.started
         now = self.clock()
-        if now - self.last_flush >= self.interval:
+        interval = self.interval
+        if state.text_length + state.reasoning_length > SCREENFUL:
+            interval = max(interval, LONG_ANSWER_INTERVAL)
+        if now - self.last_flush >= interval:
             if self.pending is not None:
                 self.pending.cancel()
             self._flush()
         elif self.pending is None:  # a refresh when the interval is up, if no chunk comes
-            delay = self.interval - (now - self.last_flush)
+            delay = interval - (now - self.last_flush)
             self.pending = asyncio.get_running_loop().call_later(delay, self._flush)
 
     def on_retry(self, attempt: int, delay: float, why: str) -> None:

@@ -25,7 +25,6 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from pygments import formatters, highlight, lexers, util
 from pygments.token import STANDARD_TYPES
 
 from orjupyter.render.tables import NO_MATHS
@@ -88,20 +87,17 @@ def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
 
 def _code_html(code: str, language: str) -> str:
     language = language.lower()
-    lexer = _lexer(language) if len(code) <= MAX_HIGHLIGHT_CHARS else None
-    body = escapeHtml(code) if lexer is None else str(highlight(code, lexer, _formatter()))
+    lexer = _lexer_class(language) if language and len(code) <= MAX_HIGHLIGHT_CHARS else None
+    body = escapeHtml(code) if lexer is None else _highlighted(code, lexer)
     css_class = f' class="language-{language}"' if _LANGUAGE.fullmatch(language) else ""
     return f'<pre class="orj-code"><code{css_class}>{body}</code></pre>\n'
 
 
-def _lexer(language: str) -> object | None:
-    """A pygments lexer for a language name from the info string (aliases: py, sh, …)."""
-    lexer_class = _lexer_class(language) if language else None
-    return None if lexer_class is None else lexer_class(stripnl=False)
-
-
 @lru_cache(maxsize=256)  # an unknown name costs a look through the plugins
 def _lexer_class(language: str) -> type | None:
+    """A pygments lexer for a language name from the info string (aliases: py, sh, …)."""
+    from pygments import lexers, util  # the first code block loads pygments' lexers
+
     try:
         lexer_class: type = lexers.find_lexer_class_by_name(language)
     except util.ClassNotFound:
@@ -109,9 +105,11 @@ def _lexer_class(language: str) -> type | None:
     return lexer_class
 
 
-@cache
-def _formatter() -> object:
-    return formatters.HtmlFormatter(nowrap=True)  # CSS classes, no inline styles
+def _highlighted(code: str, lexer: type) -> str:
+    from pygments import formatters, highlight
+
+    formatter = formatters.HtmlFormatter(nowrap=True)  # CSS classes, no inline styles
+    return str(highlight(code, lexer(stripnl=False), formatter))
 
 
 def _table_align(state: StateCore) -> None:
