@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
@@ -146,7 +147,7 @@ def child(
     python: str = PYTHON,
     env: dict[str, str] | None = None,
     timeout: float = 300,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Run `code` in a fresh interpreter; it prints its result as JSON on its last line."""
     done = subprocess.run(
         [python, "-c", code, *args],
@@ -161,5 +162,5 @@ def child(
     if done.returncode != 0 or not lines:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"child process failed ({done.returncode}): {' | '.join(tail)}")
-    result: dict[str, object] = json.loads(lines[-1])
+    result: dict[str, Any] = json.loads(lines[-1])
     return result

@@ -26,10 +26,14 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _common import FakeServer, Row, log, median, ms, sandbox, size
 from _kernel import KernelSession
 from mapping import BASELINE
+
+if TYPE_CHECKING:
+    from orjupyter.store.answers import CachedAnswer
 
 BIG_ROWS = int(os.environ.get("BENCH_BIG_ROWS", "100000"))
 CONCURRENCY = 16
@@ -92,7 +96,7 @@ def big_map(server: FakeServer) -> tuple[float, int, int, float, int, int]:
     return run.seconds, top, top - before, gathered, stored, disk
 
 
-def _answer(i: int) -> tuple[str, object, dict[str, object]]:
+def _answer(i: int) -> tuple[str, CachedAnswer, dict[str, object]]:
     from orjupyter.core.cache_key import request_key
     from orjupyter.core.domain import Usage
     from orjupyter.store.answers import CachedAnswer
@@ -123,7 +127,7 @@ def cache_on_disk() -> tuple[int, int, int, float]:
         started = time.perf_counter()
         for i in range(CACHE_ANSWERS):
             key, answer, request = _answer(i)
-            cache.put(key, answer, request=request)  # type: ignore[arg-type]
+            cache.put(key, answer, request=request)
         seconds = time.perf_counter() - started
         cache.close()
         stored, disk = cache.size_bytes(), cache.disk_bytes()
@@ -133,7 +137,7 @@ def cache_on_disk() -> tuple[int, int, int, float]:
             key, answer, request = _answer(i)
             path = files / key[:2] / f"{key}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(encode(key, answer, request, indent=1))  # type: ignore[arg-type]
+            path.write_bytes(encode(key, answer, request, indent=1))
             old += path.stat().st_blocks * 512
         old += sum(shard.stat().st_blocks * 512 for shard in files.iterdir()) + 4096
     return stored, disk, old, seconds

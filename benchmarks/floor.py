@@ -72,7 +72,7 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
     load_seconds(sys.executable, "orjupyter", "gpt4o")  # warms the disk cache
     for _ in range(runs):
         load_ext.append(load_seconds(sys.executable, "orjupyter", "gpt4o"))
-        imports.append(float(child(IMPORT)["seconds"]))  # type: ignore[arg-type]
+        imports.append(float(child(IMPORT)["seconds"]))
 
     first, sdk_first = [], []
     for repetition in range(runs + 1):

@@ -19,10 +19,14 @@ import textwrap
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _common import Row, log, median, ms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+if TYPE_CHECKING:
+    from orjupyter.store.base import LedgerStore
 
 WRITER = textwrap.dedent("""
     import sys
@@ -41,7 +45,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def _bookkeeping(ledger: object, runs: int, generation: str) -> float:
+def _bookkeeping(ledger: LedgerStore, runs: int, generation: str) -> float:
     from orjupyter.core.domain import Usage
     from orjupyter.store.columns import CallRecord
 
@@ -50,8 +54,8 @@ def _bookkeeping(ledger: object, runs: int, generation: str) -> float:
         usage = Usage(prompt_tokens=10, completion_tokens=5, cost=Decimal("0.0001"))
         record = CallRecord("nb", None, "m", f"{generation}-{i}", usage, "ok")
         start = time.perf_counter()
-        hold = ledger.reserve("nb", Decimal("0.01"))  # type: ignore[attr-defined]
-        ledger.record(record, release=hold)  # type: ignore[attr-defined]
+        hold = ledger.reserve("nb", Decimal("0.01"))
+        ledger.record(record, release=hold)
         seconds.append(time.perf_counter() - start)
     return median(seconds[20:])
 
@@ -87,7 +91,8 @@ def measure(runs: int) -> list[Row]:
     import psycopg
     from postgres_support import SKIP_REASON, PostgresServer, server_binaries
 
-    from orjupyter.store.base import open_ledger
+    from orjupyter.store.ledger import Ledger
+    from orjupyter.store.postgres import PostgresLedger
     from orjupyter.store.team import set_shared_budget
 
     bindir = server_binaries()
@@ -97,12 +102,12 @@ def measure(runs: int) -> list[Row]:
     try:
         server.start()
         url = server.url(server.new_database())
-        with open_ledger(url) as pg, psycopg.connect(url, autocommit=True) as admin:
-            set_shared_budget(admin, pg.caller.user, Decimal(1000), "month")  # type: ignore[attr-defined]
+        with PostgresLedger(url) as pg, psycopg.connect(url, autocommit=True) as admin:
+            set_shared_budget(admin, pg.caller.user, Decimal(1000), "month")
             log(f"  team ledger: {runs} calls' bookkeeping on PostgreSQL")
             on_pg = _bookkeeping(pg, runs, "gen-pg")
         with tempfile.TemporaryDirectory() as folder:
-            with open_ledger(str(Path(folder) / "ledger.sqlite")) as lite:
+            with Ledger(Path(folder) / "ledger.sqlite") as lite:
                 lite.set_budget("nb", Decimal(1000))
                 log(f"  team ledger: {runs} calls' bookkeeping on SQLite")
                 on_sqlite = _bookkeeping(lite, runs, "gen-lite")

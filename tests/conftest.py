@@ -7,12 +7,15 @@ import tracemalloc
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from notebook_support import loaded_shell, point_at
 
 from orjupyter.fakerouter import FakeRouter
+
+if TYPE_CHECKING:
+    from jupyter_client.blocking.client import BlockingKernelClient
 
 TEST_KEY = "sk-or-v1-TESTKEY-0123456789abcdef-do-not-leak"
 
@@ -91,7 +94,7 @@ def shell(router: FakeRouter) -> Iterator[object]:
 
 
 @pytest.fixture
-def kernel(router: FakeRouter) -> Iterator[object]:
+def kernel(router: FakeRouter) -> Iterator[BlockingKernelClient]:
     """A real ipykernel (its environment points at the local server), and a client."""
     from jupyter_client.manager import start_new_kernel
 

@@ -145,8 +145,7 @@ class PostgresServer:
             self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
         if self._watchdog is not None:
-            self._watchdog.stdin.close()  # type: ignore[union-attr]
-            self._watchdog.wait()
+            self._watchdog.communicate()  # closes its stdin: it ends, and is waited for
 
     def url(self, database: str = "postgres", *, password: bool = True) -> str:
         secret = f":{self.password}" if password else ""

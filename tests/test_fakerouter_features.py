@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import openai
 import pydantic
@@ -17,6 +17,9 @@ import pytest
 
 from orjupyter.fakerouter import FakeRouter
 from orjupyter.fakerouter.script import MODELS
+
+if TYPE_CHECKING:
+    from openai.types.chat.completion_create_params import ResponseFormat
 
 KEY = "sk-or-v1-0123456789abcdef"
 PDF = (
@@ -244,7 +247,8 @@ def answer_of(client: openai.OpenAI, messages: Any, response_format: dict[str, A
             model="openai/gpt-4o-mini",
             messages=messages,
             stream=True,
-            response_format=response_format,  # type: ignore[arg-type]
+            # the plain JSON the product sends, which the SDK types as a TypedDict
+            response_format=cast("ResponseFormat", response_format),
         )
     )
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

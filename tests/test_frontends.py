@@ -8,10 +8,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from notebook_support import emptied
 
 from orjupyter.fakerouter import FakeRouter
+
+if TYPE_CHECKING:
+    from jupyter_client.blocking.client import BlockingKernelClient
 
 CONSOLE = [sys.executable, "-m", "jupyter_console", "--simple-prompt", "--kernel=python3"]
 USAGE_LINE = re.compile(r"\d+ prompt \+ \d+ completion tokens · \$[\d.]+ · folder total")
@@ -61,10 +65,10 @@ def test_jupyter_console_runs_commands_and_asks_questions(router: FakeRouter) ->
     assert "OpenRouter models" not in seen
 
 
-def cell_messages(kernel: object, code: str) -> list[dict]:
+def cell_messages(kernel: BlockingKernelClient, code: str) -> list[dict]:
     """The iopub messages a cell sent, in order."""
     shown: list[dict] = []
-    reply = kernel.execute_interactive(code, timeout=120, output_hook=shown.append)  # type: ignore[attr-defined]
+    reply = kernel.execute_interactive(code, timeout=120, output_hook=shown.append)
     assert reply["content"]["status"] == "ok"
     return [m for m in shown if m["msg_type"] in {"display_data", "update_display_data"}]
 

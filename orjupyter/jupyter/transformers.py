@@ -32,9 +32,8 @@ def awaiting_transformer(magics: OrJupyterMagics) -> Callable[[list[str]], list[
         return [f"await {call}\n"]
 
     # Not run by `check_complete`: a typed `%%gpt4o` then waits for its body (and a blank
-    # line) like any cell magic, in terminal IPython and in `jupyter console`. IPython reads
-    # this marker as an attribute of the function, which mypy does not model.
-    transform.has_side_effects = True  # type: ignore[attr-defined]
+    # line) like any cell magic, in terminal IPython and in `jupyter console`.
+    transform.has_side_effects = True  # type: ignore[attr-defined]  # IPython reads it
     return transform
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,10 +23,8 @@ from typing import Any
 
 Row = dict[str, Any]
 
-try:
+if sys.platform != "win32":  # on Windows, one kernel per spool file is the rule
     import fcntl
-except ImportError:  # Windows: one kernel per spool file is the rule there
-    fcntl = None  # type: ignore[assignment]
 
 
 def data_dir() -> Path:
@@ -50,7 +49,7 @@ def _locked(path: Path) -> Iterator[int]:
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            if fcntl is not None:
+            if sys.platform != "win32":
                 fcntl.flock(fd, fcntl.LOCK_EX)
             try:  # another kernel drained and removed it while we waited: open it again
                 same = os.fstat(fd).st_ino == os.stat(path).st_ino

@@ -15,10 +15,13 @@ import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from orjupyter.core.budget import MAX_BUDGET, PERIODS, dollars
 from orjupyter.core.errors import OrJupyterError
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 _LEDGER_HELP = (
     "the team's postgresql:// URL (default: $ORJUPYTER_LEDGER; the password best in "
@@ -97,7 +100,7 @@ def _amount(text: str) -> Decimal | None:
     return amount
 
 
-def _report(conn: object, args: argparse.Namespace) -> str:
+def _report(conn: Connection[Any], args: argparse.Namespace) -> str:
     from orjupyter.render.team import team_csv, team_view
     from orjupyter.store.team import month_start, since_date, usage
 
@@ -105,16 +108,16 @@ def _report(conn: object, args: argparse.Namespace) -> str:
         since = since_date(args.since) if args.since else month_start()
     except ValueError:
         raise OrJupyterError(f"--since {args.since!r} is not a date: use YYYY-MM-DD") from None
-    found = usage(conn, since)  # type: ignore[arg-type]
+    found = usage(conn, since)
     return team_csv(found) if args.format == "csv" else team_view(found)["text/plain"] + "\n"
 
 
-def _budget(conn: object, args: argparse.Namespace) -> str:
+def _budget(conn: Connection[Any], args: argparse.Namespace) -> str:
     from orjupyter.store.team import set_shared_budget
 
     amount = args.amount
     try:
-        set_shared_budget(conn, args.user, amount, args.period)  # type: ignore[arg-type]
+        set_shared_budget(conn, args.user, amount, args.period)
     except ValueError as exc:
         raise OrJupyterError(str(exc)) from None
     whose = "the team's" if args.all else f"{args.user}'s"
