@@ -315,6 +315,44 @@ def test_a_resumed_run_is_one_line_and_its_answers_from_the_cache_are_no_calls(
     assert "Calls and runs" in out
 
 
+def test_a_row_stopped_before_its_request_left_is_no_call(shell, router, capsys, tmp_path):
+    """A row whose call is stopped as it starts, before its request leaves (what the run's
+    Stop does to each row it reaches after the click), was never sent: the usage view
+    counts the calls the server saw, and the row is one to send again."""
+    import orjupyter
+
+    magics = shell.magics_manager.registry["OrJupyterMagics"]
+    started = []
+
+    def stop_the_third_row(event) -> None:
+        if event.kind == "started" and event.call is not None:
+            started.append(event.call)
+            if len(started) == 3:
+                event.call.stopper.stop()
+
+    stop_listening = magics.session.activity.listen(stop_the_third_row)
+    try:
+        shell.user_ns["items"] = [f"row {i}" for i in range(5)]
+        assert run(shell, "%%gpt4o --map items -o out --concurrency 1\nSay {item}").success
+    finally:
+        stop_listening()
+    summary = capsys.readouterr().out
+    assert len(router.requests) == 4
+    assert shell.user_ns["out"][2] is None
+    assert "5 rows · 4 answered · 0 failed · 1 not sent" in summary
+    assert shell.user_ns["out_errors"] == {2: "not sent"}
+    assert orjupyter.usage().calls == 4
+    shell.run_line_magic("gpt4o", "usage")
+    out = capsys.readouterr().out
+    assert "4 calls ·" in out
+    row = next(line for line in out.splitlines() if "--map items" in line)
+    assert row.endswith("4 rows · 4 answered · 0 failed · 4 calls")
+    # the run's re-run sends that row, and only it
+    assert run(shell, "%%gpt4o --map items -o out --concurrency 1\nSay {item}").success
+    assert len(router.requests) == 5
+    assert None not in shell.user_ns["out"]
+
+
 def test_images_travel_per_row_from_pil_images_and_asked_for_file_paths(shell, router, tmp_path):
     import pandas as pd
     from conftest import sent_images

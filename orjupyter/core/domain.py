@@ -306,6 +306,9 @@ class Reply:
     """A tool loop's calls, in the order they ran (`--tools`)."""
     rounds: int = 0
     """Requests a tool loop made (0: not a tool loop)."""
+    unsent: bool = False
+    """Stopped before its request left: no call was made and nothing is billed, so the
+    ledger keeps no row of it."""
     extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:

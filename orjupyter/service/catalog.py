@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, cast
@@ -130,7 +130,8 @@ class ModelCatalog:
             return to_reply(result, options.model, _unreachable)
         if not (state.id or result.response_id or result.sent):
             # never sent, or refused (HTTP error, no connection): nothing billed
-            return to_reply(result, options.model, lambda _state: Usage())
+            reply = to_reply(result, options.model, lambda _state: Usage())
+            return replace(reply, unsent=result.outcome == "stopped")
         await self.load_catalog(client)
         price = price_for(state.model or options.model, self.catalog)
         estimate_prompt = prompt_tokens([*self.system_parts(options), list(parts)])

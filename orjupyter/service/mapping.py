@@ -254,6 +254,8 @@ class MapRun:
             return
         finally:
             self.progress.held -= released
+        if reply.unsent:  # stopped before its request left: a row not sent, as if never dispatched
+            return
         self._settle(position, self._result(reply), reply.usage.cost, cached=reply.cached)
 
     def _released(self, hold: Decimal, reply: Reply, question: Question) -> Decimal:

@@ -144,13 +144,19 @@ class Session(Settling):
         doubt: str | None = None,
         quiet: bool = False,
     ) -> Reply:
-        """Record the call, show its end, then any warning (after the usage line)."""
+        """Record the call (unless it was never sent), show its end, then any warning
+        (after the usage line)."""
         if question.note:
             reply = replace(reply, attached=question.note)
-        try:
-            self.records.record(question, reply, reservation)
-        finally:
-            self.activity.recorded(flight, reply)
+        if reply.unsent:  # stopped before its request left: no call, nothing to record
+            self.records.release(reservation)
+            if flight is not None:
+                self.activity.ended(flight)
+        else:
+            try:
+                self.records.record(question, reply, reservation)
+            finally:
+                self.activity.recorded(flight, reply)
         if question.thread and reply.outcome == "ok" and not reply.tool_calls:
             turn = Turn.from_parts(question.parts, reply.text, question.options.exchange)
             self.threads.append(question.thread, turn)

@@ -254,6 +254,7 @@ class ToolLoop:
             tool_calls=(),
             steps=tuple(self.steps),
             rounds=len(self.rounds),
+            unsent=all(r.unsent for r in self.rounds),  # the loop sent nothing at all
             reasoning="\n\n".join(r.reasoning for r in self.rounds if r.reasoning),
             attached=" · ".join(filter(None, (self._summary(), last.attached))),
         )
