@@ -353,6 +353,32 @@ def test_a_row_stopped_before_its_request_left_is_no_call(shell, router, capsys,
     assert None not in shell.user_ns["out"]
 
 
+def test_the_runs_end_names_the_schema_only_when_the_cell_used_one(shell, router, capsys):
+    """A row whose answer came back empty has no value; the note under the summary says
+    where to look, and mentions an answer kept as `.text` only under `--schema` (the one
+    case where a row keeps its answer)."""
+    shell.user_ns["items"] = ["empty [[fake reply=]]", "full"]
+    assert run(shell, "%%gpt4o --map items -o out -f json\n{item}").success
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note.startswith("1 row without an answer: why is in out_errors; re-running")
+    assert "schema" not in note
+    assert shell.user_ns["out_errors"][0].text is None
+
+    shell.run_cell("from dataclasses import dataclass\n@dataclass\nclass Label:\n    kind: str")
+    try:
+        cell = "%%gpt4o --map items -o out --schema Label --retries 0\nLabel {item}"
+        assert run(shell, cell).success
+    finally:
+        for name in ("Label", "dataclass"):
+            shell.user_ns.pop(name, None)
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note.startswith(
+        "1 row without an answer: why is in out_errors (an answer that missed the schema is "
+        "its .text); re-running"
+    )
+    assert shell.user_ns["out_errors"][0].text == ""
+
+
 def test_images_travel_per_row_from_pil_images_and_asked_for_file_paths(shell, router, tmp_path):
     import pandas as pd
     from conftest import sent_images

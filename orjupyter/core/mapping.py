@@ -341,8 +341,9 @@ class RowError(str):
         return error
 
 
-def errors_note(progress: RunProgress, name: str | None) -> str | None:
-    """Where the run's end points for rows without an answer (None: every row has one)."""
+def errors_note(progress: RunProgress, name: str | None, *, schema: bool = False) -> str | None:
+    """Where the run's end points for rows without an answer (None: every row has one).
+    `schema`: the run used `--schema`, whose rows keep an answer that missed it as `.text`."""
     missing = progress.failed + progress.stopped + progress.unsent
     if not missing:
         return None
@@ -350,8 +351,9 @@ def errors_note(progress: RunProgress, name: str | None) -> str | None:
     if name is None:
         return f"{rows}: add -o NAME to keep why, by row, in NAME_errors"
     them = "them" if missing != 1 else "it"
+    kept = " (an answer that missed the schema is its .text)" if schema else ""
     return (
-        f"{rows}: why is in {name} (an answer that missed the schema is its .text); "
+        f"{rows}: why is in {name}{kept}; "
         f"re-running the cell asks {them} again (the answered ones come from the cache)"
     )
 

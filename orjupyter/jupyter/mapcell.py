@@ -153,6 +153,7 @@ async def run_map(
         retries=DEFAULT_RETRIES if args.retries is None else args.retries,
         remarks=[shadowed] if shadowed else [],
         errors_in=f"{args.output}_errors" if args.output else None,
+        schema=schema is not None,
     )
     results = await run.run()
     warning = magics.session.records.budget_warning(notebook)

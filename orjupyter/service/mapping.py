@@ -108,6 +108,8 @@ class MapRun:
     """Lines the run's end says after its own (a column that shadows a variable)."""
     errors_in: str | None = None
     """The variable that keeps why rows have no answer (`NAME_errors`), if any."""
+    schema: bool = False
+    """`--schema`: a row whose answer missed it keeps that answer (its error's `.text`)."""
     results: list[RowResult | None] = field(init=False)
     progress: RunProgress = field(init=False)
     active: set[_RowView] = field(default_factory=set)
@@ -335,7 +337,7 @@ class MapRun:
         lines = [self._note()]
         if self.progress.overbilled is not None and self.note != "overbilled":
             lines.append(overbilled_note(self.progress, capped=False))
-        lines += [*self.remarks, errors_note(self.progress, self.errors_in)]
+        lines += [*self.remarks, errors_note(self.progress, self.errors_in, schema=self.schema)]
         return "\n".join(line for line in lines if line) or None
 
     def _note(self) -> str | None:
