@@ -43,6 +43,24 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+KERNEL_MEMORY = """
+import gc
+def _status(name):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(name))
+def rss():
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as refs:  # the high-water mark starts again here
+        refs.write("5")
+    return _status("VmRSS:")
+top = lambda: _status("VmHWM:")
+"""
+"""Code for a kernel: `rss()` its RSS now (and its peak starts again from it), `top()` its
+peak RSS since (Linux VmHWM). Not `ru_maxrss`: a kernel started by fork and exec inherits
+its parent's there, so a benchmark process holding 170 MB gave every kernel a "peak" of at
+least that, and a run that grew the kernel by 60 MB "grew" 0 B."""
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

@@ -2,10 +2,10 @@
 `%gpt4o usage` over a 150,000-row ledger.
 
 1. 100,000 instant rows (`$BENCH_BIG_ROWS` to change) at `--concurrency 16` in a fresh
-   kernel: rows per second, the kernel's peak memory (`ru_maxrss`, and its growth over
-   the run), and the bytes the run's answer cache takes on disk. The baseline is a plain
-   `asyncio.gather` over `AsyncOpenAI` with a semaphore of 16, as many other prompts, in
-   another fresh kernel, on the same local server.
+   kernel: rows per second, the kernel's peak memory (its peak RSS during the run, and
+   that minus its RSS before), and the bytes the run's answer cache takes on disk. The
+   baseline is a plain `asyncio.gather` over `AsyncOpenAI` with a semaphore of 16, as
+   many other prompts, in another fresh kernel, on the same local server.
 2. The answer cache alone: 100,000 answers shaped like the local server's (a short answer,
    the request kept beside it) put into a `ResponseCache`: their bytes, and the bytes the
    file takes on disk (allocated blocks, its `-wal` and `-shm` included); the baseline is
@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _common import FakeServer, Row, log, median, ms, sandbox, size
+from _common import KERNEL_MEMORY, FakeServer, Row, log, median, ms, sandbox, size
 from _kernel import KernelSession
 from mapping import BASELINE
 
@@ -44,20 +44,9 @@ TARGET_VIEW_BYTES = 40e6
 TARGET_DISK_RATIO = 2.0
 
 GATHER = BASELINE  # asyncio.gather over the SDK, as the --map benchmark runs it
-RSS = """
-def _status(name):
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(name))
-def rss():
-    with open("/proc/self/clear_refs", "w") as refs:  # the high-water mark starts again here
-        refs.write("5")
-    return _status("VmRSS:")
-top = lambda: _status("VmHWM:")
-"""
 VIEW = """_c0 = time.process_time()
 get_ipython().run_line_magic("gpt4o", "usage")
 cpu = time.process_time() - _c0"""
-PEAK = "import resource\npeak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024"
 
 
 def _prompts(tag: str, rows: int) -> str:
@@ -69,17 +58,17 @@ def big_map(server: FakeServer) -> tuple[float, int, int, float, int, int]:
     from orjupyter.store.cache import ResponseCache
 
     with sandbox(server.url) as env, KernelSession(env) as kernel:
-        kernel.run(f"%load_ext orjupyter\n{PEAK}")
+        kernel.run(f"%load_ext orjupyter\n{KERNEL_MEMORY}")
         kernel.run(f"warm = {_prompts('warm', 20)}")
         kernel.run("%%gpt4o --map warm -o w\n{item}")
         kernel.run(f"items = {_prompts('big', BIG_ROWS)}")
-        kernel.run("before = peak()")
+        kernel.run("before = rss()")
         log(f"  --map of {BIG_ROWS:,} rows…")
         run = kernel.run(
             f"%%gpt4o --map items -o out --concurrency {CONCURRENCY}\n{{item}}", timeout=7200
         )
         check = kernel.run(
-            "n = sum(v is not None for v in out)", {"n": "n", "top": "peak()", "b": "before"}
+            "n = sum(v is not None for v in out)", {"n": "n", "top": "top()", "b": "before"}
         )
         if check.expression("n") != str(BIG_ROWS):
             raise RuntimeError(f"the map answered {check.expression('n')} of {BIG_ROWS} rows")
@@ -175,7 +164,7 @@ def usage_view(
 
     with sandbox(server.url) as env, KernelSession(env) as kernel:
         where = "get_ipython().magics_manager.registry['OrJupyterMagics'].notebook().key"
-        first = kernel.run(f"%load_ext orjupyter\n{PEAK}\n%gpt4o usage", {"key": where})
+        first = kernel.run("%load_ext orjupyter\n%gpt4o usage", {"key": where})
         notebook = first.expression("key").strip("'\"")
         log(f"  writing {LEDGER_ROWS:,} ledger rows…")
         rows = _ledger_rows(notebook)
@@ -186,16 +175,16 @@ def usage_view(
             db.executemany(f"INSERT INTO calls ({names}) VALUES ({values})", rows)
         db.close()
         del rows
-        kernel.run(f"import orjupyter, gc, time\n{RSS}")
+        kernel.run(f"import orjupyter, time\n{KERNEL_MEMORY}")
         views, cpu, grew = [], [], []
         for _ in range(runs):
-            kernel.run("gc.collect(); before = rss()")
+            kernel.run("before = rss()")
             view = kernel.run(VIEW, {"cpu": "cpu", "grew": "top() - before"})
             views.append(view.seconds)
             cpu.append(float(view.expression("cpu")))
             grew.append(int(view.expression("grew")))
         totals = [kernel.run("t = orjupyter.usage()").seconds for _ in range(runs)]
-        kernel.run("gc.collect(); before = rss()")
+        kernel.run("before = rss()")
         everything = kernel.run(
             "_l = get_ipython().magics_manager.registry['OrJupyterMagics'].session.records.ledger\n"
             f"_calls = _l.calls({notebook!r})",
@@ -231,7 +220,8 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
             "-",
             "-",
             None,
-            "ru_maxrss of the kernel after the run, and minus before it (the rows are made before)",
+            "the kernel's peak RSS during the run (VmHWM, reset just before it), and that "
+            "minus its RSS before (the rows are made before)",
         ),
         Row(
             f"--map {BIG_ROWS:,} rows: the answer cache on disk",

@@ -11,15 +11,15 @@ in time, memory and browser traffic.
    released) against the same run without it, both at `--max-tokens 200`, alternating in
    one kernel.
 3. 10,000 rows answered at once (the local server without delay), at `--concurrency 16`,
-   in a kernel: wall time, the kernel's peak-memory growth (`ru_maxrss`, and the same
-   for 2,500 rows in a fresh kernel to show growth per row), iopub bytes of the cell,
-   and the progress panel's update messages per second (its widgets' `update` comm
-   messages, over the run).
+   in a kernel: wall time, the kernel's peak-memory growth (its peak RSS during the run
+   minus its RSS before, and the same for 2,500 rows in a fresh kernel to show growth
+   per row), iopub bytes of the cell, and the progress panel's update messages per
+   second (its widgets' `update` comm messages, over the run).
 """
 
 from __future__ import annotations
 
-from _common import FakeServer, Row, log, median, sandbox, size
+from _common import KERNEL_MEMORY, FakeServer, Row, log, median, sandbox, size
 from _kernel import CellRun, KernelSession
 
 ROWS, CONCURRENCY, ANSWER_SECONDS = 64, 16, 0.3
@@ -97,15 +97,14 @@ def long_run(server: FakeServer, rows: int, gather: bool = False) -> tuple[CellR
     """A fresh kernel maps `rows` instant rows: the run, its peak-memory growth (bytes)
     and, with `gather`, the seconds `asyncio.gather` takes over as many other prompts."""
     with sandbox(server.url) as env, KernelSession(env) as kernel:
-        kernel.run("%load_ext orjupyter\nimport resource")
+        kernel.run(f"%load_ext orjupyter\n{KERNEL_MEMORY}")
         kernel.run(f"warm = {_prompts('warm', 20, 0)}")
         kernel.run("%%gpt4o --map warm -o w\n{item}")  # imports, connections, widgets
         kernel.run(f"items = {_prompts(f'long{rows}', rows, 0)}")
-        kernel.run("rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss")
+        kernel.run("rss0 = rss()")
         run = kernel.run(f"%%gpt4o --map items -o out --concurrency {CONCURRENCY}\n{{item}}")
         check = kernel.run(
-            "grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0\n"
-            "n = sum(v is not None for v in out)",
+            "grew = top() - rss0\nn = sum(v is not None for v in out)",
             {"grew": "grew", "n": "n"},
         )
         if check.expression("n") != str(rows):
@@ -115,7 +114,7 @@ def long_run(server: FakeServer, rows: int, gather: bool = False) -> tuple[CellR
             kernel.run(BASELINE.format(concurrency=CONCURRENCY))
             kernel.run(f"others = {_prompts(f'other{rows}', rows, 0)}")
             seconds = kernel.run("answers = await _baseline(others)").seconds
-        return run, int(check.expression("grew")) * 1024, seconds
+        return run, int(check.expression("grew")), seconds
 
 
 def panel_updates(run: CellRun) -> tuple[int, float]:
@@ -186,8 +185,8 @@ def measure(runs: int, server: FakeServer) -> list[Row]:
             f"{size(per_row)}/row",
             "linear, small",
             None,
-            "the kernel's ru_maxrss after the run minus before it (the rows themselves "
-            "are made before)",
+            "the kernel's peak RSS during the run (VmHWM, reset just before it) minus its "
+            "RSS before (the rows themselves are made before)",
         ),
         Row(
             f"--map {LONG_ROWS:,} rows: progress panel",
