@@ -60,6 +60,8 @@ def test_map_rows_that_were_sent_and_billed_never_say_not_sent(ip, hostile, tmp_
     errors = ip.user_ns["out_errors"]
     assert set(errors) == {0, 1}
     assert all("nested too deeply to read" in why for why in errors.values())
+    assert errors[0].endswith("; its text is out_errors[0].text")
+    assert ip.ev("out_errors[0].text").startswith("[[[[")  # the answer, kept where it says
     out = capsys.readouterr().out
     assert "2 failed" in out
     assert "not sent" not in out

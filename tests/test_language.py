@@ -165,8 +165,23 @@ def test_json_format_asks_for_json_and_stores_the_value(shell, router):
 
 
 def test_json_format_with_a_non_json_answer_is_a_clear_error(shell, router, capsys):
-    assert not run(shell, f"%%gpt4o -f json -o data\n{scripted('not json')}").success
-    assert "not valid JSON" in capsys.readouterr().err
+    """The line says where the text is and how to ask again, and both are so: the answer
+    is cached like any other, so only --no-cache asks again."""
+    cell = f"%%gpt4o -f json -o data\n{scripted('not json')}"
+    assert not run(shell, cell).success
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "the answer is not valid JSON (Expecting value at line 1); the text is kept in the "
+            "reply: use -o and .text, or re-run the cell with --no-cache to ask again"
+        )
+    )
+    assert shell.user_ns["data"].text == "not json"
+    assert not run(shell, cell).success
+    assert len(chat_requests(router)) == 1
+    assert not run(shell, cell.replace("-o data", "-o data --no-cache")).success
+    assert len(chat_requests(router)) == 2
 
 
 # -- aliases, one-liners, OpenRouter routing ---------------------------------------

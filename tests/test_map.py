@@ -353,16 +353,28 @@ def test_a_row_stopped_before_its_request_left_is_no_call(shell, router, capsys,
     assert None not in shell.user_ns["out"]
 
 
-def test_the_runs_end_names_the_schema_only_when_the_cell_used_one(shell, router, capsys):
-    """A row whose answer came back empty has no value; the note under the summary says
-    where to look, and mentions an answer kept as `.text` only under `--schema` (the one
-    case where a row keeps its answer)."""
+def test_the_runs_end_names_where_an_answers_text_is_only_when_a_row_kept_one(
+    shell, router, capsys
+):
+    """A row that failed without an answer has no `.text`; an answer that could not be used
+    (empty under -f json, off the --schema) keeps its text, and the run's end says where."""
+    shell.user_ns["items"] = ["refused [[fake status=400]]", "full"]
+    assert run(shell, "%%gpt4o --map items -o out -f json\n{item}").success
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note == (
+        "1 row without an answer: why is in out_errors; re-running the cell asks it again "
+        "(the answered ones come from the cache)"
+    )
+    assert shell.user_ns["out_errors"][0].text is None
+
     shell.user_ns["items"] = ["empty [[fake reply=]]", "full"]
     assert run(shell, "%%gpt4o --map items -o out -f json\n{item}").success
     note = capsys.readouterr().out.splitlines()[-1]
-    assert note.startswith("1 row without an answer: why is in out_errors; re-running")
-    assert "schema" not in note
-    assert shell.user_ns["out_errors"][0].text is None
+    assert note.startswith(  # an empty answer is never cached: a re-run asks again
+        "1 row without an answer: why is in out_errors (an answer that could not be used is "
+        "its .text: out_errors[0].text); re-running the cell asks it again"
+    )
+    assert shell.user_ns["out_errors"][0].text == ""
 
     shell.run_cell("from dataclasses import dataclass\n@dataclass\nclass Label:\n    kind: str")
     try:
@@ -373,10 +385,49 @@ def test_the_runs_end_names_the_schema_only_when_the_cell_used_one(shell, router
             shell.user_ns.pop(name, None)
     note = capsys.readouterr().out.splitlines()[-1]
     assert note.startswith(
-        "1 row without an answer: why is in out_errors (an answer that missed the schema is "
-        "its .text); re-running"
+        "1 row without an answer: why is in out_errors (an answer that could not be used is "
+        "its .text: out_errors[0].text); re-running the cell asks it again"
     )
     assert shell.user_ns["out_errors"][0].text == ""
+
+
+def test_a_row_answering_non_json_keeps_its_text_where_its_error_says(shell, router, capsys):
+    """-f json: a row whose answer is not JSON has no value, and its error names where the
+    model's text is; that is where it is, for a Series (also in `.attrs`) and a list. The
+    answer is cached like any other, so a re-run gives it again; --no-cache asks again."""
+    import pandas as pd
+
+    good = f"[[fake reply_b64={b64({'n': 1})}]]"
+    shell.user_ns["tickets"] = pd.Series([good, "[[fake reply=not_json]]"], index=["a", "b"])
+    assert run(shell, "%%gpt4o --map tickets -f json -o out\n{item}").success
+    note = capsys.readouterr().out.splitlines()[-1]
+    answers, errors = shell.user_ns["out"], shell.user_ns["out_errors"]
+    assert answers.tolist() == [{"n": 1}, None]
+    assert errors["b"] == (
+        "the answer is not valid JSON (Expecting value at line 1); its text is out_errors['b'].text"
+    )
+    assert shell.ev(errors["b"].split("its text is ")[1]) == "not json"
+    assert answers.attrs["errors"]["b"].text == "not json"
+    assert note == (
+        "1 row without an answer: why is in out_errors (an answer that could not be used is "
+        "its .text: out_errors['b'].text); re-running the cell gives it the same answer from "
+        "the cache (an answer that could not be read is cached like any other; --no-cache "
+        "asks every row again)"
+    )
+    assert run(shell, "%%gpt4o --map tickets -f json -o out\n{item}").success
+    assert len(router.requests) == 2  # both rows from the cache, as the note said
+    assert shell.user_ns["out_errors"]["b"].text == "not json"
+
+    shell.user_ns["items"] = ["[[fake reply=oops]]", good]
+    assert run(shell, "%%gpt4o --map items -f json -o listed --no-cache\n{item}").success
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert shell.user_ns["listed"] == [None, {"n": 1}]
+    error = shell.user_ns["listed_errors"][0]
+    assert error.endswith("; its text is listed_errors[0].text")
+    assert shell.ev("listed_errors[0].text") == "oops"
+    assert note.endswith(
+        "re-running the cell asks it again (the answered ones come from the cache)"
+    )
 
 
 def test_images_travel_per_row_from_pil_images_and_asked_for_file_paths(shell, router, tmp_path):
@@ -515,7 +566,8 @@ def test_schema_rows_are_asked_again_and_a_re_run_sends_only_the_failed_ones(she
     assert labels["kind"].tolist()[0::2] == ["sample", "sample"]  # w after a re-ask, y
     assert sorted(errors) == ["x", "z"]
     assert errors["x"].startswith("the answer does not match Label: $: missing 'kind' (2 ")
-    assert json.loads(errors["x"].text) == {"score": 1}  # the failed answer, as given
+    assert "its text is labels_errors['x'].text; re-run the cell to ask again" in errors["x"]
+    assert json.loads(shell.ev("labels_errors['x'].text")) == {"score": 1}  # as given
     assert errors["z"].startswith("HTTP 400")
     assert errors["z"].text is None
     out = capsys.readouterr().out

@@ -9,17 +9,16 @@ import pytest
 
 from orjupyter.core.errors import OptionError, PromptError
 from orjupyter.core.mapping import (
-    RowResult,
     RunProgress,
     cap_note,
     check_template,
-    errors_by_label,
     map_source,
     may_send,
     progress_text,
     summary_text,
 )
 from orjupyter.core.prompt import parse_template
+from orjupyter.core.unanswered import RowResult, errors_by_label
 
 
 def test_a_dataframe_row_offers_its_columns_the_row_and_its_label():
@@ -196,3 +195,37 @@ def test_errors_are_kept_by_label_and_unsent_rows_say_so():
     source = map_source({"a": 1, "b": 2, "c": 3}, "d")
     results = [RowResult("ok"), RowResult(error="HTTP 500"), None]
     assert errors_by_label(source, results) == {"b": "HTTP 500", "c": "not sent"}
+
+
+def test_a_rows_unusable_answer_is_named_by_the_code_that_reaches_it():
+    import numpy as np
+
+    from orjupyter.core.unanswered import kept_text, text_place, unusable
+
+    assert text_place("labels_errors", np.int64(20)) == "labels_errors[20].text"
+    assert text_place("labels_errors", "x") == "labels_errors['x'].text"
+    assert text_place(None, 3) is None  # without -o nothing is kept
+    why = "the answer is not valid JSON (Expecting value at line 1); the text is kept in the reply"
+    error = unusable(why, "oops", kept_text("out_errors", 2))
+    assert (error, error.text) == (
+        "the answer is not valid JSON (Expecting value at line 1); its text is out_errors[2].text",
+        "oops",
+    )
+
+
+def test_the_runs_end_says_which_rows_a_re_run_asks_again():
+    from orjupyter.core.unanswered import RowError, errors_note
+
+    progress = RunProgress(total=5, answered=2, failed=3)
+    schema_miss = RowResult(error=RowError("the answer does not match Label", text="{}"))
+    unreadable = RowResult(error=RowError("not valid JSON", text="oops"), replayed=True)
+    results = [RowResult("a"), schema_miss, RowResult("b"), unreadable, RowResult(error="HTTP 500")]
+    assert errors_note(progress, "out_errors", results, labels=range(5)) == (
+        "3 rows without an answer: why is in out_errors (an answer that could not be used is "
+        "its .text: out_errors[1].text); re-running the cell asks 2 of them again and gives "
+        "1 of them the same answer from the cache (an answer that could not be read is cached "
+        "like any other; --no-cache asks every row again)"
+    )
+    assert errors_note(progress, None, results, labels=range(5)) == (
+        "3 rows without an answer: add -o NAME to keep why, by row, in NAME_errors"
+    )

@@ -24,6 +24,20 @@ def extract_code(text: str) -> str:
     return (match.group(3) if match else text).strip("\n")
 
 
+KEPT_IN_REPLY = (
+    "; the text is kept in the reply: use -o and .text, or re-run the cell with --no-cache "
+    "to ask again"
+)
+"""A cell's advice when its answer could not be read (a `--map` row says its own)."""
+_ADVICE = re.compile(r"; the text is kept in the reply.*\Z", re.DOTALL)
+
+
+def without_advice(why: str) -> str:
+    """Why an answer could not be used, without the advice meant for a cell (where its
+    text is kept), for a caller that keeps the text elsewhere and says where."""
+    return _ADVICE.sub("", why)
+
+
 def parse_json(text: str) -> Any:
     """The answer as a Python value; a fenced ```json block is accepted too."""
     candidate = extract_code(text).strip()
@@ -31,8 +45,7 @@ def parse_json(text: str) -> Any:
         return json.loads(candidate)
     except json.JSONDecodeError as exc:
         raise FormatError(
-            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}); the text is "
-            "kept in the reply: use -o and .text, or re-run the cell"
+            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}){KEPT_IN_REPLY}"
         ) from None
     except RecursionError:
         raise too_deep() from None
@@ -122,10 +135,7 @@ def code_to_insert(fmt: Format, text: str) -> str:
 
 def too_deep() -> FormatError:
     """An answer nested deeper than Python can read (`[[[…]]]` thousands deep)."""
-    return FormatError(
-        "the answer's JSON is nested too deeply to read; the text is kept in the reply: use "
-        "-o and .text, or re-run the cell"
-    )
+    return FormatError(f"the answer's JSON is nested too deeply to read{KEPT_IN_REPLY}")
 
 
 def formats_help() -> str:

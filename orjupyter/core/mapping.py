@@ -329,35 +329,6 @@ def summary_text(progress: RunProgress) -> str:
     return " · ".join(fields)
 
 
-class RowError(str):
-    """Why a row has no answer; `.text` is the model's answer when there was one (an
-    answer that missed the `--schema`), else None."""
-
-    text: str | None
-
-    def __new__(cls, why: str, text: str | None = None) -> RowError:
-        error = super().__new__(cls, why)
-        error.text = text
-        return error
-
-
-def errors_note(progress: RunProgress, name: str | None, *, schema: bool = False) -> str | None:
-    """Where the run's end points for rows without an answer (None: every row has one).
-    `schema`: the run used `--schema`, whose rows keep an answer that missed it as `.text`."""
-    missing = progress.failed + progress.stopped + progress.unsent
-    if not missing:
-        return None
-    rows = f"{missing:,} row{'s' if missing != 1 else ''} without an answer"
-    if name is None:
-        return f"{rows}: add -o NAME to keep why, by row, in NAME_errors"
-    them = "them" if missing != 1 else "it"
-    kept = " (an answer that missed the schema is its .text)" if schema else ""
-    return (
-        f"{rows}: why is in {name}{kept}; "
-        f"re-running the cell asks {them} again (the answered ones come from the cache)"
-    )
-
-
 def shadowing(
     segments: Sequence[Segment], source: MapSource, namespace: Mapping[str, object]
 ) -> str | None:
@@ -377,24 +348,3 @@ def shadowing(
         f"{names}: {source.name}'s column, not the notebook variable of the same name (a "
         "column shadows a variable; rename one to use the variable)"
     )
-
-
-@dataclass
-class RowResult:
-    """One row's end: its value (None when missing) or why it has none."""
-
-    value: object = None
-    error: str | None = None
-
-
-def errors_by_label(source: MapSource, results: Sequence[RowResult | None]) -> dict[object, str]:
-    """Why each missing row is missing, by its label (unsent rows say so), each a
-    `RowError` (a `str` whose `.text` is the answer that missed the schema, if any)."""
-    errors: dict[object, str] = {}
-    for label, result in zip(source.labels, results, strict=True):
-        if result is None:
-            errors[label] = RowError("not sent")
-        elif result.error is not None:
-            error = result.error
-            errors[label] = error if isinstance(error, RowError) else RowError(error)
-    return errors

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from orjupyter.core.domain import Part, Reply
 from orjupyter.core.errors import FormatError
-from orjupyter.core.formats import Format
+from orjupyter.core.formats import Format, without_advice
 from orjupyter.core.request import CallOptions
 
 if TYPE_CHECKING:
@@ -44,9 +43,6 @@ class Question:
     it as a call of the same row (its `error` begins `asked again`)."""
 
 
-_ADVICE = re.compile(r"; the text is kept in the reply.*\Z", re.DOTALL)
-
-
 def judged(question: Question, reply: Reply) -> Reply:
     """The reply, `invalid` (with why) when it is a whole answer that is not the question's
     `--schema`; decided before the answer is cached, so a failure never is."""
@@ -58,5 +54,5 @@ def judged(question: Question, reply: Reply) -> Reply:
     try:
         validated(schema, reply.text)
     except FormatError as exc:
-        return replace(reply, outcome="invalid", error=_ADVICE.sub("", str(exc)))
+        return replace(reply, outcome="invalid", error=without_advice(str(exc)))
     return reply

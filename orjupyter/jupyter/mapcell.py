@@ -5,7 +5,8 @@ each row's question as it is dispatched, shows the run's progress and puts the a
 in `-o NAME` in the input's order: a pandas Series (or, with `--schema`, a DataFrame
 with one column per field) on the input's index, a list, or a dict. A row without an
 answer is `None`; why is in `NAME_errors` (a dict by row label, also
-`NAME.attrs["errors"]` for pandas).
+`NAME.attrs["errors"]` for pandas), where an answer that could not be used keeps its text
+(`NAME_errors[label].text`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ from orjupyter.core.formats import OUTPUT_FORMATS, Format
 from orjupyter.core.image_sources import image_maker
 from orjupyter.core.mapping import (
     MapSource,
-    RowResult,
     check_template,
-    errors_by_label,
     expression_names,
     map_source,
     shadowing,
@@ -35,6 +34,7 @@ from orjupyter.core.mapping import (
 from orjupyter.core.pdf import PdfError
 from orjupyter.core.prompt import Placeholder, build_parts, parse_template, resolve
 from orjupyter.core.question import Question
+from orjupyter.core.unanswered import RowResult, errors_by_label
 from orjupyter.jupyter.call_options import call_options, schema_named
 from orjupyter.jupyter.progress import run_view
 from orjupyter.jupyter.views import shows_widgets
@@ -144,7 +144,7 @@ async def run_map(
     run = MapRun(
         session=magics.session,
         rows=itertools.chain([first_row], rows),
-        total=len(source),
+        labels=source.labels,
         build=_built_once(build, first_row, first),
         convert=_converter(fmt, schema),
         view=run_view(shows_widgets(magics), options.model, magics.settings.updates_per_second),
@@ -153,7 +153,6 @@ async def run_map(
         retries=DEFAULT_RETRIES if args.retries is None else args.retries,
         remarks=[shadowed] if shadowed else [],
         errors_in=f"{args.output}_errors" if args.output else None,
-        schema=schema is not None,
     )
     results = await run.run()
     warning = magics.session.records.budget_warning(notebook)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -23,11 +23,8 @@ from orjupyter.core.domain import Reply, Totals
 from orjupyter.core.errors import NotSent, OrJupyterError
 from orjupyter.core.formats import Format
 from orjupyter.core.mapping import (
-    RowError,
-    RowResult,
     RunProgress,
     cap_note,
-    errors_note,
     may_send,
     overbilled_note,
     unpriced_note,
@@ -36,6 +33,7 @@ from orjupyter.core.pricing import OFFLINE_MODELS, info_for, price_for, prompt_t
 from orjupyter.core.question import Question
 from orjupyter.core.request import CallOptions
 from orjupyter.core.stream import StreamState
+from orjupyter.core.unanswered import RowError, RowResult, errors_note, kept_text, unusable
 from orjupyter.service.call import Stopper
 from orjupyter.service.session import Session
 from orjupyter.service.structured import reasked, remembering
@@ -96,7 +94,8 @@ Converter = Callable[[Reply], object]
 class MapRun:
     session: Session
     rows: Iterator[dict[str, object]]
-    total: int
+    labels: Sequence[object]
+    """Each row's label, in order (where a row's error says its unusable answer is)."""
     build: RowBuilder
     convert: Converter
     view: RunView
@@ -108,8 +107,6 @@ class MapRun:
     """Lines the run's end says after its own (a column that shadows a variable)."""
     errors_in: str | None = None
     """The variable that keeps why rows have no answer (`NAME_errors`), if any."""
-    schema: bool = False
-    """`--schema`: a row whose answer missed it keeps that answer (its error's `.text`)."""
     results: list[RowResult | None] = field(init=False)
     progress: RunProgress = field(init=False)
     active: set[_RowView] = field(default_factory=set)
@@ -118,8 +115,8 @@ class MapRun:
     note: str | None = None
 
     def __post_init__(self) -> None:
-        self.results = [None] * self.total
-        self.progress = RunProgress(self.total)
+        self.results = [None] * len(self.labels)
+        self.progress = RunProgress(len(self.labels))
         self.tasks: set[asyncio.Task[None]] = set()
         self.pause_until = 0.0
         self.waiting = 0
@@ -239,7 +236,7 @@ class MapRun:
         try:
             reply = await self._ask_within_budget(question)
             released = self._released(hold, reply, question)
-            kept, remember = "its text is this error's .text", remembering(self.session, question)
+            kept, remember = self._kept(position), remembering(self.session, question)
             reply = await reasked(
                 question, reply, self._again, self.retries, kept=kept, remember=remember
             )
@@ -258,7 +255,8 @@ class MapRun:
             self.progress.held -= released
         if reply.unsent:  # stopped before its request left: a row not sent, as if never dispatched
             return
-        self._settle(position, self._result(reply), reply.usage.cost, cached=reply.cached)
+        result = self._result(reply, position, question)
+        self._settle(position, result, reply.usage.cost, cached=reply.cached)
 
     def _released(self, hold: Decimal, reply: Reply, question: Question) -> Decimal:
         """Of a finished row's hold, what is given back: all of it once its bill is known,
@@ -308,7 +306,10 @@ class MapRun:
             finally:
                 self.waiting -= 1
 
-    def _result(self, reply: Reply) -> RowResult:
+    def _kept(self, position: int) -> str:
+        return kept_text(self.errors_in, self.labels[position])  # `NAME_errors[label].text`
+
+    def _result(self, reply: Reply, position: int, question: Question) -> RowResult:
         if reply.outcome == "stopped":
             return RowResult(error=STOPPED)
         if reply.outcome == "error":
@@ -318,9 +319,11 @@ class MapRun:
         try:
             return RowResult(value=self.convert(reply))
         except OrJupyterError as exc:
-            return RowResult(error=str(exc))
+            why = str(exc)
         except Exception as exc:  # sent and billed: the row says why it has no value
-            return RowResult(error=f"the answer could not be read ({type(exc).__name__})")
+            why = f"the answer could not be read ({type(exc).__name__})"
+        error = unusable(why, reply.text, self._kept(position))
+        return RowResult(error=error, replayed=is_cached(self.session, question))
 
     def _settle(self, position: int, result: RowResult, cost: Decimal, *, cached: bool) -> None:
         self.results[position] = result
@@ -337,7 +340,8 @@ class MapRun:
         lines = [self._note()]
         if self.progress.overbilled is not None and self.note != "overbilled":
             lines.append(overbilled_note(self.progress, capped=False))
-        lines += [*self.remarks, errors_note(self.progress, self.errors_in, schema=self.schema)]
+        errors = errors_note(self.progress, self.errors_in, self.results, self.labels)
+        lines += [*self.remarks, errors]
         return "\n".join(line for line in lines if line) or None
 
     def _note(self) -> str | None:
