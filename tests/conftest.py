@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 from notebook_support import loaded_shell, point_at
 
 from orjupyter.fakerouter import FakeRouter
 
 if TYPE_CHECKING:
     from jupyter_client.blocking.client import BlockingKernelClient
+
+# Hypothesis's per-example deadline is a timing assertion: on a loaded machine a
+# 2-microsecond example can take 400 ms and fail for no fault of the code. Off everywhere.
+settings.register_profile("orjupyter", deadline=None)
+settings.load_profile("orjupyter")
 
 TEST_KEY = "sk-or-v1-TESTKEY-0123456789abcdef-do-not-leak"
 
