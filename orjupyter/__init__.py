@@ -98,16 +98,20 @@ def _warm_up() -> None:
     import threading
     import time
 
-    from orjupyter.jupyter.magic import NO_CALL_RUNNING
+    from orjupyter.jupyter.magic import NO_CALL_RUNNING, WARMED
 
     paused = gc.isenabled()
     if paused:
         gc.disable()
     started = time.monotonic()
+    WARMED.clear()
 
     def load() -> None:
         try:
-            _import_all(importlib, WARM_UP)
+            try:
+                _import_all(importlib, WARM_UP)
+            finally:
+                WARMED.set()
             NO_CALL_RUNNING.wait(max(0.0, GC_PAUSE_LIMIT - (time.monotonic() - started)))
         finally:
             if paused:

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 NO_CALL_RUNNING = threading.Event()
 """Set while no `%%gpt4o` call is on its way (the kernel's warm-up waits for it)."""
 NO_CALL_RUNNING.set()
+WARMED = threading.Event()
+"""Set unless the kernel's warm-up is still importing what the first call needs."""
+WARMED.set()
+WARM_UP_WAIT = 60.0
+"""Seconds at most a call waits for the warm-up's imports before it imports on its own."""
 
 
 @magics_class
@@ -132,10 +137,13 @@ class OrJupyterMagics(Magics):
 
     async def ask(self, line: str, cell: str, default_model: str | None = None) -> None:
         self.recorder.exclude_current()  # a question is never context for the next one
-        from orjupyter.jupyter.asking import ask
-
         NO_CALL_RUNNING.clear()
         try:
+            # A call sent while the warm-up still imports waits for it rather than importing
+            # beside it: two threads importing at once take longer than one for both.
+            WARMED.wait(WARM_UP_WAIT)
+            from orjupyter.jupyter.asking import ask
+
             await ask(self, line, cell, default_model)
         finally:
             NO_CALL_RUNNING.set()
