@@ -26,92 +26,99 @@ if TYPE_CHECKING:
 PanelFactory = Callable[..., "Panel"]
 
 _COPY_JS = "navigator.clipboard.writeText(%s);"
+HIDDEN = "orj-hidden"
+"""The class that hides a part of the bar (answer.css), or the bar while an answer streams."""
+
+
+def _hide(widget: Any, hidden: bool) -> None:
+    if hidden:
+        widget.add_class(HIDDEN)
+    else:
+        widget.remove_class(HIDDEN)
 
 
 class Conversation:
     """One cell's answer and its follow-ups, with the action bar that extends them."""
 
     def __init__(self, session: Session, question: Question, make_panel: PanelFactory) -> None:
-        import ipywidgets as widgets
-
         self.session, self.question, self.make_panel = session, question, make_panel
         self.exchanges: list[Exchange] = []
         self.handle: Any = None
         self.busy = True  # until the cell's own answer is complete
         self.thread = question.thread or f"cell {question.cell} #{id(self):x}"
-        # Only the empty bar exists while the first answer streams: its controls are made
-        # when there is something to act on, off the path to the first token.
-        self.bar = widgets.HBox(
-            layout=widgets.Layout(display="none"), _dom_classes=("orj-actions",)
-        )
+        # No widget exists while the first answer streams: the bar is made when it is
+        # shown (with its controls, once there is something to act on), off the path to
+        # the first token and without a model the browser would be sent in vain.
+        self.bar: Any = None
+        self.copy_code_button: Any = None
         self.insert_cell: Any = None
 
-    def _build(self, code: str) -> None:
-        """The bar's controls. Every widget is a model the browser is sent: the controls
-        share one layout and one button style, and a hidden layout hides what is hidden."""
-        import ipywidgets as widgets
+    def _controls(self, code: str) -> tuple[Any, ...]:
+        """The bar's controls. Every widget is a model the browser is sent: they have no
+        layout or style models (`lean`), and Copy code only comes with code."""
+        from orjupyter.jupyter import lean
 
-        self.shown, self.hidden = widgets.Layout(), widgets.Layout(display="none")
-        self.button_style = widgets.ButtonStyle()
-        self.follow_up = widgets.Text(
-            placeholder="Ask a follow-up…", continuous_update=False, layout=self.shown
-        )
+        self.follow_up = lean.Text(placeholder="Ask a follow-up…", continuous_update=False)
         self.follow_up.observe(lambda _change: self.ask_follow_up(), names="value")
-        self.copy_code_button = self._button(
-            "Copy code", "Copy the last answer's (first Python) code block", self.copy_code,
-            layout=self.shown if code else self.hidden,
-        )  # fmt: skip
-        self.js = widgets.Output(layout=self.hidden)
-        self.bar.children = (
+        self.js = lean.Output(_dom_classes=(HIDDEN,))
+        return (
             self.follow_up,
             self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
             self._button("Regenerate", "Ask the last question again", self.regenerate),
             self._button("Copy", "Copy the last answer's Markdown", self.copy),
-            self.copy_code_button,
             self.js,
         )
 
     def _offer_code(self, code: str) -> None:
-        """Copy code and Insert as cell, for an answer with code; hidden otherwise."""
-        layout = self.shown if code else self.hidden
-        if self.copy_code_button.layout is not layout:
-            self.copy_code_button.layout = layout
-        if self.insert_cell is None and code:
+        """Copy code and Insert as cell, for an answer with code (made the first time an
+        answer has code); hidden otherwise."""
+        if code and self.copy_code_button is None:
             from orjupyter.jupyter.insert_cell import InsertCellButton
 
-            self.insert_cell = InsertCellButton(anchor=self.bar.model_id, layout=self.shown)
-            self.bar.children = (*self.bar.children, self.insert_cell)
+            self.copy_code_button = self._button(
+                "Copy code", "Copy the last answer's (first Python) code block", self.copy_code
+            )
+            self.insert_cell = InsertCellButton(anchor=self.bar.model_id, code=code)
+            self.bar.children = (*self.bar.children, self.copy_code_button, self.insert_cell)
+        for control in (self.copy_code_button, self.insert_cell):
+            if control is not None:
+                _hide(control, not code)
         if self.insert_cell is not None:
             self.insert_cell.code = code
 
-    def _button(
-        self, label: str, tooltip: str, action: Callable[[], None], layout: Any = None
-    ) -> Any:
-        import ipywidgets as widgets
+    def _button(self, label: str, tooltip: str, action: Callable[[], None]) -> Any:
+        from orjupyter.jupyter import lean
 
-        button = widgets.Button(
-            description=label, tooltip=tooltip, layout=layout or self.shown,
-            style=self.button_style,
-        )  # fmt: skip
+        button = lean.Button(description=label, tooltip=tooltip)
         button.on_click(lambda _button: action())
         return button
 
     def show(self) -> None:
-        """Display the (hidden) bar under the answer; call in the cell, after the panel."""
+        """Display the bar under the answer; call in the cell, after the panel. Shown
+        once the answer is complete, it comes with its controls; before (`--bg`), hidden
+        and empty until then."""
         from IPython.display import display
 
+        from orjupyter.jupyter import lean
+
+        controls = () if self.busy else self._controls(self.last_code())
+        classes = ("orj-actions", HIDDEN) if self.busy else ("orj-actions",)
+        self.bar = lean.HBox(controls, _dom_classes=classes)
+        if not self.busy:
+            self._offer_code(self.last_code())
         display({**self.bar._repr_mimebundle_(), "text/plain": ""}, raw=True)
 
     def done(self, panel: Panel) -> None:
         """A panel finished: remember the transcript and offer the actions."""
         self.handle = panel.handle
         self.exchanges = list(getattr(panel, "exchanges", self.exchanges))
-        code = self.last_code()
-        if not self.bar.children:
-            self._build(code)
-        self._offer_code(code)
         self.busy = False
-        self.bar.layout.display = "flex"
+        if self.bar is None:  # the bar is shown next, with its controls
+            return
+        if not self.bar.children:
+            self.bar.children = self._controls(self.last_code())
+        self._offer_code(self.last_code())
+        _hide(self.bar, False)
 
     def _busy(self) -> bool:
         return self.handle is None or self.busy
@@ -161,7 +168,7 @@ class Conversation:
 
     def _run(self, question: Question, earlier: Sequence[Exchange], text: str | None) -> None:
         self.busy = True
-        self.bar.layout.display = "none"
+        _hide(self.bar, True)
         panel = self.make_panel(
             handle=self.handle, earlier=earlier, question=text, on_done=self.done
         )
@@ -182,7 +189,7 @@ class Conversation:
                 panel.finish(failed, self.session.totals(question.notebook), question.fmt)
             finally:
                 self.busy = False
-                self.bar.layout.display = "flex"
+                _hide(self.bar, False)
 
         self.session.background.submit(answer())
 

@@ -22,6 +22,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from orjupyter.jupyter.lean import LeanState, no_layout, shipped
 from orjupyter.render.live import Delta
 
 _MODULE = Path(__file__).parent.parent / "static" / "answer_stream.js"
@@ -29,10 +30,11 @@ LINGER = 10.0
 """Seconds an ended answer's model stays open for a browser that has not loaded it yet."""
 
 
-class AnswerStream(anywidget.AnyWidget):
+class AnswerStream(LeanState, anywidget.AnyWidget):
     """The live answer (and its reasoning) of one cell, as the browser shows it."""
 
-    _esm = _MODULE
+    _esm = shipped(_MODULE.read_text(encoding="utf-8"))
+    layout = no_layout()
     key = traitlets.Unicode("").tag(sync=True)
     """Which answer the browser's views of this model draw."""
 

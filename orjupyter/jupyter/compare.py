@@ -76,13 +76,13 @@ class Column(Panel):
         self.reply: Reply | None = None
 
     def build(self) -> None:
-        import ipywidgets as widgets
+        from orjupyter.jupyter import lean
 
         super().build()
-        title = widgets.HTML(f'<div class="orj-model">{_escaped(self.model)}</div>')
+        title = lean.HTML(f'<div class="orj-model">{_escaped(self.model)}</div>')
         self.box.children = (self.box.children[0], title, *self.box.children[1:])
         self.box.add_class("orj-column")
-        self.box.layout = widgets.Layout(flex="1 1 240px", min_width="0")
+        self.box.layout = lean.Layout(flex="1 1 240px", min_width="0")
 
     def show(self) -> None:
         if self.comparison.widgets and not hasattr(self, "box"):

@@ -11,13 +11,16 @@ from pathlib import Path
 import anywidget
 import traitlets
 
+from orjupyter.jupyter.lean import LeanState, no_layout, shipped
+
 _MODULE = Path(__file__).parent.parent / "static" / "insert_cell.js"
 
 
-class InsertCellButton(anywidget.AnyWidget):
+class InsertCellButton(LeanState, anywidget.AnyWidget):
     """A button that adds `code` as a new code cell right below the cell showing `anchor`."""
 
-    _esm = _MODULE
+    _esm = shipped(_MODULE.read_text(encoding="utf-8"))
+    layout = no_layout()
     description = traitlets.Unicode("Insert as cell").tag(sync=True)
     code = traitlets.Unicode("").tag(sync=True)
     anchor = traitlets.Unicode("").tag(sync=True)  # model id of the widget the cell shows

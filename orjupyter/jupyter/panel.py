@@ -214,32 +214,28 @@ class Panel:
 
     def build(self) -> None:
         """The panel's widgets (`self.box`), not displayed yet."""
-        import ipywidgets as widgets
-        from ipywidgets.widgets.widget_string import HTMLStyle
-
+        from orjupyter.jupyter import lean
         from orjupyter.jupyter.answer_stream import AnswerStream
-        from orjupyter.render.markdown import style_tag
+        from orjupyter.render.stylesheet import panel_style_tag
 
-        # one layout and one text style for the whole panel: each is a model (a comm) of
-        # its own, sent to the browser when the panel opens
-        shared = {"layout": widgets.Layout()}
-        text = {**shared, "style": HTMLStyle()}
-        self.answer = AnswerStream(**shared)
+        # each widget is a model (a comm) the browser is sent when the panel opens and
+        # told of when it closes: no layout or style models (`lean`), the stylesheet
+        # gives the panel its look
+        self.answer = AnswerStream()
         line = progress_line(self.model, 0, 0, None)
-        self.status = widgets.HTML(self._status_html(line), **text)
-        self.stop_button = widgets.Button(
-            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)",
-            **shared,
-        )  # fmt: skip
+        self.status = lean.HTML(self._status_html(line))
+        self.stop_button = lean.Button(
+            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)"
+        )
         self.stop_button.on_click(lambda _button: self._stop())
-        footer = widgets.HBox([self.stop_button, self.status], **shared)
-        above = [widgets.HTML(style_tag(), **text)]
+        footer = lean.HBox([self.stop_button, self.status])
+        above = [lean.HTML(panel_style_tag())]
         if self.earlier or self.question:
             from orjupyter.render.report import transcript_html
 
-            above.append(widgets.HTML(transcript_html(self.earlier, self.question), **text))
+            above.append(lean.HTML(transcript_html(self.earlier, self.question)))
         classes = ("orj-panel", *NO_MATHS.split())  # a `$` in an answer is money
-        self.box = widgets.VBox([*above, self.answer, footer], _dom_classes=classes, **shared)
+        self.box = lean.VBox([*above, self.answer, footer], _dom_classes=classes)
         self.started = time.perf_counter()
 
     def _shown(self) -> None:

@@ -37,7 +37,7 @@ function insertBelow(notebook, index, source) {
 
 function reveal(el, at) {
   const page = el.closest(".jp-Notebook");
-  const cell = page && page.querySelector(`[data-windowed-list-index="${at}"]`);
+  const cell = page && page.querySelector('[data-windowed-list-index="' + at + '"]');
   if (cell) cell.scrollIntoView({ block: "nearest" });
 }
 
