@@ -360,10 +360,31 @@ BG_ANSWER = (
 )
 
 
+QUICK_BG_ANSWER = "A quick background answer, ended before the browser drew it live."
+
+
+def check_one_quick_bg_answer(notebook: NotebookPage, index: int) -> None:
+    """Cell `index` (a `--bg` cell asking for `QUICK_BG_ANSWER`) then the next cell run:
+    the answer shows once in its cell, and nowhere else."""
+    notebook.run(index)
+    final = notebook.wait_final(index, timeout=20)
+    assert normalise(final["answer"]) == normalise(QUICK_BG_ANSWER)
+    notebook.run_and_wait(index + 1)
+    for k in range(index, index + 2):
+        shown = notebook.output_area(k).inner_text()
+        assert shown.count(QUICK_BG_ANSWER) == (1 if k == index else 0), f"cell {k}: {shown!r}"
+    assert notebook.output_area(index).locator("div.orj-status").count() == 1
+
+
 def test_bg_final_answer_replaces_the_panel_and_is_saved(
     open_notebook: OpenNotebook, lab: JupyterLab
 ) -> None:
-    notebook = loaded(open_notebook, gpt4o(fake(BG_ANSWER, chunks=30, delay=0.05), "--bg -o r"))
+    notebook = loaded(
+        open_notebook,
+        gpt4o(fake(BG_ANSWER, chunks=30, delay=0.05), "--bg -o r"),
+        gpt4o(fake(QUICK_BG_ANSWER), "--bg"),
+        "6 * 7",
+    )
     notebook.run(1)
     panel_shown(notebook, 1)
     wait_for(lambda: notebook.prompt_number(1), 10, "cell A's prompt number (the cell ended)")
@@ -386,6 +407,9 @@ def test_bg_final_answer_replaces_the_panel_and_is_saved(
     assert "The last line of the background answer." in saved_html
     assert "word59" in saved_html
     assert "notebook total" in saved_html
+
+    # an answer that ends before the browser has drawn it live shows once too
+    check_one_quick_bg_answer(notebook, 2)
 
 
 # --- Jupyter Notebook 7 -------------------------------------------------------------
@@ -550,7 +574,10 @@ def test_a_frontend_without_anywidget_streams_with_stop_and_shows_the_answer(
     open_notebook_without_anywidget: OpenNotebook,
 ) -> None:
     notebook = loaded(
-        open_notebook_without_anywidget, gpt4o(fake(NB7_ANSWER, chunks=40, delay=0.1))
+        open_notebook_without_anywidget,
+        gpt4o(fake(NB7_ANSWER, chunks=40, delay=0.1)),
+        gpt4o(fake(QUICK_BG_ANSWER), "--bg"),
+        "6 * 7",
     )
     notebook.run(1)
     panel_shown(notebook, 1)
@@ -565,3 +592,5 @@ def test_a_frontend_without_anywidget_streams_with_stop_and_shows_the_answer(
     final = notebook.wait_final(1)
     assert normalise(final["answer"]) == normalise(NB7_ANSWER)
     assert final["error"] is None
+    # `--bg`: the live answer is never drawn here, and the answer shows once, in place
+    check_one_quick_bg_answer(notebook, 2)

@@ -152,6 +152,7 @@ class Panel:
         after_show: Callable[[], None] | None = None,
         total_name: str = "notebook total",
         background: bool = False,
+        console: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`handle`: an output to stream into instead of a new one (a follow-up replaces the
@@ -160,8 +161,10 @@ class Panel:
         the answer (the action bar); `total_name` is what the usage line calls the running
         total. In a cell, the final output is a new output below the live panel, which is
         then emptied; a follow-up's (`handle`) and a `background` answer's (`--bg`) arrive
-        after their cell has ended, so they replace the panel by its display id. `clock`
-        paces the refreshes (seconds)."""
+        after their cell has ended, so they replace the panel by its display id; `console`:
+        the cell came from a console (`views.from_a_console`), which applies no display
+        update, so a background answer that no front end drew live is printed there as a
+        new output too. `clock` paces the refreshes (seconds)."""
         from orjupyter.render.live import LiveAnswer
 
         self.reuse = handle
@@ -187,6 +190,7 @@ class Panel:
         self.stop_requested = False
         self.final: tuple[dict[str, str], dict[str, Any]] | None = None
         self.background = background
+        self.console = console
 
     @staticmethod
     def _status_html(text: str) -> str:
@@ -205,7 +209,12 @@ class Panel:
         from IPython.display import display
 
         self.build()
-        if self.background:
+        if self.background and self.console:
+            plain = (
+                f"{self.model}: answering in the background; the answer is printed once it "
+                "has ended (press Enter or run a cell to see it)"
+            )
+        elif self.background:
             plain = f"{self.model}: answering in the background… (the live panel needs widgets)"
         else:
             plain = f"{self.model}: answering… (the live panel needs widgets; the answer follows)"
@@ -331,6 +340,12 @@ class Panel:
             if self.on_done is not None:  # ready for the next action before it can be seen
                 self.on_done(self)
             self.handle.update(bundle, metadata=metadata(reply), raw=True)
+            if self.background and self.console and not self.answer.loaded:
+                from IPython.display import display
+
+                # a new output of the cell that asked (the loop runs in its context): the
+                # console prints it when it next reads outputs (Enter, or the next cell)
+                display(bundle, metadata=metadata(reply), raw=True)
             _close_tree(self.box)
             return
         live = self.handle  # None: answered from the cache, no panel was needed

@@ -5,7 +5,6 @@ no one can be asked)."""
 from __future__ import annotations
 
 import html
-import sys
 from argparse import Namespace
 from collections.abc import Mapping
 from dataclasses import replace
@@ -18,7 +17,7 @@ from orjupyter.core.question import Question
 from orjupyter.core.terminal import printable
 from orjupyter.core.tools import Tool, call_text, tool_for
 from orjupyter.jupyter.delivery import deliver
-from orjupyter.jupyter.views import answer_view, shows_widgets
+from orjupyter.jupyter.views import answer_view, reads_input, shows_widgets
 from orjupyter.render.report import tokens_text
 from orjupyter.render.tables import NO_MATHS
 from orjupyter.service.call import Stopper
@@ -169,9 +168,7 @@ class _Log:
 
     def can_ask_on_stdin(self) -> bool:
         """A terminal, or a kernel whose front end lets it read input (nbclient does not)."""
-        if self.kernel is None:
-            return sys.stdin is not None and not sys.stdin.closed
-        return bool(getattr(self.kernel, "_allow_stdin", False))
+        return reads_input(self.kernel)
 
     def cannot_ask(self, call: ToolCall) -> Decision:
         self.add(
