@@ -72,18 +72,21 @@ def test_an_answer_opens_no_layout_or_style_model_and_no_state_the_browser_has(k
 def test_the_action_bar_opens_with_its_controls_once_the_answer_is_shown(kernel):
     messages, _text = answered(kernel)
     final = final_index(messages)
-    before = {s["_model_name"] for s in opened(messages[:final])}
+    before = [s["_model_name"] for s in opened(messages[:final])]
     after = {s["_model_name"] for s in opened(messages[final:])}
-    assert "TextModel" not in before  # nothing of the bar while the answer streams
-    assert {"HBoxModel", "TextModel", "ButtonModel", "OutputModel"} <= after
+    assert "TextModel" not in before  # only the empty bar while the answer streams
+    assert before.count("HBoxModel") == 2  # the bar, and the panel's Stop with its status
+    assert {"TextModel", "ButtonModel", "OutputModel"} <= after
     assert "LayoutModel" not in after
-    # no model's state is sent again: the only updates are the status line's progress
+    # no model's state is sent again: besides the status line's progress, the bar is
+    # given its controls, once
     updates = [
         m["content"]["data"]["state"]
         for m in messages
         if m["msg_type"] == "comm_msg" and m["content"]["data"].get("method") == "update"
     ]
-    assert all(set(state) == {"value"} and "orj-status" in state["value"] for state in updates)
+    progress = [u for u in updates if set(u) == {"value"} and "orj-status" in u["value"]]
+    assert [set(u) for u in updates if u not in progress] == [{"children"}]
 
 
 def test_each_stylesheet_and_the_live_module_cross_once_with_only_their_own_rules(kernel):

@@ -46,10 +46,14 @@ class Conversation:
         self.handle: Any = None
         self.busy = True  # until the cell's own answer is complete
         self.thread = question.thread or f"cell {question.cell} #{id(self):x}"
-        # No widget exists while the first answer streams: the bar is made when it is
-        # shown (with its controls, once there is something to act on), off the path to
-        # the first token and without a model the browser would be sent in vain.
-        self.bar: Any = None
+        # Only the empty bar exists while the first answer streams: its controls are made
+        # when there is something to act on, off the path to the first token. The bar
+        # itself opens now, before the panel: opened only at the end, just after the
+        # panel's widgets closed, it left JupyterLab drawing them and raising an uncaught
+        # error in the page (its box view, now and then, under load).
+        from orjupyter.jupyter import lean
+
+        self.bar: Any = lean.HBox(_dom_classes=("orj-actions",))
         self.copy_code_button: Any = None
         self.insert_cell: Any = None
 
@@ -95,17 +99,11 @@ class Conversation:
 
     def show(self) -> None:
         """Display the bar under the answer; call in the cell, after the panel. Shown
-        once the answer is complete, it comes with its controls; before (`--bg`), hidden
-        and empty until then."""
+        before the answer is complete (`--bg`), it stays hidden until then."""
         from IPython.display import display
 
-        from orjupyter.jupyter import lean
-
-        controls = () if self.busy else self._controls(self.last_code())
-        classes = ("orj-actions", HIDDEN) if self.busy else ("orj-actions",)
-        self.bar = lean.HBox(controls, _dom_classes=classes)
-        if not self.busy:
-            self._offer_code(self.last_code())
+        if self.busy:
+            _hide(self.bar, True)
         display({**self.bar._repr_mimebundle_(), "text/plain": ""}, raw=True)
 
     def done(self, panel: Panel) -> None:
@@ -113,8 +111,6 @@ class Conversation:
         self.handle = panel.handle
         self.exchanges = list(getattr(panel, "exchanges", self.exchanges))
         self.busy = False
-        if self.bar is None:  # the bar is shown next, with its controls
-            return
         if not self.bar.children:
             self.bar.children = self._controls(self.last_code())
         self._offer_code(self.last_code())
