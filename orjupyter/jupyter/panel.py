@@ -129,12 +129,6 @@ LONG_ANSWER_INTERVAL = 0.25
 """Seconds between refreshes at least, once an answer is longer than a screen: its new end
 is below what the reader is reading, and each refresh is a message to the browser with
 its own envelope (about 600 bytes), so a long answer costs fewer bytes and less time."""
-FAST = SCREENFUL
-"""Characters a second past which no one reads an answer as it arrives (a fast model or
-server: most models send a few hundred)."""
-FAST_INTERVAL = 2.0
-"""Seconds between refreshes, past the first screenful, while the text since the last
-refresh arrived faster than `FAST`: each is a large append the reader skims anyway."""
 
 
 class Panel:
@@ -268,39 +262,17 @@ class Panel:
         self.state = state
         if self.first_token is None:
             self.first_token = time.perf_counter() - self.started
-        self._refresh_when_due()
-
-    def _refresh_when_due(self) -> None:
-        """Refresh now if it is time, else when it will be (unless a chunk comes first)."""
-        if self.state is None:
-            return
-        waited = self.clock() - self.last_flush
-        interval = self._interval(self.state, waited)
-        if waited >= interval:
+        now = self.clock()
+        interval = self.interval
+        if state.text_length + state.reasoning_length > SCREENFUL:
+            interval = max(interval, LONG_ANSWER_INTERVAL)
+        if now - self.last_flush >= interval:
             if self.pending is not None:
                 self.pending.cancel()
-                self.pending = None
             self._flush()
-        elif self.pending is None:
-            loop = asyncio.get_running_loop()
-            self.pending = loop.call_later(interval - waited, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self.pending = None
-        self._refresh_when_due()
-
-    def _interval(self, state: StreamState, waited: float) -> float:
-        """Seconds from the last refresh to the next, `waited` seconds after it: as the
-        setting says for the first screenful, `LONG_ANSWER_INTERVAL` at least past it, and
-        `FAST_INTERVAL` while the text since the last refresh came faster than `FAST`."""
-        length = state.text_length + state.reasoning_length
-        if length <= SCREENFUL:
-            return self.interval
-        interval = max(self.interval, LONG_ANSWER_INTERVAL)
-        unsent = length - self.fed - self.thought
-        if waited >= interval and unsent > FAST * waited:
-            return max(interval, FAST_INTERVAL)
-        return interval
+        elif self.pending is None:  # a refresh when the interval is up, if no chunk comes
+            delay = interval - (now - self.last_flush)
+            self.pending = asyncio.get_running_loop().call_later(delay, self._flush)
 
     def on_retry(self, attempt: int, delay: float, why: str) -> None:
         self.status.value = self._status_html(f"{self.model} · {retry_line(attempt, delay, why)}")
