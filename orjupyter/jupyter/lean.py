@@ -10,8 +10,9 @@ more when it closes. These widgets leave out what the browser knows already; the
 panel's look comes from its stylesheet (`static/answer.css`), so a widget needs a layout
 only to be hidden (`hidden()`).
 
-`LeanState` is also what the answer's anywidgets use (`AnswerStream`, `InsertCellButton`):
-the browser knows only the base defaults of those (no class, tooltip or layout).
+`LeanState` is also what the answer's anywidgets use (`AnswerStream`, `ActionBar`): the
+browser knows the base defaults of those (no class, tooltip or layout) and the defaults
+their own module assumes (`_module_defaults`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class LeanState:
 
     _always_sent: tuple[str, ...] = ()
     """Traits sent even when they hold their default (some frontends read them)."""
+    _module_defaults: tuple[str, ...] = ()
+    """Traits whose default the widget's own module assumes when they are not sent."""
 
     def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
         parent: Any = super()  # the widget class this is mixed into
@@ -48,7 +51,7 @@ class LeanState:
         core = str(widget._model_module).startswith(_CORE)
         for name in list(state):
             kept = name in _IDENTITY or name in self._always_sent
-            known = core or name in _BASE_DEFAULTS  # a default the browser has too
+            known = core or name in _BASE_DEFAULTS or name in self._module_defaults
             if not kept and known and _is_default(widget, name, state[name]):
                 del state[name]
         return state
@@ -115,3 +118,9 @@ def no_layout() -> Any:
 def hidden() -> Any:
     """A layout that hides the widgets that share it (one model for all of them)."""
     return Layout(display="none")
+
+
+def shown(widget: Any, plain: str) -> dict[str, Any]:
+    """The output that shows `widget`, and says `plain` where no widget can be drawn."""
+    view = {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+    return {"application/vnd.jupyter.widget-view+json": view, "text/plain": plain}
