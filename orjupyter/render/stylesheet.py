@@ -1,9 +1,11 @@
 """The stylesheets of what orjupyter shows: the final output's and the live panel's, each
-`static/answer.css` (what both show: answers, the status line) and its own rules.
+`static/answer.css` (what both show: answers, the status line) and its own rules, and the
+action bar's.
 
-Each is sent with what it styles, so the saved notebook keeps its look: the final output
-carries its `<style>` element, the live panel a widget holding its own. Each carries only
-its own rules, so the browser is not sent the other's once per answer.
+The final output carries its `<style>` element, so the saved notebook keeps its look. The
+live panel's and the action bar's go to a page once, with their widget's module
+(`jupyter/answer_stream.py`'s `PageWidget`). Each carries only its own rules, so the
+browser is not sent the other's once per answer.
 """
 
 from __future__ import annotations
@@ -19,11 +21,6 @@ def style_tag() -> str:
     return f"<style>{answer_css()}</style>"
 
 
-def panel_style_tag() -> str:
-    """The live panel's stylesheet as a `<style>` element."""
-    return f"<style>{panel_css()}</style>"
-
-
 @cache
 def answer_css() -> str:
     """The stylesheet of final outputs: answers, comparisons, the action bar
@@ -36,6 +33,12 @@ def panel_css() -> str:
     """The stylesheet of the live panel: answers as they stream, Stop and the status line
     (`orjupyter/static/answer.css` and `panel.css`)."""
     return _stylesheet("answer.css") + _stylesheet("panel.css")
+
+
+@cache
+def actions_css() -> str:
+    """The stylesheet of the action bar under an answer (`orjupyter/static/actions.css`)."""
+    return _stylesheet("actions.css")
 
 
 def _stylesheet(name: str) -> str:
