@@ -2,9 +2,9 @@
 
 A `%%gpt4o` cell streams into its live panel, then shows the final output and the action
 bar. Each widget model is a message when it opens (and one when it closes), each with an
-envelope of about 600 bytes: the panel opens only the models it shows, each with only
-what the browser does not know already, and every asset and every character of the
-answer crosses once per place it is shown.
+envelope of about 600 bytes: the panel and the bar are one model each, opened with only
+what the browser does not know already; their modules and stylesheets cross once per
+page, and every character of the answer once per place it is shown.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import json
 import re
 from typing import Any
 
+from orjupyter.jupyter.actions import ActionBar
 from orjupyter.jupyter.answer_stream import AnswerStream
-from orjupyter.render.stylesheet import _stylesheet, answer_css, panel_css
+from orjupyter.render.stylesheet import _stylesheet, actions_css, answer_css, panel_css
 
 CELL = "%%gpt4o -o reply\nTell me a long story. [[fake words=1200 delay=0.003]]"
 
@@ -69,36 +70,59 @@ def test_an_answer_opens_no_layout_or_style_model_and_no_state_the_browser_has(k
         assert None not in state.values(), state
 
 
-def test_the_action_bar_opens_with_its_controls_once_the_answer_is_shown(kernel):
+MOST_MODELS = 2
+"""An answer's widgets: its live panel and its action bar, each one model."""
+
+
+def test_an_answer_opens_at_most_two_models_and_sends_no_state_again_but_the_bars(kernel):
     messages, _text = answered(kernel)
-    final = final_index(messages)
-    before = [s["_model_name"] for s in opened(messages[:final])]
-    after = {s["_model_name"] for s in opened(messages[final:])}
-    assert "TextModel" not in before  # only the empty bar while the answer streams
-    assert before.count("HBoxModel") == 2  # the bar, and the panel's Stop with its status
-    assert {"TextModel", "ButtonModel", "OutputModel"} <= after
-    assert "LayoutModel" not in after
-    # no model's state is sent again: besides the status line's progress, the bar is
-    # given its controls, once
+    assert 1 <= len(opened(messages)) <= MOST_MODELS
     updates = [
         m["content"]["data"]["state"]
         for m in messages
         if m["msg_type"] == "comm_msg" and m["content"]["data"].get("method") == "update"
     ]
-    progress = [u for u in updates if set(u) == {"value"} and "orj-status" in u["value"]]
-    assert [set(u) for u in updates if u not in progress] == [{"children"}]
+    # the status line comes with the answer's refreshes; the bar is revealed, once
+    assert [set(u) <= {"busy", "code", "anchor"} for u in updates] == [True]
+    final = final_index(messages)
+    assert not [m for m in messages[final:] if m["msg_type"] == "comm_open"]
+    statuses = [
+        m["content"]["data"]["content"]["status"]
+        for m in messages
+        if m["msg_type"] == "comm_msg" and "status" in m["content"]["data"].get("content", {})
+    ]
+    assert statuses
+    assert all(s.startswith("openai/gpt-4o") for s in statuses), statuses
 
 
-def test_each_stylesheet_and_the_live_module_cross_once_with_only_their_own_rules(kernel):
+def module_reply(kernel: Any, comm_id: str) -> dict[str, Any]:
+    """Ask a model for its module, as the page's first model of its kind does."""
+    ask = {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "module"}}}
+    kernel.shell_channel.send(kernel.session.msg("comm_msg", ask))
+    while True:
+        message = kernel.get_iopub_msg(timeout=30)
+        content = message["content"]
+        if message["msg_type"] == "comm_msg" and content["comm_id"] == comm_id:
+            return dict(content["data"]["content"])
+
+
+def test_the_modules_and_their_stylesheets_cross_only_to_a_page_that_asks(kernel):
     messages, _text = answered(kernel)
     raw = [json.dumps(m["content"]) for m in messages]
-    for asset in (panel_css(), answer_css(), AnswerStream._esm):
-        assert sum(json.dumps(asset)[1:-1] in text for text in raw) == 1
-    (live,) = [s["value"] for s in opened(messages) if "<style>" in str(s.get("value", ""))]
+    for asset in (panel_css(), actions_css(), AnswerStream._module, ActionBar._module):
+        assert not any(json.dumps(asset)[1:-1] in text for text in raw)
+    assert sum(json.dumps(answer_css())[1:-1] in text for text in raw) == 1  # the final output
     shown = messages[final_index(messages)]["content"]["data"]["text/html"]
-    assert rules(live) & rules(_stylesheet("output.css")) == set()
     assert rules(shown) & rules(_stylesheet("panel.css")) == set()
-    assert rules(_stylesheet("answer.css")) <= rules(live) & rules(shown)
+    assert rules(shown) & rules(actions_css()) == set()
+    (bar,) = [
+        m["content"]["comm_id"]
+        for m in messages
+        if m["msg_type"] == "comm_open" and "key" not in m["content"]["data"]["state"]
+    ]
+    assert module_reply(kernel, bar) == {"module": ActionBar._module, "css": actions_css()}
+    assert rules(panel_css()) & rules(_stylesheet("output.css")) == set()
+    assert rules(_stylesheet("answer.css")) <= rules(panel_css()) & rules(shown)
 
 
 def test_the_answer_crosses_once_live_and_once_per_final_representation(kernel):
@@ -122,4 +146,4 @@ def test_the_answer_crosses_once_live_and_once_per_final_representation(kernel):
     assert len(shown["text/html"]) < len(text) + len(answer_css()) + 1000  # its markup
     # nothing else carries it: not a widget's state, the metadata, nor another output
     others = [m for m in messages if m is not final and m not in deltas]
-    assert max(len(json.dumps(m["content"])) for m in others) < len(panel_css()) + 1000
+    assert max(len(json.dumps(m["content"])) for m in others) < 3000

@@ -65,7 +65,7 @@ class PageWidget(LeanState, anywidget.AnyWidget):
 
     def heard(self, content: dict[str, Any]) -> None:
         """A message from the browser's side: {"event": "loaded"} once a browser loaded the
-    model, or one of the widget's own."""
+        model, or one of the widget's own."""
 
 
 def _answer_assets() -> tuple[str, str]:

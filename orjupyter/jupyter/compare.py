@@ -122,7 +122,9 @@ class Column(Panel):
         if not self.comparison.widgets or getattr(self, "answer", None) is None:
             return
         line = usage_line(reply, totals, self.comparison.total_name)
-        self.answer.tell({"status": line, "stop": "Stopped" if reply.outcome == "stopped" else "Done"})
+        self.answer.tell(
+            {"status": line, "stop": "Stopped" if reply.outcome == "stopped" else "Done"}
+        )
 
 
 class Comparison:
