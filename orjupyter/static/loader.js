@@ -21,7 +21,8 @@ async function receive({ module, css }) {
   try {
     page.done((await import(url)).default);
   } catch (error) {
-    page.got = false; // the next model asks again
+    // the next model asks again
+    page.got = false;
     style.remove();
     console.error(error);
   }
@@ -35,7 +36,8 @@ function initialize({ model }) {
   let cleanup = null;
   const heard = (msg) => (msg.module ? page.got || receive(msg) : on(msg));
   model.on("msg:custom", heard);
-  model.send({ event: page.got ? "loaded" : "module" }); // "module" says loaded too
+  // "module" says the model is loaded too: the kernel may close it without breaking the page
+  model.send({ event: page.got ? "loaded" : "module" });
   page.ready.then((widget) => {
     if (gone) return;
     ({ heard: on, cleanup } = widget.initialize({ model }));
