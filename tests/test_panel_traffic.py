@@ -29,9 +29,14 @@ STYLE_MODELS = {
 }
 
 
+FIRST = "%%gpt4o\nSay hello. [[fake words=5]]"
+
+
 def answered(kernel: Any) -> tuple[list[dict[str, Any]], str]:
-    """The iopub messages of one `%%gpt4o` cell, and the answer's text."""
+    """The iopub messages of a `%%gpt4o` cell (not the kernel's first, which also carries
+    the widgets' modules), and the answer's text."""
     kernel.execute_interactive("%load_ext orjupyter", timeout=60, output_hook=lambda _m: None)
+    kernel.execute_interactive(FIRST, timeout=120, output_hook=lambda _m: None)
     messages: list[dict[str, Any]] = []
     reply = kernel.execute_interactive(
         CELL, timeout=120, output_hook=messages.append, user_expressions={"text": "reply.text"}
@@ -147,3 +152,28 @@ def test_the_answer_crosses_once_live_and_once_per_final_representation(kernel):
     # nothing else carries it: not a widget's state, the metadata, nor another output
     others = [m for m in messages if m is not final and m not in deltas]
     assert max(len(json.dumps(m["content"])) for m in others) < 3000
+
+
+def test_a_kernels_first_answer_brings_the_modules_unasked_once(kernel):
+    """A page asks for the modules, but a kernel busy in a tool the model called answers only
+    when the tool is done: so its first answer sends them before it is asked."""
+    kernel.execute_interactive("%load_ext orjupyter", timeout=60, output_hook=lambda _m: None)
+    firsts: list[dict[str, Any]] = []
+    kernel.execute_interactive(FIRST, timeout=120, output_hook=firsts.append)
+    again: list[dict[str, Any]] = []
+    kernel.execute_interactive(FIRST, timeout=120, output_hook=again.append)
+    sent = [
+        m["content"]["data"]["content"]
+        for m in firsts
+        if m["msg_type"] == "comm_msg" and "module" in m["content"]["data"].get("content", {})
+    ]
+    assert sorted(sent, key=json.dumps) == sorted(
+        [
+            {"module": AnswerStream._module, "css": panel_css()},
+            {"module": ActionBar._module, "css": actions_css()},
+        ],
+        key=json.dumps,
+    )
+    raw = [json.dumps(m["content"]) for m in again]
+    for asset in (AnswerStream._module, ActionBar._module):
+        assert not any(json.dumps(asset)[1:-1] in text for text in raw)

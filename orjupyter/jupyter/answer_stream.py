@@ -8,8 +8,8 @@ sent twice and no widget is made per block. Where a frontend cannot draw the wid
 final output (an ordinary HTML output) still shows the answer.
 
 A model carries only a small loader (`static/loader.js`); its module and stylesheet are
-sent once per page, when the page's first model of the kind asks for them
-(`PageWidget`).
+sent once per page, when the page's first model of the kind asks for them, and unasked
+with the kernel's first model of the kind (`PageWidget`).
 
 A model is closed only once a browser has loaded it (its loader says "loaded"), or
 `LINGER` seconds after the answer ended: anywidget gives a model 2 s to load and raises an
@@ -43,10 +43,18 @@ def loader(module: str, css: str) -> str:
     return shipped(source.replace("__KEY__", key))
 
 
+_PUSHED: set[str] = set()
+"""The modules (with their stylesheets) this kernel sent unasked, with its first model
+of each kind of widget (a class per model: anywidget subclasses each instance): a page
+asks for them, but a kernel busy in a long computation (a tool the model called, say)
+answers only when it is done, and until then the page would draw nothing. The page's
+loader ignores a module it has already."""
+
+
 class PageWidget(LeanState, anywidget.AnyWidget):
     """An anywidget whose module (`_module`) and stylesheet (`_page_css`) cross to each page
     once: a model opens with the loader alone, and the kernel sends them to a browser
-    that asks ({"event": "module"})."""
+    that asks ({"event": "module"}), and unasked with its first model of the kind."""
 
     _module = ""
     _page_css = ""
@@ -55,6 +63,9 @@ class PageWidget(LeanState, anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_msg(self._heard)
+        if self._module not in _PUSHED:  # see `_PUSHED`
+            _PUSHED.add(self._module)
+            self.send({"module": self._module, "css": self._page_css})
 
     def _heard(self, _widget: object, content: object, _buffers: object) -> None:
         if content == {"event": "module"}:  # a browser loaded the model, and needs both
