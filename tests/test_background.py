@@ -8,7 +8,7 @@ import time
 import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
-from notebook_support import click
+from notebook_support import is_live_panel, press_stop
 
 
 def execute(client, code: str) -> tuple[dict, str]:
@@ -39,7 +39,7 @@ def test_bg_can_be_stopped(router, kernel):
     while comm_id is None:
         msg = kernel.get_iopub_msg(timeout=10)
         state = msg["content"].get("data", {}).get("state", {})
-        if msg["msg_type"] == "comm_open" and state.get("description") == "Stop":
+        if msg["msg_type"] == "comm_open" and is_live_panel(state):
             comm_id = msg["content"]["comm_id"]
     while kernel.get_shell_msg(timeout=10)["parent_header"].get("msg_id") != msg_id:
         pass
@@ -47,7 +47,7 @@ def test_bg_can_be_stopped(router, kernel):
     while not router.requests and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
-    click(kernel, comm_id)
+    press_stop(kernel, comm_id)
     _, printed = execute(kernel, "print(r.wait().outcome, len(r.text.split()))")
     outcome, words = printed.split()
     assert outcome == "stopped"

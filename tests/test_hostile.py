@@ -439,6 +439,32 @@ def dumped(obj: object) -> str:
     return json.dumps(obj, default=str)
 
 
+def test_the_live_status_line_never_holds_a_reflected_key(hostile):
+    import json
+
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    messages: list[dict] = []
+    try:
+        for code in (
+            "%load_ext orjupyter",
+            "%config OrJupyter.max_retries = 2",
+            "%%gpt4o -o reply\n[[hostile reflect=429]]",
+        ):
+            client.execute_interactive(code, timeout=120, output_hook=messages.append)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    statuses = [
+        m["content"]["data"]["content"]["status"]
+        for m in messages
+        if m["msg_type"] == "comm_msg" and "status" in m["content"]["data"].get("content", {})
+    ]
+    assert any("retrying in" in status for status in statuses), statuses
+    assert leaks(json.dumps(messages, default=str)) == []
+
+
 def test_a_saved_notebook_never_holds_a_reflected_key(hostile, tmp_path):
     import json
 
@@ -482,7 +508,8 @@ def test_a_saved_notebook_never_holds_a_reflected_key(hostile, tmp_path):
     # it really ran against the hostile server, which really reflected the key
     assert len(hostile.requests) >= 8
     assert saved.count("<key hidden>") >= 5
-    assert "retrying in" in saved or "attempt 1" in saved
+    retried = [r for r in hostile.requests if "reflect=429" in json.dumps(r)]
+    assert len(retried) == 3  # asked, then retried twice (the live status line said so)
     assert "incomplete answer" in saved
     assert "Your key is <key hidden>" in saved
     # …and the key is nowhere: notebook (outputs and widget state), log, ledger, WAL, CSV

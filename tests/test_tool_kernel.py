@@ -124,20 +124,18 @@ def test_the_panels_status_line_says_which_call_runs_and_what_it_waits_for(route
     said: list[str] = []
 
     def keep(msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "comm_msg":
-            value = msg["content"]["data"].get("state", {}).get("value")
-            if isinstance(value, str) and "orj-status" in value:
+        if msg["msg_type"] == "comm_msg":  # the live panel's refreshes carry its status
+            value = msg["content"]["data"].get("content", {}).get("status")
+            if isinstance(value, str):
                 said.append(value)
 
     cell = "%%gpt4o --tools lookup --no-cache\n[[fake call=lookup]] Go"
     kernel.execute_interactive(cell, timeout=60, output_hook=keep)
-    running = [
-        n for n, v in enumerate(said) if "round 1 · running lookup(city=&#x27;sample&#x27;)…" in v
-    ]
+    running = [n for n, v in enumerate(said) if "round 1 · running lookup(city='sample')…" in v]
     waiting = [
         n
         for n, v in enumerate(said)
-        if "round 2 · waiting for the model&#x27;s answer to 1 result…" in v
+        if "round 2 · waiting for the model's answer to 1 result…" in v
     ]
     assert running, said
     assert waiting, said
