@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orjupyter.render.markdown import (
-    MAX_HIGHLIGHT_CHARS,
     BlockSplitter,
     answer_css,
     answer_html,
     render_markdown,
     style_tag,
 )
+from orjupyter.render.parser import MAX_HIGHLIGHT_CHARS
 
 # What the output may contain, written out here rather than imported from the module.
 SAFE_ATTRIBUTES: dict[str, set[str]] = {
