@@ -314,3 +314,15 @@ def test_the_first_words_of_an_answer_need_no_markdown_parser():
     assert [name for name in ("markdown_it", "nh3", "pygments") if name in before] == []
     after = modules_after(code + "live.delta('\\n\\nNext paragraph\\n')\n")
     assert {"markdown_it", "nh3"} <= after
+
+
+def test_a_plain_one_line_question_in_a_terminal_leaves_what_only_some_cells_need(router):
+    """Terminal IPython (no kernel, no warm-up): `%gpt4o Hello` answers, and loads nothing
+    that only a cell with a value, a PDF, `--schema`, `--tools`, `--map` or `--compare`
+    needs."""
+    loaded = modules_after(
+        LOAD
+        + "shell.run_cell('%gpt4o --no-cache -o reply Hello [[fake words=3]]')\n"
+        + "assert shell.user_ns['reply'].outcome == 'ok', shell.user_ns.get('reply')\n"
+    )
+    assert [name for name in ONLY_SOME_CELLS if name in loaded] == []
