@@ -30,7 +30,7 @@ class Traffic:
     type_bytes: Counter[str]
     updates: int
     flushes: int
-    """Updates of the status line: one per panel refresh."""
+    """Updates of the status line (they come with the panel's refreshes)."""
     streaming_seconds: float
     busiest_second: int
     wire_bytes: int
@@ -48,7 +48,6 @@ def traffic(run: CellRun) -> Traffic:
     types: Counter[str] = Counter()
     type_bytes: Counter[str] = Counter()
     opened: set[str] = set()
-    status: set[str] = set()
     flushes = 0
     update_times: list[float] = []
     update_bytes = final_bytes = 0
@@ -57,8 +56,6 @@ def traffic(run: CellRun) -> Traffic:
         kind = message.msg_type
         if kind == "comm_open":
             opened.add(message.content["comm_id"])
-            if "orj-status" in str(message.content.get("data", {}).get("state", {})):
-                status.add(message.content["comm_id"])
         method = ""
         if kind == "comm_msg":
             method = str(message.content.get("data", {}).get("method", ""))
@@ -69,7 +66,8 @@ def traffic(run: CellRun) -> Traffic:
         if method in ("update", "custom") and message.content["comm_id"] in opened:
             update_times.append(when)
             update_bytes += message.wire_bytes
-            flushes += message.content["comm_id"] in status
+            told = message.content.get("data", {}).get("content") or {}
+            flushes += "status" in told
         elif kind == "display_data" and shown is None:
             shown = when
         elif kind == "display_data":  # the final output (and the action bar under it)

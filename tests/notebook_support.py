@@ -65,6 +65,18 @@ def loaded_shell() -> Iterator[object]:
         shell.config.update(before)
 
 
+def is_live_panel(state: dict[str, Any]) -> bool:
+    """Whether a widget's opening state is an answer's live panel (which draws Stop)."""
+    return state.get("_model_name") == "AnyModel" and "status" in state
+
+
+def press_stop(client: Any, comm_id: str) -> None:
+    """Click a live panel's Stop in a running kernel, as its module does: a custom comm
+    message on the shell channel."""
+    content = {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "stop"}}}
+    client.shell_channel.send(client.session.msg("comm_msg", content))
+
+
 def click(client: Any, comm_id: str) -> None:
     """Click a widget button in a running kernel, as the browser's widget manager does: a
     comm message on the shell channel."""

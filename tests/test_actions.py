@@ -35,11 +35,10 @@ class Iopub:
             elif msg["msg_type"] == "display_data" and "orjupyter" in content["metadata"]:
                 self.answers.append(content)
 
-    def find(self, model: str, **state) -> str | None:
+    def bar(self) -> str | None:
+        """The action bar: the answer's widget that is not its live panel."""
         for comm_id, known in self.widgets.items():
-            if known.get("_model_name") == model and all(
-                known.get(k) == v for k, v in state.items()
-            ):
+            if known.get("_model_name") == "AnyModel" and "key" not in known:
                 return comm_id
         return None
 
@@ -52,15 +51,12 @@ def test_follow_up_and_regenerate_continue_the_cell(router, kernel):
     kernel.execute_interactive("%load_ext orjupyter", timeout=60)
     iopub = Iopub(kernel)
     kernel.execute("%%gpt4o -o first\nWhat is a p-value?")
-    iopub.pump(lambda: iopub.find("TextModel", placeholder="Ask a follow-up…") and iopub.answers)
-    box = iopub.find("TextModel", placeholder="Ask a follow-up…")
+    iopub.pump(lambda: iopub.bar() and iopub.answers)
+    bar = iopub.bar()
 
-    # type a follow-up and press Enter: the frontend sends the new value
-    send(
-        kernel,
-        box,
-        {"method": "update", "state": {"value": "And in one sentence?"}, "buffer_paths": []},
-    )
+    # type a follow-up and press Enter: the bar's module sends it
+    ask = {"event": "ask", "text": "And in one sentence?"}
+    send(kernel, bar, {"method": "custom", "content": ask})
     iopub.pump(lambda: len(chat_requests(router)) == 2 and len(iopub.updates) >= 3)
     messages = chat_requests(router)[-1].body["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
@@ -72,9 +68,8 @@ def test_follow_up_and_regenerate_continue_the_cell(router, kernel):
     assert iopub.updates[-1]["transient"] == iopub.answers[0]["transient"]  # same output
 
     # regenerate the follow-up: asked again, uncached, replacing the last answer
-    regenerate = iopub.find("ButtonModel", description="Regenerate")
     before = len(iopub.updates)
-    send(kernel, regenerate, {"method": "custom", "content": {"event": "click"}})
+    send(kernel, bar, {"method": "custom", "content": {"event": "regenerate"}})
     iopub.pump(lambda: len(chat_requests(router)) == 3 and len(iopub.updates) >= before + 2)
     again = chat_requests(router)[-1].body["messages"]
     assert [m["role"] for m in again] == ["user", "assistant", "user"]
@@ -87,14 +82,10 @@ def test_a_refused_follow_up_says_why_in_place(router, kernel):
     kernel.execute_interactive("%load_ext orjupyter", timeout=60)
     iopub = Iopub(kernel)
     kernel.execute("%%gpt4o --max-tokens 20\nA short question")
-    iopub.pump(lambda: iopub.find("TextModel", placeholder="Ask a follow-up…") and iopub.answers)
+    iopub.pump(lambda: iopub.bar() and iopub.answers)
     kernel.execute_interactive("%gpt4o budget 0.0001", timeout=30)
-    box = iopub.find("TextModel", placeholder="Ask a follow-up…")
-    send(
-        kernel,
-        box,
-        {"method": "update", "state": {"value": "Tell me everything"}, "buffer_paths": []},
-    )
+    ask = {"event": "ask", "text": "Tell me everything"}
+    send(kernel, iopub.bar(), {"method": "custom", "content": ask})
     iopub.pump(lambda: any("refused" in u["data"]["text/plain"] for u in iopub.updates))
     final = iopub.updates[-1]["data"]["text/plain"]
     assert final.count("I received 1 part") == 1  # the first answer is still there

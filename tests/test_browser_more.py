@@ -551,26 +551,22 @@ def open_notebook_without_anywidget(
         server.stop()
 
 
-def test_a_frontend_without_anywidget_keeps_the_bar_and_hides_only_insert(
+def test_a_frontend_without_anywidget_shows_the_answer_and_hides_the_bars_placeholder(
     open_notebook_without_anywidget: OpenNotebook,
 ) -> None:
     answer = f"Here:\n\n```python\n{NB7_CODE}\n```\n"
     notebook = loaded(open_notebook_without_anywidget, gpt4o(fake(answer, chunks=3)))
     notebook.run(1)
-    notebook.wait_final(1)
-    actions = notebook.output_area(1).locator(".orj-actions")
-    actions.wait_for(state="visible", timeout=20_000)
-    for label in ("Ask", "Regenerate", "Copy", "Copy code"):
-        assert actions.locator("button", has_text=label).first.is_visible(), label
-    # the widget that could not load is there, and hidden: no error box in the bar
-    failed = actions.locator(".jupyter-widgets-error-widget")
-    wait_for(lambda: failed.count() == 1, 10, "the unloadable widget's placeholder")
+    final = notebook.wait_final(1)
+    assert NB7_CODE in final["answer"]
+    # the bar (a widget this frontend cannot draw) is there, and hidden: no error box
+    failed = notebook.output_area(1).locator(".jupyter-widgets-error-widget")
+    wait_for(lambda: failed.count() == 1, 10, "the unloadable bar's placeholder")
     assert not failed.is_visible()
-    assert not actions.locator("button", has_text="Insert as cell").count()
-    assert "javascript error" not in actions.inner_text().lower()
+    assert "error" not in notebook.output_area(1).inner_text().lower()
 
 
-def test_a_frontend_without_anywidget_streams_with_stop_and_shows_the_answer(
+def test_a_frontend_without_anywidget_streams_and_shows_the_answer_once_complete(
     open_notebook_without_anywidget: OpenNotebook,
 ) -> None:
     notebook = loaded(
@@ -580,15 +576,6 @@ def test_a_frontend_without_anywidget_streams_with_stop_and_shows_the_answer(
         "6 * 7",
     )
     notebook.run(1)
-    panel_shown(notebook, 1)
-    panel = notebook.cell(1).locator(".orj-panel")
-    # the live answer cannot be drawn here: its placeholder is hidden, Stop and the status
-    # line still work while it streams
-    failed = panel.locator(".jupyter-widgets-error-widget")
-    wait_for(lambda: failed.count() == 1, 10, "the unloadable widget's placeholder")
-    assert not failed.is_visible()
-    assert panel.locator("button", has_text="Stop").is_visible()
-    wait_for(lambda: "streaming" in panel.locator(".orj-status").inner_text(), 10, "progress")
     final = notebook.wait_final(1)
     assert normalise(final["answer"]) == normalise(NB7_ANSWER)
     assert final["error"] is None

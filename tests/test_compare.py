@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
-from notebook_support import click, emptied
+from notebook_support import emptied, is_live_panel, press_stop
 from test_stop import run_quietly
 
 from orjupyter.fakerouter import FakeRouter
@@ -119,7 +119,7 @@ def stop_buttons(client, deadline: float, count: int) -> list[str]:
         if msg["msg_type"] != "comm_open":
             continue
         state = msg["content"]["data"].get("state", {})
-        if state.get("_model_name") == "ButtonModel" and state.get("description") == "Stop":
+        if is_live_panel(state):
             found.append(msg["content"]["comm_id"])
     assert len(found) == count, "the comparison's Stop buttons never appeared"
     return found
@@ -133,7 +133,7 @@ def test_one_stop_stops_only_its_model(router: FakeRouter, kernel) -> None:
     while len(router.requests) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)  # every stream has begun
     time.sleep(1.0)
-    click(kernel, buttons[1])
+    press_stop(kernel, buttons[1])
     reply = kernel.get_shell_msg(timeout=60)
     while reply["parent_header"].get("msg_id") != msg_id:
         reply = kernel.get_shell_msg(timeout=60)
@@ -198,18 +198,18 @@ def test_a_stopped_column_shows_stopped_and_its_bill_while_the_others_stream(
     while len(router.requests) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)  # every stream has begun
     time.sleep(0.5)
-    click(kernel, buttons[0])
+    press_stop(kernel, buttons[0])
     seen: list[str] = []  # in the order the front end receives them
     while True:
         msg = kernel.get_iopub_msg(timeout=60)
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         kind, content = msg["msg_type"], msg["content"]
-        if kind == "comm_msg":
-            state = content["data"].get("state", {})
-            if "stopped" in str(state.get("value", "")):
-                seen.append(f"status: {state['value']}")
-            if state.get("description") == "Stopped":
+        if kind == "comm_msg" and content["data"].get("method") == "custom":
+            told = content["data"]["content"]  # a column's news, as its module reads it
+            if "stopped" in str(told.get("status", "")):
+                seen.append(f"status: {told['status']}")
+            if told.get("stop") == "Stopped":
                 seen.append("button: Stopped")
         elif kind in ("display_data", "update_display_data") and "cheapest" in str(
             content["data"].get("text/plain", "")

@@ -14,12 +14,11 @@ from hypothesis import strategies as st
 
 from orjupyter.render.markdown import (
     BlockSplitter,
-    answer_css,
     answer_html,
     render_markdown,
-    style_tag,
 )
 from orjupyter.render.parser import MAX_HIGHLIGHT_CHARS
+from orjupyter.render.stylesheet import answer_css, panel_css, style_tag
 
 # What the output may contain, written out here rather than imported from the module.
 SAFE_ATTRIBUTES: dict[str, set[str]] = {
@@ -325,8 +324,9 @@ def selectors(css: str) -> list[str]:
     return found
 
 
-def test_the_stylesheet_is_scoped_and_fetches_nothing():
-    css = answer_css().lower()
+@pytest.mark.parametrize("stylesheet", [answer_css, panel_css])
+def test_the_stylesheet_is_scoped_and_fetches_nothing(stylesheet):
+    css = stylesheet().lower()
     assert "url(" not in css
     assert "@import" not in css
     assert "</" not in css

@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 
 import openai
-from notebook_support import click
+from notebook_support import press_stop
 from test_stop import find_stop_button, run_quietly
 
 from orjupyter.core.domain import Usage
@@ -73,7 +73,7 @@ def test_a_stopped_answer_gets_its_exact_bill(router: FakeRouter, kernel) -> Non
     msg_id = kernel.execute("%%gpt4o -o r\n[[fake words=400 delay=0.03]]")
     comm_id, _ = find_stop_button(kernel, started + 30)
     time.sleep(0.8)
-    click(kernel, comm_id)
+    press_stop(kernel, comm_id)
     updates: list[str] = []
     while True:  # the cell ends at once: it does not wait for the bill
         msg = kernel.get_iopub_msg(timeout=30)

@@ -1,6 +1,6 @@
 """Stop: a click on the panel's Stop button ends a streaming answer in a real kernel.
 
-The click is sent the way the browser's widget manager sends it (a comm message on the
+The click is sent the way the panel's module sends it (a custom comm message on the
 shell channel) while the `%%gpt4o` cell is still running.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from jupyter_client.manager import start_new_kernel
-from notebook_support import click
+from notebook_support import is_live_panel, press_stop
 
 
 def run_quietly(client, code: str) -> None:
@@ -26,7 +26,7 @@ def find_stop_button(client, deadline: float) -> tuple[str, list[dict]]:
         if msg["msg_type"] != "comm_open":
             continue
         state = msg["content"]["data"].get("state", {})
-        if state.get("_model_name") == "ButtonModel" and state.get("description") == "Stop":
+        if is_live_panel(state):
             return msg["content"]["comm_id"], seen
     raise AssertionError("the panel's Stop button never appeared")
 
@@ -38,7 +38,7 @@ def test_stop_click_ends_a_streaming_answer(router, kernel):
     comm_id, _ = find_stop_button(kernel, started + 30)
     # let some text arrive, then click Stop as the browser would
     time.sleep(1.0)
-    click(kernel, comm_id)
+    press_stop(kernel, comm_id)
     reply = kernel.get_shell_msg(timeout=30)
     while reply["parent_header"].get("msg_id") != msg_id:
         reply = kernel.get_shell_msg(timeout=30)

@@ -1,21 +1,25 @@
 """What a finished answer offers: a follow-up box, Regenerate, Copy, Copy code and Insert as cell.
 
 The bar is its own output under the answer, shown by the cell (so it lands there) and
-revealed when the answer is complete. Its buttons run in the background loop, and their
-answers replace the cell's answer output through its display id, so the saved notebook
-keeps the whole conversation as ordinary outputs. When the notebook is reopened without
-a kernel, the answer's stylesheet hides the bar's dead widget placeholder.
+revealed when the answer is complete: one widget (`ActionBar`) whose module draws its
+controls. Its follow-ups run in the background loop, and their answers replace the cell's
+answer output through its display id, so the saved notebook keeps the whole conversation
+as ordinary outputs. Insert as cell and Copy code work in the browser (`code`); Copy asks
+the kernel for the last answer's text. When the notebook is reopened without a kernel (or
+the front end has no anywidget), the answer's stylesheet hides the bar's placeholder.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import traitlets
+
 from orjupyter.core.domain import Reply, TextPart, Usage
 from orjupyter.core.formats import code_to_insert
+from orjupyter.jupyter.answer_stream import _STATIC, PageWidget, loader
 from orjupyter.render.report import Exchange
 
 if TYPE_CHECKING:
@@ -25,102 +29,84 @@ if TYPE_CHECKING:
 
 PanelFactory = Callable[..., "Panel"]
 
-_COPY_JS = "navigator.clipboard.writeText(%s);"
+
+def _bar_assets() -> tuple[str, str]:
+    from orjupyter.jupyter.lean import shipped
+    from orjupyter.render.stylesheet import actions_css
+
+    return shipped((_STATIC / "action_bar.js").read_text(encoding="utf-8")), actions_css()
+
+
+class ActionBar(PageWidget):
+    """The bar's one widget: its controls are drawn by its module (`static/action_bar.js`);
+    Ask, Regenerate and Copy come to the kernel as messages."""
+
+    _module, _page_css = _bar_assets()
+    _esm = loader(_module, _page_css)
+    _module_defaults = ("busy", "code", "anchor")
+    busy = traitlets.Bool(True).tag(sync=True)
+    """Hidden while an answer streams."""
+    code = traitlets.Unicode("").tag(sync=True)
+    """What Copy code and Insert as cell take ("": they are hidden)."""
+    anchor = traitlets.Unicode("").tag(sync=True)
+    """The bar's own model id: Insert as cell finds the cell that shows it."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__()
+        self.conversation = conversation
+
+    def heard(self, content: dict[str, Any]) -> None:
+        event, text = content.get("event"), content.get("text")
+        if event == "ask" and isinstance(text, str):
+            self.conversation.ask_follow_up(text)
+        elif event == "regenerate":
+            self.conversation.regenerate()
+        elif event == "copy" and self.conversation.exchanges:
+            self.send({"copy": self.conversation.exchanges[-1].reply.text})
 
 
 class Conversation:
     """One cell's answer and its follow-ups, with the action bar that extends them."""
 
     def __init__(self, session: Session, question: Question, make_panel: PanelFactory) -> None:
-        import ipywidgets as widgets
-
         self.session, self.question, self.make_panel = session, question, make_panel
         self.exchanges: list[Exchange] = []
         self.handle: Any = None
-        self.busy = True  # until the cell's own answer is complete
         self.thread = question.thread or f"cell {question.cell} #{id(self):x}"
-        # Only the empty bar exists while the first answer streams: its controls are made
-        # when there is something to act on, off the path to the first token.
-        self.bar = widgets.HBox(
-            layout=widgets.Layout(display="none"), _dom_classes=("orj-actions",)
-        )
-        self.insert_cell: Any = None
+        # The bar opens now, before the panel, hidden until the answer is complete: opened
+        # only at the end, just after the panel closed, it left JupyterLab drawing the
+        # panel and raising an uncaught error in the page (now and then, under load).
+        self.bar = ActionBar(self)
 
-    def _build(self, code: str) -> None:
-        """The bar's controls. Every widget is a model the browser is sent: the controls
-        share one layout and one button style, and a hidden layout hides what is hidden."""
-        import ipywidgets as widgets
-
-        self.shown, self.hidden = widgets.Layout(), widgets.Layout(display="none")
-        self.button_style = widgets.ButtonStyle()
-        self.follow_up = widgets.Text(
-            placeholder="Ask a follow-up…", continuous_update=False, layout=self.shown
-        )
-        self.follow_up.observe(lambda _change: self.ask_follow_up(), names="value")
-        self.copy_code_button = self._button(
-            "Copy code", "Copy the last answer's (first Python) code block", self.copy_code,
-            layout=self.shown if code else self.hidden,
-        )  # fmt: skip
-        self.js = widgets.Output(layout=self.hidden)
-        self.bar.children = (
-            self.follow_up,
-            self._button("Ask", "Ask the follow-up in this conversation", self.ask_follow_up),
-            self._button("Regenerate", "Ask the last question again", self.regenerate),
-            self._button("Copy", "Copy the last answer's Markdown", self.copy),
-            self.copy_code_button,
-            self.js,
-        )
-
-    def _offer_code(self, code: str) -> None:
-        """Copy code and Insert as cell, for an answer with code; hidden otherwise."""
-        layout = self.shown if code else self.hidden
-        if self.copy_code_button.layout is not layout:
-            self.copy_code_button.layout = layout
-        if self.insert_cell is None and code:
-            from orjupyter.jupyter.insert_cell import InsertCellButton
-
-            self.insert_cell = InsertCellButton(anchor=self.bar.model_id, layout=self.shown)
-            self.bar.children = (*self.bar.children, self.insert_cell)
-        if self.insert_cell is not None:
-            self.insert_cell.code = code
-
-    def _button(
-        self, label: str, tooltip: str, action: Callable[[], None], layout: Any = None
-    ) -> Any:
-        import ipywidgets as widgets
-
-        button = widgets.Button(
-            description=label, tooltip=tooltip, layout=layout or self.shown,
-            style=self.button_style,
-        )  # fmt: skip
-        button.on_click(lambda _button: action())
-        return button
+    @property
+    def busy(self) -> bool:
+        return self.bar.busy
 
     def show(self) -> None:
-        """Display the (hidden) bar under the answer; call in the cell, after the panel."""
+        """Display the bar under the answer; call in the cell, after the panel. Shown
+        before the answer is complete (`--bg`), it stays hidden until then."""
         from IPython.display import display
 
-        display({**self.bar._repr_mimebundle_(), "text/plain": ""}, raw=True)
+        from orjupyter.jupyter.lean import shown
+
+        display(shown(self.bar, ""), raw=True)
 
     def done(self, panel: Panel) -> None:
         """A panel finished: remember the transcript and offer the actions."""
         self.handle = panel.handle
         self.exchanges = list(getattr(panel, "exchanges", self.exchanges))
-        code = self.last_code()
-        if not self.bar.children:
-            self._build(code)
-        self._offer_code(code)
-        self.busy = False
-        self.bar.layout.display = "flex"
+        with self.bar.hold_sync():  # one message
+            self.bar.code = self.last_code()
+            self.bar.anchor = self.bar.model_id
+            self.bar.busy = False
 
     def _busy(self) -> bool:
         return self.handle is None or self.busy
 
-    def ask_follow_up(self) -> None:
-        text = self.follow_up.value.strip()
+    def ask_follow_up(self, text: str) -> None:
+        text = text.strip()
         if not text or self._busy():
             return
-        self.follow_up.value = ""
         self._seed_thread()
         question = replace(
             self.question,
@@ -160,8 +146,7 @@ class Conversation:
         self.session.threads.append(self.thread, Turn.from_parts(self.question.parts, first))
 
     def _run(self, question: Question, earlier: Sequence[Exchange], text: str | None) -> None:
-        self.busy = True
-        self.bar.layout.display = "none"
+        self.bar.busy = True
         panel = self.make_panel(
             handle=self.handle, earlier=earlier, question=text, on_done=self.done
         )
@@ -181,28 +166,12 @@ class Conversation:
                 )
                 panel.finish(failed, self.session.totals(question.notebook), question.fmt)
             finally:
-                self.busy = False
-                self.bar.layout.display = "flex"
+                self.bar.busy = False
 
         self.session.background.submit(answer())
-
-    def _run_js(self, script: str) -> None:
-        from IPython.display import Javascript, display
-
-        self.js.clear_output()
-        with self.js:
-            display(Javascript(script))
-
-    def copy(self) -> None:
-        if self.exchanges:
-            self._run_js(_COPY_JS % json.dumps(self.exchanges[-1].reply.text))
 
     def last_code(self) -> str:
         """The code Copy code and Insert as cell take from the last answer ("" if none)."""
         if not self.exchanges:
             return ""
         return code_to_insert(self.question.fmt, self.exchanges[-1].reply.text)
-
-    def copy_code(self) -> None:
-        if code := self.last_code():
-            self._run_js(_COPY_JS % json.dumps(code))

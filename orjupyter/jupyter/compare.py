@@ -75,14 +75,8 @@ class Column(Panel):
         self.comparison = comparison
         self.reply: Reply | None = None
 
-    def build(self) -> None:
-        import ipywidgets as widgets
-
-        super().build()
-        title = widgets.HTML(f'<div class="orj-model">{_escaped(self.model)}</div>')
-        self.box.children = (self.box.children[0], title, *self.box.children[1:])
-        self.box.add_class("orj-column")
-        self.box.layout = widgets.Layout(flex="1 1 240px", min_width="0")
+    def build(self, heading: str = "") -> None:
+        super().build(heading or self.model)
 
     def show(self) -> None:
         if self.comparison.widgets and not hasattr(self, "box"):
@@ -125,13 +119,12 @@ class Column(Panel):
         bill in its status line, and its Stop button done."""
         from orjupyter.render.report import usage_line
 
-        if not self.comparison.widgets or getattr(self, "status", None) is None:
+        if not self.comparison.widgets or getattr(self, "answer", None) is None:
             return
-        if self.status.comm is None:  # the finished comparison replaced the columns
-            return
-        self.status.value = self._status_html(usage_line(reply, totals, self.comparison.total_name))
-        self.stop_button.disabled = True
-        self.stop_button.description = "Stopped" if reply.outcome == "stopped" else "Done"
+        line = usage_line(reply, totals, self.comparison.total_name)
+        self.answer.tell(
+            {"status": line, "stop": "Stopped" if reply.outcome == "stopped" else "Done"}
+        )
 
 
 class Comparison:
@@ -210,9 +203,3 @@ class Comparison:
         self.handle = replace_live(self.handle, bundle, meta)
         self.box = None
         _close_tree(box)
-
-
-def _escaped(text: str) -> str:
-    import html
-
-    return html.escape(text)

@@ -1,15 +1,15 @@
 """Views of a streaming answer: the ipywidgets panel, and plain text for terminals.
 
-A view only shows state, and reads only what is new in it. The panel's answer is one
-widget (`AnswerStream`) that the kernel appends to, at most `updates_per_second` (and never
-more than 25) times a second: each refresh sends the new text and the HTML of the blocks
-that finished, once, so the bytes sent to the browser grow with the answer, not faster.
+A view only shows state, and reads only what is new in it. The panel is one widget
+(`AnswerStream`: the answer, its status line and Stop) that the kernel appends to, at most
+`updates_per_second` (and never more than 25) times a second: each refresh sends the new
+text and the HTML of the blocks that finished, once, with the status line once a second,
+so the bytes sent to the browser grow with the answer, not faster.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +20,6 @@ from orjupyter.core.formats import Format
 from orjupyter.core.stream import StreamState
 from orjupyter.core.terminal import PrintableStream, printable
 from orjupyter.render.report import Exchange, metadata, progress_line, transcript_bundle, usage_line
-from orjupyter.render.tables import NO_MATHS
 from orjupyter.service.call import Stopper
 
 
@@ -186,10 +185,6 @@ class Panel:
         self.background = background
         self.console = console
 
-    @staticmethod
-    def _status_html(text: str) -> str:
-        return f'<span class="orj-status">{html.escape(text)}</span>'
-
     def start(self, stopper: Stopper) -> None:
         """Show the panel (unless `show` did already) and connect its Stop button."""
         if self.handle is None:
@@ -212,7 +207,9 @@ class Panel:
             plain = f"{self.model}: answering in the background… (the live panel needs widgets)"
         else:
             plain = f"{self.model}: answering… (the live panel needs widgets; the answer follows)"
-        bundle = {**self.box._repr_mimebundle_(), "text/plain": plain}
+        from orjupyter.jupyter.lean import shown
+
+        bundle = shown(self.answer, plain)
         if self.reuse is not None:
             self.handle = self.reuse
             self.handle.update(bundle, raw=True)
@@ -221,34 +218,21 @@ class Panel:
             if self.background:  # the bar must land in this cell, which ends now
                 self._shown()
 
-    def build(self) -> None:
-        """The panel's widgets (`self.box`), not displayed yet."""
-        import ipywidgets as widgets
-        from ipywidgets.widgets.widget_string import HTMLStyle
-
+    def build(self, heading: str = "") -> None:
+        """The panel's widget (`self.answer`, also `self.box`), not displayed yet: one
+        model, which draws the answer, the status line, Stop and a follow-up's
+        conversation (`heading`: a comparison column's model name)."""
         from orjupyter.jupyter.answer_stream import AnswerStream
-        from orjupyter.render.markdown import style_tag
 
-        # one layout and one text style for the whole panel: each is a model (a comm) of
-        # its own, sent to the browser when the panel opens
-        shared = {"layout": widgets.Layout()}
-        text = {**shared, "style": HTMLStyle()}
-        self.answer = AnswerStream(**shared)
-        line = progress_line(self.model, 0, 0, None)
-        self.status = widgets.HTML(self._status_html(line), **text)
-        self.stop_button = widgets.Button(
-            description="Stop", icon="stop", tooltip="Stop this answer (keeps what arrived)",
-            **shared,
-        )  # fmt: skip
-        self.stop_button.on_click(lambda _button: self._stop())
-        footer = widgets.HBox([self.stop_button, self.status], **shared)
-        above = [widgets.HTML(style_tag(), **text)]
+        transcript = ""
         if self.earlier or self.question:
             from orjupyter.render.report import transcript_html
 
-            above.append(widgets.HTML(transcript_html(self.earlier, self.question), **text))
-        classes = ("orj-panel", *NO_MATHS.split())  # a `$` in an answer is money
-        self.box = widgets.VBox([*above, self.answer, footer], _dom_classes=classes, **shared)
+            transcript = transcript_html(self.earlier, self.question)
+        line = progress_line(self.model, 0, 0, None)
+        self.answer = AnswerStream(status=line, transcript=transcript, heading=heading)
+        self.answer.on_stop = self._stop
+        self.box = self.answer
         self.started = time.perf_counter()
 
     def _shown(self) -> None:
@@ -256,8 +240,6 @@ class Panel:
             self.after_show()
 
     def _stop(self) -> None:
-        self.stop_button.disabled = True
-        self.stop_button.description = "Stopping…"
         self.stop_requested = True
         if self.stopper is not None:
             self.stopper.stop()
@@ -279,12 +261,12 @@ class Panel:
             self.pending = asyncio.get_running_loop().call_later(delay, self._flush)
 
     def on_retry(self, attempt: int, delay: float, why: str) -> None:
-        self.status.value = self._status_html(f"{self.model} · {retry_line(attempt, delay, why)}")
+        self.answer.tell({"status": f"{self.model} · {retry_line(attempt, delay, why)}"})
 
     def say(self, text: str) -> None:
         """The status line says `text` (a tool running, say) until the stream's own news."""
         if self.handle is not None:
-            self.status.value = self._status_html(f"{self.model} · {text}")
+            self.answer.tell({"status": f"{self.model} · {text}"})
 
     def _flush(self) -> None:
         self.pending = None
@@ -295,14 +277,14 @@ class Panel:
         added, self.fed = state.text_since(self.fed), state.text_length
         thought, self.thought = state.reasoning_since(self.thought), state.reasoning_length
         title = ("Thinking…" if not state.content_chunks else "Thinking") if self.thought else ""
-        self.answer.append(self.live.delta(added, thought, title))
+        line = None
         if self.last_flush - self.last_status >= STATUS_INTERVAL:
             self.last_status = self.last_flush
             line = progress_line(
                 self.model, state.text_length, state.content_chunks, self.first_token,
                 state.reasoning_chunks,
             )  # fmt: skip
-            self.status.value = self._status_html(line)
+        self.answer.append(self.live.delta(added, thought, title), status=line)
 
     def finish(self, reply: Reply, totals: Totals, fmt: Format = "markdown") -> None:
         if self.pending is not None:

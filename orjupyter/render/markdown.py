@@ -15,9 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 
+from orjupyter.render.stylesheet import style_tag
 from orjupyter.render.tables import NO_MATHS
 
 
@@ -46,20 +45,9 @@ def output_html(*fragments: str) -> str:
 
 
 def answer_html(text: str) -> str:
-    """The answer as HTML in its `.orj-answer` container (CSS comes from `style_tag()`)."""
+    """The answer as HTML in its `.orj-answer` container (CSS comes from
+    `render.stylesheet`)."""
     return f'<div class="orj-answer">{render_markdown(text)}</div>'
-
-
-def style_tag() -> str:
-    """The answer stylesheet as a `<style>` element, emitted once beside the answers."""
-    return f"<style>{answer_css()}</style>"
-
-
-@cache
-def answer_css() -> str:
-    """The stylesheet of answers, panels and the action bar (`orjupyter/static/answer.css`)."""
-    text = (Path(__file__).parent.parent / "static" / "answer.css").read_text(encoding="utf-8")
-    return re.sub(r"/\*.*?\*/\s*", "", text, flags=re.DOTALL).strip() + "\n"
 
 
 # A line break as markdown-it counts them (its normalize step turns each into "\n").

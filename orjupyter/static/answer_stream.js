@@ -1,8 +1,8 @@
-// The live answer of one cell: the kernel appends, the browser shows.
+// The live panel of one answer: the answer as the kernel appends it, the status line,
+// Stop, and the conversation above it for a follow-up. One widget model per answer.
 //
-// Runs in the browser as an anywidget module (an ES module: no AMD define/require, so it
-// loads the same way in JupyterLab, Notebook 7 and VS Code). Its styles are answer.css's,
-// every rule scoped under .orj-*: this module adds no stylesheet of its own.
+// Sent to the browser once per page by static/loader.js (with answer.css and panel.css,
+// every rule scoped under .orj-*), which hands it each model's messages in order.
 //
 // The kernel sends one message per refresh (orjupyter/render/live.py, `Delta`):
 //   text    characters appended to the open block, shown as text (never parsed as HTML)
@@ -12,8 +12,10 @@
 //   joined  the finished part ends inside a paragraph that goes on in the open block
 //   code    the open block is (or no longer is) inside a fenced code block
 //   think   characters appended to the reasoning (text), `title` its heading
-// Messages are handled in `initialize`, which anywidget runs before the model gets any
-// message, so a view drawn late (or a second view of the same output) shows it all.
+//   status  the status line's new text
+//   stop    Stop's new label: the answer ended (a comparison's column that is done)
+// Messages are handled in `initialize`, before any view is drawn, so a view drawn late
+// (or a second view of the same output) shows it all.
 
 const ANSWERS = new Map();
 
@@ -22,7 +24,10 @@ function answerOf(model) {
   const key = model.get("key");
   let answer = ANSWERS.get(key);
   if (!answer) {
-    answer = { finished: [], open: "", code: false, thought: "", title: "", views: new Set() };
+    answer = {
+      finished: [], open: "", code: false, thought: "", title: "",
+      status: model.get("status") || "", stop: "", views: new Set(),
+    };
     ANSWERS.set(key, answer);
   }
   return answer;
@@ -51,6 +56,8 @@ function apply(answer, msg) {
   if (typeof msg.title === "string") answer.title = msg.title;
   if (typeof msg.text === "string") answer.open += msg.text;
   if (typeof msg.code === "boolean") answer.code = msg.code;
+  if (typeof msg.status === "string") answer.status = msg.status;
+  if (typeof msg.stop === "string") answer.stop = msg.stop;
   let part = null;
   if (typeof msg.cut === "number" && msg.cut > 0) {
     const characters = Array.from(answer.open);
@@ -64,18 +71,50 @@ function apply(answer, msg) {
   for (const view of answer.views) view.update(msg, part);
 }
 
-/** One view of the answer: the reasoning (collapsed), the finished blocks, the open one. */
-function draw(answer, el) {
-  el.classList.add("orj-live");
+function element(tag, className, parent) {
+  const made = document.createElement(tag);
+  made.className = className;
+  parent.appendChild(made);
+  return made;
+}
+
+/** The footer: Stop (its click goes to the kernel, which stops the answer) and the status. */
+function footer(model, answer, el) {
+  const row = element("div", "orj-footer", el);
+  const stop = element("button", "jupyter-button widget-button orj-stop", row);
+  stop.title = "Stop this answer (keeps what arrived)";
+  const status = element("span", "orj-status", row);
+  const show = () => {
+    stop.textContent = answer.stop || "Stop";
+    stop.disabled = Boolean(answer.stop);
+    status.textContent = answer.status;
+  };
+  stop.addEventListener("click", () => {
+    answer.stop = "Stopping…";
+    model.send({ event: "stop" });
+    for (const view of answer.views) view.update({ stop: answer.stop }, null);
+  });
+  show();
+  return show;
+}
+
+/** One view: heading (a comparison's column), conversation, reasoning, answer, footer. */
+function draw(model, answer, el) {
+  el.classList.add("orj-panel", "tex2jax_ignore", "mathjax_ignore");
+  const heading = model.get("heading");
+  if (heading) {
+    el.classList.add("orj-column");
+    element("div", "orj-model", el).textContent = heading;
+  }
+  const transcript = model.get("transcript");
+  if (transcript) element("div", "orj-transcript", el).innerHTML = transcript; // sanitised in the kernel
+  const live = element("div", "orj-live", el);
   let thinking = null;
   let thoughtText = null;
   let summary = null;
-  const body = document.createElement("div");
-  body.className = "orj-answer jp-RenderedHTMLCommon";
-  const open = document.createElement("div");
-  open.className = "orj-open";
-  body.appendChild(open);
-  el.appendChild(body);
+  const body = element("div", "orj-answer jp-RenderedHTMLCommon", live);
+  const open = element("div", "orj-open", body);
+  const showFooter = footer(model, answer, el);
 
   const showThinking = (more) => {
     if (!answer.thought && !answer.title) return;
@@ -87,7 +126,7 @@ function draw(answer, el) {
       thoughtText.className = "orj-thinking-text";
       thoughtText.textContent = answer.thought;
       thinking.append(summary, thoughtText);
-      el.insertBefore(thinking, body);
+      live.insertBefore(thinking, body);
     } else if (more) {
       thoughtText.append(more); // a text node: the reasoning is never parsed as HTML
     }
@@ -106,24 +145,22 @@ function draw(answer, el) {
       if (typeof msg.think === "string" || typeof msg.title === "string") {
         showThinking(msg.think || "");
       }
+      if (typeof msg.status === "string" || typeof msg.stop === "string") showFooter();
     },
   };
 }
 
 function initialize({ model }) {
   const answer = answerOf(model);
-  const onMessage = (msg) => apply(answer, msg);
-  model.on("msg:custom", onMessage);
-  model.send({ event: "loaded" }); // the kernel may close the model now without breaking the page
-  return () => {
-    model.off("msg:custom", onMessage);
-    ANSWERS.delete(model.get("key"));
+  return {
+    heard: (msg) => apply(answer, msg),
+    cleanup: () => ANSWERS.delete(model.get("key")),
   };
 }
 
 function render({ model, el }) {
   const answer = answerOf(model);
-  const view = draw(answer, el);
+  const view = draw(model, answer, el);
   answer.views.add(view);
   return () => answer.views.delete(view);
 }
