@@ -228,11 +228,11 @@ def _complete_block_ends(tail: str) -> list[int]:
     block is neither indented nor marked enough to continue a list, quote or code block
     before it (an open fence would have swallowed it). Only the tail is parsed.
     """
+    from orjupyter.render.parser import block_parser  # at the first line end of an answer
+
     line_starts = [0, *(match.end() for match in _NEWLINE.finditer(tail))]
     complete_lines = len(line_starts) - 1
     cuts: list[int] = []
-    from orjupyter.render.parser import block_parser  # at the first line end of an answer
-
     for token in block_parser().parse(tail):
         if token.level != 0 or token.nesting == -1 or token.map is None:
             continue
