@@ -25,7 +25,8 @@ from _kernel import KernelSession
 TARGET_EXTRA = 0.050
 TYPING = 2.0
 """Seconds a person takes to type a cell after `%load_ext`: the extension imports what the
-first call needs (the SDK, ipywidgets, the Markdown renderer) in the background meanwhile."""
+first call needs (the SDK, the call path, ipywidgets) in the background meanwhile, and the
+Markdown renderer after it."""
 PROMPT = "Say hello. [[fake words=20]]"
 
 # The baseline: what a person would write without orjupyter (in a shell and in a kernel).

@@ -73,10 +73,13 @@ WARM_UP = (
 )
 """What the first call in a kernel needs before its first token beyond what `%load_ext`
 imports, in the order it needs it: the SDK (with the parts it loads on its first
-request), the call path, the ledger, the widgets and the panel."""
-LATER = ("pygments.lexers", "pygments.formatters")
-"""What only a code block in an answer needs: imported while no call is running, so that
-it never competes with a call on its way to its first token."""
+request), the call path, the ledger, the widgets and the panel. Not what only some cells
+need (describing a DataFrame, a PDF, an image, `--schema`, `--tools`, `--map`, the team
+ledger): those are imported by the first cell that uses them."""
+LATER = ("orjupyter.render.parser", "pygments.lexers", "pygments.formatters")
+"""What an answer needs only once its first words are shown: Markdown rendering (at its
+first line end) and what a code block needs. Imported while no call is running, one
+module at a time, so that it never competes with a call on its way to its first token."""
 
 
 GC_PAUSE_LIMIT = 10.0
@@ -117,8 +120,9 @@ def _warm_up() -> None:
             if paused:
                 gc.enable()
                 gc.collect()
-        NO_CALL_RUNNING.wait()
-        _import_all(importlib, LATER)
+        for name in LATER:
+            NO_CALL_RUNNING.wait()
+            _import_all(importlib, (name,))
 
     threading.Thread(target=load, name="orjupyter-warm-up", daemon=True).start()
 

@@ -240,7 +240,8 @@ def test_a_line_too_long_to_parse_is_shown_as_written():
     MAX_INLINE_CHARS is shown as written (its markup is not parsed: that can take
     seconds), and ordinary paragraphs keep their Markdown."""
     from orjupyter.render.live import LONG_TAIL
-    from orjupyter.render.markdown import MAX_INLINE_CHARS, BlockSplitter, render_markdown
+    from orjupyter.render.markdown import BlockSplitter, render_markdown
+    from orjupyter.render.parser import MAX_INLINE_CHARS
 
     long = "*word* [link](https://example.org) " * (MAX_INLINE_CHARS // 30)
     shown = render_markdown(f"Short *one*.\n\n{long}")

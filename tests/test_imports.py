@@ -252,3 +252,77 @@ def test_the_first_call_in_a_kernel_imports_nothing_the_warm_up_did_not(kernel):
     sdk = {"openai", "anyio", "httpcore2", "h11", "jiter", "truststore"}
     extra = [n for n in imported if n.split(".")[0] not in {*sys.stdlib_module_names, *sdk}]
     assert extra == []
+
+
+ONLY_SOME_CELLS = [
+    "orjupyter.core.describe",  # a DataFrame, an array, an object in `{value}`
+    "orjupyter.core.describe_data",
+    "orjupyter.core.describe_polars",
+    "orjupyter.core.pdf",  # `{report.pdf}`, `{x:file}`, `--pdf-engine`
+    "orjupyter.core.image_sources",  # `{fig}`, `{x:image}`, a picture in the context
+    "orjupyter.core.images",
+    "orjupyter.core.schema",  # `--schema`
+    "orjupyter.core.tools",  # `--tools`
+    "orjupyter.core.mapping",  # `--map`
+    "orjupyter.jupyter.mapcell",
+    "orjupyter.jupyter.compare",  # `--compare`
+    "orjupyter.store.team",  # the team ledger
+    "orjupyter.store.postgres",
+    "psycopg",
+    "PIL",
+]
+
+
+def test_a_plain_first_call_in_a_kernel_leaves_what_only_some_cells_need(kernel):
+    """`%load_ext`, then at once a question with no placeholders: once it is answered and
+    the warm-up is done, nothing is loaded that only a cell with a DataFrame, a PDF, an
+    image, `--schema`, `--tools`, `--map`, `--compare` or the team ledger needs."""
+
+    def run(code: str) -> str:
+        printed: list[str] = []
+        reply = kernel.execute_interactive(
+            code,
+            timeout=120,
+            output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return "".join(printed)
+
+    run("%load_ext orjupyter")
+    run("%%gpt4o --no-cache -o reply\nHi [[fake words=5]]")
+    loaded = run(
+        "import json, sys, threading\n"
+        "[t.join() for t in threading.enumerate() if t.name == 'orjupyter-warm-up']\n"
+        "print(reply.outcome, json.dumps(sorted(sys.modules)))"
+    )
+    outcome, names = loaded.split(" ", 1)
+    assert outcome == "ok"
+    assert [name for name in ONLY_SOME_CELLS if name in json.loads(names)] == []
+
+
+def test_the_first_words_of_an_answer_need_no_markdown_parser():
+    """The live answer shows its first words before markdown-it, nh3 or pygments load:
+    they are imported at the answer's first line end."""
+    code = (
+        "import sys\n"
+        "from orjupyter.render.live import LiveAnswer\n"
+        "live = LiveAnswer()\n"
+        "assert live.delta('Lorem ipsum dolor') == {'text': 'Lorem ipsum dolor'}\n"
+        "assert live.delta(' sit amet.') == {'text': ' sit amet.'}\n"
+    )
+    before = modules_after(code)
+    assert [name for name in ("markdown_it", "nh3", "pygments") if name in before] == []
+    after = modules_after(code + "live.delta('\\n\\nNext paragraph\\n')\n")
+    assert {"markdown_it", "nh3"} <= after
+
+
+def test_a_plain_one_line_question_in_a_terminal_leaves_what_only_some_cells_need(router):
+    """Terminal IPython (no kernel, no warm-up): `%gpt4o Hello` answers, and loads nothing
+    that only a cell with a value, a PDF, `--schema`, `--tools`, `--map` or `--compare`
+    needs."""
+    loaded = modules_after(
+        LOAD
+        + "shell.run_cell('%gpt4o --no-cache -o reply Hello [[fake words=3]]')\n"
+        + "assert shell.user_ns['reply'].outcome == 'ok', shell.user_ns.get('reply')\n"
+    )
+    assert [name for name in ONLY_SOME_CELLS if name in loaded] == []

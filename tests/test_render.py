@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orjupyter.render.markdown import (
-    MAX_HIGHLIGHT_CHARS,
     BlockSplitter,
     answer_html,
     render_markdown,
 )
+from orjupyter.render.parser import MAX_HIGHLIGHT_CHARS
 from orjupyter.render.stylesheet import answer_css, panel_css, style_tag
 
 # What the output may contain, written out here rather than imported from the module.

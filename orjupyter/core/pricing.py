@@ -178,8 +178,6 @@ def has_tokenizer() -> bool:
 
 def prompt_tokens(messages: Sequence[Sequence[Part]], *, exact: bool = False) -> int:
     """Estimated prompt tokens of messages given as part lists (images by GPT-4o's rule)."""
-    from orjupyter.core.images import image_tokens
-
     total = 0
     for parts in messages:
         total += MESSAGE_OVERHEAD_TOKENS
@@ -187,6 +185,8 @@ def prompt_tokens(messages: Sequence[Sequence[Part]], *, exact: bool = False) ->
             if isinstance(part, TextPart):
                 total += text_tokens(part.text, exact=exact)
             elif isinstance(part, ImagePart):
+                from orjupyter.core.images import image_tokens
+
                 total += image_tokens(part.width, part.height, part.detail)
             else:
                 total += part.pages * PDF_PAGE_TOKENS

@@ -25,11 +25,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from orjupyter.core.code_regions import lone_field, split_code
-from orjupyter.core.describe import describe, full_text
-from orjupyter.core.describe_data import CHARS_PER_TOKEN
 from orjupyter.core.domain import Detail, ImagePart, Part, TextPart
 from orjupyter.core.errors import PromptError
-from orjupyter.core.pdf import file_part, pdf_part
 
 ImageMaker = Callable[[object, Detail], ImagePart | None]
 """Turns a value into an image part, or returns None when the value is not an image."""
@@ -253,16 +250,22 @@ def build_parts(
             parts.append(_forced_image(segment, value, force_image or make_image, detail))
             continue
         if spec == "file":
+            from orjupyter.core.pdf import file_part
+
             parts.append(file_part(value, segment.source))
             continue
         part = None
         if spec == "":
+            from orjupyter.core.pdf import pdf_part
+
             part = pdf_part(value, text_names_files=text_names_files) or make_image(value, detail)
         if part is not None:
             parts.append(part)
         elif isinstance(value, str) and spec in ("", *OUR_SPECS):
             _append_text(parts, value, segment)  # the user's own text goes whole
         elif spec == "full":
+            from orjupyter.core.describe import full_text
+
             _append_text(parts, full_text(value, segment.field), segment)
         elif spec in ("", "text"):
             _append_described(parts, segment, value, value_tokens, notes)
@@ -304,6 +307,8 @@ def _append_described(
     if _is_plain(value):
         _append_text(parts, _as_text(plain, value), segment)
         return
+    from orjupyter.core.describe import describe
+
     described = describe(value, segment.field, value_tokens)
     text = described.text
     if _DEFAULT_REPR.match(text):
@@ -334,6 +339,8 @@ def _append_text(parts: list[Part], text: str, value: Placeholder | None = None)
 def what_to_shorten(parts: Sequence[Part], estimate: int, window: int) -> str:
     """What to do about a prompt of `estimate` tokens over a context `window`: when one
     placeholder's value makes most of it, name it and say how much of it would fit."""
+    from orjupyter.core.describe_data import CHARS_PER_TOKEN
+
     values = [value for part in parts if isinstance(part, TextPart) for value in part.values]
     largest = max(values, key=lambda value: value[1], default=None)
     if largest is None or largest[1] // CHARS_PER_TOKEN < estimate // 2:

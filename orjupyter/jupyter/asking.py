@@ -8,10 +8,9 @@ import asyncio
 from functools import partial
 from typing import TYPE_CHECKING
 
-from orjupyter.core.context import Context, select_context, with_context
-from orjupyter.core.domain import Detail, Part
+from orjupyter.core.context import Context, ImageMaker, select_context, with_context
+from orjupyter.core.domain import Detail, ImagePart, Part
 from orjupyter.core.errors import PromptError
-from orjupyter.core.image_sources import image_maker
 from orjupyter.core.prompt import build_parts, parse_template
 from orjupyter.core.question import Question
 from orjupyter.jupyter.bills import settled_into
@@ -89,9 +88,9 @@ async def _parts(
             build_parts,
             segments,
             magics.user_ns,
-            image_maker(model),
+            _images_for(model),
             detail,
-            force_image=image_maker(model, forced=True),
+            force_image=_images_for(model, forced=True),
             value_tokens=magics.settings.value_tokens,
             notes=notes,
         )
@@ -111,7 +110,19 @@ def _context(
         magics.recorder.cells(),
         None if wanted == "all" else int(wanted),
         budget_tokens=magics.settings.context_tokens,
-        make_image=image_maker(model),
+        make_image=_images_for(model),
         detail=detail,
         explicit=asked is not None,
     )
+
+
+def _images_for(model: str, *, forced: bool = False) -> ImageMaker:
+    """`image_maker(model)`, imported when the first value is met that could be an image:
+    a question without placeholders (and context without pictures) never needs it."""
+
+    def make(value: object, detail: Detail) -> ImagePart | None:
+        from orjupyter.core.image_sources import image_maker
+
+        return image_maker(model, forced=forced)(value, detail)
+
+    return make

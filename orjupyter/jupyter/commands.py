@@ -14,7 +14,6 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from orjupyter.core.errors import OptionError
-from orjupyter.core.image_sources import image_kinds
 from orjupyter.jupyter.bills import reconcile
 from orjupyter.jupyter.config import SecretStr
 from orjupyter.jupyter.grammar import Parser, cell_parser, posix_words
@@ -34,8 +33,9 @@ cost, and stays in the notebook.
 
 `%gpt4o [options] QUESTION` asks a one-line question; `%gpt4o COMMAND` runs one of
 the commands listed below.
-""".replace("IMAGE_KINDS", image_kinds())
-"""What `%gpt4o help` and `%gpt4o?` say before the options and commands."""
+"""
+"""What `%gpt4o help` and `%gpt4o?` say before the options and commands (`help_text`
+names the image kinds)."""
 
 
 def budget_amount(text: str) -> str:
@@ -225,6 +225,9 @@ def command_in(line: str, expand: Callable[[str], str] = str) -> Namespace | Non
 
 def help_text(doc: str) -> str:
     """`%gpt4o help`: what the magic does (refilled), its options, and its commands."""
+    from orjupyter.core.image_sources import image_kinds  # not for every one-line question
+
+    doc = doc.replace("IMAGE_KINDS", image_kinds())
     about = "\n\n".join(textwrap.fill(" ".join(p.split()), 80) for p in doc.strip().split("\n\n"))
     usage = cell_parser().format_help().strip()
     width = max(len(command.name) for command in COMMANDS)

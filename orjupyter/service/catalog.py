@@ -14,7 +14,6 @@ from typing import Any, cast
 
 from orjupyter.core.domain import Part, Reply, TextPart, Usage
 from orjupyter.core.errors import NotSent
-from orjupyter.core.pdf import pdf_parsing_cost
 from orjupyter.core.pricing import (
     OFFLINE_MODELS,
     ModelInfo,
@@ -32,7 +31,6 @@ from orjupyter.core.redact import redact_json
 from orjupyter.core.request import WEB_RESULTS, CallOptions
 from orjupyter.core.settings import Settings
 from orjupyter.core.stream import StreamState
-from orjupyter.core.tools import loop_parts
 from orjupyter.service.call import CallResult, to_reply
 from orjupyter.service.client import ClientCache, ClientSpec
 from orjupyter.service.faults import NO_KEY
@@ -84,7 +82,10 @@ class ModelCatalog:
         the tools offered and a tool loop's rounds so far."""
         schema = (options.response_format or {}).get("json_schema")
         extra: list[list[Part]] = [[TextPart(json.dumps(schema))]] if schema else []
-        extra += loop_parts(options.functions, options.exchange)
+        if options.functions or options.exchange:  # `--tools` only
+            from orjupyter.core.tools import loop_parts
+
+            extra += loop_parts(options.functions, options.exchange)
         return [[TextPart(options.system)], *extra] if options.system else extra
 
     def worst_case(self, question: Question) -> Decimal | None:
@@ -100,7 +101,11 @@ class ModelCatalog:
 
     def _extras_cost(self, options: CallOptions, parts: Sequence[Part] = ()) -> Decimal:
         """What the call's extras add to the tokens: a web search, PDF parsing."""
-        cost = pdf_parsing_cost(options.pdf_engine, parts)
+        cost = Decimal(0)  # without an engine, PDFs are billed as input tokens
+        if options.pdf_engine:
+            from orjupyter.core.pdf import pdf_parsing_cost
+
+            cost = pdf_parsing_cost(options.pdf_engine, parts)
         if options.web_search:
             cost += web_search_cost(info_for(options.model, self.catalog), WEB_RESULTS)
         return cost

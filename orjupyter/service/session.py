@@ -12,7 +12,6 @@ from orjupyter.core.billed import usage_warning
 from orjupyter.core.budget import overbill_warning
 from orjupyter.core.domain import Reply, Totals, format_cost
 from orjupyter.core.errlog import ErrorLog
-from orjupyter.core.pdf import pdf_parsing_cost
 from orjupyter.core.pricing import info_for, price_for, prompt_tokens
 from orjupyter.core.question import Question, judged
 from orjupyter.core.request import build_request
@@ -175,6 +174,7 @@ class Session(Settling):
     async def dry_run(self, question: Question) -> str:
         """What would be sent and what it could cost; sends nothing."""
         from orjupyter.core.dryrun import describe_request
+        from orjupyter.core.pdf import pdf_parsing_cost
 
         turns = self.history(question)
         request = self.request(question, turns)
