@@ -212,16 +212,25 @@ class StreamedCall:
             result.time_to_first_token = time.perf_counter() - started
             self.on_text(state)
         else:
-            async for chunk in stream:
+            chunks = stream.__aiter__()  # one iterator, read by both loops
+            async for chunk in chunks:  # until the first token
                 watchdog.touch()
-                arrived, shown = state.content_chunks + state.reasoning_chunks, state.shown
+                shown = state.shown
                 state.handle_chunk(chunk)
-                if result.time_to_first_token is None and (
-                    state.content_chunks + state.reasoning_chunks != arrived
-                ):
+                if state.content_chunks or state.reasoning_chunks:
                     result.time_to_first_token = time.perf_counter() - started
+                    if state.shown != shown:
+                        self.on_text(state)
+                    break
                 if state.shown != shown:
                     self.on_text(state)
+            on_text, handle, clock = self.on_text, state.handle_chunk, watchdog.loop.time
+            async for chunk in chunks:  # the rest: the least work per chunk
+                watchdog.last = clock()
+                shown = state.shown
+                handle(chunk)
+                if state.shown != shown:
+                    on_text(state)
         if not state.chunks:
             raise EmptyStream()
         early = ended_early(state, functions=offers_functions(self.request))
