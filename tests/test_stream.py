@@ -151,3 +151,23 @@ def test_a_key_cut_in_two_chunks_at_any_place_is_never_shown():
             == "Use this: <key hidden> and never share it."
         )
         assert state.text_since(0) == state.text
+
+
+@given(
+    st.lists(
+        st.sampled_from(["lorem", "ipsum", "0", "9c", "a1f0", " ", "\n", "-", "key"])
+        | st.tuples(st.integers(9, len(KEY) - 8), st.integers(8, 40)).map(
+            lambda at: KEY[at[0] : at[0] + at[1]]
+        ),
+        max_size=12,
+    )
+)
+def test_any_piece_of_8_characters_of_the_key_is_hidden_and_nothing_else(words):
+    from orjupyter.core.redact import redact_answer
+
+    text = " ".join(words)
+    hidden = redact_answer(text, (KEY,))
+    distinctive = KEY[9:]  # past the generic `sk-or-v1-`
+    assert not any(distinctive[k : k + 8] in hidden for k in range(len(distinctive) - 7))
+    if not any(distinctive[k : k + 8] in text for k in range(len(distinctive) - 7)):
+        assert hidden == text

@@ -188,20 +188,23 @@ def _secret_spans(text: str, secrets: tuple[str, ...]) -> list[Span]:
 
 
 @lru_cache(maxsize=8)
-def _blocks(secret: str) -> tuple[int, tuple[str, ...]]:
-    """Where the secret's distinctive part starts, and that part's blocks."""
+def _blocks(secret: str) -> tuple[int, tuple[str, ...], re.Pattern[str]]:
+    """Where the secret's distinctive part starts, that part's blocks, and a pattern that
+    finds any of them (one scan tells that a text holds none, the usual case)."""
     prefix = _GENERIC_PREFIX.match(secret)
     start = prefix.end() if prefix and len(secret) - prefix.end() >= 2 * _FRAGMENT else 0
     core = secret[start:]
     blocks = dict.fromkeys(core[k : k + _BLOCK] for k in range(0, len(core) - _BLOCK + 1, _BLOCK))
-    return start, tuple(blocks)
+    return start, tuple(blocks), re.compile("|".join(map(re.escape, blocks)))
 
 
 def _pieces_of(text: str, secret: str) -> list[Span]:
     """Every run of the secret's characters in `text` holding `_FRAGMENT` or more of its
     distinctive ones (the whole secret included): a few fast scans for its blocks, and
     only around a hit is the run measured."""
-    start, blocks = _blocks(secret)
+    start, blocks, any_block = _blocks(secret)
+    if not blocks or any_block.search(text) is None:
+        return []
     spans: list[Span] = []
     for block in blocks:
         found = text.find(block)
