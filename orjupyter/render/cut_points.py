@@ -13,6 +13,7 @@ _CUT_BACKWARDS = re.compile(r"[ \t]+(?P<sentence>[\"')\]]?[.!?])?")
 ends just before it (`.`, `!` or `?`, maybe closed by a quote or a bracket)."""
 _SENTENCE_BACKWARDS = re.compile(r"(?<![ \t])[ \t]+(?P<sentence>[\"')\]]?[.!?])")
 """Only the cut points where a sentence ends, read in the reversed text."""
+_SENTENCE_MARK = re.compile(r"[.!?]")
 _UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
 
 
@@ -57,5 +58,7 @@ def last_closed_cut(tail: str) -> int | None:
             if match.group("sentence") is not None:
                 return cut
             if found is None:  # the last cut point of all; a sentence end before it wins
+                if _SENTENCE_MARK.search(text, 0, cut) is None:
+                    return cut
                 found, pattern = cut, _SENTENCE_BACKWARDS
     return found
