@@ -95,6 +95,8 @@ class StreamRedactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = _usable(secrets)
         self.hold = max(_HOLD, *(len(secret) for secret in self.secrets)) if self.secrets else 0
+        self._enough = self.hold + _BATCH
+        """Characters held before the window is looked at again."""
         self._pending = ""
         self._swallowing = False
         """Inside a credential already hidden: its token's next characters are dropped."""
@@ -109,7 +111,7 @@ class StreamRedactor:
         if not self.secrets:
             return text
         window = self._pending + text
-        if len(window) < self.hold + _BATCH:
+        if len(window) < self._enough:
             self._pending = window  # too little yet to release any of it
             return ""
         if self._swallowing:
