@@ -113,15 +113,16 @@ class StreamState:
                 if content:
                     added += content
                 # OpenRouter's additions are undeclared fields of the SDK's delta: read from
-                # its dict of extras, once (a missing attribute costs the SDK an exception)
-                extra = getattr(delta, "model_extra", None)
+                # its dict of extras, once (a missing attribute costs the SDK an exception);
+                # the slot behind pydantic's `model_extra`, read without calling a property
+                extra = getattr(delta, "__pydantic_extra__", None)
+                if extra is None:  # not a pydantic v2 model: anything shaped like one
+                    extra = getattr(delta, "model_extra", None)
                 if extra or not isinstance(extra, dict):  # {}: the SDK's delta, no extras
                     self._extras(delta, extra)
                 if getattr(delta, "tool_calls", None):
                     self._take_tool_calls(delta)
-            reason = getattr(choice, "finish_reason", None)
-            if reason:
-                self.finish_reason = reason
+            self.finish_reason = getattr(choice, "finish_reason", None) or self.finish_reason
         if not added:
             return ""
         length = self.length + len(added)

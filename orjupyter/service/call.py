@@ -74,6 +74,12 @@ class _Watchdog:
     def touch(self) -> None:
         self.last = self.loop.time()
 
+    def clock(self) -> Callable[[], float]:
+        """What `touch` reads: asyncio's own loop reads `time.monotonic`, called directly."""
+        if type(self.loop).time is asyncio.BaseEventLoop.time:
+            return time.monotonic
+        return self.loop.time
+
     def _check(self) -> None:
         idle = self.loop.time() - self.last
         if idle >= self.timeout:
@@ -224,7 +230,7 @@ class StreamedCall:
                     break
                 if state.shown != shown:
                     self.on_text(state)
-            on_text, handle, clock = self.on_text, state.handle_chunk, watchdog.loop.time
+            on_text, handle, clock = self.on_text, state.handle_chunk, watchdog.clock()
             async for chunk in chunks:  # the rest: the least work per chunk
                 watchdog.last = clock()
                 shown = state.shown
