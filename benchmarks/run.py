@@ -36,6 +36,7 @@ import mapping
 import memory
 import notebook_context
 import stopping
+import stream_parts
 import streaming
 import team_ledger
 import tool_loop
@@ -44,6 +45,7 @@ from _common import FakeServer, Row, log
 
 MODULES = (
     "floor",
+    "stream_parts",
     "load",
     "first_call",
     "streaming",
@@ -82,6 +84,7 @@ def repetitions(quick: bool) -> dict[str, int]:
             tools=3,
             ledger=50,
             big=3,
+            parts=3,
         )
     return dict(
         load=7,
@@ -100,12 +103,14 @@ def repetitions(quick: bool) -> dict[str, int]:
         tools=7,
         ledger=300,
         big=5,
+        parts=7,
     )
 
 
 def plan(runs: dict[str, int], server: FakeServer) -> dict[str, Callable[[], list[Row]]]:
     return {
         "floor": lambda: floor.measure(runs["stream"], server),
+        "stream_parts": lambda: stream_parts.measure(runs["parts"], server.url),
         "load": lambda: load.measure(runs["load"]),
         "first_call": lambda: first_call.measure(runs["shell"], runs["kernel"], server),
         "streaming": lambda: streaming.measure(runs["stream"], server),

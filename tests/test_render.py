@@ -584,3 +584,40 @@ def test_a_paragraph_without_sentence_ends_is_cut_between_words():
     assert piece is not None
     assert piece.endswith(" ")
     assert len(splitter.tail) < 20
+
+
+def _cut_by_definition(tail: str) -> int | None:
+    """Where a streaming paragraph may be cut, word by word from its start: after the last
+    `.`, `!` or `?` (maybe closed by a quote or bracket) and spaces, else after the last
+    spaces, before the last character, where no code span, emphasis or link is open."""
+    marks = {"`": 0, "*": 0, "~~": 0, "[": 0, "(": 0, "_": 0}
+    best: dict[bool, int] = {}
+    position = 0
+    for match in re.finditer(r"([.!?][\"')\]]?)?[ \t]+", tail[:-1]):
+        segment, position = tail[position : match.end()], match.end()
+        for mark in ("`", "*", "~~"):
+            marks[mark] += segment.count(mark)
+        marks["["] += segment.count("[") - segment.count("]")
+        marks["("] += segment.count("(") - segment.count(")")
+        marks["_"] += len(re.findall(r"(?<!\w)_|_(?!\w)", segment))
+        if all(count % 2 == 0 if mark in "`*~~_" else count == 0 for mark, count in marks.items()):
+            best[match.group(1) is not None] = position
+    return best.get(True, best.get(False))
+
+
+_PROSE = ["Some", "words.", "Why?", "Yes!", '"quoted."', "(aside)", "(open", "close)", "[a](b)"]
+_PROSE += ["`code`", "`", "*em*", "*", "_u_", "snake_case", "~~s~~", "end.)", "\t", ".", "  ", ""]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PROSE), max_size=80), st.sampled_from(["", " ", "x", "."]))
+def test_a_streaming_paragraph_is_cut_at_its_last_closed_sentence_end(words, last):
+    text = "Start " + " ".join(words) + last  # one line of prose: one paragraph
+    splitter = BlockSplitter()
+    splitter.append(text)
+    cut = _cut_by_definition(text)
+    piece = splitter.cut_paragraph(0)
+    assert (piece is None) == (cut is None)
+    if cut is not None:
+        assert piece == text[:cut]
+        assert splitter.tail == text[cut:]

@@ -89,3 +89,85 @@ def test_text_is_the_concatenation_of_deltas(deltas: list[str]):
             assert state.text == "".join(deltas[: index + 1])
     assert state.text == "".join(deltas)
     assert state.content_chunks == len(deltas)
+
+
+def sdk_chunk(delta: dict[str, object], finish: str | None = None, **extra: object) -> object:
+    """A chunk as the openai SDK hands it over: OpenRouter's additions are its extras."""
+    from openai.types.chat import ChatCompletionChunk
+
+    body = {
+        "id": "gen-2",
+        "model": "openai/o4-mini",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return ChatCompletionChunk.model_validate(body)
+
+
+def test_an_sdk_stream_gives_its_reasoning_citations_calls_and_answer():
+    citation = {"type": "url_citation", "url_citation": {"url": "https://a.example", "title": "A"}}
+    detail = {"type": "reasoning.encrypted", "data": "opaque"}
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f"}}
+    more = {"index": 0, "function": {"arguments": '{"x": 1}'}}
+    state = StreamState()
+    for piece in (
+        sdk_chunk({"role": "assistant", "reasoning": "Let me think. "}),
+        sdk_chunk({"reasoning": "Done.", "reasoning_details": [detail]}),
+        sdk_chunk({"content": "The answer", "annotations": [citation]}),
+        sdk_chunk({"content": " is 42.", "tool_calls": [call]}),
+        sdk_chunk({"tool_calls": [more]}, "tool_calls"),
+        sdk_chunk({}, usage=USAGE),
+    ):
+        state.handle_chunk(piece)
+    state.release()
+    assert (state.reasoning, state.text) == ("Let me think. Done.", "The answer is 42.")
+    assert (state.reasoning_chunks, state.content_chunks, state.chunks) == (2, 2, 6)
+    assert state.reasoning_details == [detail]
+    assert [(c.url, c.title) for c in state.citations] == [("https://a.example", "A")]
+    assert [(c.id, c.name, c.arguments) for c in state.tool_calls] == [("call_1", "f", '{"x": 1}')]
+    assert state.finish_reason == "tool_calls"
+    assert state.usage is not None
+    assert state.usage.prompt_tokens == 97
+
+
+KEY = "sk-or-v1-" + "9c4e1f7a2b8d3065" * 4
+
+
+def test_a_key_cut_in_two_chunks_at_any_place_is_never_shown():
+    from orjupyter.core.redact import redact_answer
+
+    text = f"Use this: {KEY} and never share it."
+    for cut in range(1, len(text)):
+        state = StreamState(secrets=(KEY,))
+        shown = state.handle_chunk(sdk_chunk({"content": text[:cut]}))
+        shown += state.handle_chunk(sdk_chunk({"content": text[cut:]}, "stop"))
+        assert KEY[9:17] not in shown  # what a live view has before the stream ends
+        state.release()
+        assert (
+            state.text
+            == redact_answer(text, (KEY,))
+            == "Use this: <key hidden> and never share it."
+        )
+        assert state.text_since(0) == state.text
+
+
+@given(
+    st.lists(
+        st.sampled_from(["lorem", "ipsum", "0", "9c", "a1f0", " ", "\n", "-", "key"])
+        | st.tuples(st.integers(9, len(KEY) - 8), st.integers(8, 40)).map(
+            lambda at: KEY[at[0] : at[0] + at[1]]
+        ),
+        max_size=12,
+    )
+)
+def test_any_piece_of_8_characters_of_the_key_is_hidden_and_nothing_else(words):
+    from orjupyter.core.redact import redact_answer
+
+    text = " ".join(words)
+    hidden = redact_answer(text, (KEY,))
+    distinctive = KEY[9:]  # past the generic `sk-or-v1-`
+    assert not any(distinctive[k : k + 8] in hidden for k in range(len(distinctive) - 7))
+    if not any(distinctive[k : k + 8] in text for k in range(len(distinctive) - 7)):
+        assert hidden == text

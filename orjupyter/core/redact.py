@@ -95,6 +95,8 @@ class StreamRedactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = _usable(secrets)
         self.hold = max(_HOLD, *(len(secret) for secret in self.secrets)) if self.secrets else 0
+        self._enough = self.hold + _BATCH
+        """Characters held before the window is looked at again."""
         self._pending = ""
         self._swallowing = False
         """Inside a credential already hidden: its token's next characters are dropped."""
@@ -109,7 +111,7 @@ class StreamRedactor:
         if not self.secrets:
             return text
         window = self._pending + text
-        if len(window) < self.hold + _BATCH:
+        if len(window) < self._enough:
             self._pending = window  # too little yet to release any of it
             return ""
         if self._swallowing:
@@ -188,20 +190,23 @@ def _secret_spans(text: str, secrets: tuple[str, ...]) -> list[Span]:
 
 
 @lru_cache(maxsize=8)
-def _blocks(secret: str) -> tuple[int, tuple[str, ...]]:
-    """Where the secret's distinctive part starts, and that part's blocks."""
+def _blocks(secret: str) -> tuple[int, tuple[str, ...], re.Pattern[str]]:
+    """Where the secret's distinctive part starts, that part's blocks, and a pattern that
+    finds any of them (one scan tells that a text holds none, the usual case)."""
     prefix = _GENERIC_PREFIX.match(secret)
     start = prefix.end() if prefix and len(secret) - prefix.end() >= 2 * _FRAGMENT else 0
     core = secret[start:]
     blocks = dict.fromkeys(core[k : k + _BLOCK] for k in range(0, len(core) - _BLOCK + 1, _BLOCK))
-    return start, tuple(blocks)
+    return start, tuple(blocks), re.compile("|".join(map(re.escape, blocks)))
 
 
 def _pieces_of(text: str, secret: str) -> list[Span]:
     """Every run of the secret's characters in `text` holding `_FRAGMENT` or more of its
     distinctive ones (the whole secret included): a few fast scans for its blocks, and
     only around a hit is the run measured."""
-    start, blocks = _blocks(secret)
+    start, blocks, any_block = _blocks(secret)
+    if not blocks or any_block.search(text) is None:
+        return []
     spans: list[Span] = []
     for block in blocks:
         found = text.find(block)

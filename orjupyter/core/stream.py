@@ -93,7 +93,10 @@ class StreamState:
     def handle_chunk(self, chunk: Any) -> str:
         """Take one chunk; return the answer text it made showable ('' for none). Reasoning
         (`delta.reasoning`) goes to `thoughts`, citations to `citations`. Raises
-        `OversizedAnswer` when the answer grows past `MAX_ANSWER_CHARACTERS`."""
+        `OversizedAnswer` when the answer grows past `MAX_ANSWER_CHARACTERS`.
+
+        Runs for every chunk: a chunk of text alone costs a few attribute reads and a
+        string append; what is rarer (extras, function calls) is read only when present."""
         self.chunks += 1
         if not self.id:  # the envelope repeats on every chunk: read it once
             self.id = getattr(chunk, "id", None) or ""
@@ -105,29 +108,35 @@ class StreamState:
         added = ""
         for choice in getattr(chunk, "choices", None) or ():
             delta = getattr(choice, "delta", None)
-            content = getattr(delta, "content", None) if delta is not None else None
-            if content:
-                added += content
             if delta is not None:
+                content = getattr(delta, "content", None)
+                if content:
+                    added += content
                 # OpenRouter's additions are undeclared fields of the SDK's delta: read from
-                # its dict of extras, once (a missing attribute costs the SDK an exception)
-                extra = getattr(delta, "model_extra", None)
+                # its dict of extras, once (a missing attribute costs the SDK an exception);
+                # the slot behind pydantic's `model_extra`, read without calling a property
+                extra = getattr(delta, "__pydantic_extra__", None)
+                if extra is None:  # not a pydantic v2 model: anything shaped like one
+                    extra = getattr(delta, "model_extra", None)
                 if extra or not isinstance(extra, dict):  # {}: the SDK's delta, no extras
                     self._extras(delta, extra)
-                self._take_tool_calls(delta, extra)
-            reason = getattr(choice, "finish_reason", None)
-            if reason:
-                self.finish_reason = reason
+                if getattr(delta, "tool_calls", None):
+                    self._take_tool_calls(delta)
+            self.finish_reason = getattr(choice, "finish_reason", None) or self.finish_reason
         if not added:
             return ""
-        if self.length + len(added) > MAX_ANSWER_CHARACTERS:
-            raise OversizedAnswer(self.length + len(added))
+        length = self.length + len(added)
+        if length > MAX_ANSWER_CHARACTERS:
+            raise OversizedAnswer(length)
         self.content_chunks += 1
-        self.length += len(added)
-        if self._thinking.pending:  # the answer has begun: the reasoning has ended
+        self.length = length
+        if self.reasoning_chunks and self._thinking.pending:  # the reasoning has ended
             self._release_thoughts()
         shown = self._answer.feed(added)
-        self.add_text(shown)
+        if shown:
+            self.pieces.append(shown)
+            self.text_length += len(shown)
+            self.shown += 1
         return shown
 
     def take_completion(self, body: Mapping[str, Any]) -> bool:
@@ -149,8 +158,16 @@ class StreamState:
         return True
 
     def _extras(self, delta: Any, extra: Any) -> None:
+        """What OpenRouter adds to a delta (`extra`: the SDK's `model_extra`, or None for a
+        delta read by attribute): reasoning, citations, and a reasoning model's
+        `reasoning_details` (kept to pass back unchanged in the next round)."""
+        details = extra.get("reasoning_details") if isinstance(extra, dict) else None
         if isinstance(extra, dict):
             delta = _Wire(extra)
+        else:
+            details = getattr(delta, "reasoning_details", None)
+        if isinstance(details, list):
+            self.reasoning_details += [d for d in details if isinstance(d, dict)]
         thought = getattr(delta, "reasoning", None)
         if isinstance(thought, str) and thought:
             self.reasoning_chunks += 1
@@ -165,16 +182,9 @@ class StreamState:
             if citation is not None and citation not in self.citations:
                 self.citations.append(citation)
 
-    def _take_tool_calls(self, delta: Any, extra: Any) -> None:
+    def _take_tool_calls(self, delta: Any) -> None:
         """`delta.tool_calls`: each call's id and function name come first, then its
-        arguments in pieces, by index (parallel calls interleave). Also keeps a reasoning
-        model's `reasoning_details` (to pass back unchanged in the next round); `extra`:
-        the delta's `model_extra`."""
-        details = (extra or {}).get("reasoning_details") if isinstance(extra, dict) else None
-        if details is None and not isinstance(extra, dict):
-            details = getattr(delta, "reasoning_details", None)
-        if isinstance(details, list):
-            self.reasoning_details += [d for d in details if isinstance(d, dict)]
+        arguments in pieces, by index (parallel calls interleave)."""
         for piece in getattr(delta, "tool_calls", None) or ():
             index = _field(piece, "index")
             index = index if isinstance(index, int) and not isinstance(index, bool) else 0

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from orjupyter.render.cut_points import last_closed_cut
 from orjupyter.render.stylesheet import style_tag
 from orjupyter.render.tables import NO_MATHS
 
@@ -106,7 +107,7 @@ class BlockSplitter:
         tail = self.tail
         if len(tail) <= limit or self._reopen or not _one_paragraph(tail):
             return None
-        cut = _last_closed_boundary(tail)
+        cut = last_closed_cut(tail)
         if cut is None:
             return None
         self._frozen += cut
@@ -180,32 +181,7 @@ def _one_paragraph(text: str) -> bool:
     )
 
 
-_BOUNDARY = re.compile(r"(?P<sentence>[.!?][\"')\]]?[ \t]+)|[ \t]+")
-_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
 _OPEN_FENCE = re.compile(r" {0,3}(?:`{3,}[^`\n]*|~{3,}[^\n]*)\n")
-
-
-def _last_closed_boundary(tail: str) -> int | None:
-    """Where `tail` can be cut: the end of its last sentence (else its last space) before
-    which no code span, emphasis or link is open (counted conservatively). One pass: the
-    delimiters are counted segment by segment between boundaries, each segment once."""
-    counts = [0, 0, 0, 0, 0, 0]  # ` * ~~ [-] (-) _
-    best: dict[bool, int] = {}
-    position = 0
-    for match in _BOUNDARY.finditer(tail, 0, len(tail) - 1):
-        segment = tail[position : match.end()]
-        position = match.end()
-        counts[0] += segment.count("`")
-        counts[1] += segment.count("*")
-        counts[2] += segment.count("~~")
-        counts[3] += segment.count("[") - segment.count("]")
-        counts[4] += segment.count("(") - segment.count(")")
-        counts[5] += len(_UNDERSCORE.findall(segment))
-        if not (counts[0] % 2 or counts[1] % 2 or counts[2] % 2 or counts[3] or counts[4]) and (
-            counts[5] % 2 == 0
-        ):
-            best[match.group("sentence") is not None] = position
-    return best.get(True, best.get(False))
 
 
 def _open_fence(tail: str) -> str:

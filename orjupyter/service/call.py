@@ -74,6 +74,12 @@ class _Watchdog:
     def touch(self) -> None:
         self.last = self.loop.time()
 
+    def clock(self) -> Callable[[], float]:
+        """What `touch` reads: asyncio's own loop reads `time.monotonic`, called directly."""
+        if type(self.loop).time is asyncio.BaseEventLoop.time:
+            return time.monotonic
+        return self.loop.time
+
     def _check(self) -> None:
         idle = self.loop.time() - self.last
         if idle >= self.timeout:
@@ -212,16 +218,25 @@ class StreamedCall:
             result.time_to_first_token = time.perf_counter() - started
             self.on_text(state)
         else:
-            async for chunk in stream:
+            chunks = stream.__aiter__()  # one iterator, read by both loops
+            async for chunk in chunks:  # until the first token
                 watchdog.touch()
-                arrived, shown = state.content_chunks + state.reasoning_chunks, state.shown
+                shown = state.shown
                 state.handle_chunk(chunk)
-                if result.time_to_first_token is None and (
-                    state.content_chunks + state.reasoning_chunks != arrived
-                ):
+                if state.content_chunks or state.reasoning_chunks:
                     result.time_to_first_token = time.perf_counter() - started
+                    if state.shown != shown:
+                        self.on_text(state)
+                    break
                 if state.shown != shown:
                     self.on_text(state)
+            on_text, handle, clock = self.on_text, state.handle_chunk, watchdog.clock()
+            async for chunk in chunks:  # the rest: the least work per chunk
+                watchdog.last = clock()
+                shown = state.shown
+                handle(chunk)
+                if state.shown != shown:
+                    on_text(state)
         if not state.chunks:
             raise EmptyStream()
         early = ended_early(state, functions=offers_functions(self.request))
