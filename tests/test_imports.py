@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 PACKAGE = Path(__file__).resolve().parent.parent / "orjupyter"
 HEAVY = ["openai", "PIL", "ipywidgets", "anywidget", "httpx2", "markdown_it", "nh3"]
@@ -225,20 +226,25 @@ def test_loading_the_extension_imports_only_what_registering_the_magic_needs():
     assert sorted(name for name in extra if name.split(".")[0] in libraries) == []
 
 
+def printed_by(kernel: Any, code: str) -> str:
+    """What a cell run in `kernel` printed (it must succeed)."""
+    printed: list[str] = []
+    reply = kernel.execute_interactive(
+        code,
+        timeout=120,
+        output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
+    )
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return "".join(printed)
+
+
 def test_the_first_call_in_a_kernel_imports_nothing_the_warm_up_did_not(kernel):
     """In a kernel, `%load_ext` starts importing what the first call needs while the
     person types; once that is done, the call itself imports no library and none of
     orjupyter's modules (only the standard library's odds and ends)."""
 
     def run(code: str) -> str:
-        printed: list[str] = []
-        reply = kernel.execute_interactive(
-            code,
-            timeout=120,
-            output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
-        )
-        assert reply["content"]["status"] == "ok", reply["content"]
-        return "".join(printed)
+        return printed_by(kernel, code)
 
     run("%load_ext orjupyter")
     run(
@@ -246,8 +252,11 @@ def test_the_first_call_in_a_kernel_imports_nothing_the_warm_up_did_not(kernel):
         "[t.join() for t in threading.enumerate() if t.name == 'orjupyter-warm-up']\n"
         "before = set(sys.modules)"
     )
-    assert "I received 1 part" in run("%%gpt4o --no-cache\nHi [[fake words=5]]") or True
-    imported = json.loads(run("print(json.dumps(sorted(set(sys.modules) - before)))"))
+    run("%%gpt4o --no-cache -o reply\nHi [[fake words=5]]")
+    printed = run("print(reply.outcome, json.dumps(sorted(set(sys.modules) - before)))")
+    outcome, names = printed.split(" ", 1)
+    assert outcome == "ok"
+    imported = json.loads(names)
     # the SDK's own first request loads parts of its stack that the raw SDK pays for too
     sdk = {"openai", "anyio", "httpcore2", "h11", "jiter", "truststore"}
     extra = [n for n in imported if n.split(".")[0] not in {*sys.stdlib_module_names, *sdk}]
@@ -279,14 +288,7 @@ def test_a_plain_first_call_in_a_kernel_leaves_what_only_some_cells_need(kernel)
     image, `--schema`, `--tools`, `--map`, `--compare` or the team ledger needs."""
 
     def run(code: str) -> str:
-        printed: list[str] = []
-        reply = kernel.execute_interactive(
-            code,
-            timeout=120,
-            output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
-        )
-        assert reply["content"]["status"] == "ok", reply["content"]
-        return "".join(printed)
+        return printed_by(kernel, code)
 
     run("%load_ext orjupyter")
     run("%%gpt4o --no-cache -o reply\nHi [[fake words=5]]")
